@@ -1,0 +1,1 @@
+//! An in-memory Apache CloudStack management server for demos and tests.

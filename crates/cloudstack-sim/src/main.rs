@@ -1,0 +1,2 @@
+//! `cloudstack-sim`: run the simulator.
+fn main() {}

@@ -1,0 +1,1 @@
+//! CloudStack API client shared by the mesostack Packer builder and Terraform provider.
