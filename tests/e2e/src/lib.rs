@@ -1,1 +1,169 @@
-//! Shared helpers for the end-to-end tests live in `tests/`.
+//! Support for mesostack's end-to-end tests: finding the real tools (python `cs`, Packer,
+//! Terraform, sshd) and the workspace's own binaries, and running `cloudstack-sim` as a child
+//! process the way a user would.
+//!
+//! Tests that need a tool which is not installed are skipped with a printed reason on a
+//! developer's machine, but fail under CI (`CI` set), where `./dev test` installs everything:
+//! a green CI must never hide a skipped end-to-end test.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+/// Default credentials of `cloudstack-sim`, documented in its README.
+pub const SIM_API_KEY: &str = "mesostack-api-key";
+/// Default secret of `cloudstack-sim`, documented in its README.
+pub const SIM_SECRET_KEY: &str = "mesostack-secret-key";
+
+/// The workspace root, so tests can find binaries, examples and templates.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// Path of a workspace binary, built (debug profile) on first use, so each test file can run
+/// alone with `cargo test -p mesostack-e2e --test NAME`.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .current_dir(&root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building {bin} from {package} failed");
+    target.join("debug").join(bin)
+}
+
+/// Returns the tool's path, or `None` after printing why the calling test is skipped. Under CI
+/// a missing tool is a failure: `./dev test` must have installed it.
+pub fn require_tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+    match path {
+        Some(p) => Some(p),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{name} is not installed; `./dev test` installs it on a fresh machine")
+        }
+        None => {
+            eprintln!("SKIPPED: {name} is not installed (run `./dev setup`)");
+            None
+        }
+    }
+}
+
+/// Finds an executable on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A `cloudstack-sim` child process, killed when dropped.
+#[derive(Debug)]
+pub struct SimProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT/client/api`, as printed by the simulator.
+    pub api_url: String,
+    /// `http://127.0.0.1:PORT`, for `/sim/stats`.
+    pub base_url: String,
+}
+
+impl SimProcess {
+    /// Starts the simulator on a free loopback port with extra flags, and waits for its
+    /// "listening on" line.
+    pub fn start(extra_args: &[&str]) -> SimProcess {
+        let bin = workspace_bin("cloudstack-sim", "cloudstack-sim");
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cloudstack-sim starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let api_url = loop {
+            let line = lines
+                .next()
+                .expect("cloudstack-sim printed its address before exiting")
+                .expect("readable stdout");
+            if let Some(pos) = line.find("http://") {
+                break line[pos..].trim().to_string();
+            }
+        };
+        // Keep draining stdout so the simulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let base_url = api_url.trim_end_matches("/client/api").to_string();
+        SimProcess {
+            child,
+            api_url,
+            base_url,
+        }
+    }
+
+    /// Stops the simulator and waits for it, e.g. before restarting on the same state file.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Fetches `/sim/stats` as JSON.
+    pub fn stats(&self) -> serde_json::Value {
+        http_get_json(&format!("{}/sim/stats", self.base_url))
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain blocking GET of a JSON document over loopback HTTP (no TLS), with a timeout.
+pub fn http_get_json(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("plain http url");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("http response");
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {url}: {head}");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).expect("JSON body")
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
