@@ -1,0 +1,1 @@
+//! Typed calls (filled in next).

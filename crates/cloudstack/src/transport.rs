@@ -1,0 +1,141 @@
+//! The HTTP seam: a small [`Transport`] trait so retry, paging and job logic can be tested with
+//! a scripted transport, and the one place that knows reqwest ([`ReqwestTransport`]).
+
+use std::{fmt, future::Future, pin::Pin, time::Duration};
+
+use crate::{config::Config, error::Error};
+
+/// HTTP method of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Signed query in the URL.
+    Get,
+    /// Signed query as an `application/x-www-form-urlencoded` body.
+    Post,
+}
+
+/// One HTTP request to the API endpoint.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// GET or POST.
+    pub method: Method,
+    /// The endpoint URL without query (`api_url`).
+    pub url: String,
+    /// The signed, encoded query (`command=...&...&signature=...`).
+    pub query: String,
+    /// The command name, for logs and errors.
+    pub command: String,
+}
+
+impl fmt::Debug for HttpRequest {
+    // The query holds the api key and signature: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("command", &self.command)
+            .field("query_len", &self.query.len())
+            .finish()
+    }
+}
+
+/// An HTTP answer: status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// A failure below HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    /// Whether the request may have reached the server (timeouts and drops after connecting).
+    pub maybe_sent: bool,
+    /// Whether it was a timeout.
+    pub timeout: bool,
+    /// Description (never contains the query).
+    pub message: String,
+}
+
+/// Boxed future returned by [`Transport::send`].
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'a>>;
+
+/// Sends one HTTP request. Implemented by [`ReqwestTransport`] and by test doubles.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Performs `req` once, without retries.
+    fn send(&self, req: HttpRequest) -> SendFuture<'_>;
+}
+
+/// The production transport: reqwest with rustls (aws-lc-rs), TLS verified unless
+/// `ssl_no_verify`, a per-request timeout.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    http: reqwest::Client,
+}
+
+impl ReqwestTransport {
+    /// Builds the HTTP client from `config`.
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
+            .danger_accept_invalid_certs(config.ssl_no_verify)
+            .user_agent(concat!("mesostack-cloudstack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
+        Ok(Self { http })
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn send(&self, req: HttpRequest) -> SendFuture<'_> {
+        Box::pin(async move {
+            let builder = match req.method {
+                Method::Get => self.http.get(format!("{}?{}", req.url, req.query)),
+                Method::Post => self
+                    .http
+                    .post(&req.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(req.query),
+            };
+            let resp = builder.send().await.map_err(classify)?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.map_err(|e| {
+                // The server answered, so it certainly received the request.
+                let mut t = classify(e);
+                t.maybe_sent = true;
+                t
+            })?;
+            Ok(HttpResponse {
+                status,
+                body: body.to_vec(),
+            })
+        })
+    }
+}
+
+fn classify(e: reqwest::Error) -> TransportError {
+    // Only a failed connect proves the server never saw the request.
+    let connect = e.is_connect();
+    TransportError {
+        maybe_sent: !connect,
+        timeout: e.is_timeout(),
+        message: describe(e),
+    }
+}
+
+/// The error and its causes, without the URL (it may carry the signed query).
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `cloudstack` client, one binary, modules by behaviour.
+
+mod signing;
