@@ -1,0 +1,75 @@
+//! Packer's plugin protocol in Rust, with nothing CloudStack-specific in it.
+//!
+//! Packer does not speak gRPC to builders: after a one-line handshake it runs yamux over the
+//! plugin's socket, brokers sub-streams by numeric id, and speaks Go `net/rpc` with a msgpack
+//! codec on each stream. This crate implements that stack and exposes a small API: implement
+//! [`Builder`] (and [`Communicator`] / [`Artifact`]) and call [`main_builder`].
+//!
+//! # Layout (one module per protocol layer, names follow the Go source)
+//! - [`handshake`]: arguments (`describe`, `start builder`), magic cookie, handshake line.
+//! - [`transport`]: yamux (rust-yamux, server mode) driven by one task.
+//! - [`mux_broker`]: stream ids over yamux (u32 LE id, echoed as ack; id 0 = main stream).
+//! - [`codec`]: net/rpc header+body framing in msgpack; incomplete vs invalid input.
+//! - [`rpc`]: the net/rpc server (dispatch by `ServiceMethod`) and client (match by `Seq`).
+//! - `gob`: the one gob value Packer expects (a command's exit status).
+//! - [`services`]: Builder (served), Ui and Hook (called), Communicator and Artifact (served
+//!   back to Packer).
+//! - [`server`]: [`serve_builder`] / [`main_builder`] tie it together.
+//!
+//! # What is not here
+//! HCL2 `ConfigSpec` encodings (gob for Packer 1.6.6, hcl_spec.proto for modern Packer):
+//! builders are driven by JSON templates; `Builder::config_spec` is the hook for adding it.
+//!
+//! # Example
+//! ```no_run
+//! use std::sync::Arc;
+//! use packer_sdk::{async_trait, Artifact, BoxError, Builder, CancellationToken, Hook,
+//!     PluginInfo, PrepareError, PrepareOutput, Ui};
+//!
+//! struct Noop;
+//!
+//! #[async_trait]
+//! impl Builder for Noop {
+//!     async fn prepare(&mut self, _c: Vec<serde_json::Value>)
+//!         -> Result<PrepareOutput, PrepareError> { Ok(PrepareOutput::default()) }
+//!     async fn run(&self, ui: Ui, _h: Hook, _c: CancellationToken)
+//!         -> Result<Option<Arc<dyn Artifact>>, BoxError> {
+//!         ui.say("nothing to do").await;
+//!         Ok(None)
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     packer_sdk::main_builder(Noop, PluginInfo::single_builder("0.1.0"))
+//! }
+//! ```
+
+pub mod codec;
+mod error;
+mod gob;
+pub mod handshake;
+pub mod mux_broker;
+pub mod rpc;
+pub mod server;
+pub mod services;
+pub mod transport;
+mod value;
+
+pub use async_trait::async_trait;
+pub use error::{Error, Result};
+pub use handshake::PluginInfo;
+pub use server::{main_builder, serve_builder, serve_connection};
+pub use services::{
+    artifact::Artifact,
+    builder::{Builder, PrepareError, PrepareOutput, BUILD_CANCELLED},
+    communicator::{
+        ByteReader, ByteWriter, Communicator, ExitFuture, FileInfo, RemoteCommand, CMD_DISCONNECT,
+    },
+    hook::{Hook, HOOK_PROVISION},
+    ui::Ui,
+};
+pub use tokio_util::sync::CancellationToken;
+pub use value::{from_json as json_to_msgpack, to_json as msgpack_to_json};
+
+/// Errors returned by builder, communicator and artifact implementations.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
