@@ -1,0 +1,199 @@
+//! The real reqwest transport against tiny local servers: GET vs POST, limits, and how
+//! connection failures are classified (refused = never sent, dropped/timeout = maybe sent).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{extract::RawQuery, http::Method, routing::any, Router};
+use cloudstack::{Client, Config, Error, Params, RetryPolicy};
+use tokio::{io::AsyncReadExt, net::TcpListener};
+
+use crate::support::{KEY, SECRET};
+
+type Seen = Arc<Mutex<Vec<(Method, usize, bool)>>>;
+
+/// Serves `/client/api`: checks the signature, records (method, query bytes, signature ok).
+async fn serve() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let seen2 = seen.clone();
+    let app = Router::new().route(
+        "/client/api",
+        any(move |method: Method, RawQuery(q): RawQuery, body: String| {
+            let seen = seen2.clone();
+            async move {
+                let raw = if method == Method::POST { body } else { q.unwrap_or_default() };
+                let pairs: Vec<(String, String)> =
+                    url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
+                let sig = pairs.iter().find(|(n, _)| n == "signature").map(|(_, v)| v.clone());
+                let expected = cloudstack::sign::signature(
+                    SECRET,
+                    pairs
+                        .iter()
+                        .filter(|(n, _)| n != "signature")
+                        .map(|(n, v)| (n.as_str(), v.as_str())),
+                );
+                let ok = sig.as_deref() == Some(expected.as_str());
+                seen.lock().unwrap().push((method, raw.len(), ok));
+                if ok {
+                    (
+                        axum::http::StatusCode::OK,
+                        r#"{"listzonesresponse":{"count":1,"zone":[{"id":"z1","name":"zone001"}]}}"#,
+                    )
+                } else {
+                    (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        r#"{"listzonesresponse":{"errorcode":401,"errortext":"unable to verify user credentials and/or request signature"}}"#,
+                    )
+                }
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/client/api"), seen)
+}
+
+fn config(url: &str) -> Config {
+    let mut cfg = Config::new(url, KEY, SECRET);
+    cfg.retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(2),
+    };
+    cfg.request_timeout = Duration::from_millis(500);
+    cfg
+}
+
+#[tokio::test]
+async fn get_by_default_post_when_asked_or_too_long() {
+    let (url, seen) = serve().await;
+    let client = Client::new(config(&url)).unwrap();
+    let zones = client.list_zones(&Params::new()).await.unwrap();
+    assert_eq!(zones[0].name.as_deref(), Some("zone001"));
+    client
+        .request_post("listZones", &Params::new().with("name", "a b*~'"))
+        .await
+        .unwrap();
+    let big = "A".repeat(6000);
+    client
+        .request("listZones", &Params::new().with("userdata", big.as_str()))
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let methods: Vec<Method> = seen.iter().map(|(m, _, _)| m.clone()).collect();
+    // list_zones adds page/pagesize: GET; explicit POST; long request: POST.
+    assert_eq!(methods, [Method::GET, Method::POST, Method::POST]);
+    assert!(
+        seen.iter().all(|(_, _, ok)| *ok),
+        "a signature was rejected"
+    );
+    assert!(seen[2].1 > 6000);
+}
+
+#[tokio::test]
+async fn get_only_refuses_long_requests_without_sending() {
+    let (url, seen) = serve().await;
+    let mut cfg = config(&url);
+    cfg.http_get_only = true;
+    let client = Client::new(cfg).unwrap();
+    let err = client
+        .request(
+            "listZones",
+            &Params::new().with("userdata", "A".repeat(6000)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RequestTooLarge { .. }), "{err}");
+    assert!(seen.lock().unwrap().is_empty());
+    client
+        .request_post("listZones", &Params::new())
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap()[0].0, Method::GET);
+}
+
+#[tokio::test]
+async fn refused_connection_is_never_sent_and_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let client = Client::new(config(&format!("http://{addr}/client/api"))).unwrap();
+    let err = client
+        .request("deployVirtualMachine", &Params::new())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Transport { maybe_sent, .. } => assert!(!maybe_sent, "{err}"),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(!err.may_have_applied());
+}
+
+#[tokio::test]
+async fn dropped_connection_may_have_applied_and_create_is_not_resent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            *count.lock().unwrap() += 1;
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            drop(sock); // read the request, answer nothing
+        }
+    });
+    let client = Client::new(config(&format!("http://{addr}/client/api"))).unwrap();
+    let err = client
+        .request("deployVirtualMachine", &Params::new().with("name", "x"))
+        .await
+        .unwrap_err();
+    assert!(err.may_have_applied(), "{err}");
+    assert_eq!(*accepted.lock().unwrap(), 1, "a create was re-sent");
+    // A list is retried up to max_attempts.
+    let _ = client
+        .request("listZones", &Params::new())
+        .await
+        .unwrap_err();
+    assert_eq!(*accepted.lock().unwrap(), 1 + 3);
+}
+
+#[tokio::test]
+async fn timeout_is_reported_as_maybe_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            held.push(sock); // never answer
+        }
+    });
+    let mut cfg = config(&format!("http://{addr}/client/api"));
+    cfg.request_timeout = Duration::from_millis(200);
+    let client = Client::new(cfg).unwrap();
+    let err = client
+        .request("createNetwork", &Params::new().with("name", "n"))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Transport {
+            maybe_sent,
+            timeout,
+            message,
+            ..
+        } => {
+            assert!(*maybe_sent && *timeout, "{err}");
+            assert!(!message.contains("signature"), "{message}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+}

@@ -1,0 +1,164 @@
+//! Retries happen only where they cannot duplicate work; creates recover by lookup.
+
+use cloudstack::{api::DeployVirtualMachine, Error, Params};
+
+use crate::support::{FakeCloud, Fault};
+
+fn deploy(name: Option<&str>) -> DeployVirtualMachine {
+    DeployVirtualMachine {
+        zone_id: "zone-1".into(),
+        service_offering_id: "so-1".into(),
+        template_id: "tpl-1".into(),
+        name: name.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn lists_are_retried_through_every_transient_fault() {
+    let cloud = FakeCloud::new();
+    cloud.add_zones(&["zone001"]);
+    cloud.inject(
+        "listZones",
+        &[
+            Fault::Refused,
+            Fault::Status503Before,
+            Fault::DropAfter,
+            Fault::Api530After,
+            Fault::TooMany,
+        ],
+    );
+    let zones = cloud.client().list_zones(&Params::new()).await.unwrap();
+    assert_eq!(zones.len(), 1);
+    assert_eq!(zones[0].name.as_deref(), Some("zone001"));
+    assert_eq!(cloud.calls("listZones"), 6);
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    let cloud = FakeCloud::new();
+    cloud.fail_always(
+        "listZones",
+        431,
+        "Unable to execute API command listzones due to invalid value",
+    );
+    let err = cloud.client().list_zones(&Params::new()).await.unwrap_err();
+    assert!(err.is_param_error(), "{err}");
+    assert_eq!(cloud.calls("listZones"), 1);
+
+    let cloud = FakeCloud::new();
+    cloud.fail_always(
+        "listZones",
+        401,
+        "unable to verify user credentials and/or request signature",
+    );
+    let err = cloud.client().list_zones(&Params::new()).await.unwrap_err();
+    assert!(err.is_auth() && !err.is_retryable());
+    assert_eq!(cloud.calls("listZones"), 1);
+}
+
+#[tokio::test]
+async fn wrong_secret_is_an_auth_error() {
+    let cloud = FakeCloud::new();
+    let mut cfg = crate::support::test_config();
+    cfg.secret_key = "wrong".into();
+    let client = cloudstack::Client::with_transport(cfg, cloud.clone());
+    let err = client.list_zones(&Params::new()).await.unwrap_err();
+    assert!(err.is_auth(), "{err}");
+    assert_eq!(cloud.calls("listZones"), 1);
+}
+
+#[tokio::test]
+async fn named_deploy_never_duplicates_under_any_single_fault() {
+    for fault in [
+        Fault::Refused,
+        Fault::Status503Before,
+        Fault::TooMany,
+        Fault::Status503After,
+        Fault::Api530After,
+        Fault::DropAfter,
+        Fault::TimeoutAfter,
+    ] {
+        let cloud = FakeCloud::new();
+        cloud.inject("deployVirtualMachine", &[fault, fault]);
+        let vm = cloud
+            .client()
+            .deploy_virtual_machine(&deploy(Some("web-1")))
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(cloud.vms_named("web-1"), 1, "{fault:?} duplicated the VM");
+        assert_eq!(vm.name.as_deref(), Some("web-1"));
+        assert_eq!(vm.state.as_deref(), Some("Running"), "{fault:?}");
+        assert_eq!(vm.ip_address(), Some("10.1.1.10"));
+        let applied_first = matches!(
+            fault,
+            Fault::Status503After | Fault::Api530After | Fault::DropAfter | Fault::TimeoutAfter
+        );
+        let expected_sends = if applied_first { 1 } else { 3 };
+        assert_eq!(
+            cloud.calls("deployVirtualMachine"),
+            expected_sends,
+            "{fault:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unnamed_deploy_is_reported_not_resent() {
+    let cloud = FakeCloud::new();
+    cloud.inject("deployVirtualMachine", &[Fault::DropAfter]);
+    let err = cloud
+        .client()
+        .deploy_virtual_machine(&deploy(None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unconfirmed { .. }), "{err}");
+    assert!(err.may_have_applied());
+    assert!(err.to_string().contains("may have been applied"));
+    assert_eq!(cloud.calls("deployVirtualMachine"), 1);
+    assert_eq!(cloud.vm_count(), 1);
+}
+
+#[tokio::test]
+async fn retried_delete_of_a_gone_object_succeeds() {
+    let cloud = FakeCloud::new();
+    let id = cloud.add_vm("old", "Running");
+    cloud.inject("destroyVirtualMachine", &[Fault::DropAfter]);
+    cloud
+        .client()
+        .destroy_virtual_machine(&id, true)
+        .await
+        .unwrap();
+    assert_eq!(cloud.calls("destroyVirtualMachine"), 2);
+    assert_eq!(cloud.vm_count(), 0);
+
+    // Without a retry, "does not exist" is an error the caller sees.
+    let err = cloud
+        .client()
+        .destroy_virtual_machine(&id, true)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn twenty_percent_random_faults_no_duplicates() {
+    let cloud = FakeCloud::new();
+    cloud.add_zones(&["zone001"]);
+    cloud.random_faults(0.2, 42);
+    let client = cloud.client();
+    for i in 0..25 {
+        let name = format!("vm-{i}");
+        client
+            .deploy_virtual_machine(&deploy(Some(&name)))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for i in 0..25 {
+        assert_eq!(cloud.vms_named(&format!("vm-{i}")), 1);
+    }
+    assert_eq!(cloud.vm_count(), 25);
+    assert!(client.list_zones(&Params::new()).await.unwrap().len() == 1);
+    // Faults did strike, on deploys and on the polls and lookups around them.
+    assert!(cloud.faults_struck() >= 10, "{}", cloud.faults_struck());
+}
