@@ -1,4 +1,14 @@
 //! placeholder
+mod error;
+pub mod json;
+pub mod msgpack;
+mod types;
+mod value;
+
+pub use error::Error;
+pub use types::Type;
+pub use value::{Number, Value};
+
 pub mod proto {
     #![allow(
         missing_docs,

@@ -1,0 +1,147 @@
+//! cty's JSON encoding: the `json` field of `DynamicValue` and the state
+//! JSON handed to `UpgradeResourceState`. Type-directed like msgpack;
+//! dynamic values are `{"value": ..., "type": ...}`; JSON cannot express
+//! unknown values. Attributes not in the type (removed from the schema
+//! since the state was written) are dropped.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
+
+use crate::{value::Number, Error, Type, Value};
+
+/// Decodes JSON bytes into a value of type `ty`.
+pub fn decode(bytes: &[u8], ty: &Type) -> Result<Value, Error> {
+    let j: Json = serde_json::from_slice(bytes).map_err(|e| Error::decode(e.to_string()))?;
+    from_json(&j, ty)
+}
+
+/// Converts parsed JSON into a value of type `ty`.
+pub fn from_json(j: &Json, ty: &Type) -> Result<Value, Error> {
+    if j.is_null() {
+        return Ok(Value::Null);
+    }
+    let mismatch = || Error::decode(format!("expected {}, got {}", ty.to_json(), kind(j)));
+    match ty {
+        Type::Bool => j.as_bool().map(Value::Bool).ok_or_else(mismatch),
+        Type::Number => match j {
+            Json::Number(n) => Ok(Value::Number(if let Some(i) = n.as_i64() {
+                Number::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Number::Big(u.to_string())
+            } else {
+                Number::Float(n.as_f64().ok_or_else(mismatch)?)
+            })),
+            Json::String(s) => Number::parse(s).map(Value::Number).ok_or_else(mismatch),
+            _ => Err(mismatch()),
+        },
+        Type::String => match j {
+            Json::String(s) => Ok(Value::String(s.clone())),
+            Json::Number(n) => Ok(Value::String(n.to_string())),
+            Json::Bool(b) => Ok(Value::String(b.to_string())),
+            _ => Err(mismatch()),
+        },
+        Type::List(elem) | Type::Set(elem) => {
+            let items = j.as_array().ok_or_else(mismatch)?;
+            let vals = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| from_json(v, elem).map_err(|e| e.at(&format!("[{i}]"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if matches!(ty, Type::Set(_)) {
+                Value::Set(vals)
+            } else {
+                Value::List(vals)
+            })
+        }
+        Type::Tuple(elems) => {
+            let items = j
+                .as_array()
+                .filter(|a| a.len() == elems.len())
+                .ok_or_else(mismatch)?;
+            Ok(Value::Tuple(
+                items
+                    .iter()
+                    .zip(elems)
+                    .enumerate()
+                    .map(|(i, (v, t))| from_json(v, t).map_err(|e| e.at(&format!("[{i}]"))))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        Type::Map(elem) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in j.as_object().ok_or_else(mismatch)? {
+                out.insert(
+                    k.clone(),
+                    from_json(v, elem).map_err(|e| e.at(&format!("[{k:?}]")))?,
+                );
+            }
+            Ok(Value::Map(out))
+        }
+        Type::Object(attrs) => {
+            let obj = j.as_object().ok_or_else(mismatch)?;
+            let mut out = BTreeMap::new();
+            for (name, aty) in attrs {
+                let v = match obj.get(name) {
+                    Some(v) => from_json(v, aty).map_err(|e| e.at(&format!(".{name}")))?,
+                    None => Value::Null,
+                };
+                out.insert(name.clone(), v);
+            }
+            Ok(Value::Object(out))
+        }
+        Type::Dynamic => {
+            let obj = j.as_object().ok_or_else(mismatch)?;
+            let real = Type::from_json(obj.get("type").ok_or_else(mismatch)?)?;
+            from_json(obj.get("value").unwrap_or(&Json::Null), &real)
+        }
+    }
+}
+
+fn kind(j: &Json) -> &'static str {
+    match j {
+        Json::Null => "null",
+        Json::Bool(_) => "bool",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_json_with_removed_attribute_and_blocks() {
+        let ty = Type::object([
+            ("id", Type::String),
+            ("cpus", Type::Number),
+            (
+                "rule",
+                Type::set(Type::object([("ports", Type::set(Type::String))])),
+            ),
+            ("meta", Type::Dynamic),
+        ]);
+        let state = br#"{"id":"42","cpus":2,"old_attr":"gone",
+            "rule":[{"ports":["22","80"]}],
+            "meta":{"value":["x"],"type":["list","string"]}}"#;
+        let v = decode(state, &ty).unwrap();
+        assert_eq!(v.get_str("id"), Some("42"));
+        assert_eq!(v.get_i64("cpus"), Some(2));
+        assert!(v.get("old_attr").is_null());
+        assert_eq!(
+            v.get("rule"),
+            &Value::set([Value::object([("ports", Value::set(["80", "22"]))])])
+        );
+        assert_eq!(v.get("meta"), &Value::list(["x"]));
+    }
+
+    #[test]
+    fn wrong_kind_names_path() {
+        let ty = Type::object([("cpus", Type::Number)]);
+        let err = decode(br#"{"cpus":[1]}"#, &ty).unwrap_err().to_string();
+        assert!(err.contains(".cpus"), "{err}");
+    }
+}
