@@ -1,2 +1,94 @@
-//! `cloudstack-sim`: run the simulator.
-fn main() {}
+//! `cloudstack-sim`: run the CloudStack simulator (flags documented in the crate README).
+
+use anyhow::Context as _;
+use clap::Parser;
+use cloudstack_sim::{cidr::Ipv4Cidr, JobLatency, Options, Simulator};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// An in-memory Apache CloudStack management server for demos and tests.
+#[derive(Debug, Parser)]
+#[command(name = "cloudstack-sim", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port; the real one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// API key clients must use.
+    #[arg(long, env = "CLOUDSTACK_SIM_API_KEY", default_value = cloudstack_sim::DEFAULT_API_KEY)]
+    api_key: String,
+    /// Secret key signatures are verified with.
+    #[arg(long, env = "CLOUDSTACK_SIM_SECRET_KEY", default_value = cloudstack_sim::DEFAULT_SECRET_KEY)]
+    secret_key: String,
+    /// State file: loaded at start if present, rewritten atomically after every change.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// World to start from (JSON, same format as the state file / --print-seed).
+    #[arg(long)]
+    seed: Option<PathBuf>,
+    /// Async job latency: `N` (milliseconds, all commands) or `COMMAND=N`; repeatable.
+    #[arg(long = "job-latency-ms", value_name = "N|COMMAND=N")]
+    job_latency_ms: Vec<String>,
+    /// Probability (0..1) that a request gets a transient fault.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// Seed of the fault generator.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Where forwarded public ports lead (a VM's SSH endpoint), e.g. 127.0.0.1:2222.
+    #[arg(long)]
+    ssh_target: Option<SocketAddr>,
+    /// File kept equal to the public keys of running VMs' key pairs (sshd AuthorizedKeysFile).
+    #[arg(long)]
+    ssh_authorized_keys: Option<PathBuf>,
+    /// Range public IPs come from (keep it inside 127.0.0.0/8 for real forwarding).
+    #[arg(long, default_value = "127.100.0.0/16")]
+    public_ip_range: Ipv4Cidr,
+    /// Print the world it would start with (JSON) and exit.
+    #[arg(long)]
+    print_seed: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut job_latency = JobLatency::default();
+    for spec in &cli.job_latency_ms {
+        job_latency.apply(spec).map_err(anyhow::Error::msg)?;
+    }
+    let options = Options {
+        api_key: cli.api_key,
+        secret_key: cli.secret_key,
+        state_file: if cli.print_seed { None } else { cli.state },
+        seed_file: cli.seed,
+        job_latency,
+        fault_rate: cli.fault_rate,
+        fault_seed: cli.fault_seed,
+        ssh_target: cli.ssh_target,
+        ssh_authorized_keys: cli.ssh_authorized_keys,
+        public_ip_range: cli.public_ip_range,
+    };
+    let sim = Simulator::new(options).context("starting the simulator")?;
+    if cli.print_seed {
+        println!("{}", serde_json::to_string_pretty(&sim.world())?);
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("binding {}", cli.listen))?;
+    let addr = listener.local_addr()?;
+    println!("cloudstack-sim listening on http://{addr}/client/api");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    cloudstack_sim::run(listener, sim, shutdown).await?;
+    Ok(())
+}

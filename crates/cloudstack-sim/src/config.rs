@@ -1,0 +1,117 @@
+//! Simulator options (the library face of the binary's flags).
+
+use crate::cidr::Ipv4Cidr;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default API key (`--api-key`).
+pub const DEFAULT_API_KEY: &str = "mesostack-api-key";
+/// Default secret key (`--secret-key`).
+pub const DEFAULT_SECRET_KEY: &str = "mesostack-secret-key";
+/// Default public IP range (`--public-ip-range`): inside loopback so rules can be real.
+pub const DEFAULT_PUBLIC_IP_RANGE: Ipv4Cidr = Ipv4Cidr {
+    base: Ipv4Addr::new(127, 100, 0, 0),
+    prefix: 16,
+};
+
+/// How long async jobs stay pending, globally and per command.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobLatency {
+    /// Latency of every job unless overridden.
+    pub default: Duration,
+    /// Overrides keyed by lower-cased command name (`deployvirtualmachine`).
+    pub per_command: HashMap<String, Duration>,
+}
+
+impl JobLatency {
+    /// The latency for one command.
+    pub fn for_command(&self, command: &str) -> Duration {
+        self.per_command
+            .get(&command.to_lowercase())
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// Parses one `--job-latency-ms` value: `N` or `command=N`.
+    pub fn apply(&mut self, spec: &str) -> Result<(), String> {
+        match spec.split_once('=') {
+            Some((cmd, ms)) => {
+                let ms: u64 = ms.trim().parse().map_err(|_| {
+                    format!("invalid latency {spec:?}: expected COMMAND=MILLISECONDS")
+                })?;
+                self.per_command
+                    .insert(cmd.trim().to_lowercase(), Duration::from_millis(ms));
+            }
+            None => {
+                let ms: u64 = spec
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("invalid latency {spec:?}: expected MILLISECONDS"))?;
+                self.default = Duration::from_millis(ms);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything that configures a simulator; [`Options::default`] is what tests usually want.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// API key clients must send.
+    pub api_key: String,
+    /// Secret key signatures are checked with.
+    pub secret_key: String,
+    /// Where state is kept across restarts (loaded if present, rewritten after each change).
+    pub state_file: Option<PathBuf>,
+    /// A world to start from instead of the built-in seed (ignored if the state file exists).
+    pub seed_file: Option<PathBuf>,
+    /// Async job latency.
+    pub job_latency: JobLatency,
+    /// Probability (0..=1) that a request is faulted.
+    pub fault_rate: f64,
+    /// Seed of the fault RNG (same seed + same request order = same faults).
+    pub fault_seed: u64,
+    /// Where forwarded connections go (a VM's SSH endpoint).
+    pub ssh_target: Option<SocketAddr>,
+    /// File rewritten with the public keys of running VMs' key pairs (an `AuthorizedKeysFile`).
+    pub ssh_authorized_keys: Option<PathBuf>,
+    /// Range public IPs are allocated from.
+    pub public_ip_range: Ipv4Cidr,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            api_key: DEFAULT_API_KEY.into(),
+            secret_key: DEFAULT_SECRET_KEY.into(),
+            state_file: None,
+            seed_file: None,
+            job_latency: JobLatency::default(),
+            fault_rate: 0.0,
+            fault_seed: 0,
+            ssh_target: None,
+            ssh_authorized_keys: None,
+            public_ip_range: DEFAULT_PUBLIC_IP_RANGE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_specs() {
+        let mut l = JobLatency::default();
+        l.apply("250").unwrap();
+        l.apply("deployVirtualMachine=2000").unwrap();
+        assert_eq!(l.for_command("listZones"), Duration::from_millis(250));
+        assert_eq!(
+            l.for_command("DEPLOYVIRTUALMACHINE"),
+            Duration::from_millis(2000)
+        );
+        assert!(l.apply("x=y").is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! Public IP addresses, allocated from the (loopback) public range.
+
+use super::{check_id_filter, list_answer, optional_id, require_id, Ctx};
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::render;
+use crate::state::{new_id, timestamp, JobAction, PublicIp};
+use serde_json::{json, Value};
+
+const ASSOCIATE_CMD: &str = "org.apache.cloudstack.api.command.user.address.AssociateIPAddrCmd";
+const DISASSOCIATE_CMD: &str =
+    "org.apache.cloudstack.api.command.user.address.DisassociateIPAddrCmd";
+
+/// Allocates the next free address of the range and records it; returns its id.
+pub fn allocate(
+    ctx: &mut Ctx<'_>,
+    zoneid: &str,
+    networkid: Option<&str>,
+    vpcid: Option<&str>,
+    source_nat: bool,
+    state: &str,
+) -> Result<String, ApiError> {
+    let range = ctx.options.public_ip_range;
+    let total = range.host_count();
+    for _ in 0..total {
+        ctx.world.next_ip_offset = ctx.world.next_ip_offset % total + 1;
+        let ip = range.host(ctx.world.next_ip_offset).to_string();
+        if ctx.world.public_ips.iter().any(|p| p.ipaddress == ip) {
+            continue;
+        }
+        let id = new_id();
+        ctx.world.public_ips.push(PublicIp {
+            id: id.clone(),
+            ipaddress: ip,
+            zoneid: zoneid.to_string(),
+            associatednetworkid: networkid.map(str::to_string),
+            vpcid: vpcid.map(str::to_string),
+            issourcenat: source_nat,
+            state: state.to_string(),
+            allocated: timestamp(),
+        });
+        ctx.changed = true;
+        return Ok(id);
+    }
+    Err(ApiError::with_code(
+        533,
+        format!("Insufficient address capacity: public IP range {range} is exhausted"),
+    ))
+}
+
+/// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
+pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let network = optional_id(p, "networkid", &ctx.world.networks, |n| &n.id)?.cloned();
+    let vpcid = p.opt("vpcid").map(str::to_string);
+    if network.is_none() && vpcid.is_none() {
+        return Err(ApiError::param(
+            "Unable to execute API command associateipaddress: either networkid or vpcid must be specified",
+        ));
+    }
+    if let Some(v) = &vpcid {
+        return Err(p.invalid_id("vpcid", v));
+    }
+    let zone = optional_id(p, "zoneid", &ctx.world.zones, |z| &z.id)?.cloned();
+    let zoneid = match (zone, &network) {
+        (Some(z), _) => z.id,
+        (None, Some(n)) => n.zoneid.clone(),
+        (None, None) => {
+            return Err(p
+                .req("zoneid")
+                .err()
+                .unwrap_or_else(|| ApiError::param("zoneid")))
+        }
+    };
+    let netid = network.map(|n| n.id);
+    let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
+    Ok(ctx.async_answer(
+        ASSOCIATE_CMD,
+        "IpAddress",
+        &id,
+        JobAction::Activate {
+            object: "ipaddress".into(),
+            id: id.clone(),
+        },
+    ))
+}
+
+/// disassociateIpAddress (async): a network's source NAT IP cannot be released.
+pub fn disassociate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let ip = require_id(p, "id", &ctx.world.public_ips, |i| &i.id)?.clone();
+    if ip.issourcenat {
+        return Err(ApiError::param(format!(
+            "Ip address id={} is source nat ip address; it cannot be released while its network exists",
+            ip.id
+        )));
+    }
+    if let Some(m) = ctx.world.public_ips.iter_mut().find(|i| i.id == ip.id) {
+        m.state = "Releasing".into();
+    }
+    let jobid = ctx.job(
+        DISASSOCIATE_CMD,
+        Some("IpAddress"),
+        Some(&ip.id),
+        JobAction::Remove {
+            object: "ipaddress".into(),
+            id: ip.id.clone(),
+        },
+    );
+    Ok(json!({"jobid": jobid}))
+}
+
+/// listPublicIpAddresses (id, ipaddress, associatednetworkid, issourcenat, zoneid, vpcid, allocatedonly).
+pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let id = check_id_filter(p, "id")?;
+    let netid = check_id_filter(p, "associatednetworkid")?;
+    let zoneid = check_id_filter(p, "zoneid")?;
+    let sourcenat = p.bool("issourcenat")?;
+    let w = &*ctx.world;
+    let items = w
+        .public_ips
+        .iter()
+        .filter(|i| id.as_deref().map(|x| x == i.id).unwrap_or(true))
+        .filter(|i| p.opt("ipaddress").map(|a| a == i.ipaddress).unwrap_or(true))
+        .filter(|i| {
+            netid
+                .as_deref()
+                .map(|n| i.associatednetworkid.as_deref() == Some(n))
+                .unwrap_or(true)
+        })
+        .filter(|i| zoneid.as_deref().map(|z| z == i.zoneid).unwrap_or(true))
+        .filter(|i| sourcenat.map(|s| s == i.issourcenat).unwrap_or(true))
+        .map(|i| render::public_ip(w, i))
+        .collect();
+    list_answer(p, "publicipaddress", items)
+}

@@ -1,0 +1,439 @@
+//! The HTTP face: `/client/api` (GET and POST) and `/sim/stats`, served by our own accept
+//! loop over hyper so that an injected fault can close a connection without any answer.
+
+use crate::auth;
+use crate::config::Options;
+use crate::error::{ApiError, Error};
+use crate::faults::{Fault, FaultInjector};
+use crate::forward::{self, Forwarder, Gate};
+use crate::handlers::{self, Ctx};
+use crate::jobs;
+use crate::params::Params;
+use crate::seed;
+use crate::state::World;
+use crate::stats::Stats;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+/// Marker put on a response whose connection must be closed without answering.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+/// A simulator instance: state, options, stats. Cheap to clone (shared inside).
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    options: Options,
+    world: Mutex<World>,
+    stats: Stats,
+    faults: FaultInjector,
+    forwarder: Forwarder,
+}
+
+impl Simulator {
+    /// Builds the world: the state file if it exists, else the seed file, else the built-in seed.
+    pub fn new(options: Options) -> Result<Self, Error> {
+        let world = match (&options.state_file, &options.seed_file) {
+            (Some(state), _) if state.exists() => World::load(state)?,
+            (_, Some(seed)) => World::load(seed)?,
+            _ => seed::default_world(options.public_ip_range),
+        };
+        world.validate()?;
+        if let Some(state) = &options.state_file {
+            world.save(state)?;
+        }
+        Ok(Simulator {
+            inner: Arc::new(Inner {
+                faults: FaultInjector::new(options.fault_rate, options.fault_seed),
+                forwarder: Forwarder::new(options.ssh_target, options.ssh_authorized_keys.clone()),
+                world: Mutex::new(world),
+                stats: Stats::default(),
+                options,
+            }),
+        })
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// A copy of the current world (for tests and `--print-seed`).
+    pub fn world(&self) -> World {
+        self.inner
+            .world
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    /// The `/sim/stats` document.
+    pub fn stats(&self) -> Value {
+        self.inner.stats.to_json()
+    }
+
+    fn gate(&self) -> Gate {
+        let sim = self.clone();
+        Arc::new(move |rule, local, peer| {
+            sim.inner
+                .world
+                .lock()
+                .map(|w| forward::admits(&w, rule, local, peer))
+                .unwrap_or(false)
+        })
+    }
+
+    /// Saves, then brings listeners and authorized keys in line with the world.
+    async fn after_change(&self, world_snapshot: Option<(Vec<forward::Wanted>, String)>) {
+        if let Some((wanted, keys)) = world_snapshot {
+            self.inner.forwarder.sync_keys(keys);
+            self.inner.forwarder.reconcile(wanted, self.gate()).await;
+        }
+    }
+
+    fn snapshot(w: &World) -> (Vec<forward::Wanted>, String) {
+        (forward::wanted(w), forward::authorized_keys(w))
+    }
+
+    fn save(&self, w: &World) {
+        if let Some(path) = &self.inner.options.state_file {
+            if let Err(e) = w.save(path) {
+                tracing::error!(error = %e, "cannot save state");
+            }
+        }
+    }
+
+    /// Finishes a job after `delay` (in the background).
+    fn schedule(&self, jobid: String, delay: Duration) {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let snap = {
+                let Ok(mut w) = sim.inner.world.lock() else {
+                    return;
+                };
+                if !jobs::complete(&mut w, &jobid) {
+                    return;
+                }
+                sim.save(&w);
+                Simulator::snapshot(&w)
+            };
+            sim.after_change(Some(snap)).await;
+        });
+    }
+
+    /// Executes one verified API command (no faults, no auth): the core of the simulator.
+    async fn execute(&self, p: &Params) -> Result<Value, ApiError> {
+        let cmd = p.command.to_lowercase();
+        let handler = handlers::lookup(&cmd).ok_or_else(ApiError::unknown_command)?;
+        let generated_key = if cmd == "createsshkeypair" && p.opt("name").is_some() {
+            let comment = p.opt("name").unwrap_or("key").to_string();
+            match tokio::task::spawn_blocking(move || handlers::generate_key(&comment)).await {
+                Ok(Ok(k)) => Some(k),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(ApiError::with_code(
+                        530,
+                        format!("key generation failed: {e}"),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        let mutating = handlers::is_mutating(&cmd);
+        let latency = self.inner.options.job_latency.for_command(&cmd);
+        let (result, later, snap) = {
+            let mut w = self
+                .inner
+                .world
+                .lock()
+                .map_err(|_| ApiError::with_code(530, "state lock poisoned"))?;
+            // Handlers validate before mutating, but a backup makes "an error changes
+            // nothing" a guarantee rather than a convention.
+            let backup = mutating.then(|| w.clone());
+            let mut ctx = Ctx {
+                world: &mut w,
+                options: &self.inner.options,
+                changed: false,
+                new_jobs: Vec::new(),
+                generated_key,
+            };
+            let result = handler(&mut ctx, p);
+            let changed = ctx.changed;
+            let new_jobs = std::mem::take(&mut ctx.new_jobs);
+            let mut later = Vec::new();
+            match (&result, backup) {
+                (Err(_), Some(b)) => *w = b,
+                (Ok(_), _) if changed || !new_jobs.is_empty() => {
+                    for j in new_jobs {
+                        if latency.is_zero() {
+                            jobs::complete(&mut w, &j);
+                        } else {
+                            later.push(j);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let snap = if result.is_ok() && changed {
+                self.save(&w);
+                Some(Simulator::snapshot(&w))
+            } else {
+                None
+            };
+            (result, later, snap)
+        };
+        for j in later {
+            self.schedule(j, latency);
+        }
+        self.after_change(snap).await;
+        result
+    }
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn envelope(command: &str, body: Value) -> Value {
+    let key = if command.is_empty() {
+        "errorresponse".to_string()
+    } else {
+        format!("{}response", command.to_lowercase())
+    };
+    json!({ key: body })
+}
+
+fn error_response(command: &str, e: &ApiError) -> Response {
+    json_response(e.errorcode, envelope(command, e.body()))
+}
+
+fn fault_response(command: &str, fault: Fault) -> Response {
+    match fault {
+        Fault::UnavailableBefore | Fault::UnavailableAfter => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>",
+        )
+            .into_response(),
+        Fault::InternalBefore => error_response(
+            command,
+            &ApiError {
+                errorcode: 530,
+                cserrorcode: Some(crate::error::cs_code::CLOUD_RUNTIME),
+                errortext: "Internal error executing command, please contact your system administrator".into(),
+            },
+        ),
+        Fault::DropBefore | Fault::DropAfter => {
+            let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            r.extensions_mut().insert(DropConnection);
+            r
+        }
+    }
+}
+
+fn decode_pairs(s: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+async fn api(
+    State(sim): State<Simulator>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let mut pairs = decode_pairs(uri.query().unwrap_or(""));
+    if method == Method::POST {
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.starts_with("application/x-www-form-urlencoded"))
+            .unwrap_or(true);
+        if is_form {
+            pairs.extend(decode_pairs(&String::from_utf8_lossy(&body)));
+        }
+    }
+    let command = pairs
+        .iter()
+        .find(|(k, _)| k == "command")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let (response, fault) = answer(&sim, &command, &pairs).await;
+    let status = response.status().as_u16();
+    sim.inner.stats.record(
+        if command.is_empty() {
+            "(none)"
+        } else {
+            &command
+        },
+        status,
+    );
+    if let Some(f) = fault {
+        sim.inner.stats.record_fault(f.name());
+    }
+    tracing::info!(
+        command = %command,
+        status,
+        fault = fault.map(Fault::name).unwrap_or("none"),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "api request"
+    );
+    response
+}
+
+async fn answer(
+    sim: &Simulator,
+    command: &str,
+    pairs: &[(String, String)],
+) -> (Response, Option<Fault>) {
+    let cmd = command.to_lowercase();
+    let fault = sim.inner.faults.draw(handlers::is_mutating(&cmd));
+    if let Some(f) = fault.filter(|f| !f.after()) {
+        return (fault_response(command, f), Some(f));
+    }
+    if command.is_empty() {
+        return (
+            error_response(
+                "",
+                &ApiError::with_code(
+                    432,
+                    "Unable to execute API command: missing parameter command",
+                ),
+            ),
+            fault,
+        );
+    }
+    if let Err(e) = auth::verify(
+        pairs,
+        &sim.inner.options.api_key,
+        &sim.inner.options.secret_key,
+        chrono::Utc::now(),
+    ) {
+        return (error_response(command, &e), fault);
+    }
+    let p = Params::new(command, pairs);
+    if let Some(r) = p.opt("response") {
+        if !r.eq_ignore_ascii_case("json") {
+            let e = ApiError::server_param(format!(
+                "the simulator only answers JSON: use response=json (got response={r})"
+            ));
+            return (error_response(command, &e), fault);
+        }
+    }
+    let result = sim.execute(&p).await;
+    let response = match &result {
+        Ok(body) => json_response(200, envelope(command, body.clone())),
+        Err(e) => error_response(command, e),
+    };
+    match fault {
+        // The change is applied (or the request failed anyway); now lose the answer.
+        Some(f) if f.after() => (fault_response(command, f), Some(f)),
+        _ => (response, fault),
+    }
+}
+
+async fn stats(State(sim): State<Simulator>) -> Response {
+    json_response(200, sim.stats())
+}
+
+/// The axum router (without the connection-dropping layer; see [`run`]).
+fn router(sim: Simulator) -> Router {
+    Router::new()
+        .route("/client/api", get(api).post(api))
+        .route("/client/api/", get(api).post(api))
+        .route("/sim/stats", get(stats))
+        .with_state(sim)
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes.
+///
+/// Tests bind `127.0.0.1:0`, read the port from the listener, and pass e.g. a oneshot
+/// receiver as `shutdown`. Jobs left pending by a previous run (state file) are finished
+/// first; port-forwarding listeners live as long as this future.
+pub async fn run(
+    listener: TcpListener,
+    sim: Simulator,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let snap = {
+        let mut w = sim
+            .inner
+            .world
+            .lock()
+            .map_err(|_| Error::Config("state lock poisoned".into()))?;
+        for j in jobs::pending(&w) {
+            jobs::complete(&mut w, &j);
+        }
+        sim.save(&w);
+        Simulator::snapshot(&w)
+    };
+    sim.after_change(Some(snap)).await;
+    let app = router(sim.clone());
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let app = app.clone();
+                        async move {
+                            let resp = match app.oneshot(req.map(Body::new)).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            };
+                            if resp.extensions().get::<DropConnection>().is_some() {
+                                // hyper closes the connection without writing anything
+                                // when the service fails: exactly a dropped connection.
+                                Err(std::io::Error::other("fault injection: connection dropped"))
+                            } else {
+                                Ok(resp)
+                            }
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    sim.inner.forwarder.shutdown();
+    connections.abort_all();
+    Ok(())
+}
