@@ -48,6 +48,7 @@ pub mod codec;
 mod error;
 mod gob;
 pub mod handshake;
+pub mod interpolate;
 pub mod mux_broker;
 pub mod rpc;
 pub mod server;
