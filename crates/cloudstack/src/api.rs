@@ -3,7 +3,7 @@
 //! ports), so they never duplicate; deletes treat "already gone" on a retry as done.
 //! Anything else: [`Client::request`] / [`Client::request_async`] with [`Params`].
 
-use std::time::Instant;
+use std::{collections::HashSet, time::Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -440,13 +440,58 @@ impl Client {
 
     // ----- public IPs and rules -------------------------------------------------------------
 
-    /// `associateIpAddress` (`networkid` or `zoneid` in `params`), waiting for the job. There
-    /// is no natural key to recover by, so an unclear failure is [`Error::Unconfirmed`].
+    /// `associateIpAddress` (`networkid`, `vpcid` or `zoneid` in `params`), waiting for the
+    /// job. An IP has no name to look up, so with a network or VPC the addresses already
+    /// associated are noted first; after an unclear failure the one new address is ours (none:
+    /// re-send; several, e.g. a concurrent caller: [`Error::Unconfirmed`]). With only a zone,
+    /// an unclear failure is reported as [`Error::Unconfirmed`].
     pub async fn associate_ip_address(&self, params: &Params) -> Result<PublicIpAddress> {
+        const CMD: &str = "associateIpAddress";
+        const LIST: &str = "listPublicIpAddresses";
+        let scope = match (params.get("networkid"), params.get("vpcid")) {
+            (Some(n), _) => Params::new().with("associatednetworkid", n),
+            (None, Some(v)) => Params::new().with("vpcid", v),
+            (None, None) => {
+                let v = self.mutate_async(CMD, params, "ipaddress").await?;
+                return Self::typed(CMD, v);
+            }
+        }
+        .with("listall", "true");
+        let before: HashSet<String> = self
+            .list_all_values(LIST, "publicipaddress", &scope)
+            .await?
+            .iter()
+            .filter_map(|v| s(v, "id"))
+            .collect();
+        let lookup = || async {
+            let mut new: Vec<Value> = self
+                .list_all_values(LIST, "publicipaddress", &scope)
+                .await?
+                .into_iter()
+                .filter(|v| s(v, "id").is_some_and(|id| !before.contains(&id)))
+                .collect();
+            match new.len() {
+                0 => Ok(None),
+                1 => Ok(new.pop()),
+                _ => Err(Error::Ambiguous {
+                    kind: "new public IP address",
+                    name: format!("{scope:?}"),
+                    matches: new
+                        .iter()
+                        .map(|v| {
+                            (
+                                s(v, "ipaddress").unwrap_or_default(),
+                                s(v, "id").unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                }),
+            }
+        };
         let v = self
-            .mutate_async("associateIpAddress", params, "ipaddress")
+            .create_with_recovery(CMD, params, Some("ipaddress"), lookup)
             .await?;
-        Self::typed("associateIpAddress", v)
+        Self::typed(CMD, v)
     }
 
     /// `disassociateIpAddress`, waiting for the job.
@@ -617,16 +662,24 @@ impl Client {
         let params = Params::new().with("name", name);
         let scope = Params::new().with("name", name);
         let lookup = || self.find_by_name("listSSHKeyPairs", "sshkeypair", &scope, name);
-        let v = self
-            .create_with_recovery(CMD, &params, Some("keypair"), lookup)
-            .await?;
-        let kp: SshKeyPair = Self::typed(CMD, v)?;
-        if kp.privatekey.is_some() {
-            return Ok(kp);
+        // A recovered key pair has no private key: delete it and create it again (bounded).
+        for _ in 0..3 {
+            let v = self
+                .create_with_recovery(CMD, &params, Some("keypair"), lookup)
+                .await?;
+            let kp: SshKeyPair = Self::typed(CMD, v)?;
+            if kp.privatekey.is_some() {
+                return Ok(kp);
+            }
+            self.delete_ssh_key_pair(name).await?;
         }
-        self.delete_ssh_key_pair(name).await?;
-        let v = self.mutate_async(CMD, &params, "keypair").await?;
-        Self::typed(CMD, v)
+        Err(Error::Unconfirmed {
+            command: CMD.to_string(),
+            source: Box::new(Error::Decode {
+                command: CMD.to_string(),
+                message: "the key pair kept being recovered without its private key".into(),
+            }),
+        })
     }
 
     /// `registerSSHKeyPair` with a public key (sent by POST); recovered by name.

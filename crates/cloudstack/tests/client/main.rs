@@ -5,6 +5,7 @@
 
 mod support;
 
+mod against_sim;
 mod http;
 mod jobs;
 mod lists;

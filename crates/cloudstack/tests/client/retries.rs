@@ -162,3 +162,32 @@ async fn twenty_percent_random_faults_no_duplicates() {
     // Faults did strike, on deploys and on the polls and lookups around them.
     assert!(cloud.faults_struck() >= 10, "{}", cloud.faults_struck());
 }
+
+#[tokio::test]
+async fn public_ip_is_recovered_by_diffing_the_network() {
+    for faults in [
+        &[Fault::DropAfter][..],
+        &[Fault::Status503Before, Fault::Api530After][..],
+        &[Fault::TimeoutAfter, Fault::Status503After][..],
+    ] {
+        let cloud = FakeCloud::new();
+        let client = cloud.client();
+        let p = Params::new().with("networkid", "net-1");
+        // An address that already existed must not be mistaken for the new one.
+        client.associate_ip_address(&p).await.unwrap();
+        cloud.inject("associateIpAddress", faults);
+        let ip = client.associate_ip_address(&p).await.unwrap();
+        assert_eq!(cloud.ip_count(), 2, "{faults:?}");
+        assert_eq!(ip.ipaddress.as_deref(), Some("127.100.0.11"), "{faults:?}");
+    }
+    // Without a network there is nothing to diff: the outcome is reported, not guessed.
+    let cloud = FakeCloud::new();
+    cloud.inject("associateIpAddress", &[Fault::DropAfter]);
+    let err = cloud
+        .client()
+        .associate_ip_address(&Params::new().with("zoneid", "z"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unconfirmed { .. }), "{err}");
+    assert_eq!(cloud.ip_count(), 1);
+}

@@ -40,6 +40,7 @@ pub enum Fault {
 struct State {
     zones: Vec<Value>,
     vms: Vec<Value>,
+    ips: Vec<Value>,
     jobs: HashMap<String, Job>,
     next_id: u64,
     faults: HashMap<String, VecDeque<Fault>>,
@@ -130,6 +131,10 @@ impl FakeCloud {
     pub fn vms_named(&self, name: &str) -> usize {
         let st = self.state.lock().unwrap();
         st.vms.iter().filter(|v| v["name"] == name).count()
+    }
+
+    pub fn ip_count(&self) -> usize {
+        self.state.lock().unwrap().ips.len()
     }
 
     pub fn vm_count(&self) -> usize {
@@ -281,6 +286,27 @@ impl State {
                 vm["jobid"] = json!(job);
                 self.vms.push(vm);
                 ok(command, json!({"id": id, "jobid": job}))
+            }
+            "associateIpAddress" => {
+                let net = p.get("networkid").cloned().unwrap_or_default();
+                let id = self.new_id();
+                let ip = json!({"id": id, "ipaddress": format!("127.100.0.{}", self.ips.len() + 10),
+                                "associatednetworkid": net, "state": "Allocated", "issourcenat": false});
+                self.ips.push(ip.clone());
+                let job = self.new_job(Ok(json!({"ipaddress": ip})), None);
+                ok(command, json!({"id": id, "jobid": job}))
+            }
+            "listPublicIpAddresses" => {
+                let items = self
+                    .ips
+                    .iter()
+                    .filter(|v| {
+                        p.get("associatednetworkid")
+                            .is_none_or(|n| v["associatednetworkid"] == n.as_str())
+                    })
+                    .cloned()
+                    .collect();
+                ok(command, Self::list(items, "publicipaddress", p))
             }
             "destroyVirtualMachine" => {
                 let id = p.get("id").cloned().unwrap_or_default();

@@ -1,0 +1,278 @@
+//! Round trips against a running simulator (or any CloudStack with the seeded world: zone
+//! `zone001`, offering `t1.small`, template `Ubuntu 14.04`, network offering
+//! `DefaultIsolatedNetworkOfferingWithSourceNatService`). Ignored by default; run with
+//!
+//! ```text
+//! cloudstack-sim --listen 127.0.0.1:18080 [--fault-rate 0.2 --fault-seed 7] &
+//! CLOUDSTACK_API_URL=http://127.0.0.1:18080/client/api \
+//! CLOUDSTACK_API_KEY=mesostack-api-key CLOUDSTACK_SECRET_KEY=mesostack-secret-key \
+//!   cargo test -p cloudstack --test client against_sim -- --ignored
+//! ```
+//!
+//! The client crate does not depend on the simulator crate (they must not share code).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloudstack::{
+    api::{
+        CreateEgressFirewallRule, CreateFirewallRule, CreateNetwork, CreatePortForwardingRule,
+        CreateTemplate, DeployVirtualMachine,
+    },
+    Client, Config, Params, Resource,
+};
+
+fn client() -> Client {
+    Client::new(Config::from_env().expect("CLOUDSTACK_* variables")).unwrap()
+}
+
+fn unique(prefix: &str) -> String {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}", n % 1_000_000_000)
+}
+
+#[tokio::test]
+#[ignore = "needs a running cloudstack-sim (CLOUDSTACK_API_URL/KEY/SECRET_KEY)"]
+async fn full_lifecycle() {
+    let c = client();
+    let none = Params::new();
+    let zone = c
+        .resolve_id(Resource::Zone, "zone001", &none)
+        .await
+        .unwrap();
+    let in_zone = Params::new().with("zoneid", &zone);
+    let offering = c
+        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
+        .await
+        .unwrap();
+    let template = c
+        .resolve_id(Resource::Template, "Ubuntu 14.04", &in_zone)
+        .await
+        .unwrap();
+    let net_off = c
+        .resolve_id(
+            Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            &none,
+        )
+        .await
+        .unwrap();
+    let os = c
+        .resolve_id(Resource::OsType, "Ubuntu 14.04 (64-bit)", &none)
+        .await
+        .unwrap();
+    let err = c
+        .resolve_id(Resource::Zone, "no-such-zone", &none)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("zone001"), "{err}");
+
+    let net_name = unique("net");
+    let net = c
+        .create_network(&CreateNetwork {
+            name: net_name.clone(),
+            network_offering_id: net_off,
+            zone_id: zone.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(net.name.as_deref(), Some(net_name.as_str()));
+
+    let key_name = unique("key");
+    let kp = c.create_ssh_key_pair(&key_name).await.unwrap();
+    assert!(kp
+        .privatekey
+        .as_deref()
+        .is_some_and(|k| k.contains("PRIVATE KEY")));
+
+    let vm_name = unique("vm");
+    let vm = c
+        .deploy_virtual_machine(&DeployVirtualMachine {
+            zone_id: zone.clone(),
+            service_offering_id: offering,
+            template_id: template,
+            name: Some(vm_name.clone()),
+            network_ids: vec![net.id.clone()],
+            keypair: Some(key_name.clone()),
+            user_data: Some("I2Nsb3VkLWNvbmZpZwo=".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(vm.state.as_deref(), Some("Running"));
+    assert!(vm.ip_address().is_some());
+    c.create_tags(
+        "UserVm",
+        std::slice::from_ref(&vm.id),
+        &[("owner".into(), "it's~me".into())],
+    )
+    .await
+    .unwrap();
+
+    let ip = c
+        .associate_ip_address(&Params::new().with("networkid", &net.id))
+        .await
+        .unwrap();
+    let fw = c
+        .create_firewall_rule(&CreateFirewallRule {
+            ip_address_id: ip.id.clone(),
+            protocol: "tcp".into(),
+            start_port: Some(22),
+            end_port: Some(22),
+            cidr_list: vec!["0.0.0.0/0".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pf = c
+        .create_port_forwarding_rule(&CreatePortForwardingRule {
+            ip_address_id: ip.id.clone(),
+            protocol: "tcp".into(),
+            private_port: 22,
+            public_port: 22,
+            virtual_machine_id: vm.id.clone(),
+            // Otherwise CloudStack adds a second, implicit firewall rule for the port.
+            open_firewall: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let eg = c
+        .create_egress_firewall_rule(&CreateEgressFirewallRule {
+            network_id: net.id.clone(),
+            protocol: "all".into(),
+            cidr_list: vec!["0.0.0.0/0".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // Whatever faults struck, each create exists exactly once.
+    let all = Params::new().with("listall", "true");
+    let nets = c.list_networks(&all).await.unwrap();
+    assert_eq!(
+        nets.iter()
+            .filter(|n| n.name.as_deref() == Some(net_name.as_str()))
+            .count(),
+        1
+    );
+    let on_ip = all.clone().with("ipaddressid", &ip.id);
+    assert_eq!(c.list_firewall_rules(&on_ip).await.unwrap().len(), 1);
+    assert_eq!(c.list_port_forwarding_rules(&on_ip).await.unwrap().len(), 1);
+    let in_net = all.clone().with("networkid", &net.id);
+    assert_eq!(
+        c.list_egress_firewall_rules(&in_net).await.unwrap().len(),
+        1
+    );
+    let ips = c
+        .list_public_ip_addresses(&all.clone().with("associatednetworkid", &net.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        ips.iter().filter(|i| i.issourcenat != Some(true)).count(),
+        1
+    );
+    let keys = c
+        .list_ssh_key_pairs(&Params::new().with("name", &key_name))
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+
+    let stopped = c.stop_virtual_machine(&vm.id, false).await.unwrap();
+    assert_eq!(stopped.state.as_deref(), Some("Stopped"));
+    let root = c
+        .list_volumes(
+            &Params::new()
+                .with("virtualmachineid", &vm.id)
+                .with("type", "ROOT"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(root.len(), 1);
+    let tpl_name = unique("tpl");
+    let tpl = c
+        .create_template(&CreateTemplate {
+            name: tpl_name.clone(),
+            display_text: tpl_name.clone(),
+            os_type_id: os,
+            volume_id: root[0].id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(tpl.name.as_deref(), Some(tpl_name.as_str()));
+    let mine = c.list_templates("self", &Params::new()).await.unwrap();
+    assert_eq!(
+        mine.iter()
+            .filter(|t| t.name.as_deref() == Some(tpl_name.as_str()))
+            .count(),
+        1
+    );
+
+    c.delete_port_forwarding_rule(&pf.id).await.unwrap();
+    c.delete_firewall_rule(&fw.id).await.unwrap();
+    c.delete_egress_firewall_rule(&eg.id).await.unwrap();
+    c.disassociate_ip_address(&ip.id).await.unwrap();
+    c.destroy_virtual_machine(&vm.id, true).await.unwrap();
+    assert!(c.get_virtual_machine(&vm.id).await.unwrap().is_none());
+    c.delete_template(&tpl.id, None).await.unwrap();
+    c.delete_network(&net.id).await.unwrap();
+    c.delete_ssh_key_pair(&key_name).await.unwrap();
+}
+
+/// With the simulator's `--fault-rate`, every deploy still yields exactly one VM.
+#[tokio::test]
+#[ignore = "needs a running cloudstack-sim (CLOUDSTACK_API_URL/KEY/SECRET_KEY)"]
+async fn deploys_without_duplicates() {
+    let c = client();
+    let none = Params::new();
+    let zone = c
+        .resolve_id(Resource::Zone, "zone001", &none)
+        .await
+        .unwrap();
+    let offering = c
+        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
+        .await
+        .unwrap();
+    let template = c
+        .resolve_id(
+            Resource::Template,
+            "Ubuntu 14.04",
+            &Params::new().with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    let prefix = unique("dup");
+    for i in 0..10 {
+        c.deploy_virtual_machine(&DeployVirtualMachine {
+            zone_id: zone.clone(),
+            service_offering_id: offering.clone(),
+            template_id: template.clone(),
+            name: Some(format!("{prefix}-{i}")),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let vms = c
+        .list_virtual_machines(&Params::new().with("listall", "true"))
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let name = format!("{prefix}-{i}");
+        let n = vms
+            .iter()
+            .filter(|v| v.name.as_deref() == Some(name.as_str()))
+            .count();
+        assert_eq!(n, 1, "{name}");
+    }
+    for vm in vms
+        .iter()
+        .filter(|v| v.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))
+    {
+        c.destroy_virtual_machine(&vm.id, true).await.unwrap();
+    }
+}
