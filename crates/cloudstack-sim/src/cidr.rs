@@ -69,6 +69,7 @@ impl std::fmt::Display for Ipv4Cidr {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -175,7 +175,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 isdynamicallyscalable: false,
                 requireshvm: true,
                 isextractable: false,
-                templatetype: "USER".into(),
+                templatetype: "BUILTIN".into(),
                 size: 10 * (1 << 30),
                 created: created.clone(),
                 templatetag: None,
@@ -199,7 +199,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 isdynamicallyscalable: false,
                 requireshvm: false,
                 isextractable: false,
-                templatetype: "USER".into(),
+                templatetype: "BUILTIN".into(),
                 size: 1 << 20,
                 created: created.clone(),
                 templatetag: None,
@@ -239,6 +239,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::DEFAULT_PUBLIC_IP_RANGE;

@@ -130,10 +130,12 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     if network_ids.is_empty() {
         match ctx.world.networks.iter().find(|n| n.zoneid == zone.id) {
             Some(n) => network_ids.push(n.id.clone()),
-            None => return Err(ApiError::param(format!(
+            None => {
+                return Err(ApiError::param(format!(
                 "Unable to find a default network to deploy the vm in zone {}; specify networkids",
                 zone.name
-            ))),
+            )))
+            }
         }
     }
     let id = new_id();

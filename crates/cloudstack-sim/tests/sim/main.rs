@@ -1,0 +1,12 @@
+//! Integration tests of the simulator, driven over HTTP like a real client.
+#![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
+
+mod support;
+
+mod api;
+mod concurrency;
+mod faults;
+mod forwarding;
+mod lifecycle;
+mod persistence;
+mod python_cs;
