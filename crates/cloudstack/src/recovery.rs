@@ -73,14 +73,21 @@ impl Client {
         let mut attempt = 1;
         loop {
             // `request_inner` already retries failures that prove the server saw nothing.
+            let mut job_started = false;
             let err = match self.request_inner(command, params, post).await {
-                Ok(answer) => {
-                    let result = self.finish_job(command, answer).await?;
-                    return Ok(extract(key, result));
-                }
+                Ok(answer) => match self.finish_job(command, answer).await {
+                    Ok(result) => return Ok(extract(key, result)),
+                    // The create was accepted but polling its job kept failing: the object
+                    // exists (or will), so find it rather than report a bare transport error.
+                    Err(e) if e.is_retryable() => {
+                        job_started = true;
+                        e
+                    }
+                    Err(e) => return Err(e),
+                },
                 Err(e) => e,
             };
-            if !err.may_have_applied() {
+            if !err.may_have_applied() && !job_started {
                 return Err(err);
             }
             warn!(command, attempt, error = %err, "create may have been applied; looking it up");
@@ -108,6 +115,12 @@ impl Client {
                     }
                 }
                 return Ok(obj);
+            }
+            if job_started {
+                return Err(Error::Unconfirmed {
+                    command: command.to_string(),
+                    source: Box::new(err),
+                });
             }
             if attempt >= max || !err.is_retryable() {
                 return Err(err);

@@ -172,6 +172,16 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let body = br#"{"listvirtualmachinesresponse":{"count":1,"virtualmachine":[{"id":"v","nic":[{"ipaddress":"10.0.0.1"}],"state":"Running"}]}}"#;
+        for cut in 0..body.len() {
+            let r = unwrap_envelope("listVirtualMachines", 200, &body[..cut]);
+            assert!(r.is_err(), "truncated at {cut} parsed");
+        }
+        assert!(unwrap_envelope("listVirtualMachines", 200, body).is_ok());
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let bodies: [&[u8]; 7] = [
             b"",

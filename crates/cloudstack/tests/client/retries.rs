@@ -191,3 +191,18 @@ async fn public_ip_is_recovered_by_diffing_the_network() {
     assert!(matches!(err, Error::Unconfirmed { .. }), "{err}");
     assert_eq!(cloud.ip_count(), 1);
 }
+
+#[tokio::test]
+async fn polling_outage_after_an_accepted_create_recovers_by_lookup() {
+    let cloud = FakeCloud::new();
+    // More failures than one request's retry budget (8 attempts).
+    cloud.inject("queryAsyncJobResult", &[Fault::Refused; 9]);
+    let vm = cloud
+        .client()
+        .deploy_virtual_machine(&deploy(Some("db-1")))
+        .await
+        .unwrap();
+    assert_eq!(vm.state.as_deref(), Some("Running"));
+    assert_eq!(cloud.calls("deployVirtualMachine"), 1);
+    assert_eq!(cloud.vms_named("db-1"), 1);
+}
