@@ -265,3 +265,52 @@ fn sigint_cancels_the_build_and_cleanup_runs() {
         "Builder.Cancel did not reach the plugin"
     );
 }
+
+#[test]
+fn files_and_directories_travel_both_ways_and_long_output_arrives_whole() {
+    let Some(s) = Scratch::new() else { return };
+    let w = s.work();
+    let wd = w.display().to_string();
+    // 3 MB of varied bytes: many yamux windows (256 KiB) and window updates each way.
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(w.join("big.bin"), &big).unwrap();
+    std::fs::create_dir_all(w.join("srcdir/sub")).unwrap();
+    std::fs::write(w.join("srcdir/a.txt"), "a\n").unwrap();
+    std::fs::write(w.join("srcdir/sub/b.txt"), "b\n").unwrap();
+    let t = s.template(
+        "transfer.json",
+        serde_json::json!({
+            "builders": [builder(&w)],
+            "provisioners": [
+                {"type": "file", "source": format!("{wd}/big.bin"), "destination": format!("{wd}/big-up.bin")},
+                {"type": "file", "source": format!("{wd}/srcdir"), "destination": format!("{wd}/dst")},
+                {"type": "shell", "remote_folder": wd, "inline": ["seq 1 2000 | sed 's/^/line-/'"]},
+                {"type": "file", "direction": "download", "source": format!("{wd}/big-up.bin"),
+                 "destination": format!("{wd}/big-down.bin")},
+                {"type": "file", "direction": "download", "source": format!("{wd}/srcdir/"),
+                 "destination": format!("{wd}/dl/")}
+            ]
+        }),
+    );
+    let (out, text) = s.run(&["build", "-color=false"], &t);
+    assert!(out.status.success(), "{text}\n{}", s.log());
+    assert_eq!(std::fs::read(w.join("big-up.bin")).unwrap(), big);
+    assert_eq!(std::fs::read(w.join("big-down.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(w.join("dst/sub/b.txt")).unwrap(),
+        "b\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.join("dl/srcdir/a.txt")).unwrap(),
+        "a\n"
+    );
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("fx: line-"))
+        .collect();
+    assert_eq!(lines.len(), 2000, "{text}");
+    assert_eq!(lines.first(), Some(&"1"));
+    assert_eq!(lines.last(), Some(&"2000"));
+}
