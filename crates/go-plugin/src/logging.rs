@@ -12,7 +12,11 @@ use std::{fmt::Write as _, io::Write as _};
 use serde_json::{Map, Value};
 use tracing::{field::Field, Event, Level, Subscriber};
 use tracing_subscriber::{
-    filter::LevelFilter, layer::Context, prelude::*, registry::LookupSpan, Layer,
+    filter::{LevelFilter, Targets},
+    layer::Context,
+    prelude::*,
+    registry::LookupSpan,
+    Layer,
 };
 
 /// Picks our level from the host's log variables, the first one set wins
@@ -35,11 +39,37 @@ pub fn level_from_env(values: &[Option<String>]) -> LevelFilter {
 
 /// Installs the hclog-style stderr logger as the global subscriber.
 /// Returns false when a subscriber was already installed.
+/// Transport libraries (h2, hyper, rustls, tonic) are very chatty at debug;
+/// they log at warn and above unless the level is trace.
 pub fn init(level: LevelFilter) -> bool {
     tracing_subscriber::registry()
-        .with(HclogLayer.with_filter(level))
+        .with(HclogLayer.with_filter(filter(level)))
         .try_init()
         .is_ok()
+}
+
+/// Our crates at `level`, transport libraries quieter (see [`init`]).
+fn filter(level: LevelFilter) -> Targets {
+    const TRANSPORT: [&str; 8] = [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "rustls",
+        "tokio_rustls",
+        "tonic",
+        "tower",
+        "log",
+    ];
+    let transport = if level == LevelFilter::TRACE {
+        LevelFilter::TRACE
+    } else {
+        level.min(LevelFilter::WARN)
+    };
+    TRANSPORT
+        .iter()
+        .fold(Targets::new().with_default(level), |t, name| {
+            t.with_target(*name, transport)
+        })
 }
 
 /// `tracing` layer writing hclog JSON lines to stderr.
@@ -145,6 +175,16 @@ mod tests {
         );
         assert_eq!(level_from_env(&[Some("1".into())]), LevelFilter::TRACE);
         assert_eq!(level_from_env(&[Some("OFF".into())]), LevelFilter::OFF);
+    }
+
+    #[test]
+    fn transport_crates_stay_quiet_below_trace() {
+        let f = filter(LevelFilter::DEBUG);
+        assert!(f.would_enable("tfplugin5::server", &Level::DEBUG));
+        assert!(!f.would_enable("h2::codec", &Level::DEBUG));
+        assert!(f.would_enable("rustls::server", &Level::WARN));
+        assert!(filter(LevelFilter::TRACE).would_enable("h2::codec", &Level::TRACE));
+        assert!(!filter(LevelFilter::ERROR).would_enable("h2", &Level::WARN));
     }
 
     #[test]

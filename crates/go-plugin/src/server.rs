@@ -71,7 +71,12 @@ impl ServeOptions {
 /// SIGINT (the host forwards Ctrl-C as an RPC), prints the handshake line on
 /// stdout and serves `routes` until the host shuts us down.
 pub async fn serve_from_env(cfg: &HandshakeConfig, routes: Routes) -> Result<(), Error> {
-    let opts = ServeOptions::from_env(cfg)?;
+    serve_stdout(ServeOptions::from_env(cfg)?, routes).await
+}
+
+/// Like [`serve_from_env`] with options already read (so the caller can
+/// set up logging in between).
+pub async fn serve_stdout(opts: ServeOptions, routes: Routes) -> Result<(), Error> {
     ignore_sigint()?;
     serve(opts, routes, |line| {
         let mut out = std::io::stdout().lock();

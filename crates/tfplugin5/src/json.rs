@@ -145,3 +145,62 @@ mod tests {
         assert!(err.contains(".cpus"), "{err}");
     }
 }
+
+/// Converts a fully known value to plain JSON (sets and tuples become
+/// arrays, objects and maps JSON objects). For storing or showing values
+/// outside Terraform's wire format; unknown values are an error.
+pub fn to_json(v: &Value) -> Result<Json, Error> {
+    Ok(match v {
+        Value::Null => Json::Null,
+        Value::Unknown => return Err(Error::encode("unknown value has no JSON form")),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(Number::Int(i)) => Json::from(*i),
+        Value::Number(Number::Float(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
+        }
+        Value::Number(Number::Big(s)) => Json::String(s.clone()),
+        Value::String(s) => Json::String(s.clone()),
+        Value::List(items) | Value::Set(items) | Value::Tuple(items) => Json::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, e)| to_json(e).map_err(|err| err.at(&format!("[{i}]"))))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(m) | Value::Object(m) => Json::Object(
+            m.iter()
+                .map(|(k, e)| {
+                    Ok((
+                        k.clone(),
+                        to_json(e).map_err(|err| err.at(&format!(".{k}")))?,
+                    ))
+                })
+                .collect::<Result<_, Error>>()?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod to_json_tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_typed_decoding() {
+        let ty = Type::object([
+            ("n", Type::Number),
+            ("s", Type::set(Type::String)),
+            ("m", Type::map(Type::Bool)),
+        ]);
+        let v = Value::object([
+            ("n", Value::from(1.5)),
+            ("s", Value::set(["a", "b"])),
+            (
+                "m",
+                Value::Map([("k".to_string(), Value::from(true))].into()),
+            ),
+        ]);
+        let j = to_json(&v).unwrap();
+        assert_eq!(from_json(&j, &ty).unwrap(), v);
+        assert!(to_json(&Value::list([Value::Unknown])).is_err());
+    }
+}
