@@ -208,9 +208,16 @@ impl Client {
         }
     }
 
-    /// Runs a delete-like command and waits for its job.
+    /// Runs a delete-like command and waits for its job. If the command had to be re-sent
+    /// after a failure that may have been applied, a job failing with "does not exist" means
+    /// the first attempt did the work.
     async fn delete_async(&self, command: &str, params: &Params) -> Result<()> {
-        self.request_async(command, params).await.map(|_| ())
+        let (answer, resent) = self.request_tracked(command, params, false).await?;
+        match self.finish_job(command, answer).await {
+            Ok(_) => Ok(()),
+            Err(e) if resent && e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Lists with `params` and returns the object whose `name` is exactly `name`.

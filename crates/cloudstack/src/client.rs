@@ -95,7 +95,13 @@ impl Client {
 
     /// Runs `command` and returns the unwrapped answer (the object inside
     /// `<command>response`). Async commands return `{"jobid": ...}` here; use
-    /// [`Client::request_async`] to wait for them. Retries per [`CommandKind`].
+    /// [`Client::request_async`] to wait for them.
+    ///
+    /// Transient failures are retried per [`CommandKind`]: reads and deletes always, other
+    /// commands only when the server cannot have seen them (connection refused, 429). A
+    /// mutating command that may have been applied returns the error
+    /// ([`Error::may_have_applied`] is true); use [`Client::create_with_recovery`] or the
+    /// typed methods in [`crate::api`] to resolve that without duplicates.
     pub async fn request(&self, command: &str, params: &Params) -> Result<Value> {
         self.request_inner(command, params, false).await
     }
@@ -111,6 +117,19 @@ impl Client {
         params: &Params,
         post: bool,
     ) -> Result<Value> {
+        self.request_tracked(command, params, post)
+            .await
+            .map(|(v, _)| v)
+    }
+
+    /// [`Client::request_inner`], also telling whether the command was re-sent after a
+    /// failure that may have been applied (so "not found" afterwards means "already done").
+    pub(crate) async fn request_tracked(
+        &self,
+        command: &str,
+        params: &Params,
+        post: bool,
+    ) -> Result<(Value, bool)> {
         let kind = CommandKind::of(command);
         let policy = &self.inner.config.retry;
         let max = policy.max_attempts.max(1);
@@ -120,12 +139,12 @@ impl Client {
             let span = tracing::debug_span!("cloudstack", command, attempt);
             let result = self.send_once(command, params, post).instrument(span).await;
             let err = match result {
-                Ok(v) => return Ok(v),
+                Ok(v) => return Ok((v, applied_maybe)),
                 Err(e) => e,
             };
             if kind == CommandKind::Delete && applied_maybe && err.is_not_found() {
                 debug!(command, "retried delete found nothing to delete: done");
-                return Ok(Value::Object(Default::default()));
+                return Ok((Value::Object(Default::default()), true));
             }
             let safe = match kind {
                 CommandKind::Read | CommandKind::Delete => true,

@@ -234,6 +234,9 @@ impl Error {
         match self {
             Error::Api {
                 error_code, text, ..
+            }
+            | Error::JobFailed {
+                error_code, text, ..
             } if matches!(*error_code, codes::PARAM_ERROR | codes::INTERNAL_ERROR) => {
                 let t = text.to_ascii_lowercase();
                 [

@@ -129,6 +129,8 @@ pub fn signed_query(command: &str, params: &Params, signing: &SigningParams<'_>)
     for (n, v) in params.iter() {
         all.set(n, v);
     }
+    // The command argument wins over a stray `command` parameter.
+    all.set("command", command);
     all.set("response", "json");
     all.set("apikey", signing.api_key);
     if let Some(t) = signing.expires {
