@@ -9,5 +9,6 @@ mod against_sim;
 mod http;
 mod jobs;
 mod lists;
+mod logging;
 mod retries;
 mod signing;
