@@ -14,11 +14,18 @@
 //! - `gob`: the one gob value Packer expects (a command's exit status).
 //! - [`services`]: Builder (served), Ui and Hook (called), Communicator and Artifact (served
 //!   back to Packer).
+//! - [`hcl_spec`]: the HCL2 object spec as hcl_spec.proto bytes (modern Packer, `--protobuf`).
+//! - [`interpolate`]: Packer's template functions for builder configs (`{{timestamp}}`, ...).
 //! - [`server`]: [`serve_builder`] / [`main_builder`] tie it together.
 //!
+//! # Packer versions
+//! Packer 1.6.6 (JSON templates): tested end to end against the real binary. Modern Packer
+//! (`describe`, `start builder`, 4-field handshake, protobuf ConfigSpec, HCL2 configs as
+//! go-cty JSON): implemented from the SDK source and tested with a scripted core only.
+//!
 //! # What is not here
-//! HCL2 `ConfigSpec` encodings (gob for Packer 1.6.6, hcl_spec.proto for modern Packer):
-//! builders are driven by JSON templates; `Builder::config_spec` is the hook for adding it.
+//! The gob `ConfigSpec` Packer 1.6.6 wants for HCL2 templates (use JSON templates there),
+//! post-processors, provisioners and data sources.
 //!
 //! # Example
 //! ```no_run
@@ -48,6 +55,7 @@ pub mod codec;
 mod error;
 mod gob;
 pub mod handshake;
+pub mod hcl_spec;
 pub mod interpolate;
 pub mod mux_broker;
 pub mod rpc;

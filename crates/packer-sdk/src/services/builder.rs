@@ -85,11 +85,29 @@ pub trait Builder: Send + Sync + 'static {
         cancel: CancellationToken,
     ) -> Result<Option<Arc<dyn Artifact>>, BoxError>;
 
-    /// HCL2 object spec bytes for `Builder.ConfigSpec` (gob for Packer 1.6.6, hcl_spec.proto
-    /// with `--protobuf`); `None` means "JSON templates only".
-    fn config_spec(&self, _protobuf: bool) -> Option<Vec<u8>> {
+    /// The HCL2 object spec of the configuration, for `Builder.ConfigSpec` (asked by modern
+    /// Packer for HCL2 templates, sent as hcl_spec.proto). `None` means "JSON templates
+    /// only". Packer 1.6.6's gob encoding is not supported: with 1.6.6 use JSON templates.
+    fn hcl_spec(&self) -> Option<crate::hcl_spec::Spec> {
         None
     }
+}
+
+/// One `Configs` entry as JSON. HCL2 configs arrive as bytes holding go-cty's JSON of a
+/// dynamic value, `{"value": ..., "type": ...}` (packer-plugin-sdk `rpc/cty_encode.go`):
+/// unwrap to the value. Unset HCL2 attributes are null, which builders treat as absent.
+fn config_entry(v: &Value) -> serde_json::Value {
+    if let Value::Binary(bytes) = v {
+        if let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice(bytes) {
+            if m.len() == 2 && m.contains_key("type") {
+                if let Some(value) = m.remove("value") {
+                    return value;
+                }
+            }
+            return serde_json::Value::Object(m);
+        }
+    }
+    to_json(v)
 }
 
 /// RPC server for a [`Builder`] on the main stream.
@@ -104,7 +122,7 @@ impl<B: Builder> BuilderHandler<B> {
     async fn prepare(&self, body: Value) -> HandlerResult {
         let configs: Vec<serde_json::Value> = map_get(&body, "Configs")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(to_json).collect())
+            .map(|a| a.iter().map(config_entry).collect())
             .unwrap_or_default();
         let list = |v: Vec<String>| {
             if v.is_empty() {
@@ -176,15 +194,19 @@ impl<B: Builder> Handler for BuilderHandler<B> {
                 self.cancel.cancel();
                 Ok(Value::Nil)
             }
-            "Builder.ConfigSpec" => match self.builder.read().await.config_spec(self.protobuf) {
-                Some(bytes) => Ok(Value::Map(vec![(
-                    "ConfigSpec".into(),
-                    Value::Binary(bytes),
-                )])),
-                None => {
-                    Err("this builder supports JSON templates only (no HCL2 ConfigSpec yet)".into())
+            "Builder.ConfigSpec" => {
+                let spec = self.builder.read().await.hcl_spec();
+                match spec {
+                    Some(spec) if self.protobuf => Ok(Value::Map(vec![(
+                        "ConfigSpec".into(),
+                        Value::Binary(spec.to_protobuf()),
+                    )])),
+                    Some(_) => Err("HCL2 templates need Packer 1.7 or later (protobuf config \
+                         spec); with this Packer use a JSON template"
+                        .into()),
+                    None => Err("this builder supports JSON templates only (no HCL2 spec)".into()),
                 }
-            },
+            }
             other => Err(format!("rpc: can't find method {other}")),
         }
     }

@@ -136,6 +136,13 @@ impl Builder for TestBuilder {
             .await?;
         Ok(Some(Arc::new(TestArtifact)))
     }
+
+    fn hcl_spec(&self) -> Option<packer_sdk::hcl_spec::Spec> {
+        Some(packer_sdk::hcl_spec::Spec::object_of_attrs([(
+            "x",
+            packer_sdk::hcl_spec::CtyType::Number,
+        )]))
+    }
 }
 
 /// Packer core's side of Run: serves Ui and Hook on the id it passes to Builder.Run.
@@ -291,8 +298,12 @@ struct Core {
 }
 
 async fn start(builder: TestBuilder) -> Core {
+    start_with(builder, false).await
+}
+
+async fn start_with(builder: TestBuilder, protobuf: bool) -> Core {
     let (plugin_io, core_io) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(packer_sdk::serve_connection(plugin_io, builder, false));
+    tokio::spawn(packer_sdk::serve_connection(plugin_io, builder, protobuf));
     let (session, inbound, _driver) = transport::spawn_client(core_io);
     let broker = MuxBroker::new(session, inbound);
     let main = rpc::Client::new(broker.dial(0).await.unwrap());
@@ -465,5 +476,44 @@ async fn unknown_methods_get_net_rpc_style_errors() {
         .call("Builder.ConfigSpec", Value::Nil)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("JSON templates only"), "{err}");
+    assert!(
+        err.to_string().contains("need Packer 1.7 or later"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn modern_packer_gets_a_protobuf_spec_and_cty_json_configs() {
+    let (b, _) = builder(false);
+    let core = start_with(b, true).await;
+    let reply = core
+        .main
+        .call("Builder.ConfigSpec", Value::Nil)
+        .await
+        .unwrap();
+    let Some(Value::Binary(bytes)) = map_get(&reply, "ConfigSpec") else {
+        panic!("no ConfigSpec bytes: {reply}")
+    };
+    // Spec{object{attributes{"x": Spec{attr{name "x", type cty.Number}}}}}
+    assert!(bytes.windows(10).any(|w| w == b"cty.Number"), "{bytes:x?}");
+    assert_eq!(bytes[0], 0x0a);
+
+    // HCL2 configs arrive as go-cty JSON bytes of a dynamic value.
+    let cty =
+        br#"{"value":{"x":3,"unset":null},"type":["object",{"x":"number","unset":"string"}]}"#;
+    let configs = Value::Array(vec![Value::Binary(cty.to_vec())]);
+    let ok = core
+        .main
+        .call(
+            "Builder.Prepare",
+            Value::Map(vec![("Configs".into(), configs)]),
+        )
+        .await
+        .unwrap();
+    assert!(map_get(&ok, "Error").unwrap().is_nil());
+    // The builder saw the unwrapped value: Run's first Ui line prints it.
+    let id = core.serve_ui_hook();
+    let _ = core.main.call("Builder.Run", id.into()).await;
+    let first = core.lines.lock().unwrap()[0].clone();
+    assert_eq!(first, "Ui.Say: prepared with {\"unset\":null,\"x\":3}");
 }
