@@ -130,6 +130,8 @@ mod pb {
     }
 
     pub mod spec {
+        // Names mirror the .proto oneof (`block`, `block_value`, `block_list`).
+        #[allow(clippy::enum_variant_names)]
         #[derive(Clone, PartialEq, prost::Oneof)]
         pub enum Block {
             #[prost(message, tag = "1")]
