@@ -119,6 +119,9 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "expungevirtualmachine" => virtual_machine::expunge,
         "recovervirtualmachine" => virtual_machine::recover,
         "updatevirtualmachine" => virtual_machine::update,
+        "attachiso" => virtual_machine::attach_iso,
+        "detachiso" => virtual_machine::detach_iso,
+        "resetsshkeyforvirtualmachine" => virtual_machine::reset_ssh_key,
         "changeserviceforvirtualmachine" => virtual_machine::change_service,
         "listnetworks" => network::list_networks,
         "createnetwork" => network::create_network,
@@ -200,10 +203,12 @@ fn find_id<'w, T>(
         .ok_or_else(|| p.invalid_id(name, value))
 }
 
-/// Checks a list filter id's format (an unknown but well-formed id just matches nothing).
-pub fn check_id_filter(p: &Params, name: &str) -> Result<Option<String>, ApiError> {
+/// Checks a list filter id: malformed or never-existing ids are a 431 (CloudStack
+/// translates every id parameter to a database row first); a removed object's id just
+/// matches nothing.
+pub fn check_id_filter_in(w: &World, p: &Params, name: &str) -> Result<Option<String>, ApiError> {
     match p.opt(name) {
-        Some(v) if !looks_like_id(v) => Err(p.invalid_id(name, v)),
+        Some(v) if !looks_like_id(v) || !w.knows_id(v) => Err(p.invalid_id(name, v)),
         other => Ok(other.map(str::to_string)),
     }
 }

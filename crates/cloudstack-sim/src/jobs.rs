@@ -14,6 +14,7 @@ fn gone(what: &str, id: &str) -> ApiError {
 }
 
 fn remove_ip(w: &mut World, id: &str) {
+    w.retire(id);
     w.public_ips.retain(|i| i.id != id);
     w.port_forwarding_rules.retain(|r| r.ipaddressid != id);
     w.firewall_rules.retain(|r| r.ipaddressid != id);
@@ -21,6 +22,7 @@ fn remove_ip(w: &mut World, id: &str) {
 }
 
 fn remove_vm(w: &mut World, id: &str) {
+    w.retire(id);
     w.virtual_machines.retain(|v| v.id != id);
     let vols: Vec<String> = w
         .volumes
@@ -49,6 +51,10 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             let v = w.vm(vm).ok_or_else(|| gone("VM", vm))?;
             let with_password = cmd.ends_with("DeployVMCmd");
             Ok(json!({"virtualmachine": render::virtual_machine(w, v, with_password)}))
+        }
+        JobAction::VmResult { vm } => {
+            let v = w.vm(vm).ok_or_else(|| gone("VM", vm))?;
+            Ok(json!({"virtualmachine": render::virtual_machine(w, v, false)}))
         }
         JobAction::VmDestroy { vm, expunge } => {
             let v = w.vm_mut(vm).ok_or_else(|| gone("VM", vm))?;
@@ -141,6 +147,7 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             )),
         },
         JobAction::Remove { object, id } => {
+            w.retire(id);
             match object.as_str() {
                 "ipaddress" => {
                     if w.public_ip(id).is_none() {

@@ -240,8 +240,12 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
     if let (true, Some(p)) = (with_password, &vm.password) {
         v.insert("password".into(), json!(p));
     }
-    if tpl.map(|t| t.format == "ISO").unwrap_or(false) {
-        v.insert("isoid".into(), json!(vm.templateid));
+    if let Some(iso) = &vm.isoid {
+        v.insert("isoid".into(), json!(iso));
+        if let Some(t) = w.templates.iter().find(|t| &t.id == iso) {
+            v.insert("isoname".into(), json!(t.name));
+            v.insert("isodisplaytext".into(), json!(t.displaytext));
+        }
     }
     Value::Object(v)
 }

@@ -279,6 +279,9 @@ pub struct VirtualMachine {
     pub guestosid: String,
     /// Instance number (for `i-2-N-VM` and volume names).
     pub number: u64,
+    /// Attached ISO.
+    #[serde(default)]
+    pub isoid: Option<String>,
 }
 
 /// A public IP address.
@@ -425,6 +428,11 @@ pub enum JobAction {
         /// Final state.
         state: String,
     },
+    /// Answer with a VM as it is (changes were applied when the command was accepted).
+    VmResult {
+        /// VM UUID.
+        vm: String,
+    },
     /// Destroy (optionally expunge) a VM, answering with the VM object.
     VmDestroy {
         /// VM UUID.
@@ -531,6 +539,9 @@ pub struct World {
     pub tags: Vec<Tag>,
     /// Async jobs.
     pub jobs: Vec<AsyncJob>,
+    /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
+    /// filters a list to nothing, while an id that never existed is a 431.
+    pub retired_ids: Vec<String>,
     /// Next VM number.
     pub next_vm_number: u64,
     /// Next public IP offset inside the range.
@@ -617,6 +628,31 @@ impl World {
     pub fn zone(&self, id: &str) -> Option<&Zone> {
         self.zones.iter().find(|z| z.id == id)
     }
+    /// Whether an id names (or named) any object; used to reject unknown ids like
+    /// CloudStack's UUID translation does.
+    pub fn knows_id(&self, id: &str) -> bool {
+        self.zones.iter().any(|x| x.id == id)
+            || self.os_types.iter().any(|x| x.id == id)
+            || self.service_offerings.iter().any(|x| x.id == id)
+            || self.disk_offerings.iter().any(|x| x.id == id)
+            || self.network_offerings.iter().any(|x| x.id == id)
+            || self.templates.iter().any(|x| x.id == id)
+            || self.volumes.iter().any(|x| x.id == id)
+            || self.networks.iter().any(|x| x.id == id)
+            || self.virtual_machines.iter().any(|x| x.id == id)
+            || self.public_ips.iter().any(|x| x.id == id)
+            || self.port_forwarding_rules.iter().any(|x| x.id == id)
+            || self.firewall_rules.iter().any(|x| x.id == id)
+            || self.egress_rules.iter().any(|x| x.id == id)
+            || self.ssh_keypairs.iter().any(|x| x.id == id)
+            || self.retired_ids.iter().any(|x| x == id)
+    }
+
+    /// Remembers that an object existed (see [`World::knows_id`]).
+    pub fn retire(&mut self, id: &str) {
+        self.retired_ids.push(id.to_string());
+    }
+
     /// Tags of one resource.
     pub fn tags_of(&self, resourceid: &str) -> Vec<&Tag> {
         self.tags

@@ -1,6 +1,6 @@
 //! Public IP addresses, allocated from the (loopback) public range.
 
-use super::{check_id_filter, list_answer, optional_id, require_id, Ctx};
+use super::{check_id_filter_in, list_answer, optional_id, require_id, Ctx};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -110,9 +110,9 @@ pub fn disassociate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
 
 /// listPublicIpAddresses (id, ipaddress, associatednetworkid, issourcenat, zoneid, vpcid, allocatedonly).
 pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let netid = check_id_filter(p, "associatednetworkid")?;
-    let zoneid = check_id_filter(p, "zoneid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let netid = check_id_filter_in(ctx.world, p, "associatednetworkid")?;
+    let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
     let sourcenat = p.bool("issourcenat")?;
     let w = &*ctx.world;
     let items = w

@@ -1,6 +1,6 @@
 //! Guest networks: isolated networks get a source NAT public IP on creation.
 
-use super::{address, check_id_filter, keyword_matches, list_answer, require_id, Ctx};
+use super::{address, check_id_filter_in, keyword_matches, list_answer, require_id, Ctx};
 use crate::cidr::Ipv4Cidr;
 use crate::error::ApiError;
 use crate::params::Params;
@@ -14,9 +14,9 @@ const DELETE_CMD: &str = "org.apache.cloudstack.api.command.user.network.DeleteN
 
 /// listNetworks (id, zoneid, type, vpcid, keyword, canusefordeploy; projectid/listall accepted).
 pub fn list_networks(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let zoneid = check_id_filter(p, "zoneid")?;
-    let vpcid = check_id_filter(p, "vpcid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
+    let vpcid = check_id_filter_in(ctx.world, p, "vpcid")?;
     let w = &*ctx.world;
     let items = w
         .networks

@@ -1,6 +1,6 @@
 //! Service, disk and network offerings (read-only: they come from the seed).
 
-use super::{check_id_filter, keyword_matches, list_answer, name_matches, Ctx};
+use super::{check_id_filter_in, keyword_matches, list_answer, name_matches, Ctx};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -8,8 +8,8 @@ use serde_json::Value;
 
 /// listServiceOfferings (id, name, keyword; zoneid accepted, offerings are global).
 pub fn list_service_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    check_id_filter(p, "zoneid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    check_id_filter_in(ctx.world, p, "zoneid")?;
     let items = ctx
         .world
         .service_offerings
@@ -24,7 +24,7 @@ pub fn list_service_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Ap
 
 /// listDiskOfferings (id, name, keyword).
 pub fn list_disk_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
     let items = ctx
         .world
         .disk_offerings
@@ -39,7 +39,7 @@ pub fn list_disk_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiEr
 
 /// listNetworkOfferings (id, name, keyword, guestiptype).
 pub fn list_network_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
     let items = ctx
         .world
         .network_offerings

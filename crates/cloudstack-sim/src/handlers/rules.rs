@@ -1,6 +1,6 @@
 //! Port forwarding, ingress firewall and egress firewall rules.
 
-use super::{check_id_filter, list_answer, require_id, Ctx};
+use super::{check_id_filter_in, list_answer, require_id, Ctx};
 use crate::cidr::Ipv4Cidr;
 use crate::error::{code, cs_code, ApiError};
 use crate::params::Params;
@@ -191,9 +191,9 @@ pub fn delete_port_forwarding_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Valu
 
 /// listPortForwardingRules (id, ipaddressid, networkid).
 pub fn list_port_forwarding_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let ipid = check_id_filter(p, "ipaddressid")?;
-    let netid = check_id_filter(p, "networkid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let ipid = check_id_filter_in(ctx.world, p, "ipaddressid")?;
+    let netid = check_id_filter_in(ctx.world, p, "networkid")?;
     let w = &*ctx.world;
     let items = w
         .port_forwarding_rules
@@ -304,9 +304,9 @@ pub fn delete_firewall_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiE
 
 /// listFirewallRules (id, ipaddressid, networkid).
 pub fn list_firewall_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let ipid = check_id_filter(p, "ipaddressid")?;
-    let netid = check_id_filter(p, "networkid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let ipid = check_id_filter_in(ctx.world, p, "ipaddressid")?;
+    let netid = check_id_filter_in(ctx.world, p, "networkid")?;
     let w = &*ctx.world;
     let items = w
         .firewall_rules
@@ -376,8 +376,8 @@ pub fn delete_egress_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiErr
 
 /// listEgressFirewallRules (id, networkid); answers under `firewallrule` like CloudStack.
 pub fn list_egress_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let netid = check_id_filter(p, "networkid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let netid = check_id_filter_in(ctx.world, p, "networkid")?;
     let w = &*ctx.world;
     let items = w
         .egress_rules

@@ -99,13 +99,19 @@ pub fn register(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
 /// deleteSSHKeyPair (sync).
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();
-    let before = ctx.world.ssh_keypairs.len();
-    ctx.world.ssh_keypairs.retain(|k| k.name != name);
-    if ctx.world.ssh_keypairs.len() == before {
+    let Some(id) = ctx
+        .world
+        .ssh_keypairs
+        .iter()
+        .find(|k| k.name == name)
+        .map(|k| k.id.clone())
+    else {
         return Err(ApiError::param(format!(
             "A key pair with name '{name}' does not exist for account admin in specified domain id"
         )));
-    }
+    };
+    ctx.world.ssh_keypairs.retain(|k| k.id != id);
+    ctx.world.retire(&id);
     ctx.changed = true;
     Ok(super::success())
 }

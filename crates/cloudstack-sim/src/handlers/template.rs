@@ -1,7 +1,7 @@
 //! Templates and ISOs: listing with CloudStack's filters, createTemplate from a stopped
 //! VM's volume (ready only when its job finishes), registerTemplate, update, delete.
 
-use super::{check_id_filter, keyword_matches, list_answer, name_matches, require_id, Ctx};
+use super::{check_id_filter_in, keyword_matches, list_answer, name_matches, require_id, Ctx};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -51,8 +51,8 @@ fn list_common(
             TEMPLATE_FILTERS.join(", ")
         )));
     }
-    let id = check_id_filter(p, "id")?;
-    let zoneid = check_id_filter(p, "zoneid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
     let w = &*ctx.world;
     let items = w
         .templates

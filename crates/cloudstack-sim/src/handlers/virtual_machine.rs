@@ -2,7 +2,7 @@
 //! Destroyed → Expunging → gone), updates, and listings.
 
 use super::{
-    check_id_filter, keyword_matches, list_answer, name_matches, optional_id, require_id, Ctx,
+    check_id_filter_in, keyword_matches, list_answer, name_matches, optional_id, require_id, Ctx,
 };
 use crate::cidr::Ipv4Cidr;
 use crate::error::ApiError;
@@ -20,6 +20,9 @@ const STOP_CMD: &str = "org.apache.cloudstack.api.command.user.vm.StopVMCmd";
 const REBOOT_CMD: &str = "org.apache.cloudstack.api.command.user.vm.RebootVMCmd";
 const DESTROY_CMD: &str = "org.apache.cloudstack.api.command.user.vm.DestroyVMCmd";
 const EXPUNGE_CMD: &str = "org.apache.cloudstack.api.command.admin.vm.ExpungeVMCmd";
+const ATTACH_ISO_CMD: &str = "org.apache.cloudstack.api.command.user.iso.AttachIsoCmd";
+const DETACH_ISO_CMD: &str = "org.apache.cloudstack.api.command.user.iso.DetachIsoCmd";
+const RESET_KEY_CMD: &str = "org.apache.cloudstack.api.command.user.vm.ResetVMSSHKeyCmd";
 const GIB: i64 = 1 << 30;
 
 /// The VM named by a required id parameter, cloned (the world is mutated afterwards).
@@ -297,6 +300,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         created: now,
         guestosid: template.ostypeid.clone(),
         number,
+        isoid: is_iso.then(|| template.id.clone()),
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -522,11 +526,11 @@ pub fn change_service(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> 
 
 /// listVirtualMachines (id, ids, name, state, zoneid, templateid, networkid, keyword, keypair).
 pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
     let ids = p.list("ids");
-    let zoneid = check_id_filter(p, "zoneid")?;
-    let templateid = check_id_filter(p, "templateid")?;
-    let networkid = check_id_filter(p, "networkid")?;
+    let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
+    let templateid = check_id_filter_in(ctx.world, p, "templateid")?;
+    let networkid = check_id_filter_in(ctx.world, p, "networkid")?;
     let w = &*ctx.world;
     let items = w
         .virtual_machines
@@ -565,9 +569,9 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
 
 /// listVolumes (id, virtualmachineid, type, zoneid, name, keyword).
 pub fn list_volumes(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
-    let vmid = check_id_filter(p, "virtualmachineid")?;
-    let zoneid = check_id_filter(p, "zoneid")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
+    let vmid = check_id_filter_in(ctx.world, p, "virtualmachineid")?;
+    let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
     let w = &*ctx.world;
     let items = w
         .volumes
@@ -589,4 +593,80 @@ pub fn list_volumes(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .map(|v| render::volume(w, v))
         .collect();
     list_answer(p, "volume", items)
+}
+
+/// attachIso (async): id (the ISO), virtualmachineid.
+pub fn attach_iso(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let iso = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();
+    if iso.format != "ISO" || iso.removed {
+        return Err(p.invalid_id("id", &iso.id));
+    }
+    let vm = vm_param(ctx, p, "virtualmachineid")?;
+    if gone(&vm) {
+        return Err(ApiError::param(format!(
+            "VM {} is in {} state",
+            vm.name, vm.state
+        )));
+    }
+    if vm.isoid.is_some() {
+        return Err(ApiError::param(format!(
+            "An ISO is already attached to VM {}",
+            vm.name
+        )));
+    }
+    if let Some(v) = ctx.world.vm_mut(&vm.id) {
+        v.isoid = Some(iso.id.clone());
+    }
+    Ok(ctx.async_answer(
+        ATTACH_ISO_CMD,
+        "VirtualMachine",
+        &vm.id,
+        JobAction::VmResult { vm: vm.id.clone() },
+    ))
+}
+
+/// detachIso (async): virtualmachineid.
+pub fn detach_iso(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let vm = vm_param(ctx, p, "virtualmachineid")?;
+    if vm.isoid.is_none() {
+        return Err(ApiError::param(format!(
+            "Virtual machine {} does not have an ISO attached",
+            vm.name
+        )));
+    }
+    if let Some(v) = ctx.world.vm_mut(&vm.id) {
+        v.isoid = None;
+    }
+    Ok(ctx.async_answer(
+        DETACH_ISO_CMD,
+        "VirtualMachine",
+        &vm.id,
+        JobAction::VmResult { vm: vm.id.clone() },
+    ))
+}
+
+/// resetSSHKeyForVirtualMachine (async): id, keypair; the VM must be Stopped.
+pub fn reset_ssh_key(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let vm = vm_param(ctx, p, "id")?;
+    let key = p.req("keypair")?.to_string();
+    if !ctx.world.ssh_keypairs.iter().any(|k| k.name == key) {
+        return Err(ApiError::param(format!(
+            "A key pair with name '{key}' was not found."
+        )));
+    }
+    if vm.state != "Stopped" {
+        return Err(ApiError::param(format!(
+            "Vm {} should be stopped to do SSH Key reset",
+            vm.id
+        )));
+    }
+    if let Some(v) = ctx.world.vm_mut(&vm.id) {
+        v.keypair = Some(key);
+    }
+    Ok(ctx.async_answer(
+        RESET_KEY_CMD,
+        "VirtualMachine",
+        &vm.id,
+        JobAction::VmResult { vm: vm.id.clone() },
+    ))
 }

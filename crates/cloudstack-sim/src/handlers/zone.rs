@@ -1,6 +1,6 @@
 //! Zones, OS types, capabilities and the always-empty lists (projects, security groups, VPCs).
 
-use super::{check_id_filter, keyword_matches, list_answer, name_matches, Ctx};
+use super::{check_id_filter_in, keyword_matches, list_answer, name_matches, Ctx};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// listZones (id, name, keyword, available, networktype).
 pub fn list_zones(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
     let items = ctx
         .world
         .zones
@@ -28,7 +28,7 @@ pub fn list_zones(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
 
 /// listOsTypes (id, description: substring match like CloudStack's `LIKE %x%`, oscategoryid).
 pub fn list_os_types(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let id = check_id_filter(p, "id")?;
+    let id = check_id_filter_in(ctx.world, p, "id")?;
     let desc = p.opt("description").map(str::to_lowercase);
     let items = ctx
         .world

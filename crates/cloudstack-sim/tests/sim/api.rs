@@ -105,6 +105,19 @@ async fn envelopes_errors_and_lists() {
         .unwrap()
         .contains("Invalid parameter id value=not-an-id"));
 
+    // A well-formed id that never existed: 431, as CloudStack's id translation answers.
+    let a = t
+        .call(
+            "listVirtualMachines",
+            &[("id", "0b1e0e8e-1111-4111-8111-111111111111")],
+        )
+        .await;
+    assert_eq!(a.status, 431);
+    assert!(a.inner()["errortext"]
+        .as_str()
+        .unwrap()
+        .contains("or entity does not exist"));
+
     // Templates: filter, name, paging.
     let all = t
         .ok("listTemplates", &[("templatefilter", "executable")])

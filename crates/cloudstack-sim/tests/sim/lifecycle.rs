@@ -320,3 +320,64 @@ async fn userdata_by_post_and_registered_template_becomes_ready() {
         .await;
     assert_eq!(l["template"][0]["isready"], true);
 }
+
+#[tokio::test]
+async fn iso_deploy_detach_and_ssh_key_reset() {
+    let t = TestSim::start(Options::default()).await;
+    let iso = t
+        .ok("listIsos", &[("isofilter", "executable"), ("name", "ipxe")])
+        .await;
+    let isoid = iso["iso"][0]["id"].as_str().unwrap().to_string();
+    let disk = t.ok("listDiskOfferings", &[("name", "Small")]).await;
+    let diskid = disk["diskoffering"][0]["id"].as_str().unwrap().to_string();
+    let missing = t
+        .call(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", ZONE),
+                ("serviceofferingid", SMALL),
+                ("templateid", &isoid),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, 431);
+    let vm = t
+        .deploy(
+            "iso-vm",
+            &[
+                ("templateid", &isoid),
+                ("diskofferingid", &diskid),
+                ("hypervisor", "KVM"),
+            ],
+        )
+        .await;
+    assert_eq!(vm["isoid"], isoid.as_str());
+    let vmid = vm["id"].as_str().unwrap().to_string();
+    let d = t
+        .run_async("detachIso", &[("virtualmachineid", &vmid)])
+        .await;
+    assert!(d["virtualmachine"].get("isoid").is_none());
+    assert_eq!(
+        t.call("detachIso", &[("virtualmachineid", &vmid)])
+            .await
+            .status,
+        431
+    );
+
+    t.ok("createSSHKeyPair", &[("name", "later")]).await;
+    let running = t
+        .call(
+            "resetSSHKeyForVirtualMachine",
+            &[("id", &vmid), ("keypair", "later")],
+        )
+        .await;
+    assert_eq!(running.status, 431);
+    t.run_async("stopVirtualMachine", &[("id", &vmid)]).await;
+    let r = t
+        .run_async(
+            "resetSSHKeyForVirtualMachine",
+            &[("id", &vmid), ("keypair", "later")],
+        )
+        .await;
+    assert_eq!(r["virtualmachine"]["keypair"], "later");
+}
