@@ -64,6 +64,10 @@ impl Builder for CloudStackBuilder {
         }
     }
 
+    fn hcl_spec(&self) -> Option<packer_sdk::hcl_spec::Spec> {
+        Some(crate::config::hcl_spec())
+    }
+
     async fn run(
         &self,
         ui: Ui,

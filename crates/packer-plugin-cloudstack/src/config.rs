@@ -22,7 +22,10 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
-use packer_sdk::interpolate::{self, Context};
+use packer_sdk::{
+    hcl_spec::{CtyType, Spec},
+    interpolate::{self, Context},
+};
 use serde_json::{Map, Value};
 
 /// Where the build VM boots from.
@@ -215,6 +218,144 @@ const ACCEPTED_IGNORED: &[&str] = &[
     "http_content",
     "http_network_protocol",
 ];
+
+/// Every attribute this builder accepts, with its HCL2 type, for modern Packer's
+/// `ConfigSpec` (HCL2 templates). Keep in step with [`Config::parse`]; a unit test checks
+/// that parse knows every name listed here.
+pub fn hcl_spec() -> Spec {
+    use CtyType::{Bool, Number, String as Str};
+    let list = || CtyType::List(Box::new(Str));
+    let map = || CtyType::Map(Box::new(Str));
+    let strings = [
+        "api_url",
+        "api_key",
+        "secret_key",
+        "async_timeout",
+        "state_timeout",
+        "zone",
+        "zone_id",
+        "service_offering",
+        "service_offering_id",
+        "source_template",
+        "template_id",
+        "source_iso",
+        "network",
+        "project",
+        "disk_offering",
+        "disk_offering_id",
+        "hypervisor",
+        "instance_name",
+        "instance_display_name",
+        "user_data",
+        "user_data_file",
+        "temporary_keypair_name",
+        "public_ip_address",
+        "eject_iso_delay",
+        "detach_iso_wait",
+        "template_name",
+        "template_display_text",
+        "template_os",
+        "template_os_id",
+        "template_tag",
+        "communicator",
+        "ssh_host",
+        "ssh_username",
+        "ssh_password",
+        "ssh_private_key_file",
+        "ssh_key_path",
+        "ssh_keypair_name",
+        "keypair",
+        "ssh_timeout",
+        "ssh_wait_timeout",
+        "pause_before_connecting",
+        "http_directory",
+        "http_bind_address",
+        // accepted but unused (see ACCEPTED_IGNORED)
+        "ssh_bastion_host",
+        "ssh_bastion_username",
+        "ssh_bastion_password",
+        "ssh_bastion_private_key_file",
+        "ssh_bastion_certificate_file",
+        "ssh_proxy_host",
+        "ssh_proxy_username",
+        "ssh_proxy_password",
+        "ssh_file_transfer_method",
+        "ssh_keep_alive_interval",
+        "ssh_read_write_timeout",
+        "ssh_certificate_file",
+        "ssh_interface",
+        "ssh_ip_version",
+        "temporary_key_pair_type",
+        "temporary_key_pair_name",
+        "http_network_protocol",
+        // Packer's own settings
+        "packer_build_name",
+        "packer_builder_type",
+        "packer_core_version",
+        "packer_on_error",
+        "packer_template_path",
+    ];
+    let bools = [
+        "http_get_only",
+        "ssl_no_verify",
+        "insecure_skip_verify",
+        "use_local_ip_address",
+        "prevent_firewall_changes",
+        "create_security_group",
+        "expunge",
+        "eject_iso",
+        "template_featured",
+        "template_public",
+        "template_password_enabled",
+        "template_requires_hvm",
+        "template_scalable",
+        "template_extractable",
+        "ssh_agent_auth",
+        "ssh_pty",
+        "ssh_clear_authorized_keys",
+        "ssh_bastion_agent_auth",
+        "ssh_bastion_interactive",
+        "ssh_disable_agent_forwarding",
+        "packer_debug",
+        "packer_force",
+    ];
+    let numbers = [
+        "disk_size",
+        "public_port",
+        "ssh_port",
+        "ssh_handshake_attempts",
+        "http_port_min",
+        "http_port_max",
+        "ssh_bastion_port",
+        "ssh_proxy_port",
+        "temporary_key_pair_bits",
+    ];
+    let lists = [
+        "network_ids",
+        "cidr_list",
+        "security_groups",
+        "ssh_local_tunnels",
+        "ssh_remote_tunnels",
+        "ssh_ciphers",
+        "ssh_key_exchange_algorithms",
+        "packer_sensitive_variables",
+    ];
+    let maps = [
+        "tags",
+        "template_tags",
+        "http_content",
+        "packer_user_variables",
+    ];
+    Spec::object_of_attrs(
+        strings
+            .into_iter()
+            .map(|n| (n, Str))
+            .chain(bools.into_iter().map(|n| (n, Bool)))
+            .chain(numbers.into_iter().map(|n| (n, Number)))
+            .chain(lists.into_iter().map(|n| (n, list())))
+            .chain(maps.into_iter().map(|n| (n, map()))),
+    )
+}
 
 /// Reads fields out of the builder map, collecting errors; what is left at the end is unknown.
 struct Fields<'a> {
@@ -935,6 +1076,34 @@ mod tests {
         let mut b = mesostack_builder();
         b["zone"] = b["zone_id"].clone();
         assert!(parse(b, &env_with_creds).is_ok());
+    }
+
+    #[test]
+    fn every_hcl_spec_attribute_is_a_known_key() {
+        let Spec::Object(attrs) = hcl_spec() else {
+            panic!("root spec is not an object")
+        };
+        let mut b = serde_json::Map::new();
+        for (name, spec) in &attrs {
+            let Spec::Attr { ty, .. } = spec else {
+                panic!("{name} is not an attribute")
+            };
+            let v = match ty {
+                CtyType::String => json!("1s"),
+                CtyType::Bool => json!(false),
+                CtyType::Number => json!(1),
+                CtyType::List(_) => json!(["x"]),
+                CtyType::Map(_) => json!({"k": "v"}),
+            };
+            b.insert(name.clone(), v);
+        }
+        assert!(attrs.len() > 90, "{}", attrs.len());
+        let errs = match parse(Value::Object(b), &env_with_creds) {
+            Ok(_) => Vec::new(),
+            Err((errs, _)) => errs,
+        };
+        let unknown: Vec<&String> = errs.iter().filter(|e| e.contains("unknown")).collect();
+        assert!(unknown.is_empty(), "{unknown:?}");
     }
 
     #[test]
