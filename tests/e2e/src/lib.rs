@@ -78,12 +78,18 @@ pub struct SimProcess {
 
 impl SimProcess {
     /// Starts the simulator on a free loopback port with extra flags, and waits for its
-    /// "listening on" line.
+    /// "listening on" line. Its log goes to the test's stderr at `MESOSTACK_SIM_LOG` level
+    /// (default `warn`).
     pub fn start(extra_args: &[&str]) -> SimProcess {
         let bin = workspace_bin("cloudstack-sim", "cloudstack-sim");
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra_args)
+            // Per-request log lines only when asked: MESOSTACK_SIM_LOG=info.
+            .env(
+                "RUST_LOG",
+                std::env::var("MESOSTACK_SIM_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -146,7 +152,10 @@ pub fn http_get_json(url: &str) -> serde_json::Value {
     stream.read_to_string(&mut response).expect("read");
     let (head, body) = response.split_once("\r\n\r\n").expect("http response");
     assert!(head.starts_with("HTTP/1.1 200"), "GET {url}: {head}");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()

@@ -47,7 +47,11 @@ fn python_cs_lists_zones_deploys_a_vm_and_is_refused_with_a_wrong_secret() {
     assert_eq!(zone["name"], "zone001", "{zones}");
     let zone_id = zone["id"].as_str().expect("zone id");
 
-    let (ok, out, err) = cs(&sim, SIM_SECRET_KEY, &["listServiceOfferings", "name=t1.small"]);
+    let (ok, out, err) = cs(
+        &sim,
+        SIM_SECRET_KEY,
+        &["listServiceOfferings", "name=t1.small"],
+    );
     assert!(ok, "{err}");
     let offering_id = json(&out)["serviceoffering"][0]["id"]
         .as_str()
@@ -56,7 +60,11 @@ fn python_cs_lists_zones_deploys_a_vm_and_is_refused_with_a_wrong_secret() {
     let (ok, out, err) = cs(
         &sim,
         SIM_SECRET_KEY,
-        &["listTemplates", "templatefilter=executable", "name=Ubuntu 14.04"],
+        &[
+            "listTemplates",
+            "templatefilter=executable",
+            "name=Ubuntu 14.04",
+        ],
     );
     assert!(ok, "{err}");
     let template_id = json(&out)["template"][0]["id"]
@@ -117,7 +125,10 @@ fn python_cs_lists_zones_deploys_a_vm_and_is_refused_with_a_wrong_secret() {
     // The simulator counted what cs asked for.
     let stats = sim.stats();
     assert!(
-        stats["requests"]["queryAsyncJobResult"].as_u64().unwrap_or(0) >= 1,
+        stats["requests"]["queryAsyncJobResult"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
         "cs polled the job: {stats}"
     );
 }

@@ -5,7 +5,6 @@
 
 mod support;
 
-mod against_sim;
 mod http;
 mod jobs;
 mod lists;

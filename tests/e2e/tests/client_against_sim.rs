@@ -1,16 +1,10 @@
-//! Round trips against a running simulator (or any CloudStack with the seeded world: zone
-//! `zone001`, offering `t1.small`, template `Ubuntu 14.04`, network offering
-//! `DefaultIsolatedNetworkOfferingWithSourceNatService`). Ignored by default; run with
-//!
-//! ```text
-//! cloudstack-sim --listen 127.0.0.1:18080 [--fault-rate 0.2 --fault-seed 7] &
-//! CLOUDSTACK_API_URL=http://127.0.0.1:18080/client/api \
-//! CLOUDSTACK_API_KEY=mesostack-api-key CLOUDSTACK_SECRET_KEY=mesostack-secret-key \
-//!   cargo test -p cloudstack --test client against_sim -- --ignored
-//! ```
-//!
-//! The client crate does not depend on the simulator crate (they must not share code).
+//! The client against the simulator, both as users run them: `cloudstack-sim` as a process on
+//! a loopback port, the `cloudstack` client signing real HTTP requests to it. Run plain, and
+//! with the simulator injecting transient faults (`--fault-rate 0.2`: 503/530 answers and
+//! dropped connections, before and after a change is applied) to prove the client's retries
+//! converge without creating anything twice.
 
+use mesostack_e2e::{SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloudstack::{
@@ -21,8 +15,8 @@ use cloudstack::{
     Client, Config, Params, Resource,
 };
 
-fn client() -> Client {
-    Client::new(Config::from_env().expect("CLOUDSTACK_* variables")).unwrap()
+fn client(sim: &SimProcess) -> Client {
+    Client::new(Config::new(&sim.api_url, SIM_API_KEY, SIM_SECRET_KEY)).unwrap()
 }
 
 fn unique(prefix: &str) -> String {
@@ -34,9 +28,24 @@ fn unique(prefix: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs a running cloudstack-sim (CLOUDSTACK_API_URL/KEY/SECRET_KEY)"]
-async fn full_lifecycle() {
-    let c = client();
+async fn full_lifecycle_against_the_simulator() {
+    let sim = SimProcess::start(&["--job-latency-ms", "20"]);
+    full_lifecycle(&client(&sim)).await;
+}
+
+#[tokio::test]
+async fn full_lifecycle_through_injected_faults() {
+    let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "7"]);
+    full_lifecycle(&client(&sim)).await;
+    let faults = sim.stats()["faults"].as_u64().unwrap_or(0);
+    assert!(
+        faults > 0,
+        "the simulator injected no fault: {}",
+        sim.stats()
+    );
+}
+
+async fn full_lifecycle(c: &Client) {
     let none = Params::new();
     let zone = c
         .resolve_id(Resource::Zone, "zone001", &none)
@@ -223,11 +232,11 @@ async fn full_lifecycle() {
     c.delete_ssh_key_pair(&key_name).await.unwrap();
 }
 
-/// With the simulator's `--fault-rate`, every deploy still yields exactly one VM.
+/// With the simulator's `--fault-rate 0.2`, every deploy still yields exactly one VM.
 #[tokio::test]
-#[ignore = "needs a running cloudstack-sim (CLOUDSTACK_API_URL/KEY/SECRET_KEY)"]
-async fn deploys_without_duplicates() {
-    let c = client();
+async fn deploys_without_duplicates_under_faults() {
+    let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "11"]);
+    let c = &client(&sim);
     let none = Params::new();
     let zone = c
         .resolve_id(Resource::Zone, "zone001", &none)
@@ -275,4 +284,103 @@ async fn deploys_without_duplicates() {
     {
         c.destroy_virtual_machine(&vm.id, true).await.unwrap();
     }
+}
+
+/// A simulator restarted on the same `--state` file still holds every object, with the same
+/// ids and states.
+#[tokio::test]
+async fn a_restart_with_state_keeps_every_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sim-state.json");
+    let state_arg = state.to_str().unwrap();
+
+    let sim = SimProcess::start(&["--state", state_arg]);
+    let c = client(&sim);
+    let none = Params::new();
+    let zone = c
+        .resolve_id(Resource::Zone, "zone001", &none)
+        .await
+        .unwrap();
+    let offering = c
+        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
+        .await
+        .unwrap();
+    let template = c
+        .resolve_id(
+            Resource::Template,
+            "Ubuntu 14.04",
+            &Params::new().with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    let key_name = unique("kept-key");
+    c.create_ssh_key_pair(&key_name).await.unwrap();
+    let mut vm_ids = Vec::new();
+    for i in 0..3 {
+        let vm = c
+            .deploy_virtual_machine(&DeployVirtualMachine {
+                zone_id: zone.clone(),
+                service_offering_id: offering.clone(),
+                template_id: template.clone(),
+                name: Some(format!("kept-{i}")),
+                keypair: Some(key_name.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        vm_ids.push(vm.id);
+    }
+    let stopped = c.stop_virtual_machine(&vm_ids[0], false).await.unwrap();
+    assert_eq!(stopped.state.as_deref(), Some("Stopped"));
+    let all = Params::new().with("listall", "true");
+    let before_vms = c.list_virtual_machines(&all).await.unwrap();
+    let before_nets = c.list_networks(&all).await.unwrap();
+    let before_ips = c.list_public_ip_addresses(&all).await.unwrap();
+    sim.stop();
+
+    let sim = SimProcess::start(&["--state", state_arg]);
+    let c = client(&sim);
+    let after_vms = c.list_virtual_machines(&all).await.unwrap();
+    let summary = |vms: &[cloudstack::model::VirtualMachine]| {
+        let mut v: Vec<_> = vms
+            .iter()
+            .map(|vm| (vm.id.clone(), vm.name.clone(), vm.state.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(summary(&before_vms), summary(&after_vms));
+    for id in &vm_ids {
+        assert!(after_vms.iter().any(|vm| &vm.id == id), "{id} lost");
+    }
+    let ids = |v: Vec<String>| {
+        let mut v = v;
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids(before_nets.into_iter().map(|n| n.id).collect()),
+        ids(c
+            .list_networks(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.id)
+            .collect())
+    );
+    assert_eq!(
+        ids(before_ips.into_iter().map(|n| n.id).collect()),
+        ids(c
+            .list_public_ip_addresses(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.id)
+            .collect())
+    );
+    let keys = c
+        .list_ssh_key_pairs(&Params::new().with("name", &key_name))
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "key pair survives the restart");
 }
