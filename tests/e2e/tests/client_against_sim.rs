@@ -4,6 +4,9 @@
 //! dropped connections, before and after a change is applied) to prove the client's retries
 //! converge without creating anything twice.
 
+// Test helpers outside #[test] functions panic on broken invariants by design.
+#![allow(clippy::unwrap_used)]
+
 use mesostack_e2e::{SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use std::time::{SystemTime, UNIX_EPOCH};
 
