@@ -274,6 +274,37 @@ mod tests {
         assert!(matches!(decode_message(&b), Err(CodecError::Invalid(_))));
     }
 
+    /// Cheap fuzzing: random buffers and mutated real messages never panic, and every
+    /// answer is one of value / incomplete / invalid.
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let real = prepare_fixture();
+        for round in 0..20_000 {
+            let buf: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 64) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut b = real.clone();
+                for _ in 0..(1 + next() % 4) {
+                    let i = (next() as usize) % b.len();
+                    b[i] = next() as u8;
+                }
+                b.truncate(1 + (next() as usize) % b.len());
+                b
+            };
+            if let Ok((_, _, used)) = decode_message(&buf) {
+                assert!(used <= buf.len());
+            }
+        }
+    }
+
     #[test]
     fn huge_declared_lengths_do_not_allocate_or_panic() {
         // A header map, then a bin32 claiming 4 GiB but carrying 3 bytes.
