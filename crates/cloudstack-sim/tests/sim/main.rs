@@ -8,5 +8,6 @@ mod concurrency;
 mod faults;
 mod forwarding;
 mod lifecycle;
+mod packer;
 mod persistence;
 mod python_cs;
