@@ -1,2 +1,20 @@
-//! placeholder
-fn main() {}
+//! `terraform-provider-cloudstack`: the CloudStack provider for Terraform.
+//! Terraform starts this binary; the protocol lives in the `tfplugin5` and
+//! `go-plugin` crates, the CloudStack logic in this crate's modules.
+
+mod provider;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match tfplugin5::serve(provider::CloudStackProvider).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Either a person ran us by hand (the message explains what we
+            // are) or start-up failed; both go to stderr for Terraform's log.
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
