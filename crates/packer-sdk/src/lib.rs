@@ -17,6 +17,8 @@
 //! - [`hcl_spec`]: the HCL2 object spec as hcl_spec.proto bytes (modern Packer, `--protobuf`).
 //! - [`interpolate`]: Packer's template functions for builder configs (`{{timestamp}}`, ...).
 //! - [`server`]: [`serve_builder`] / [`main_builder`] tie it together.
+//! - [`steps`]: Go-`multistep`-style steps with reverse cleanup on success, error and cancel.
+//! - [`testing`]: an in-memory Packer core (`CoreStub`) to unit-test builder code.
 //!
 //! # Packer versions
 //! Packer 1.6.6 (JSON templates): tested end to end against the real binary. Modern Packer
@@ -61,6 +63,8 @@ pub mod mux_broker;
 pub mod rpc;
 pub mod server;
 pub mod services;
+pub mod steps;
+pub mod testing;
 pub mod transport;
 mod value;
 
