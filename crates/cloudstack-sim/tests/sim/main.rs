@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod binary;
 mod concurrency;
 mod faults;
 mod forwarding;

@@ -26,12 +26,12 @@ async fn state_survives_restart() {
     // A job left pending at shutdown (60 s latency).
     let start = t.ok("startVirtualMachine", &[("id", &vmid)]).await;
     let jobid = start["jobid"].as_str().unwrap().to_string();
-    let before = t.sim.world();
+    let before = t.world();
     t.stop().await;
     assert!(state.exists());
 
     let t = TestSim::start(opts).await;
-    let after = t.sim.world();
+    let after = t.world();
     assert_eq!(after.virtual_machines.len(), before.virtual_machines.len());
     assert_eq!(after.ssh_keypairs, before.ssh_keypairs);
     assert_eq!(after.public_ips, before.public_ips);

@@ -42,7 +42,7 @@ pub fn sign(params: &[(String, String)], secret: &str) -> String {
 
 pub struct TestSim {
     pub base: String,
-    pub sim: Simulator,
+    pub sim: Option<Simulator>,
     pub secret: String,
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -78,7 +78,7 @@ impl TestSim {
         }));
         TestSim {
             base: format!("http://{addr}"),
-            sim,
+            sim: Some(sim),
             secret,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -87,6 +87,26 @@ impl TestSim {
             shutdown: Some(tx),
             handle: Some(handle),
         }
+    }
+
+    /// A client for a simulator running elsewhere (e.g. the binary).
+    pub fn attach(base: &str, secret: &str) -> TestSim {
+        TestSim {
+            base: base.trim_end_matches('/').to_string(),
+            sim: None,
+            secret: secret.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            shutdown: None,
+            handle: None,
+        }
+    }
+
+    /// The in-process simulator's world.
+    pub fn world(&self) -> cloudstack_sim::World {
+        self.sim.as_ref().unwrap().world()
     }
 
     pub async fn stop(mut self) {
