@@ -31,6 +31,9 @@ use crate::{
 /// (packer-plugin-sdk's `CmdDisconnect`; the shell provisioner's `expect_disconnect` uses it).
 pub const CMD_DISCONNECT: i32 = 2_300_218;
 
+/// How long output may keep flowing after a command's exit status is known.
+const OUTPUT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A readable byte stream handed to a communicator.
 pub type ByteReader = Box<dyn AsyncRead + Send + Unpin>;
 /// A writable byte stream handed to a communicator.
@@ -201,8 +204,17 @@ impl HookStreamHandler {
                     CMD_DISCONNECT
                 }
             };
-            for p in pumps {
-                let _ = p.await;
+            // Output still buffered in the pipes drains first; a communicator that keeps its
+            // writers alive after exiting must not hang Packer forever.
+            for mut p in pumps {
+                if tokio::time::timeout(OUTPUT_DRAIN_TIMEOUT, &mut p)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("communicator kept its output open after the command exited");
+                    // Dropping the stream resets it, which ends Packer's copy.
+                    p.abort();
+                }
             }
             tracing::info!("communicator: command exited with {status}");
             let _ = response.write_all(&gob::command_finished(status)).await;
