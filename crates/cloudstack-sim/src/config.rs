@@ -79,6 +79,10 @@ pub struct Options {
     pub ssh_authorized_keys: Option<PathBuf>,
     /// Range public IPs are allocated from.
     pub public_ip_range: Ipv4Cidr,
+    /// Password deployVirtualMachine returns for password-enabled templates (random when
+    /// `None`); lets a test give the `--ssh-target` user the same password, as the
+    /// CloudStack password server would have set it inside the VM.
+    pub vm_password: Option<String>,
 }
 
 impl Default for Options {
@@ -94,6 +98,7 @@ impl Default for Options {
             ssh_target: None,
             ssh_authorized_keys: None,
             public_ip_range: DEFAULT_PUBLIC_IP_RANGE,
+            vm_password: None,
         }
     }
 }

@@ -43,6 +43,10 @@ struct Cli {
     /// Range public IPs come from (keep it inside 127.0.0.0/8 for real forwarding).
     #[arg(long, default_value = "127.100.0.0/16")]
     public_ip_range: Ipv4Cidr,
+    /// Password returned by deployVirtualMachine for password-enabled templates (default:
+    /// random); give the --ssh-target user this password for password logins.
+    #[arg(long, env = "CLOUDSTACK_SIM_VM_PASSWORD")]
+    vm_password: Option<String>,
     /// Print the world it would start with (JSON) and exit.
     #[arg(long)]
     print_seed: bool,
@@ -73,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         ssh_target: cli.ssh_target,
         ssh_authorized_keys: cli.ssh_authorized_keys,
         public_ip_range: cli.public_ip_range,
+        vm_password: cli.vm_password,
     };
     let sim = Simulator::new(options).context("starting the simulator")?;
     if cli.print_seed {

@@ -292,7 +292,12 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         serviceofferingid: so.id.clone(),
         diskofferingid: disk_offering.map(|d| d.id),
         keypair,
-        password: template.passwordenabled.then(random_password),
+        password: template.passwordenabled.then(|| {
+            ctx.options
+                .vm_password
+                .clone()
+                .unwrap_or_else(random_password)
+        }),
         userdata,
         hypervisor,
         group: p.opt("group").map(str::to_string),

@@ -323,7 +323,13 @@ async fn userdata_by_post_and_registered_template_becomes_ready() {
 
 #[tokio::test]
 async fn iso_deploy_detach_and_ssh_key_reset() {
-    let t = TestSim::start(Options::default()).await;
+    let t = TestSim::start(Options {
+        vm_password: Some("Pa55word".into()),
+        ..Options::default()
+    })
+    .await;
+    let plain = t.deploy("with-password", &[]).await;
+    assert_eq!(plain["password"], "Pa55word");
     let iso = t
         .ok("listIsos", &[("isofilter", "executable"), ("name", "ipxe")])
         .await;
