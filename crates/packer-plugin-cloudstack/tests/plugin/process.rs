@@ -79,3 +79,93 @@ fn handshake_line_matches_the_calling_packer() {
     assert_eq!(parts.len(), 4, "{modern:?}");
     assert_eq!(&parts[..3], &["5", "0", "unix"]);
 }
+
+/// Plays modern Packer (>= 1.7) against the real binary: `start builder --protobuf`, the
+/// 4-field handshake, then yamux + broker + net/rpc over the unix socket: ConfigSpec must be
+/// hcl_spec.proto bytes and an HCL2 config (go-cty JSON bytes) must pass Prepare.
+#[tokio::test]
+async fn modern_packer_session_over_the_real_socket() {
+    use packer_sdk::{
+        codec::{map_get, value_as_string},
+        mux_broker::MuxBroker,
+        rpc, transport,
+    };
+    use rmpv::Value;
+
+    let mut child = tokio::process::Command::new(MODERN)
+        .args([
+            "start",
+            "builder",
+            "--protobuf",
+            "-packer-default-plugin-name-",
+        ])
+        .env(COOKIE.0, COOKIE.1)
+        .env_remove("CLOUDSTACK_API_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use tokio::io::AsyncBufReadExt;
+        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).await.unwrap();
+    }
+    let path = line.trim_end().split('|').nth(3).unwrap().to_owned();
+    let sock = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (session, inbound, _driver) = transport::spawn_client(sock);
+    let broker = MuxBroker::new(session, inbound);
+    let main = rpc::Client::new(broker.dial(0).await.unwrap());
+
+    let spec = main.call("Builder.ConfigSpec", Value::Nil).await.unwrap();
+    let Some(Value::Binary(bytes)) = map_get(&spec, "ConfigSpec") else {
+        panic!("no ConfigSpec bytes: {spec}")
+    };
+    for attr in ["service_offering", "template_id", "ssh_username", "tags"] {
+        assert!(
+            bytes.windows(attr.len()).any(|w| w == attr.as_bytes()),
+            "{attr} missing from the spec"
+        );
+    }
+
+    let cty = serde_json::json!({
+        "value": {"api_url": "http://cs/client/api", "api_key": "k", "secret_key": "s",
+                  "zone": "z", "service_offering": "small", "source_template": "tpl",
+                  "network": null, "expunge": true},
+        "type": ["object", {"api_url": "string", "api_key": "string", "secret_key": "string",
+                 "zone": "string", "service_offering": "string", "source_template": "string",
+                 "network": "string", "expunge": "bool"}]
+    });
+    let prepare = |cfg: Vec<u8>| {
+        Value::Map(vec![(
+            "Configs".into(),
+            Value::Array(vec![
+                Value::Binary(cfg),
+                packer_sdk::json_to_msgpack(&serde_json::json!({"packer_build_name": "b"})),
+            ]),
+        )])
+    };
+    let ok = main
+        .call(
+            "Builder.Prepare",
+            prepare(serde_json::to_vec(&cty).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert!(map_get(&ok, "Error").unwrap().is_nil(), "{ok}");
+
+    let mut bad = cty.clone();
+    bad["value"]["zone"] = serde_json::Value::Null;
+    let reply = main
+        .call(
+            "Builder.Prepare",
+            prepare(serde_json::to_vec(&bad).unwrap()),
+        )
+        .await
+        .unwrap();
+    let msg =
+        value_as_string(map_get(map_get(&reply, "Error").unwrap(), "Message").unwrap()).unwrap();
+    assert!(msg.contains("zone: must be set"), "{msg}");
+    child.kill().await.unwrap();
+}
