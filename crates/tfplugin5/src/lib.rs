@@ -13,6 +13,7 @@
 //! - [`Provider`], [`Resource`], [`DataSource`]: what a provider implements.
 //! - [`GrpcProvider`], [`routes`], [`serve`]: the gRPC service and the
 //!   go-plugin wiring (handshake, AutoMTLS, logging) from the `go-plugin` crate.
+//! - [`timeouts`]: the Go SDK's `timeouts` block, Go duration syntax.
 //! - [`testing`]: real-Terraform test harness (find binaries, offline mirror).
 //! - [`proto`]: code generated from `proto/tfplugin5.proto` at build time
 //!   (protox, no `protoc` needed).
@@ -60,6 +61,7 @@ mod provider;
 pub mod schema;
 mod server;
 pub mod testing;
+pub mod timeouts;
 mod types;
 mod value;
 

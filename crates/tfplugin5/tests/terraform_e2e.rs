@@ -248,6 +248,41 @@ fn lifecycle(tf: &TerraformBinary) {
         .unwrap();
     expect(&out, 0, "destroy");
     assert!(objects(&store).is_empty(), "{:?}", objects(&store));
+
+    // a validation error points at the attribute in the configuration
+    let out = ws.run(&["plan", "-no-color", "-var", "size=-1"]).unwrap();
+    expect(&out, 1, "plan with invalid size");
+    assert!(
+        out.stderr.contains("size must not be negative"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("size   = var.size"), "{}", out.stderr);
+
+    // a create that fails after the object exists is kept, tainted
+    let fail = ["-var", "name=fail-after-create"];
+    let out = ws
+        .run(&["apply", "-no-color", "-auto-approve", fail[0], fail[1]])
+        .unwrap();
+    expect(&out, 1, "failing create");
+    assert!(
+        out.stderr.contains("Simulated timeout after create"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(objects(&store).len(), 1);
+    let out = ws.run(&["plan", "-no-color", fail[0], fail[1]]).unwrap();
+    expect(&out, 0, "plan after failed create");
+    assert!(
+        out.stdout.contains("is tainted, so must be replaced"),
+        "{}",
+        out.stdout
+    );
+    let out = ws
+        .run(&["destroy", "-no-color", "-auto-approve", fail[0], fail[1]])
+        .unwrap();
+    expect(&out, 0, "destroy tainted");
+    assert!(objects(&store).is_empty(), "{:?}", objects(&store));
 }
 
 #[test]

@@ -133,6 +133,11 @@ impl Resource<Store> for Thing {
             .collect();
         state.set_attr("rule", Value::Set(rules));
         save(store, &id, &state, diags);
+        if planned.get_str("name") == Some("fail-after-create") {
+            // like a CloudStack job that outlived its timeout: the object
+            // exists, so return it along with the error
+            diags.error("Simulated timeout after create", format!("{id} exists"));
+        }
         state
     }
 
