@@ -50,28 +50,26 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let network = optional_id(p, "networkid", &ctx.world.networks, |n| &n.id)?.cloned();
-    let vpcid = p.opt("vpcid").map(str::to_string);
-    if network.is_none() && vpcid.is_none() {
+    if let Some(v) = p.opt("vpcid") {
+        // The simulator has no VPCs, so any vpcid names nothing.
+        return Err(p.invalid_id("vpcid", v));
+    }
+    let Some(network) = optional_id(p, "networkid", &ctx.world.networks, |n| &n.id)?.cloned()
+    else {
         return Err(ApiError::param(
             "Unable to execute API command associateipaddress: either networkid or vpcid must be specified",
         ));
-    }
-    if let Some(v) = &vpcid {
-        return Err(p.invalid_id("vpcid", v));
-    }
-    let zone = optional_id(p, "zoneid", &ctx.world.zones, |z| &z.id)?.cloned();
-    let zoneid = match (zone, &network) {
-        (Some(z), _) => z.id,
-        (None, Some(n)) => n.zoneid.clone(),
-        (None, None) => {
-            return Err(p
-                .req("zoneid")
-                .err()
-                .unwrap_or_else(|| ApiError::param("zoneid")))
-        }
     };
-    let netid = network.map(|n| n.id);
+    let zoneid = match optional_id(p, "zoneid", &ctx.world.zones, |z| &z.id)? {
+        Some(z) if z.id != network.zoneid => {
+            return Err(ApiError::param(format!(
+                "Network {} is not in zone {}",
+                network.name, z.name
+            )))
+        }
+        _ => network.zoneid.clone(),
+    };
+    let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
     Ok(ctx.async_answer(
         ASSOCIATE_CMD,
