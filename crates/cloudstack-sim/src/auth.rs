@@ -33,12 +33,15 @@ pub fn java_url_encode(value: &str) -> String {
     out
 }
 
-/// The string CloudStack signs for these parameters (already lower-cased).
+/// The string CloudStack signs for these parameters (already lower-cased). A name sent
+/// twice counts once, with its first value, as in the servlet's parameter map.
 pub fn string_to_sign(params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = params
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("signature"))
-        .collect();
+    let mut sorted: Vec<&(String, String)> = Vec::new();
+    for pair in params {
+        if !pair.0.eq_ignore_ascii_case("signature") && !sorted.iter().any(|p| p.0 == pair.0) {
+            sorted.push(pair);
+        }
+    }
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted
         .iter()
@@ -142,6 +145,13 @@ mod tests {
             "VDaACYb0LV9eNjTetIOElcVQkvJck_J_QljX_FcHRj87ZKiy0z0ty0ZsYBkoXkY9b7eq1EhwJaw7FF3akA3KBQ",
         );
         assert_eq!(sig, "TTpdDq/7j/J58XCRHomKoQXEQds=");
+    }
+
+    #[test]
+    fn repeated_names_count_once() {
+        let once = p(&[("command", "listZones"), ("name", "a")]);
+        let twice = p(&[("command", "listZones"), ("name", "a"), ("name", "b")]);
+        assert_eq!(string_to_sign(&once), string_to_sign(&twice));
     }
 
     #[test]
