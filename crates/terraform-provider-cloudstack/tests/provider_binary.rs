@@ -67,6 +67,33 @@ fn prints_handshake_line_first() {
     assert_eq!(parts[4], "grpc");
 }
 
+#[test]
+fn survives_sigint() {
+    // Ctrl-C in the terminal reaches the plugin too; Terraform then stops
+    // it through the protocol, so the signal itself must not kill it.
+    let mut child = Command::new(BIN)
+        .env(COOKIE.0, COOKIE.1)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running, "SIGINT killed the plugin");
+}
+
 #[track_caller]
 fn expect(out: &CommandOutput, code: i32, what: &str) {
     assert_eq!(

@@ -406,6 +406,40 @@ mod tests {
     }
 
     #[test]
+    fn random_and_mutated_bytes_never_panic() {
+        // small deterministic generator (no extra crate for one test)
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let ty = resource_type();
+        let good = encode(
+            &Value::object([
+                ("name", Value::from("x")),
+                ("rule", Value::set([Value::object([("protocol", "tcp")])])),
+            ]),
+            &ty,
+        )
+        .unwrap();
+        for _ in 0..5000 {
+            let mut bytes = good.clone();
+            let flips = (next() % 4) as usize + 1;
+            for _ in 0..flips {
+                let i = (next() as usize) % bytes.len();
+                bytes[i] = next() as u8;
+            }
+            let _ = decode(&bytes, &ty);
+            let len = (next() % 24) as usize;
+            let random: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let _ = decode(&random, &ty);
+            let _ = decode(&random, &Type::Dynamic);
+        }
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for bytes in [
             &[][..],

@@ -156,6 +156,12 @@ impl Workspace {
         fs::write(self.work_dir().join(name), content)
     }
 
+    /// Copies the files and folders of `src` (e.g. a module directory) into
+    /// the working directory, skipping `.terraform` and state files.
+    pub fn copy_into_work(&self, src: &Path) -> io::Result<()> {
+        copy_tree(src, &self.work_dir())
+    }
+
     /// Runs `terraform <args> -no-color` style commands in the working
     /// directory with our CLI config, no checkpoint calls and `extra_env`.
     pub fn run_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> io::Result<CommandOutput> {
@@ -184,6 +190,28 @@ impl Workspace {
     pub fn run(&self, args: &[&str]) -> io::Result<CommandOutput> {
         self.run_env(args, &[])
     }
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
+    fs::create_dir_all(dst)?;
+    for entry in fs::read_dir(src)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == ".terraform"
+            || name_str == ".terraform.lock.hcl"
+            || name_str.starts_with("terraform.tfstate")
+        {
+            continue;
+        }
+        let target = dst.join(&name);
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Terraform's platform directory name for this machine.
