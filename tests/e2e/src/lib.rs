@@ -6,6 +6,8 @@
 //! developer's machine, but fail under CI (`CI` set), where `./dev test` installs everything:
 //! a green CI must never hide a skipped end-to-end test.
 
+pub mod sshd;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
@@ -80,11 +82,16 @@ impl SimProcess {
     /// Starts the simulator on a free loopback port with extra flags, and waits for its
     /// "listening on" line. Its log goes to the test's stderr at `MESOSTACK_SIM_LOG` level
     /// (default `warn`).
-    pub fn start(extra_args: &[&str]) -> SimProcess {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(extra_args: &[S]) -> SimProcess {
         let bin = workspace_bin("cloudstack-sim", "cloudstack-sim");
-        let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra_args)
+        let mut command = Command::new(bin);
+        command.args(["--listen", "127.0.0.1:0"]).args(extra_args);
+        // Each simulator gets its own public /16 inside 127.0.0.0/8, so simulators of tests
+        // running side by side never compete for the same forwarded IP and port.
+        if !extra_args.iter().any(|a| a.as_ref() == "--public-ip-range") {
+            command.args(["--public-ip-range", &unique_public_range()]);
+        }
+        let mut child = command
             // Per-request log lines only when asked: MESOSTACK_SIM_LOG=info.
             .env(
                 "RUST_LOG",
@@ -132,6 +139,14 @@ impl Drop for SimProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn unique_public_range() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let second_octet = 101 + (std::process::id().wrapping_mul(7).wrapping_add(n * 13)) % 150;
+    format!("127.{second_octet}.0.0/16")
 }
 
 /// A plain blocking GET of a JSON document over loopback HTTP (no TLS), with a timeout.

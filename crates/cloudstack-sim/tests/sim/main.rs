@@ -9,6 +9,4 @@ mod concurrency;
 mod faults;
 mod forwarding;
 mod lifecycle;
-mod packer;
 mod persistence;
-mod python_cs;

@@ -1,0 +1,110 @@
+//! A real OpenSSH server on a loopback port: the SSH side of simulated VMs. The simulator's
+//! port forwards lead here (`--ssh-target`), and it accepts the key pairs of running VMs
+//! because the simulator keeps its `AuthorizedKeysFile` up to date (`--ssh-authorized-keys`),
+//! as cloud-init would on a real VM.
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Where Debian's `openssh-server` puts the daemon.
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// An `sshd -D` child process with its own host key and config, killed when dropped.
+#[derive(Debug)]
+pub struct Sshd {
+    child: Child,
+    /// `127.0.0.1:PORT`, for the simulator's `--ssh-target`.
+    pub addr: SocketAddr,
+    /// The file the simulator writes the VMs' public keys to.
+    pub authorized_keys: PathBuf,
+    /// The login that works: the user running the tests.
+    pub user: String,
+}
+
+impl Sshd {
+    /// Whether the daemon is installed (`./dev setup` installs `openssh-server`).
+    pub fn installed() -> bool {
+        Path::new(SSHD).is_file()
+    }
+
+    /// Starts sshd in `dir` (host key, config, pid and authorized-keys files live there) and
+    /// waits until it accepts TCP connections.
+    pub fn start(dir: &Path) -> Sshd {
+        let host_key = dir.join("ssh_host_ed25519_key");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&host_key)
+            .status()
+            .expect("ssh-keygen runs");
+        assert!(status.success(), "ssh-keygen failed");
+        let authorized_keys = dir.join("authorized_keys");
+        std::fs::write(&authorized_keys, "").expect("write authorized_keys");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nPidFile {}\nUsePAM no\nLogLevel ERROR\n",
+                host_key.display(),
+                authorized_keys.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .expect("write sshd_config");
+        // sshd wants its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            // Quiet: its only chatter is about the readiness probe below closing early.
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let user = Command::new("id")
+            .arg("-un")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "root".into());
+        Sshd {
+            child,
+            addr,
+            authorized_keys,
+            user,
+        }
+    }
+
+    /// The simulator flags that make VMs reachable through this sshd.
+    pub fn sim_args(&self) -> Vec<String> {
+        vec![
+            "--ssh-target".into(),
+            self.addr.to_string(),
+            "--ssh-authorized-keys".into(),
+            self.authorized_keys.display().to_string(),
+        ]
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
