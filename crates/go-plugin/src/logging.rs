@@ -72,6 +72,27 @@ fn filter(level: LevelFilter) -> Targets {
         })
 }
 
+/// Makes a panic anywhere end the plugin the way a Go plugin's panic does:
+/// `panic: <message>` and a backtrace as plain stderr lines (the host
+/// recognises them and shows them as the plugin's crash report), then
+/// exit with status 2. Without this a panic in one gRPC handler would only
+/// drop a connection and leave the host guessing.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "panic: {info}\n");
+        let _ = err.flush();
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        let _ = writeln!(err, "{backtrace}");
+        let _ = err.flush();
+        // The host reads our stderr on its own schedule; while we are alive
+        // the failing call is still pending, so give the reader a moment to
+        // record the crash report before the call fails.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::process::exit(2);
+    }));
+}
+
 /// `tracing` layer writing hclog JSON lines to stderr.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HclogLayer;

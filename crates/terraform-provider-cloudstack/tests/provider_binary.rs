@@ -161,5 +161,23 @@ fn terraform_installs_and_reads_schema() {
             .run(&["plan", "-no-color", "-detailed-exitcode"])
             .unwrap();
         expect(&out, 0, "plan");
+
+        // dev_overrides: no init, no lock file
+        let dev = Workspace::with_dev_override(
+            tf,
+            Path::new(BIN),
+            "registry.terraform.io/cloudstack/cloudstack",
+        )
+        .unwrap();
+        dev.write("main.tf", PROVIDER_ONLY).unwrap();
+        let out = dev
+            .run(&["plan", "-no-color", "-detailed-exitcode"])
+            .unwrap();
+        expect(&out, 0, "plan with dev_overrides");
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("Provider development overrides are in effect"),
+            "{all}"
+        );
     }
 }

@@ -519,10 +519,11 @@ pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
 
 /// Runs `provider` as a Terraform plugin: checks that Terraform started us
 /// (the error explains it to a person otherwise), sets up hclog-style
-/// logging from `TF_LOG_PROVIDER`/`TF_LOG`, and serves until Terraform
-/// shuts us down.
+/// logging from `TF_LOG_PROVIDER`/`TF_LOG` and Go-like crash reports on
+/// panic, and serves until Terraform shuts us down.
 pub async fn serve<P: Provider>(provider: P) -> Result<(), Error> {
     let opts = go_plugin::ServeOptions::from_env(&go_plugin::TERRAFORM_PROTOCOL5)?;
+    go_plugin::logging::install_panic_hook();
     go_plugin::logging::init(go_plugin::logging::level_from_env(&[
         std::env::var("TF_LOG_PROVIDER").ok(),
         std::env::var("TF_LOG").ok(),

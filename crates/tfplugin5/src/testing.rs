@@ -139,6 +139,36 @@ impl Workspace {
         })
     }
 
+    /// Like [`Workspace::new`] but with a `dev_overrides` CLI config: the
+    /// binary is copied to `devbin/terraform-provider-<type>` and Terraform
+    /// runs it for `source` without `init` and without a lock file.
+    pub fn with_dev_override(
+        terraform: &TerraformBinary,
+        provider_bin: &Path,
+        source: &str,
+    ) -> io::Result<Workspace> {
+        let root = tempfile::Builder::new().prefix("tfwork").tempdir()?;
+        let ty = source.rsplit('/').next().unwrap_or(source);
+        let devbin = root.path().join("devbin");
+        fs::create_dir_all(&devbin)?;
+        fs::copy(
+            provider_bin,
+            devbin.join(format!("terraform-provider-{ty}")),
+        )?;
+        fs::create_dir_all(root.path().join("work"))?;
+        fs::write(
+            root.path().join("cli.tfrc"),
+            format!(
+                "provider_installation {{\n  dev_overrides {{ \"{source}\" = \"{}\" }}\n  direct {{}}\n}}\n",
+                devbin.display()
+            ),
+        )?;
+        Ok(Workspace {
+            root,
+            terraform: terraform.clone(),
+        })
+    }
+
     /// The working directory (where `.tf` files go).
     pub fn work_dir(&self) -> PathBuf {
         self.root.path().join("work")

@@ -283,6 +283,17 @@ fn lifecycle(tf: &TerraformBinary) {
         .unwrap();
     expect(&out, 0, "destroy tainted");
     assert!(objects(&store).is_empty(), "{:?}", objects(&store));
+
+    // a panic in the provider is reported by Terraform as a plugin crash,
+    // with our message
+    let out = ws
+        .run(&["apply", "-no-color", "-auto-approve", "-var", "name=panic"])
+        .unwrap();
+    expect(&out, 1, "apply that panics");
+    // (1.0 prints the crash report on stdout, later releases on stderr)
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("plugin crashed"), "{all}");
+    assert!(all.contains("fixture asked to panic"), "{all}");
 }
 
 #[test]

@@ -113,6 +113,9 @@ impl Resource<Store> for Thing {
     }
 
     async fn create(&self, store: &Store, planned: &Value, diags: &mut Diagnostics) -> Value {
+        if planned.get_str("name") == Some("panic") {
+            panic!("fixture asked to panic");
+        }
         let serial = std::fs::read_dir(&store.dir)
             .map(|d| d.count())
             .unwrap_or(0) as i64
