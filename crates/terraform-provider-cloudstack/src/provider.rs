@@ -6,8 +6,8 @@
 use std::{fmt, sync::Arc};
 
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, DataSource, Diagnostic, Diagnostics, Provider,
-    Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, ConfigureRequest, DataSource, Diagnostic,
+    Diagnostics, Provider, Resource, Schema, Type, Value,
 };
 
 /// Default API timeout in seconds, as in the Go provider.
@@ -231,12 +231,11 @@ impl Provider for CloudStackProvider {
 
     async fn configure(
         &self,
-        config: &Value,
-        terraform_version: &str,
+        req: ConfigureRequest<'_>,
         diags: &mut Diagnostics,
     ) -> Option<ProviderConfig> {
-        let resolved = resolve(config, |k| std::env::var(k).ok(), diags)?;
-        tracing::debug!(terraform_version, config = ?resolved, "configured");
+        let resolved = resolve(req.config, |k| std::env::var(k).ok(), diags)?;
+        tracing::debug!(terraform_version = req.terraform_version, config = ?resolved, "configured");
         Some(resolved)
     }
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use go_plugin::CancellationToken;
 
 use crate::{AttributePath, Diagnostics, Schema, Value};
 
@@ -34,16 +35,28 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Builds the client from the provider configuration (values may be
     /// null: fall back to environment variables here). Return `None` after
-    /// pushing an error when that is impossible.
+    /// pushing an error when that is impossible. Keep `req.stop` in the
+    /// client so long waits (async jobs) can end early on Ctrl-C.
     async fn configure(
         &self,
-        config: &Value,
-        terraform_version: &str,
+        req: ConfigureRequest<'_>,
         diags: &mut Diagnostics,
     ) -> Option<Self::Client>;
 
-    /// Terraform asks to cancel in-flight work (Ctrl-C).
+    /// Terraform asks to cancel in-flight work (Ctrl-C). The stop token
+    /// given to `configure` is already cancelled when this runs.
     async fn stop(&self) {}
+}
+
+/// What `Provider::configure` receives.
+#[derive(Debug)]
+pub struct ConfigureRequest<'a> {
+    /// The provider block (null attributes when unset).
+    pub config: &'a Value,
+    /// Version of the calling Terraform, e.g. "1.0.3".
+    pub terraform_version: &'a str,
+    /// Cancelled when Terraform calls Stop (the user pressed Ctrl-C).
+    pub stop: CancellationToken,
 }
 
 /// Everything a resource's plan customisation may look at and change.

@@ -5,13 +5,14 @@
 
 use std::{collections::HashMap, fmt, sync::Arc, sync::OnceLock};
 
+use go_plugin::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
     json, msgpack,
     plan::{self, normalize, plan_change},
     proto::{self, provider_server::Provider as GrpcProviderService},
-    provider::{DataSource, PlanRequest, Provider, Resource},
+    provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource},
     AttributePath, Diagnostic, Diagnostics, Error, Schema, Type, Value,
 };
 
@@ -29,6 +30,7 @@ pub struct GrpcProvider<P: Provider> {
     resources: HashMap<&'static str, Registered<dyn Resource<P::Client>>>,
     data_sources: HashMap<&'static str, Registered<dyn DataSource<P::Client>>>,
     client: OnceLock<Arc<P::Client>>,
+    stop: CancellationToken,
 }
 
 impl<P: Provider> fmt::Debug for GrpcProvider<P> {
@@ -73,6 +75,7 @@ impl<P: Provider> GrpcProvider<P> {
             resources,
             data_sources,
             client: OnceLock::new(),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -298,7 +301,14 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         if let Some(config) = decode_or(req.config.as_ref(), &self.provider_type, &mut diags) {
             if let Some(client) = self
                 .provider
-                .configure(&config, &req.terraform_version, &mut diags)
+                .configure(
+                    ConfigureRequest {
+                        config: &config,
+                        terraform_version: &req.terraform_version,
+                        stop: self.stop.clone(),
+                    },
+                    &mut diags,
+                )
                 .await
             {
                 // A second Configure on the same process keeps the first client.
@@ -501,6 +511,7 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         _req: Request<proto::stop::Request>,
     ) -> Result<Response<proto::stop::Response>, Status> {
         tracing::debug!("Stop");
+        self.stop.cancel();
         self.provider.stop().await;
         Ok(Response::new(proto::stop::Response {
             error: String::new(),

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use tfplugin5::{
     async_trait, msgpack,
     proto::{self, provider_server::Provider as _},
-    Attribute, Block, Diagnostics, GrpcProvider, Provider, Resource, Schema, Type, Value,
+    Attribute, Block, CancellationToken, ConfigureRequest, Diagnostics, GrpcProvider, Provider,
+    Resource, Schema, Type, Value,
 };
 use tonic::Request;
 
 #[derive(Default)]
-struct Calls(Mutex<Vec<String>>);
+struct Calls(Mutex<Vec<String>>, Mutex<Option<CancellationToken>>);
 
 struct TestProvider(Arc<Calls>);
 struct Vm(Arc<Calls>);
@@ -27,8 +28,11 @@ impl Provider for TestProvider {
     fn resources(&self) -> Vec<Arc<dyn Resource<String>>> {
         vec![Arc::new(Vm(self.0.clone()))]
     }
-    async fn configure(&self, config: &Value, _tf: &str, _d: &mut Diagnostics) -> Option<String> {
-        Some(config.get_str("endpoint").unwrap_or("none").to_string())
+    async fn configure(&self, req: ConfigureRequest<'_>, _d: &mut Diagnostics) -> Option<String> {
+        assert_eq!(req.terraform_version, "1.0.3");
+        assert!(!req.stop.is_cancelled());
+        *self.0 .1.lock().unwrap() = Some(req.stop.clone());
+        Some(req.config.get_str("endpoint").unwrap_or("none").to_string())
     }
 }
 
@@ -371,4 +375,18 @@ async fn calls_before_configure_are_diagnosed() {
     let p = GrpcProvider::new(TestProvider(Arc::new(Calls::default())));
     let r = read(&p, &vm("x".into(), "a", 1, "x".into())).await;
     assert_eq!(r.diagnostics[0].summary, "Provider not configured");
+}
+
+#[tokio::test]
+async fn stop_cancels_the_token_given_to_configure() {
+    let (p, calls) = configured().await;
+    let token = calls.1.lock().unwrap().clone().unwrap();
+    assert!(!token.is_cancelled());
+    let r = p
+        .stop(Request::new(proto::stop::Request {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.error.is_empty());
+    assert!(token.is_cancelled());
 }

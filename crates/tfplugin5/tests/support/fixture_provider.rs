@@ -11,8 +11,8 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use tfplugin5::{
-    async_trait, json, Attribute, Block, DataSource, Diagnostics, NestedBlock, Provider, Resource,
-    Schema, Type, Value,
+    async_trait, json, Attribute, Block, ConfigureRequest, DataSource, Diagnostics, NestedBlock,
+    Provider, Resource, Schema, Type, Value,
 };
 
 struct Fixture;
@@ -49,8 +49,9 @@ impl Provider for Fixture {
         vec![Arc::new(Echo)]
     }
 
-    async fn configure(&self, config: &Value, _tf: &str, diags: &mut Diagnostics) -> Option<Store> {
-        let dir = config
+    async fn configure(&self, req: ConfigureRequest<'_>, diags: &mut Diagnostics) -> Option<Store> {
+        let dir = req
+            .config
             .get_str("store_dir")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("TFFIXTURE_DIR").map(PathBuf::from));
