@@ -217,13 +217,13 @@ fn lifecycle(tf: &TerraformBinary) {
         .unwrap();
     expect(&out, 0, "plan after import");
 
-    // our debug logs reach TF_LOG at the right level, without secrets
+    // our debug logs reach TF_LOG at their level; no secret even at trace
     let log = ws.scratch("logs").unwrap().join("tf.log");
     let log_path = log.to_string_lossy().into_owned();
     let out = ws
         .run_env(
             &["plan", "-no-color", "-var", "size=2"],
-            &[("TF_LOG", "debug"), ("TF_LOG_PATH", &log_path)],
+            &[("TF_LOG", "trace"), ("TF_LOG_PATH", &log_path)],
         )
         .unwrap();
     expect(&out, 0, "plan with TF_LOG");
