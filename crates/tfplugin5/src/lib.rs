@@ -75,12 +75,14 @@ pub use server::{routes, serve, GrpcProvider};
 pub use types::Type;
 pub use value::{Number, Value};
 
+/// Code generated from `proto/tfplugin5.proto` (package `tfplugin5`).
 pub mod proto {
     #![allow(
         missing_docs,
         missing_debug_implementations,
         unreachable_pub,
-        clippy::all
+        clippy::all,
+        clippy::unwrap_used
     )]
     tonic::include_proto!("tfplugin5");
 }

@@ -251,6 +251,15 @@ impl Value {
         self.get(name).as_slice().unwrap_or(&[])
     }
 
+    /// The known strings of the list/set attribute `name` (nulls and
+    /// unknowns skipped), e.g. a rule's `cidr_list`.
+    pub fn get_strings(&self, name: &str) -> Vec<String> {
+        self.get_slice(name)
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Best-effort type of a known value, used to encode dynamic values.
     pub fn infer_type(&self) -> Type {
         match self {
@@ -375,6 +384,8 @@ mod tests {
         assert_eq!(v.get_i64("cpus"), Some(2));
         assert!(v.get("missing").is_null());
         assert!(v.get_slice("missing").is_empty());
+        v.set_attr("cidrs", Value::set(["10.0.0.0/8", "0.0.0.0/0"]));
+        assert_eq!(v.get_strings("cidrs"), vec!["10.0.0.0/8", "0.0.0.0/0"]);
         v.set_attr("id", "abc");
         assert_eq!(v.get_str("id"), Some("abc"));
         assert!(v.is_fully_known());
