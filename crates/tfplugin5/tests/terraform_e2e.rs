@@ -310,3 +310,65 @@ fn lifecycle_with_every_terraform_found() {
         lifecycle(tf);
     }
 }
+
+/// Unknown values flowing from one resource into another's configuration
+/// (string templates, force_new attributes, maps, set blocks) plan and
+/// apply cleanly; newer Terraform sends them as refined unknowns.
+fn unknowns_between_resources(tf: &TerraformBinary) {
+    println!("terraform {} at {}", tf.version, tf.path.display());
+    let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-tffixture"));
+    let ws = Workspace::new(tf, bin, SOURCE, "0.1.0").unwrap();
+    let store = ws.scratch("store").unwrap();
+    ws.write(
+        "main.tf",
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    tffixture = {{ source = "{SOURCE}", version = "0.1.0" }}
+  }}
+}}
+provider "tffixture" {{ store_dir = "{store}" }}
+resource "tffixture_thing" "a" {{
+  name = "parent"
+  rule {{ port = 22 }}
+}}
+resource "tffixture_thing" "b" {{
+  name = "${{tffixture_thing.a.id}}-child"
+  size = length(tffixture_thing.a.rule)
+  tags = {{ parent = tffixture_thing.a.id }}
+  rule {{ port = tffixture_thing.a.created_serial }}
+}}
+"#,
+            store = store.display()
+        ),
+    )
+    .unwrap();
+    expect(&ws.run(&["init", "-no-color"]).unwrap(), 0, "init");
+    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "apply");
+    assert!(out.stdout.contains("2 added"), "{}", out.stdout);
+    assert_eq!(objects(&store).len(), 2);
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 0, "plan after apply");
+    expect(
+        &ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap(),
+        0,
+        "destroy",
+    );
+    assert!(objects(&store).is_empty());
+}
+
+#[test]
+fn unknowns_between_resources_with_every_terraform_found() {
+    let binaries = find_terraform_binaries();
+    if binaries.is_empty() {
+        println!("SKIPPED: no terraform binary found (see lifecycle test)");
+        return;
+    }
+    for tf in &binaries {
+        unknowns_between_resources(tf);
+    }
+}
