@@ -7,15 +7,56 @@ use packer_sdk::{
     Ui,
 };
 
-use crate::config::Config;
+use cloudstack::Client;
+use packer_sdk::steps::{run_steps, StepContext};
+
+use crate::{
+    artifact::TemplateArtifact,
+    config::Config,
+    steps::{self, BuildState},
+};
 
 /// Environment lookup, injected so tests control `CLOUDSTACK_*`.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// Message `run` fails with until the CloudStack steps exist.
-pub const RUN_NOT_IMPLEMENTED: &str =
-    "the Rust cloudstack builder cannot build yet: configuration checks work (packer validate), \
-     the CloudStack build steps are not implemented yet";
+/// The CloudStack client for a validated config: its timeouts become the client's.
+pub fn client_for(config: &Config) -> Result<Client, cloudstack::Error> {
+    let mut c = cloudstack::Config::new(&config.api_url, &config.api_key, &config.secret_key);
+    c.http_get_only = config.http_get_only;
+    c.ssl_no_verify = config.ssl_no_verify;
+    c.async_timeout = config.async_timeout;
+    Client::new(c)
+}
+
+/// Runs every step for `config` and returns the template artifact. Cleanup runs on success,
+/// failure and cancel (see [`crate::steps`]).
+pub async fn run_build(
+    config: Arc<Config>,
+    ctx: StepContext,
+) -> Result<Option<Arc<dyn Artifact>>, BoxError> {
+    let client = client_for(&config)
+        .map_err(|e| format!("api_url / credentials: cannot set up the CloudStack client: {e}"))?;
+    let mut state = BuildState::new(config, client.clone());
+    let steps = steps::all();
+    run_steps(&steps, &mut state, &ctx).await?;
+    let Some(t) = state.template.take() else {
+        return Ok(None);
+    };
+    let (host, port) = state.ssh_address.clone().unwrap_or_default();
+    Ok(Some(Arc::new(TemplateArtifact {
+        name: t
+            .name
+            .clone()
+            .unwrap_or_else(|| state.config.template.name.clone()),
+        id: t.id,
+        zone_id: state.resolved.zone_id.clone(),
+        zone_name: state.resolved.zone_name.clone(),
+        generated_data: serde_json::json!({
+            "Host": host, "Port": port, "User": state.config.ssh.username,
+        }),
+        client,
+    })))
+}
 
 /// The CloudStack builder: validated config from `prepare`, used by `run`.
 pub struct CloudStackBuilder {
@@ -71,10 +112,13 @@ impl Builder for CloudStackBuilder {
     async fn run(
         &self,
         ui: Ui,
-        _hook: Hook,
-        _cancel: CancellationToken,
+        hook: Hook,
+        cancel: CancellationToken,
     ) -> Result<Option<Arc<dyn Artifact>>, BoxError> {
-        ui.error(RUN_NOT_IMPLEMENTED).await;
-        Err(RUN_NOT_IMPLEMENTED.into())
+        let config = self
+            .config
+            .clone()
+            .ok_or("Builder.Run called before a successful Prepare")?;
+        run_build(Arc::new(config), StepContext { ui, hook, cancel }).await
     }
 }

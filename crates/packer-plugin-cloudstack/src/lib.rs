@@ -12,8 +12,14 @@
 //! arguments, JSON templates) and `packer-plugin-cloudstack` for Packer 1.7+ (`describe`,
 //! `start builder ...`). `packer-sdk` picks the protocol from the arguments.
 
+pub mod artifact;
 pub mod builder;
 pub mod config;
+pub mod error;
+pub mod ssh;
+pub mod steps;
+
+pub use error::{Error, Result};
 
 /// Version reported by `describe`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -144,14 +144,16 @@ fn modern_field_names_validate_too() {
 }
 
 #[test]
-fn build_says_run_is_not_implemented_yet() {
+fn build_against_an_unreachable_api_fails_naming_what_it_was_doing() {
     let Some(s) = Scratch::new() else { return };
     let t = s.write("mesostack.json", SEED);
     let (out, text) = s.packer(&["build", "-color=false"], &t, true);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("Build 'cloudstack' errored"), "{text}");
+    assert!(text.contains("zone: resolving zone"), "{text}");
     assert!(
-        text.contains("build steps are not implemented yet"),
+        text.contains("127.0.0.1:1") || text.contains("transport error"),
         "{text}"
     );
+    assert!(!text.contains("test-secret"), "{text}");
 }

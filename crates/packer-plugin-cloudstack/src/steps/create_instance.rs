@@ -1,0 +1,154 @@
+//! Step 3: deploy the build VM (`deployVirtualMachine`) and wait until it runs. Networks
+//! are passed in Advanced zones only; an ISO boot adds disk offering, hypervisor and size.
+//! Cleanup destroys the VM, then expunges it when `expunge` is set (two calls, so destroy
+//! works for users without expunge rights); "does not exist" counts as done.
+
+use cloudstack::api::DeployVirtualMachine;
+use packer_sdk::{
+    async_trait,
+    steps::{Step, StepContext},
+    BoxError,
+};
+
+use super::BuildState;
+use crate::error::Error;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct CreateInstance;
+
+#[async_trait]
+impl Step<BuildState> for CreateInstance {
+    fn name(&self) -> &str {
+        "create_instance"
+    }
+
+    async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
+        let c = state.config.clone();
+        let r = &state.resolved;
+        ctx.ui.say("Deploying instance...").await;
+        let mut req = DeployVirtualMachine {
+            zone_id: r.zone_id.clone(),
+            service_offering_id: r.service_offering_id.clone(),
+            template_id: r.source_id.clone(),
+            name: Some(c.instance_name.clone()),
+            display_name: Some(c.instance_display_name.clone()),
+            keypair: state.keypair.clone(),
+            user_data: r.user_data.clone(),
+            ..Default::default()
+        };
+        if r.zone_advanced {
+            req.network_ids = r.network_ids.clone();
+        }
+        if r.source_is_iso {
+            req.disk_offering_id = r.disk_offering_id.clone();
+            req.hypervisor = c.hypervisor.clone();
+            if let Some(size) = c.disk_size {
+                req.extra.set("size", size.to_string());
+            }
+        } else {
+            req.disk_offering_id = r.disk_offering_id.clone();
+            req.hypervisor = c.hypervisor.clone();
+            req.root_disk_size = c.disk_size.filter(|s| *s > 0);
+        }
+        let vm = state
+            .client
+            .deploy_virtual_machine(&req)
+            .await
+            .map_err(Error::api(format!(
+                "deploying instance {} (check the zone, offering, template and network, and \
+                 the account's limits)",
+                c.instance_name
+            )))?;
+        state.vm_id = Some(vm.id.clone());
+        ctx.ui
+            .message(format!("Instance {} has id {}", c.instance_name, vm.id))
+            .await;
+        let password = vm.password.clone().filter(|p| !p.is_empty());
+        let vm = if vm.state.as_deref() == Some("Running") {
+            vm
+        } else {
+            ctx.ui
+                .say("Waiting for the instance to be Running...")
+                .await;
+            let settled = super::unless_cancelled(ctx, async {
+                state
+                    .client
+                    .wait_virtual_machine_settled(&vm.id)
+                    .await
+                    .map_err(Error::api(format!("waiting for instance {}", vm.id)))
+            })
+            .await?;
+            if settled.state.as_deref() != Some("Running") {
+                return Err(format!(
+                    "instance {} is {} instead of Running; see its events in CloudStack",
+                    vm.id,
+                    settled.state.unwrap_or_default()
+                )
+                .into());
+            }
+            settled
+        };
+        if state.ssh_password.is_none() {
+            if let Some(p) = password {
+                ctx.ui
+                    .message("Using the password CloudStack set on the instance for SSH")
+                    .await;
+                state.ssh_password = Some(p);
+            }
+        }
+        state.vm_ip = vm.ip_address().map(str::to_string);
+        state.vm_os_type_id = vm.guestosid.clone().or(vm.ostypeid.clone());
+        if !c.tags.is_empty() {
+            let tags: Vec<(String, String)> =
+                c.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            state
+                .client
+                .create_tags("UserVm", std::slice::from_ref(&vm.id), &tags)
+                .await
+                .map_err(Error::api(format!("tagging instance {}", vm.id)))?;
+        }
+        ctx.ui
+            .message(format!(
+                "Instance {} is Running (IP {})",
+                vm.id,
+                state.vm_ip.as_deref().unwrap_or("unknown")
+            ))
+            .await;
+        Ok(())
+    }
+
+    async fn cleanup(&self, state: &mut BuildState, ctx: &StepContext) {
+        let Some(id) = state.vm_id.take() else {
+            return;
+        };
+        ctx.ui.say(format!("Destroying instance {id}...")).await;
+        match state.client.destroy_virtual_machine(&id, false).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return,
+            Err(e) => {
+                ctx.ui
+                    .error(format!(
+                        "Error destroying instance {id}: {e}; destroy it yourself"
+                    ))
+                    .await;
+                return;
+            }
+        }
+        if state.config.expunge {
+            ctx.ui.say(format!("Expunging instance {id}...")).await;
+            match state.client.expunge_virtual_machine(&id).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    ctx.ui
+                        .error(format!(
+                            "Error expunging instance {id}: {e}; it is destroyed but not \
+                             expunged"
+                        ))
+                        .await
+                }
+            }
+        }
+    }
+}

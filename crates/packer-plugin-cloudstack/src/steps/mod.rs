@@ -1,0 +1,162 @@
+//! The build steps, in the order of the Go builder (`builder/cloudstack/builder.go`), one file
+//! per step. They share a typed [`BuildState`] (Go's state bag) and run under
+//! `packer_sdk::steps::run_steps`, which cleans up every step that ran, last first, on
+//! success, failure and cancel.
+
+use std::{future::Future, sync::Arc};
+
+use cloudstack::{model::Template, Client};
+use packer_sdk::steps::Step;
+
+use crate::{config::Config, error::Error, ssh::SshCommunicator};
+
+pub mod connect;
+pub mod create_instance;
+pub mod create_template;
+pub mod keypair;
+pub mod prepare_config;
+pub mod provision;
+pub mod setup_networking;
+pub mod shutdown;
+pub mod tags;
+
+/// Ids resolved from the names in the template (step `prepare_config`).
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// Zone id.
+    pub zone_id: String,
+    /// Zone name (for the artifact).
+    pub zone_name: String,
+    /// Whether the zone is `Advanced` (networks are passed to deploy only then).
+    pub zone_advanced: bool,
+    /// Service offering id.
+    pub service_offering_id: String,
+    /// Template or ISO id to boot from.
+    pub source_id: String,
+    /// Whether `source_id` is an ISO.
+    pub source_is_iso: bool,
+    /// Network ids.
+    pub network_ids: Vec<String>,
+    /// Disk offering id.
+    pub disk_offering_id: Option<String>,
+    /// OS type id for the new template (`None`: the VM's own).
+    pub os_type_id: Option<String>,
+    /// An existing public IP (`public_ip_address`): (id, address).
+    pub public_ip: Option<(String, String)>,
+    /// `user_data` ready for deploy (rendered, base64).
+    pub user_data: Option<String>,
+}
+
+/// Everything the steps share. Secrets (private key, password) are redacted in `Debug`.
+pub struct BuildState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The CloudStack client.
+    pub client: Client,
+    /// Step `prepare_config`.
+    pub resolved: Resolved,
+    /// Key pair to deploy with (temporary or `ssh_keypair_name`).
+    pub keypair: Option<String>,
+    /// The temporary key pair this build created (deleted in cleanup).
+    pub temporary_keypair: Option<String>,
+    /// Private key PEM for SSH (temporary key pair or `ssh_private_key_file`).
+    pub private_key_pem: Option<String>,
+    /// Password for SSH (`ssh_password`, or the one deploy returned).
+    pub ssh_password: Option<String>,
+    /// The build VM's id.
+    pub vm_id: Option<String>,
+    /// The VM's private IP (NIC 0).
+    pub vm_ip: Option<String>,
+    /// The VM's guest OS type id (legacy default for the template's OS type).
+    pub vm_os_type_id: Option<String>,
+    /// Public IP used for SSH: (id, address).
+    pub public_ip: Option<(String, String)>,
+    /// Whether this build associated the public IP (and must release it).
+    pub ip_associated: bool,
+    /// Public port of the port forward.
+    pub public_port: Option<u16>,
+    /// Port forwarding rule id.
+    pub port_forward_id: Option<String>,
+    /// Firewall rule id.
+    pub firewall_rule_id: Option<String>,
+    /// Where SSH connects: (host, port).
+    pub ssh_address: Option<(String, u16)>,
+    /// The SSH session.
+    pub communicator: Option<Arc<SshCommunicator>>,
+    /// The new template.
+    pub template: Option<Template>,
+}
+
+impl std::fmt::Debug for BuildState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildState")
+            .field("resolved", &self.resolved)
+            .field("keypair", &self.keypair)
+            .field(
+                "private_key",
+                &self.private_key_pem.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "ssh_password",
+                &self.ssh_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("vm_id", &self.vm_id)
+            .field("public_ip", &self.public_ip)
+            .field("port_forward_id", &self.port_forward_id)
+            .field("firewall_rule_id", &self.firewall_rule_id)
+            .field("template", &self.template.as_ref().map(|t| &t.id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl BuildState {
+    /// A fresh state for `config`, talking through `client`.
+    pub fn new(config: Arc<Config>, client: Client) -> Self {
+        Self {
+            config,
+            client,
+            resolved: Resolved::default(),
+            keypair: None,
+            temporary_keypair: None,
+            private_key_pem: None,
+            ssh_password: None,
+            vm_id: None,
+            vm_ip: None,
+            vm_os_type_id: None,
+            public_ip: None,
+            ip_associated: false,
+            public_port: None,
+            port_forward_id: None,
+            firewall_rule_id: None,
+            ssh_address: None,
+            communicator: None,
+            template: None,
+        }
+    }
+}
+
+/// The steps of a build, in order.
+pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
+    vec![
+        Box::new(prepare_config::PrepareConfig),
+        Box::new(keypair::Keypair),
+        Box::new(create_instance::CreateInstance),
+        Box::new(setup_networking::SetupNetworking),
+        Box::new(connect::Connect),
+        Box::new(provision::Provision),
+        Box::new(shutdown::Shutdown),
+        Box::new(create_template::CreateTemplate),
+        Box::new(tags::Tags),
+    ]
+}
+
+/// Runs a read-only wait (polling, connecting) unless the build is cancelled first.
+pub(crate) async fn unless_cancelled<T>(
+    ctx: &packer_sdk::steps::StepContext,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        r = fut => r,
+        () = ctx.cancel.cancelled() => Err(Error::Build(packer_sdk::BUILD_CANCELLED.into())),
+    }
+}
