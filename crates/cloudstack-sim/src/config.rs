@@ -83,6 +83,10 @@ pub struct Options {
     /// `None`); lets a test give the `--ssh-target` user the same password, as the
     /// CloudStack password server would have set it inside the VM.
     pub vm_password: Option<String>,
+    /// VM sandbox directory (`--vm-sandbox`): forwarded port 22 reaches an embedded SSH
+    /// server running commands in per-VM namespaces under this directory (see
+    /// [`crate::sandbox`]); exclusive with `ssh_target`.
+    pub vm_sandbox: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -99,6 +103,7 @@ impl Default for Options {
             ssh_authorized_keys: None,
             public_ip_range: DEFAULT_PUBLIC_IP_RANGE,
             vm_password: None,
+            vm_sandbox: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the key pairs of running VMs, as cloud-init would install them.
 
 use crate::cidr::Ipv4Cidr;
+use crate::sandbox::{Sandbox, VmInfo};
 use crate::state::World;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -47,27 +48,37 @@ pub fn wanted(w: &World) -> Vec<Wanted> {
     out
 }
 
+/// Where an admitted connection goes: the rule's VM and the private port it maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The VM (identity and login credentials, for the VM sandboxes).
+    pub vm: VmInfo,
+    /// The VM-side port (`privateport` + offset inside the rule's range).
+    pub private_port: u16,
+}
+
 /// Whether a connection from `peer` to `local` may pass for this rule, right now.
 pub fn admits(w: &World, rule_id: &str, local: SocketAddr, peer: SocketAddr) -> bool {
-    let Some(rule) = w.port_forwarding_rules.iter().find(|r| r.id == rule_id) else {
-        return false;
-    };
-    let vm_running = w
+    admission(w, rule_id, local, peer).is_some()
+}
+
+/// Like [`admits`], also saying where the connection leads.
+pub fn admission(
+    w: &World,
+    rule_id: &str,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Option<Admission> {
+    let rule = w.port_forwarding_rules.iter().find(|r| r.id == rule_id)?;
+    let vm = w
         .vm(&rule.virtualmachineid)
-        .map(|v| v.state == "Running")
-        .unwrap_or(false);
-    if !vm_running {
-        return false;
-    }
+        .filter(|v| v.state == "Running")?;
     let port = local.port();
     let peer_ip = match peer.ip() {
         IpAddr::V4(v4) => v4,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4,
-            None => return false,
-        },
+        IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
     };
-    w.firewall_rules.iter().any(|f| {
+    let open = w.firewall_rules.iter().any(|f| {
         f.ipaddressid == rule.ipaddressid
             && f.state == "Active"
             && (f.protocol == "tcp" || f.protocol == "all")
@@ -80,6 +91,26 @@ pub fn admits(w: &World, rule_id: &str, local: SocketAddr, peer: SocketAddr) -> 
                     .map(|c| c.contains(peer_ip))
                     .unwrap_or(false)
             })
+    });
+    if !open {
+        return None;
+    }
+    let public_keys = vm
+        .keypair
+        .as_deref()
+        .and_then(|k| w.ssh_keypairs.iter().find(|kp| kp.name == k))
+        .map(|kp| vec![kp.publickey.clone()])
+        .unwrap_or_default();
+    Some(Admission {
+        vm: VmInfo {
+            id: vm.id.clone(),
+            name: vm.name.clone(),
+            public_keys,
+            password: vm.password.clone(),
+        },
+        private_port: rule
+            .privateport
+            .saturating_add(port.saturating_sub(rule.publicport)),
     })
 }
 
@@ -102,13 +133,14 @@ pub fn authorized_keys(w: &World) -> String {
     s
 }
 
-/// Checks a connection against the current world.
-pub type Gate = Arc<dyn Fn(&str, SocketAddr, SocketAddr) -> bool + Send + Sync>;
+/// Checks a connection against the current world (rule id, local, peer).
+pub type Gate = Arc<dyn Fn(&str, SocketAddr, SocketAddr) -> Option<Admission> + Send + Sync>;
 
 /// Owns the forwarding listeners.
 pub struct Forwarder {
     target: Option<SocketAddr>,
     keys_file: Option<PathBuf>,
+    sandbox: Option<Arc<Sandbox>>,
     listeners: Mutex<HashMap<Wanted, JoinHandle<()>>>,
     last_keys: Mutex<Option<String>>,
 }
@@ -118,16 +150,23 @@ impl std::fmt::Debug for Forwarder {
         f.debug_struct("Forwarder")
             .field("target", &self.target)
             .field("keys_file", &self.keys_file)
+            .field("sandbox", &self.sandbox)
             .finish()
     }
 }
 
 impl Forwarder {
-    /// A forwarder sending connections to `target`.
-    pub fn new(target: Option<SocketAddr>, keys_file: Option<PathBuf>) -> Self {
+    /// A forwarder sending connections to `target`, or, with a `sandbox`, to the VM
+    /// sandboxes (port 22: embedded SSH server; other ports: a small HTTP answer).
+    pub fn new(
+        target: Option<SocketAddr>,
+        keys_file: Option<PathBuf>,
+        sandbox: Option<Arc<Sandbox>>,
+    ) -> Self {
         Forwarder {
             target,
             keys_file,
+            sandbox,
             listeners: Mutex::new(HashMap::new()),
             last_keys: Mutex::new(None),
         }
@@ -185,7 +224,13 @@ impl Forwarder {
                 }
             };
             tracing::info!(addr = %w.addr, rule = %w.rule_id, "port forwarding listener started");
-            let handle = tokio::spawn(accept_loop(listener, w.clone(), self.target, gate.clone()));
+            let handle = tokio::spawn(accept_loop(
+                listener,
+                w.clone(),
+                self.target,
+                self.sandbox.clone(),
+                gate.clone(),
+            ));
             if let Ok(mut map) = self.listeners.lock() {
                 if let Some(old) = map.insert(w, handle) {
                     old.abort();
@@ -210,14 +255,28 @@ impl Drop for Forwarder {
     }
 }
 
-async fn accept_loop(listener: TcpListener, w: Wanted, target: Option<SocketAddr>, gate: Gate) {
+async fn accept_loop(
+    listener: TcpListener,
+    w: Wanted,
+    target: Option<SocketAddr>,
+    sandbox: Option<Arc<Sandbox>>,
+    gate: Gate,
+) {
     loop {
         let Ok((mut inbound, peer)) = listener.accept().await else {
             continue;
         };
-        if !gate(&w.rule_id, w.addr, peer) {
+        let Some(admission) = gate(&w.rule_id, w.addr, peer) else {
             tracing::info!(addr = %w.addr, %peer, "connection refused by firewall");
             drop(inbound);
+            continue;
+        };
+        if let Some(sandbox) = &sandbox {
+            if admission.private_port == 22 {
+                sandbox.serve_ssh(inbound, admission.vm);
+            } else {
+                sandbox.serve_http(inbound, admission.vm, admission.private_port);
+            }
             continue;
         }
         let Some(target) = target else {

@@ -12,6 +12,7 @@
 //! - `handlers/*`: one file per command family, dispatched from a table.
 //! - [`jobs`]: finishing async jobs; [`faults`]: seeded fault injection;
 //!   [`forward`]: real TCP port forwarding gated by firewall rules; [`stats`]: `/sim/stats`.
+//! - [`sandbox`]: `--vm-sandbox`, VMs that take real SSH provisioning in per-VM namespaces.
 //!
 //! # Use from tests
 //! ```no_run
@@ -36,6 +37,7 @@ mod handlers;
 pub mod jobs;
 pub mod params;
 pub mod render;
+pub mod sandbox;
 pub mod seed;
 pub mod server;
 pub mod state;

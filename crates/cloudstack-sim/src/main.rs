@@ -35,7 +35,7 @@ struct Cli {
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
     /// Where forwarded public ports lead (a VM's SSH endpoint), e.g. 127.0.0.1:2222.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "vm_sandbox")]
     ssh_target: Option<SocketAddr>,
     /// File kept equal to the public keys of running VMs' key pairs (sshd AuthorizedKeysFile).
     #[arg(long)]
@@ -47,6 +47,10 @@ struct Cli {
     /// random); give the --ssh-target user this password for password logins.
     #[arg(long, env = "CLOUDSTACK_SIM_VM_PASSWORD")]
     vm_password: Option<String>,
+    /// VM sandboxes: forwarded port 22 reaches an embedded SSH server that runs commands
+    /// in per-VM mount namespaces whose writes land under DIR/vms (needs root).
+    #[arg(long, value_name = "DIR")]
+    vm_sandbox: Option<PathBuf>,
     /// Print the world it would start with (JSON) and exit.
     #[arg(long)]
     print_seed: bool,
@@ -78,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         ssh_authorized_keys: cli.ssh_authorized_keys,
         public_ip_range: cli.public_ip_range,
         vm_password: cli.vm_password,
+        vm_sandbox: if cli.print_seed { None } else { cli.vm_sandbox },
     };
     let sim = Simulator::new(options).context("starting the simulator")?;
     if cli.print_seed {

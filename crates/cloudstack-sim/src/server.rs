@@ -9,6 +9,7 @@ use crate::forward::{self, Forwarder, Gate};
 use crate::handlers::{self, Ctx};
 use crate::jobs;
 use crate::params::Params;
+use crate::sandbox::{self, Sandbox};
 use crate::seed;
 use crate::state::World;
 use crate::stats::Stats;
@@ -42,6 +43,7 @@ struct Inner {
     stats: Stats,
     faults: FaultInjector,
     forwarder: Forwarder,
+    sandbox: Option<Arc<Sandbox>>,
 }
 
 impl Simulator {
@@ -56,10 +58,31 @@ impl Simulator {
         if let Some(state) = &options.state_file {
             world.save(state)?;
         }
+        let sandbox = match &options.vm_sandbox {
+            Some(_) if options.ssh_target.is_some() => {
+                return Err(Error::Config(
+                    "--vm-sandbox and --ssh-target are mutually exclusive".into(),
+                ))
+            }
+            Some(dir) => {
+                let keep: Vec<String> = world
+                    .virtual_machines
+                    .iter()
+                    .map(|v| sandbox::vm_root_name(&v.id, &v.name))
+                    .collect();
+                Some(Arc::new(Sandbox::new(dir, &keep)?))
+            }
+            None => None,
+        };
         Ok(Simulator {
             inner: Arc::new(Inner {
                 faults: FaultInjector::new(options.fault_rate, options.fault_seed),
-                forwarder: Forwarder::new(options.ssh_target, options.ssh_authorized_keys.clone()),
+                forwarder: Forwarder::new(
+                    options.ssh_target,
+                    options.ssh_authorized_keys.clone(),
+                    sandbox.clone(),
+                ),
+                sandbox,
                 world: Mutex::new(world),
                 stats: Stats::default(),
                 options,
@@ -86,14 +109,57 @@ impl Simulator {
         self.inner.stats.to_json()
     }
 
+    /// The VM sandboxes (`--vm-sandbox`), if enabled.
+    pub fn sandbox(&self) -> Option<&Arc<Sandbox>> {
+        self.inner.sandbox.as_ref()
+    }
+
+    /// The `/sim/vms` document: every VM with its state, guest IP, forwarded ports and
+    /// (with `--vm-sandbox`) root directory, so tests and the demo can find VM roots.
+    pub fn vm_listing(&self) -> Value {
+        let w = self.world();
+        let vms: Vec<Value> = w
+            .virtual_machines
+            .iter()
+            .map(|vm| {
+                let forwards: Vec<Value> = w
+                    .port_forwarding_rules
+                    .iter()
+                    .filter(|r| r.virtualmachineid == vm.id)
+                    .map(|r| {
+                        json!({
+                            "publicip": w.public_ip(&r.ipaddressid).map(|ip| ip.ipaddress.clone()),
+                            "publicport": r.publicport,
+                            "privateport": r.privateport,
+                            "protocol": r.protocol,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "id": vm.id,
+                    "name": vm.name,
+                    "displayname": vm.displayname,
+                    "state": vm.state,
+                    "ip": vm.nic.iter().find(|n| n.isdefault).or(vm.nic.first()).map(|n| n.ipaddress.clone()),
+                    "root": self.sandbox().map(|s| s.vm_root(&vm.id, &vm.name).to_string_lossy().into_owned()),
+                    "forwards": forwards,
+                })
+            })
+            .collect();
+        json!({
+            "sandbox": self.sandbox().map(|s| s.dir().to_string_lossy().into_owned()),
+            "vms": vms,
+        })
+    }
+
     fn gate(&self) -> Gate {
         let sim = self.clone();
         Arc::new(move |rule, local, peer| {
             sim.inner
                 .world
                 .lock()
-                .map(|w| forward::admits(&w, rule, local, peer))
-                .unwrap_or(false)
+                .ok()
+                .and_then(|w| forward::admission(&w, rule, local, peer))
         })
     }
 
@@ -361,12 +427,17 @@ async fn stats(State(sim): State<Simulator>) -> Response {
     json_response(200, sim.stats())
 }
 
+async fn vms(State(sim): State<Simulator>) -> Response {
+    json_response(200, sim.vm_listing())
+}
+
 /// The axum router (without the connection-dropping layer; see [`run`]).
 fn router(sim: Simulator) -> Router {
     Router::new()
         .route("/client/api", get(api).post(api))
         .route("/client/api/", get(api).post(api))
         .route("/sim/stats", get(stats))
+        .route("/sim/vms", get(vms))
         .with_state(sim)
 }
 
