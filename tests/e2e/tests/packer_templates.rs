@@ -681,3 +681,84 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+// ---- a real build -------------------------------------------------------------------------
+
+/// `packer build` (Packer 1.6.6, our builder) of the unchanged mesostack.json against the
+/// simulator with VM sandboxes: the build VM takes the upload and the provisioning script over
+/// real SSH, and its root holds what a real image would.
+#[test]
+fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
+    use std::os::unix::fs::MetadataExt as _;
+    let is_root = fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if !is_root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
+        );
+        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+        return;
+    }
+    if require_tool("unshare (util-linux)", which("unshare")).is_none() {
+        return;
+    }
+    let Some(packer) = require_tool("packer", which("packer")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = dir.path().join("sandbox");
+    let sim = mesostack_e2e::SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);
+    let plugins = dir.path().join("plugins");
+    let config = dir.path().join("config");
+    fs::create_dir_all(&plugins).expect("plugins dir");
+    fs::create_dir_all(&config).expect("config dir");
+    let plugin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
+    fs::copy(&plugin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
+    let out = Command::new(packer)
+        .args(["build", "-color=false"])
+        .arg(templates_dir().join("mesostack.json"))
+        .current_dir(dir.path())
+        .env("PACKER_PLUGIN_PATH", &plugins)
+        .env("PACKER_CONFIG_DIR", &config)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("CLOUDSTACK_API_URL", &sim.api_url)
+        .env("CLOUDSTACK_API_KEY", mesostack_e2e::SIM_API_KEY)
+        .env("CLOUDSTACK_SECRET_KEY", mesostack_e2e::SIM_SECRET_KEY)
+        .output()
+        .expect("packer runs");
+    let log = text(&out);
+    assert!(out.status.success(), "packer build failed:\n{log}");
+    assert!(
+        log.contains("A template was created: Ubuntu1404_mesos"),
+        "{log}"
+    );
+    assert!(log.contains("provision-mesos: done"), "{log}");
+
+    // The build VM's root (the VM itself is destroyed, its root stays for inspection).
+    let vms: Vec<PathBuf> = fs::read_dir(sandbox.join("vms"))
+        .expect("vms dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(vms.len(), 1, "{vms:?}");
+    let upper = vms[0].join("upper");
+    assert_eq!(
+        fs::read(upper.join("usr/local/sbin/configure-node")).expect("installed tool"),
+        fs::read(workspace_root().join("terraform-examples/mesostack/scripts/configure-node"))
+            .expect("source tool")
+    );
+    assert_eq!(
+        fs::read_to_string(upper.join("etc/apt/sources.list.d/mesosphere.list"))
+            .expect("mesosphere.list"),
+        "deb http://repos.mesosphere.io/ubuntu trusty main\n"
+    );
+    let installed =
+        fs::read_to_string(upper.join("var/lib/mesostack-sim/installed")).expect("installed");
+    for package in ["openjdk-8-jre-headless", "mesos", "marathon", "zookeeperd"] {
+        assert!(
+            installed.lines().any(|l| l == package),
+            "{package} not installed: {installed}"
+        );
+    }
+}
