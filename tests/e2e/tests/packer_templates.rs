@@ -684,11 +684,11 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 // ---- a real build -------------------------------------------------------------------------
 
-/// `packer build` (Packer 1.6.6, our builder) of the unchanged mesostack.json against the
-/// simulator with VM sandboxes: the build VM takes the upload and the provisioning script over
-/// real SSH, and its root holds what a real image would.
-#[test]
-fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
+/// `packer build` (Packer 1.6.6, our builder) of `template` against a simulator with VM
+/// sandboxes. Returns packer's output and the build VM's root (`.../upper`; the VM is
+/// destroyed after the build, its root stays for inspection), or `None` (skipped) without
+/// root, `unshare` or packer.
+fn build_in_sandbox(template: &Path) -> Option<(Output, PathBuf, tempfile::TempDir)> {
     use std::os::unix::fs::MetadataExt as _;
     let is_root = fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
@@ -699,14 +699,10 @@ fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
             "VM sandboxes need root for mount namespaces; run the e2e tests as root"
         );
         eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
-        return;
+        return None;
     }
-    if require_tool("unshare (util-linux)", which("unshare")).is_none() {
-        return;
-    }
-    let Some(packer) = require_tool("packer", which("packer")) else {
-        return;
-    };
+    require_tool("unshare (util-linux)", which("unshare"))?;
+    let packer = require_tool("packer", which("packer"))?;
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = dir.path().join("sandbox");
     let sim = mesostack_e2e::SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);
@@ -718,7 +714,7 @@ fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
     fs::copy(&plugin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
     let out = Command::new(packer)
         .args(["build", "-color=false"])
-        .arg(templates_dir().join("mesostack.json"))
+        .arg(template)
         .current_dir(dir.path())
         .env("PACKER_PLUGIN_PATH", &plugins)
         .env("PACKER_CONFIG_DIR", &config)
@@ -728,6 +724,25 @@ fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
         .env("CLOUDSTACK_SECRET_KEY", mesostack_e2e::SIM_SECRET_KEY)
         .output()
         .expect("packer runs");
+    let vms: Vec<PathBuf> = fs::read_dir(sandbox.join("vms"))
+        .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        vms.len(),
+        1,
+        "one build VM expected: {vms:?}\n{}",
+        text(&out)
+    );
+    Some((out, vms[0].join("upper"), dir))
+}
+
+/// The unchanged mesostack.json: the build VM takes the upload and the provisioning script
+/// over real SSH, and its root holds what a real image would.
+#[test]
+fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
+    let Some((out, upper, _dir)) = build_in_sandbox(&templates_dir().join("mesostack.json")) else {
+        return;
+    };
     let log = text(&out);
     assert!(out.status.success(), "packer build failed:\n{log}");
     assert!(
@@ -736,13 +751,6 @@ fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
     );
     assert!(log.contains("provision-mesos: done"), "{log}");
 
-    // The build VM's root (the VM itself is destroyed, its root stays for inspection).
-    let vms: Vec<PathBuf> = fs::read_dir(sandbox.join("vms"))
-        .expect("vms dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    assert_eq!(vms.len(), 1, "{vms:?}");
-    let upper = vms[0].join("upper");
     assert_eq!(
         fs::read(upper.join("usr/local/sbin/configure-node")).expect("installed tool"),
         fs::read(workspace_root().join("terraform-examples/mesostack/scripts/configure-node"))
@@ -759,6 +767,66 @@ fn packer_build_of_the_json_template_provisions_a_simulated_vm() {
         assert!(
             installed.lines().any(|l| l == package),
             "{package} not installed: {installed}"
+        );
+    }
+}
+
+/// The image's configure-node run on the build VM itself (as the Terraform module runs it on
+/// each node: through sudo, with --restart-services): its files land in the VM's root and the
+/// services are restarted through the VM's init tools.
+#[test]
+fn configure_node_runs_on_a_simulated_vm_after_the_provisioning() {
+    let mut template = json_template();
+    let absolute = templates_dir().display().to_string();
+    for provisioner in template["provisioners"]
+        .as_array_mut()
+        .expect("provisioners")
+    {
+        for (_, value) in provisioner.as_object_mut().expect("object").iter_mut() {
+            if let Value::String(s) = value {
+                *s = s.replace("{{template_dir}}", &absolute);
+            }
+        }
+    }
+    template["provisioners"]
+        .as_array_mut()
+        .expect("provisioners")
+        .push(json!({
+            "type": "shell",
+            "inline": [
+                "sudo configure-node master --masters 10.1.1.10,10.1.1.11,10.1.1.12 --id 2 --ip 10.1.1.11 --restart-services",
+                "sudo configure-node master --masters 10.1.1.10,10.1.1.11,10.1.1.12 --id 2 --ip 10.1.1.11"
+            ]
+        }));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mesostack-and-configure.json");
+    fs::write(&path, template.to_string()).expect("write template");
+    let Some((out, upper, _build_dir)) = build_in_sandbox(&path) else {
+        return;
+    };
+    assert!(out.status.success(), "packer build failed:\n{}", text(&out));
+    let read = |p: &str| fs::read_to_string(upper.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let zk = "zk://10.1.1.10:2181,10.1.1.11:2181,10.1.1.12:2181";
+    assert_eq!(read("etc/mesos/zk"), format!("{zk}/mesos\n"));
+    assert_eq!(read("etc/zookeeper/conf/myid"), "2\n");
+    let zoo = read("etc/zookeeper/conf/zoo.cfg");
+    assert_eq!(zoo.matches("server.").count(), 3, "{zoo}");
+    assert!(zoo.ends_with(
+        "server.1=10.1.1.10:2888:3888\nserver.2=10.1.1.11:2888:3888\nserver.3=10.1.1.12:2888:3888\n"
+    ));
+    assert_eq!(read("etc/mesos-master/quorum"), "2\n");
+    assert_eq!(read("etc/marathon/conf/zk"), format!("{zk}/marathon\n"));
+    assert_eq!(read("etc/init/mesos-slave.override"), "manual\n");
+    let commands = read("var/log/mesostack-sim/commands.log");
+    for call in [
+        "initctl stop mesos-slave",
+        "initctl restart zookeeper",
+        "initctl restart mesos-master",
+        "initctl restart marathon",
+    ] {
+        assert!(
+            commands.lines().any(|l| l == call),
+            "{call} missing:\n{commands}"
         );
     }
 }
