@@ -48,6 +48,7 @@ struct Vm {
     ssh_port: u16,
     ssh_firewall_id: String,
     root: PathBuf,
+    password: String,
 }
 
 const SSH_PORT: u16 = 2222;
@@ -171,6 +172,7 @@ async fn deploy() -> Vm {
         ssh_port: SSH_PORT,
         ssh_firewall_id,
         root,
+        password: vm.password.clone().unwrap(),
         _dir: dir,
     }
 }
@@ -202,6 +204,38 @@ fn ssh(ssh: &Path, vm: &Vm, key: &Path, command: &str) -> Output {
         .arg(format!("ubuntu@{}", vm.public_ip))
         .arg(command);
     cmd.output().unwrap()
+}
+
+fn ssh_password(ssh: &Path, vm: &Vm, password: &str, command: &str) -> Output {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let askpass = dir.path().join("askpass");
+    std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Command::new(ssh)
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            &vm.ssh_port.to_string(),
+        ])
+        .arg(format!("ubuntu@{}", vm.public_ip))
+        .arg(command)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn scp(scp: &Path, vm: &Vm, legacy: bool, from: &[&Path], to: &str, recursive: bool) -> Output {
@@ -373,6 +407,14 @@ async fn wrong_key_closed_firewall_and_stopped_vm_are_refused() {
         "{}",
         text(&out)
     );
+
+    // Password logins: the deploy password (the template is password-enabled), fed to the
+    // real client through SSH_ASKPASS.
+    let out = ssh_password(&ssh_bin, &vm, &vm.password, "echo $USER");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ubuntu\n");
+    let out = ssh_password(&ssh_bin, &vm, "not-the-password", "true");
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
 
     vm.client
         .delete_firewall_rule(&vm.ssh_firewall_id)

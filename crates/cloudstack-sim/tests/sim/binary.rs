@@ -73,3 +73,55 @@ async fn print_seed_prints_the_world() {
     assert_eq!(w.zones[0].name, "zone001");
     assert!(w.templates.iter().any(|t| t.name == "Ubuntu 14.04"));
 }
+
+#[tokio::test]
+async fn vm_sandbox_excludes_ssh_target_and_lists_vm_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("sb");
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudstack-sim"))
+        .args(["--vm-sandbox", sandbox.to_str().unwrap()])
+        .args(["--ssh-target", "127.0.0.1:22", "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (_child, base) = spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--vm-sandbox",
+        sandbox.to_str().unwrap(),
+    ])
+    .await;
+    assert!(sandbox.join("stubs/apt-get").is_file());
+    assert!(sandbox.join("ssh_host_ed25519_key").is_file());
+    let c = TestSim::attach(&base, SECRET);
+    let vm = c.deploy("sandboxed", &[]).await;
+    let body = reqwest::get(format!("{base}/sim/vms"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listing: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let canonical = sandbox.canonicalize().unwrap();
+    assert_eq!(listing["sandbox"], canonical.to_str().unwrap());
+    let entry = &listing["vms"][0];
+    assert_eq!(entry["id"], vm["id"]);
+    assert_eq!(entry["name"], "sandboxed");
+    assert_eq!(entry["state"], "Running");
+    let short: String = vm["id"].as_str().unwrap().chars().take(8).collect();
+    assert_eq!(
+        entry["root"],
+        canonical
+            .join("vms")
+            .join(format!("sandboxed-{short}"))
+            .to_str()
+            .unwrap()
+    );
+}
