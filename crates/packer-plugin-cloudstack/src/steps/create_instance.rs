@@ -17,6 +17,15 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct CreateInstance;
 
+/// The VM's state: `Some(None)` = gone, `None` = could not tell.
+async fn vm_state(state: &BuildState, id: &str) -> Option<Option<String>> {
+    match state.client.get_virtual_machine(id).await {
+        Ok(Some(vm)) => Some(Some(vm.state.unwrap_or_default())),
+        Ok(None) => Some(None),
+        Err(_) => None,
+    }
+}
+
 #[async_trait]
 impl Step<BuildState> for CreateInstance {
     fn name(&self) -> &str {
@@ -123,23 +132,27 @@ impl Step<BuildState> for CreateInstance {
             return;
         };
         ctx.ui.say(format!("Destroying instance {id}...")).await;
-        match state.client.destroy_virtual_machine(&id, false).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return,
-            Err(e) => {
-                ctx.ui
-                    .error(format!(
-                        "Error destroying instance {id}: {e}; destroy it yourself"
-                    ))
-                    .await;
-                return;
+        // An answer lost after the server acted makes the retried call fail ("already
+        // destroyed"); the VM's state, read afterwards, is what counts.
+        if let Err(e) = state.client.destroy_virtual_machine(&id, false).await {
+            match vm_state(state, &id).await {
+                Some(None) => return,
+                Some(Some(s)) if s == "Destroyed" || s == "Expunging" => {}
+                _ => {
+                    ctx.ui
+                        .error(format!(
+                            "Error destroying instance {id}: {e}; destroy it yourself"
+                        ))
+                        .await;
+                    return;
+                }
             }
         }
         if state.config.expunge {
             ctx.ui.say(format!("Expunging instance {id}...")).await;
             match state.client.expunge_virtual_machine(&id).await {
                 Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
+                Err(_) if matches!(vm_state(state, &id).await, Some(None)) => {}
                 Err(e) => {
                     ctx.ui
                         .error(format!(

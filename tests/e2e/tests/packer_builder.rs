@@ -1,0 +1,392 @@
+//! Our `packer-builder-cloudstack` driven by the real Packer 1.6.6 against the simulator
+//! (`SimProcess`) and a real sshd (`Sshd`) standing in for the VMs: the simulator's port
+//! forwards lead to the sshd, and it writes the running VMs' key pairs to the sshd's
+//! authorized keys, so the builder's temporary key pair is what logs in.
+//!
+//! Every build checks that nothing is left behind: no VM, no public IP but the network's
+//! source NAT, no port forward or firewall rule, no key pair.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use cloudstack::{Client, Config, Params};
+use mesostack_e2e::{
+    require_tool, sshd::Sshd, which, workspace_bin, workspace_root, SimProcess, SIM_API_KEY,
+    SIM_SECRET_KEY,
+};
+
+/// A scratch directory with our plugin installed, an sshd and a simulator.
+struct Env {
+    dir: tempfile::TempDir,
+    packer: PathBuf,
+    sshd: Sshd,
+    sim: SimProcess,
+}
+
+fn packer_and_sshd() -> Option<PathBuf> {
+    let packer = require_tool("packer", which("packer"))?;
+    require_tool("sshd", Sshd::installed().then(|| "sshd".into()))?;
+    Some(packer)
+}
+
+impl Env {
+    fn start(sim_args: &[&str]) -> Option<Env> {
+        let packer = packer_and_sshd()?;
+        let dir = tempfile::tempdir().unwrap();
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::create_dir_all(dir.path().join("packer-config")).unwrap();
+        let bin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
+        std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).unwrap();
+        let sshd_dir = dir.path().join("sshd");
+        std::fs::create_dir_all(&sshd_dir).unwrap();
+        let sshd = Sshd::start(&sshd_dir);
+        let mut args = sshd.sim_args();
+        args.extend(sim_args.iter().map(|s| s.to_string()));
+        let sim = SimProcess::start(&args);
+        Some(Env {
+            dir,
+            packer,
+            sshd,
+            sim,
+        })
+    }
+
+    fn marker_dir(&self) -> PathBuf {
+        self.dir.path().join("markers")
+    }
+
+    /// `packer ARGS` with our plugin first on the plugin path and credentials from the
+    /// environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.packer);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("PACKER_PLUGIN_PATH", self.dir.path().join("plugins"))
+            .env("PACKER_CONFIG_DIR", self.dir.path().join("packer-config"))
+            .env("PACKER_LOG", "1")
+            .env("PACKER_LOG_PATH", self.dir.path().join("packer.log"))
+            .env("CLOUDSTACK_API_URL", &self.sim.api_url)
+            .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
+            .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY);
+        c
+    }
+
+    /// `packer build` of the fixture template with `-var` overrides.
+    fn build_command(&self, template_name: &str, extra_command: &str) -> Command {
+        let mut c = self.command(&["build", "-color=false"]);
+        c.arg("-var")
+            .arg(format!("template_name={template_name}"))
+            .arg("-var")
+            .arg(format!("ssh_username={}", self.sshd.user))
+            .arg("-var")
+            .arg(format!("marker_dir={}", self.marker_dir().display()))
+            .arg("-var")
+            .arg(format!("extra_command={extra_command}"))
+            .arg(fixture("build.json"));
+        c
+    }
+
+    fn client(&self) -> Client {
+        Client::new(Config::new(&self.sim.api_url, SIM_API_KEY, SIM_SECRET_KEY)).unwrap()
+    }
+
+    fn packer_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("packer.log")).unwrap_or_default()
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    workspace_root()
+        .join("tests/e2e/fixtures/packer")
+        .join(name)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts the simulator holds nothing the build created but the template.
+async fn assert_nothing_left(client: &Client) {
+    let all = Params::new().with("listall", "true");
+    let vms = client.list_virtual_machines(&all).await.unwrap();
+    assert!(vms.is_empty(), "VMs left: {vms:?}");
+    let keys = client.list_ssh_key_pairs(&all).await.unwrap();
+    assert!(keys.is_empty(), "key pairs left: {keys:?}");
+    let pf = client.list_port_forwarding_rules(&all).await.unwrap();
+    assert!(pf.is_empty(), "port forwards left: {pf:?}");
+    let fw = client.list_firewall_rules(&all).await.unwrap();
+    assert!(fw.is_empty(), "firewall rules left: {fw:?}");
+    let ips = client.list_public_ip_addresses(&all).await.unwrap();
+    assert!(
+        ips.iter().all(|ip| ip.issourcenat == Some(true)),
+        "public IPs left: {ips:?}"
+    );
+}
+
+async fn templates_named(client: &Client, name: &str) -> Vec<cloudstack::model::Template> {
+    client
+        .list_templates("self", &Params::new().with("name", name))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.name.as_deref() == Some(name))
+        .collect()
+}
+
+/// Deploy jobs that succeeded: more than one would mean a duplicated VM.
+async fn successful_deploys(client: &Client) -> usize {
+    let jobs = client
+        .list_all_values(
+            "listAsyncJobs",
+            "asyncjobs",
+            &Params::new().with("listall", "true"),
+        )
+        .await
+        .unwrap();
+    jobs.iter()
+        .filter(|j| {
+            j["cmd"]
+                .as_str()
+                .is_some_and(|c| c.to_ascii_lowercase().contains("deployvm"))
+                && j["jobstatus"].as_i64() == Some(1)
+        })
+        .count()
+}
+
+#[test]
+fn validate_accepts_the_seed_template_unchanged_and_names_bad_fields() {
+    let Some(packer) = require_tool("packer", which("packer")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let bin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
+    std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).unwrap();
+    // Byte-identical to seed/original/packer/mesostack.json.
+    let seed_path =
+        workspace_root().join("crates/packer-plugin-cloudstack/tests/fixtures/mesostack.json");
+    let seed = std::fs::read_to_string(&seed_path).unwrap();
+    let validate = |path: &Path| {
+        Command::new(&packer)
+            .arg("validate")
+            .arg(path)
+            .current_dir(dir.path())
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("PACKER_PLUGIN_PATH", &plugins)
+            .env("PACKER_CONFIG_DIR", dir.path())
+            .env("CLOUDSTACK_API_URL", "http://127.0.0.1:8080/client/api")
+            .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
+            .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY)
+            .output()
+            .unwrap()
+    };
+    let out = validate(&seed_path);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A misspelled required field: the unknown key and the missing field are both named.
+    let misspelled = seed.replace("\"zone_id\"", "\"zone_idd\"");
+    assert_ne!(misspelled, seed);
+    let p = dir.path().join("misspelled.json");
+    std::fs::write(&p, misspelled).unwrap();
+    let out = validate(&p);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("zone_idd"), "{t}");
+    assert!(t.contains("zone: must be set"), "{t}");
+
+    // A missing required field.
+    let mut v: serde_json::Value = serde_json::from_str(&seed).unwrap();
+    v["builders"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("template_id");
+    let p = dir.path().join("missing.json");
+    std::fs::write(&p, v.to_string()).unwrap();
+    let out = validate(&p);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("source_template: must be set"), "{t}");
+}
+
+#[tokio::test]
+async fn build_creates_a_ready_template_and_leaves_nothing_behind() {
+    let Some(env) = Env::start(&[]) else { return };
+    let out = env
+        .build_command("packer-e2e-build", "true")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        out.status.success(),
+        "{t}\n--- log ---\n{}",
+        env.packer_log()
+    );
+    // Provisioner output shows in Packer's output.
+    assert!(t.contains("inline-provisioner-ran"), "{t}");
+    assert!(t.contains("script-provisioner-ran"), "{t}");
+    // Progress lines of our steps.
+    for line in [
+        "Creating temporary SSH key pair...",
+        "Deploying instance...",
+        "Connected to SSH!",
+        "Stopping instance",
+        "Creating template: packer-e2e-build",
+        "Deleting temporary SSH key pair",
+    ] {
+        assert!(t.contains(line), "missing {line:?} in {t}");
+    }
+    // No secret reaches the output.
+    assert!(!t.contains(SIM_SECRET_KEY), "{t}");
+    assert!(!t.contains("PRIVATE KEY"), "{t}");
+    // The markers the provisioners wrote (the "VM" is this machine's sshd).
+    let markers = env.marker_dir();
+    assert_eq!(
+        std::fs::read_to_string(markers.join("inline")).unwrap(),
+        "inline\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(markers.join("script")).unwrap(),
+        "script\n"
+    );
+
+    let client = env.client();
+    let templates = templates_named(&client, "packer-e2e-build").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    let tpl = &templates[0];
+    assert_eq!(tpl.isready, Some(true), "{tpl:?}");
+    assert_eq!(tpl.ostypename.as_deref(), Some("Ubuntu 14.04 (64-bit)"));
+    assert!(
+        t.contains(&format!(
+            "A template was created: packer-e2e-build (id {}, zone zone001)",
+            tpl.id
+        )),
+        "{t}"
+    );
+    assert_nothing_left(&client).await;
+    assert_eq!(successful_deploys(&client).await, 1);
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createTemplate"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
+    let Some(env) = Env::start(&[]) else { return };
+    let out = env
+        .build_command("packer-e2e-fail", "exit 1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("extra-command-starting"), "{t}");
+    assert!(t.contains("non-zero exit status: 1"), "{t}");
+    assert!(t.contains("Build 'cloudstack' errored"), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-fail").await.is_empty());
+    assert_nothing_left(&client).await;
+}
+
+#[tokio::test]
+async fn sigint_to_packers_process_group_during_provisioning_cleans_up() {
+    use std::os::unix::process::CommandExt;
+    let Some(env) = Env::start(&[]) else { return };
+    let log_path = env.dir.path().join("stdout.txt");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = env
+        .build_command("packer-e2e-interrupted", "sleep 30")
+        .process_group(0)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let pgid = child.id();
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !read_log().contains("extra-command-starting") {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "packer exited early:\n{}",
+            read_log()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "never reached the sleep:\n{}",
+            read_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // Ctrl-C in a terminal: SIGINT to the whole process group, plugin included.
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "packer did not exit after SIGINT:\n{}",
+            read_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let t = read_log();
+    // Well before the 30 s sleep would have ended.
+    assert!(started.elapsed() < Duration::from_secs(25), "{t}");
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(t.contains("Deleting temporary SSH key pair"), "{t}");
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-interrupted")
+        .await
+        .is_empty());
+    assert_nothing_left(&client).await;
+    let mut rest = String::new();
+    let _ = std::fs::File::open(&log_path)
+        .unwrap()
+        .read_to_string(&mut rest);
+    assert!(!rest.contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
+    let Some(env) = Env::start(&["--fault-rate", "0.2", "--fault-seed", "11"]) else {
+        return;
+    };
+    let out = env
+        .build_command("packer-e2e-faults", "true")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        out.status.success(),
+        "{t}\n--- log ---\n{}",
+        env.packer_log()
+    );
+    let stats = env.sim.stats();
+    assert!(stats["faults"].as_u64().unwrap() > 0, "{stats}");
+    // The checks below go through a client that retries; faults do not matter to them.
+    let client = env.client();
+    let templates = templates_named(&client, "packer-e2e-faults").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert_nothing_left(&client).await;
+    assert_eq!(successful_deploys(&client).await, 1, "{stats}");
+}
