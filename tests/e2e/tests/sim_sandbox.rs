@@ -463,3 +463,183 @@ fn http_get_text(host_port: &str) -> String {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     body.to_string()
 }
+
+/// Terraform's own SSH communicator (Go, scp protocol) against a sandboxed VM: the `file`
+/// and `remote-exec` provisioners of a built-in `terraform_data` resource (no provider to
+/// download).
+#[tokio::test]
+async fn terraform_provisioners_reach_the_vm_root() {
+    let Some(_) = tools() else {
+        return;
+    };
+    let Some(terraform) = require_tool("terraform >= 1.4 (terraform_data)", modern_terraform())
+    else {
+        return;
+    };
+    let vm = deploy().await;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::create_dir_all(w.join("conf")).unwrap();
+    std::fs::write(w.join("conf/zoo.cfg"), "server.1=10.1.1.10:2888:3888\n").unwrap();
+    std::fs::write(
+        w.join("configure.sh"),
+        "#!/bin/sh\nset -eu\nsudo mkdir -p /etc/marathon/conf\necho \"$(hostname)\" | sudo tee /etc/marathon/conf/hostname\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("main.tf"),
+        format!(
+            r#"
+resource "terraform_data" "provision" {{
+  connection {{
+    type        = "ssh"
+    host        = "{ip}"
+    port        = {port}
+    user        = "ubuntu"
+    private_key = file("{key}")
+    timeout     = "30s"
+  }}
+  provisioner "file" {{
+    source      = "conf"
+    destination = "/home/ubuntu"
+  }}
+  provisioner "remote-exec" {{
+    inline = [
+      "sudo apt-get install -y zookeeperd",
+      "sudo cp /home/ubuntu/conf/zoo.cfg /etc/zookeeper/conf/zoo.cfg",
+      "echo 1 | sudo tee /var/lib/zookeeper/myid",
+    ]
+  }}
+  provisioner "remote-exec" {{
+    script = "configure.sh"
+  }}
+}}
+"#,
+            ip = vm.public_ip,
+            port = vm.ssh_port,
+            key = vm.key.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(&terraform)
+            .args(args)
+            .current_dir(w)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "terraform {args:?}: {}", text(&out));
+    };
+    run(&["init", "-input=false", "-no-color"]);
+    run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(
+        std::fs::read_to_string(vm_file(&vm, "/etc/zookeeper/conf/zoo.cfg")).unwrap(),
+        "server.1=10.1.1.10:2888:3888\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(vm_file(&vm, "/var/lib/zookeeper/myid")).unwrap(),
+        "1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(vm_file(&vm, "/etc/marathon/conf/hostname")).unwrap(),
+        "master-0\n"
+    );
+    let log = std::fs::read_to_string(vm_file(&vm, "/var/log/mesostack-sim/commands.log")).unwrap();
+    assert!(log.contains("apt-get install -y zookeeperd\n"), "{log}");
+}
+
+/// A Terraform new enough for the built-in `terraform_data` resource (1.4+): the one on
+/// `PATH` may be the legacy 1.0.3 the other tests use.
+fn modern_terraform() -> Option<PathBuf> {
+    let candidates = [
+        Some(PathBuf::from("/usr/local/bin/terraform")),
+        which("terraform"),
+    ];
+    candidates.into_iter().flatten().find(|t| {
+        let Ok(out) = Command::new(t).args(["version", "-json"]).output() else {
+            return false;
+        };
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let version = v["terraform_version"].as_str().unwrap_or("0.0.0");
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        major > 1 || (major == 1 && minor >= 4)
+    })
+}
+
+/// Packer 1.6.6's built-in Go `cloudstack` builder with its `shell` and `file` provisioners
+/// against a sandboxed VM: the build VM's root keeps what they wrote after the VM is
+/// expunged. (The Go builder sleeps 30 s after createTemplate.)
+#[tokio::test]
+async fn packer_shell_provisioner_runs_in_the_build_vm_root() {
+    let Some(_) = tools() else {
+        return;
+    };
+    let Some(packer) = require_tool("packer", which("packer")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dir.path().join("sandbox");
+    let sim = SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);
+    std::fs::write(dir.path().join("motd"), "built by packer\n").unwrap();
+    let template = serde_json::json!({
+        "builders": [{
+            "type": "cloudstack",
+            "api_url": sim.api_url,
+            "api_key": SIM_API_KEY, "secret_key": SIM_SECRET_KEY,
+            "zone": "zone001", "network": "guestnet001", "service_offering": "t1.small",
+            "source_template": "Ubuntu 14.04", "template_os": "Ubuntu 14.04 (64-bit)",
+            "template_name": "packer-sandboxed", "ssh_username": "ubuntu", "ssh_timeout": "60s",
+            "expunge": true
+        }],
+        "provisioners": [
+            {"type": "file", "source": "motd", "destination": "/tmp/motd"},
+            {"type": "shell",
+             "execute_command": "echo 'packer' | sudo -S sh -c '{{ .Vars }} {{ .Path }}'",
+             "inline": [
+                "apt-get update",
+                "apt-get install -y mesos marathon",
+                "cp /tmp/motd /etc/motd",
+                "echo provisioned-in-$(hostname)"
+             ]}
+        ]
+    });
+    let path = dir.path().join("build.json");
+    std::fs::write(&path, template.to_string()).unwrap();
+    let packer_home = dir.path().join("packer-home");
+    std::fs::create_dir_all(&packer_home).unwrap();
+    let out = Command::new(packer)
+        .arg("build")
+        .arg(&path)
+        .current_dir(dir.path())
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("PACKER_CONFIG_DIR", &packer_home)
+        .env_remove("PACKER_PLUGIN_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "packer build: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("provisioned-in-packer-"), "{stdout}");
+    // The build VM is expunged; its root stays until the simulator's next start.
+    let roots: Vec<PathBuf> = std::fs::read_dir(sandbox.join("vms"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    let root = &roots[0];
+    let file = |p: &str| cloudstack_sim::sandbox::vm_file(root, p).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(file("/etc/motd")).unwrap(),
+        "built by packer\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(file("/var/lib/mesostack-sim/installed")).unwrap(),
+        "mesos\nmarathon\n"
+    );
+    let log = std::fs::read_to_string(file("/var/log/mesostack-sim/commands.log")).unwrap();
+    assert!(log.contains("sudo -S sh -c"), "{log}");
+    assert!(log.contains("apt-get update\n"), "{log}");
+}
