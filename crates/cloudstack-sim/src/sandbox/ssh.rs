@@ -271,6 +271,123 @@ impl russh::server::Handler for Connection {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use russh::keys::PrivateKeyWithHashAlg;
+
+    struct TrustAll;
+    impl russh::client::Handler for TrustAll {
+        type Error = russh::Error;
+        async fn check_server_key(
+            &mut self,
+            _key: &russh::keys::PublicKeyOrCertificate,
+        ) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+    }
+
+    fn client_key(seed: u8) -> PrivateKey {
+        PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    /// Serves one VM on a loopback port with the given sandbox, like the forwarder does.
+    async fn serve_vm(sandbox: Arc<Sandbox>, vm: VmInfo) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                serve(sandbox.clone(), stream, vm.clone());
+            }
+        });
+        addr
+    }
+
+    /// Runs `command` as `user` with `key`; `None` when the login is refused.
+    async fn exec(
+        addr: std::net::SocketAddr,
+        key: PrivateKey,
+        command: &str,
+    ) -> Option<(String, String, Option<u32>)> {
+        let config = Arc::new(russh::client::Config::default());
+        let mut session = russh::client::connect(config, addr, TrustAll)
+            .await
+            .unwrap();
+        let auth = session
+            .authenticate_publickey("ubuntu", PrivateKeyWithHashAlg::new(Arc::new(key), None))
+            .await
+            .unwrap();
+        if !auth.success() {
+            return None;
+        }
+        let mut channel = session.channel_open_session().await.unwrap();
+        channel.exec(true, command).await.unwrap();
+        let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), None);
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                russh::ChannelMsg::Data { data } => out.extend_from_slice(&data),
+                russh::ChannelMsg::ExtendedData { data, ext: 1 } => err.extend_from_slice(&data),
+                russh::ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
+                _ => {}
+            }
+        }
+        Some((
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+            code,
+        ))
+    }
+
+    fn vm_with(key: &PrivateKey) -> VmInfo {
+        VmInfo {
+            id: "0123abcd-0000-4000-8000-000000000000".into(),
+            name: "unit-vm".into(),
+            public_keys: vec![key.public_key().to_openssh().unwrap()],
+            password: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn without_namespaces_commands_fail_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sandbox = Sandbox::new(dir.path(), &[]).unwrap();
+        sandbox.unavailable = Some("the simulator runs as uid 1000, not root".into());
+        let key = client_key(7);
+        let addr = serve_vm(Arc::new(sandbox), vm_with(&key)).await;
+        let (out, err, code) = exec(addr, key, "echo hi").await.unwrap();
+        assert_eq!(out, "");
+        assert_eq!(
+            err,
+            "cloudstack-sim: VM sandboxes need root for mount namespaces: the simulator runs as uid 1000, not root\n"
+        );
+        assert_eq!(code, Some(1));
+    }
+
+    #[tokio::test]
+    async fn streams_and_exit_status_and_only_the_vm_key_logs_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::new(dir.path(), &[]).unwrap();
+        if let Some(reason) = sandbox.unavailable() {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+        let key = client_key(7);
+        let vm = vm_with(&key);
+        let root = sandbox.vm_root(&vm.id, &vm.name);
+        let addr = serve_vm(Arc::new(sandbox), vm).await;
+        assert!(exec(addr, client_key(8), "true").await.is_none());
+        let (out, err, code) = exec(
+            addr,
+            key,
+            "echo out; echo err >&2; mkdir -p /etc/unit && echo $USER > /etc/unit/who; exit 7",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (out.as_str(), err.as_str(), code),
+            ("out\n", "err\n", Some(7))
+        );
+        let who = super::super::vm_file(&root, "/etc/unit/who").unwrap();
+        assert_eq!(std::fs::read_to_string(who).unwrap(), "ubuntu\n");
+        assert!(!Path::new("/etc/unit").exists());
+    }
 
     #[test]
     fn login_names_are_safe_directory_names() {
