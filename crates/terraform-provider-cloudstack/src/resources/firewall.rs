@@ -1,0 +1,1417 @@
+//! `cloudstack_firewall` (ingress rules on a public IP) and the machinery it
+//! shares with `cloudstack_egress_firewall` and `cloudstack_port_forward`:
+//! input checks, bounded concurrent rule jobs, and the "rule set" logic that
+//! maps a Terraform set of `rule` blocks onto individual CloudStack rules.
+//!
+//! Schema and ID as in apache/cloudstack-terraform-provider (ID =
+//! `ip_address_id`; `rule` {cidr_list, protocol, icmp_type, icmp_code, ports,
+//! uuids}; `managed`; `parallelism`), plus import by IP address ID (the Go
+//! provider has none). Every `ports` entry (and an icmp or `all` rule as a
+//! whole) is one CloudStack rule; `uuids` maps the entry (`"80"`, `"80-90"`,
+//! `"icmp"`, `"all"`) to its rule ID.
+//!
+//! Partial failures leave the state holding exactly the rules that exist.
+//! On update Terraform keeps that state, so the next apply creates only the
+//! missing rules. On create Terraform itself marks the resource tainted when
+//! an error comes with a state, so the next apply deletes the rules that
+//! exist and creates them all again (nothing leaks, nothing is duplicated).
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    future::Future,
+    net::{Ipv4Addr, Ipv6Addr},
+};
+
+use crate::provider::Client;
+use cloudstack::{
+    api::{CreateEgressFirewallRule, CreateFirewallRule},
+    Params,
+};
+use futures::StreamExt;
+use tfplugin5::{
+    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
+    PlanRequest, Resource, Schema, Type, Value,
+};
+
+// ----- shared by the three rule resources --------------------------------------------------
+
+/// Upper bound of rule jobs in flight for one resource: enough to hide job
+/// latency, small enough not to flood an API with rate limits.
+pub(crate) const MAX_IN_FLIGHT: usize = 10;
+
+/// Runs `f` on every item with at most `limit` futures in flight and returns
+/// the results in the order of `items`. No sleeps between launches: the
+/// client backs off on 429 by itself.
+pub(crate) async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    let f = &f;
+    let mut out: Vec<(usize, R)> = futures::stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| async move { (i, f(item).await) })
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Parses a port number 1..=65535.
+fn parse_port(s: &str) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+/// Parses a `ports` entry: `"80"` or `"80-90"` with start <= end.
+pub(crate) fn parse_port_range(s: &str) -> Option<(u16, u16)> {
+    match s.split_once('-') {
+        None => parse_port(s).map(|p| (p, p)),
+        Some((a, b)) => {
+            let (a, b) = (parse_port(a)?, parse_port(b)?);
+            (a <= b).then_some((a, b))
+        }
+    }
+}
+
+/// Whether `s` is an IPv4 or IPv6 CIDR such as `0.0.0.0/0` or `10.1.0.0/16`.
+pub(crate) fn is_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else {
+        return false;
+    };
+    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    if addr.parse::<Ipv4Addr>().is_ok() {
+        len <= 32
+    } else {
+        addr.parse::<Ipv6Addr>().is_ok() && len <= 128
+    }
+}
+
+/// A port number attribute (`private_port`, ...) checked to be 1..=65535.
+pub(crate) fn check_port_number(
+    v: &Value,
+    what: &str,
+    block: &str,
+    diags: &mut Diagnostics,
+) -> Option<u16> {
+    if v.is_null() || v.is_unknown() {
+        return None;
+    }
+    match v
+        .as_i64()
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| *n > 0)
+    {
+        Some(p) => Some(p),
+        None => {
+            let shown = match v.as_f64() {
+                Some(f) => f.to_string(),
+                None => format!("{v:?}"),
+            };
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what}: {shown} is out of range"),
+                    format!("{what} must be a port number from 1 to 65535."),
+                )
+                .at(AttributePath::attr(block)),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `protocol` against the allowed lower-case values.
+pub(crate) fn check_protocol(v: &Value, allowed: &[&str], block: &str, diags: &mut Diagnostics) {
+    if let Some(p) = v.as_str() {
+        if !allowed.contains(&p) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.protocol: {p:?} is not a valid protocol"),
+                    format!("Valid options are {} (lower case).", list.join(", ")),
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// Checks each known entry of a CIDR set attribute.
+pub(crate) fn check_cidrs(v: &Value, what: &str, block: &str, diags: &mut Diagnostics) {
+    for c in v.as_slice().unwrap_or(&[]).iter().filter_map(Value::as_str) {
+        if !is_cidr(c) {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what} entry {c:?}: not a CIDR"),
+                    "Write an address range in CIDR notation, e.g. \"0.0.0.0/0\" or \"10.0.0.0/8\" \
+                     (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// One line for a CloudStack error in a diagnostic.
+pub(crate) fn api_error_detail(e: &cloudstack::Error) -> String {
+    if e.is_auth() {
+        format!("{e}. Check api_key and secret_key of the provider block.")
+    } else {
+        e.to_string()
+    }
+}
+
+/// A known string list/set as sorted strings (order-free comparison).
+fn sorted_strings(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_slice()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// CloudStack's comma-separated `cidrlist` as a list.
+fn split_list(s: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = s
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn string_set(items: &[String]) -> Value {
+    Value::Set(items.iter().map(Value::from).collect())
+}
+
+// ----- ingress / egress rule sets ------------------------------------------------------------
+
+/// Which of the two firewall resources: they differ in scope (public IP or
+/// network), API commands and allowed protocols only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `cloudstack_firewall`.
+    Ingress,
+    /// `cloudstack_egress_firewall`.
+    Egress,
+}
+
+impl Kind {
+    fn type_name(self) -> &'static str {
+        match self {
+            Kind::Ingress => "cloudstack_firewall",
+            Kind::Egress => "cloudstack_egress_firewall",
+        }
+    }
+    /// The attribute the resource ID equals.
+    fn scope_attr(self) -> &'static str {
+        match self {
+            Kind::Ingress => "ip_address_id",
+            Kind::Egress => "network_id",
+        }
+    }
+    fn scope_param(self) -> &'static str {
+        match self {
+            Kind::Ingress => "ipaddressid",
+            Kind::Egress => "networkid",
+        }
+    }
+    fn protocols(self) -> &'static [&'static str] {
+        match self {
+            Kind::Ingress => &["tcp", "udp", "icmp"],
+            Kind::Egress => &["all", "tcp", "udp", "icmp"],
+        }
+    }
+}
+
+/// The Go provider's default `parallelism`.
+const DEFAULT_PARALLELISM: i64 = 2;
+
+pub(crate) fn rule_set_schema(kind: Kind) -> Schema {
+    let cidr_list = match kind {
+        Kind::Ingress => Attribute::required("cidr_list", Type::set(Type::String)),
+        // CloudStack fills in the network's CIDR when none is given.
+        Kind::Egress => Attribute::optional_computed("cidr_list", Type::set(Type::String)),
+    };
+    let mut rule = Block::new()
+        .attribute(cidr_list.description("Source CIDRs the rule applies to."))
+        .attribute(
+            Attribute::required("protocol", Type::String)
+                .description(format!("One of {}.", kind.protocols().join(", "))),
+        )
+        .attribute(
+            Attribute::optional_computed("icmp_type", Type::Number)
+                .description("ICMP type (required for icmp; -1 = all)."),
+        )
+        .attribute(
+            Attribute::optional_computed("icmp_code", Type::Number)
+                .description("ICMP code (required for icmp; -1 = all)."),
+        )
+        .attribute(
+            Attribute::optional("ports", Type::set(Type::String))
+                .description("Ports \"80\" or ranges \"8000-8080\" (tcp/udp)."),
+        )
+        .attribute(
+            Attribute::computed("uuids", Type::map(Type::String))
+                .description("CloudStack rule ID per ports entry (or \"icmp\" / \"all\")."),
+        );
+    if kind == Kind::Egress {
+        rule = rule.attribute(
+            Attribute::optional("dest_cidr_list", Type::set(Type::String))
+                .description("Destination CIDRs."),
+        );
+    }
+    let scope_desc = match kind {
+        Kind::Ingress => "ID of the public IP address the rules apply to.",
+        Kind::Egress => "ID of the guest network the rules apply to.",
+    };
+    Schema::new(
+        Block::new()
+            .attribute(Attribute::computed("id", Type::String))
+            .attribute(
+                Attribute::required(kind.scope_attr(), Type::String)
+                    .force_new()
+                    .description(scope_desc),
+            )
+            .attribute(Attribute::optional_computed("project", Type::String).force_new())
+            .attribute(
+                Attribute::optional("managed", Type::Bool)
+                    .default(false)
+                    .description("Delete rules not in this configuration."),
+            )
+            .attribute(
+                Attribute::optional("parallelism", Type::Number)
+                    .default(DEFAULT_PARALLELISM)
+                    .description("Rule jobs run at the same time."),
+            )
+            .block(NestedBlock::set("rule", rule)),
+    )
+}
+
+/// Checks a configuration without API calls.
+pub(crate) fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnostics) {
+    let rules = config.get("rule");
+    if config.get_bool("managed") != Some(true)
+        && rules.as_slice().is_some_and(<[Value]>::is_empty)
+        && !config.get("managed").is_unknown()
+    {
+        diags.push(
+            Diagnostic::error(
+                "At least one rule block is required",
+                "Add a rule { ... } block, or set managed = true to let this resource \
+                 delete every rule it does not know.",
+            )
+            .at(AttributePath::attr("rule")),
+        );
+    }
+    if let Some(p) = config.get_i64("parallelism") {
+        if p < 1 {
+            diags.attribute_error(
+                "parallelism",
+                format!("Invalid parallelism: {p}"),
+                "parallelism is the number of rule jobs run at the same time; use 1 or more.",
+            );
+        }
+    }
+    for rule in rules.as_slice().unwrap_or(&[]) {
+        check_protocol(rule.get("protocol"), kind.protocols(), "rule", diags);
+        check_cidrs(rule.get("cidr_list"), "cidr_list", "rule", diags);
+        check_cidrs(rule.get("dest_cidr_list"), "dest_cidr_list", "rule", diags);
+        let ports = rule.get("ports");
+        for p in ports
+            .as_slice()
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Value::as_str)
+        {
+            if parse_port_range(p).is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid rule.ports entry {p:?}"),
+                        "Ports are numbers from 1 to 65535, written \"80\" or as a range \
+                         \"8000-8080\" with the start not above the end.",
+                    )
+                    .at(AttributePath::attr("rule")),
+                );
+            }
+        }
+        match rule.get_str("protocol") {
+            Some("icmp") => {
+                for attr in ["icmp_type", "icmp_code"] {
+                    let v = rule.get(attr);
+                    if v.is_null() {
+                        diags.push(
+                            Diagnostic::error(
+                                format!("Missing rule.{attr} for protocol \"icmp\""),
+                                format!("Set {attr} for icmp rules; -1 means every {attr}."),
+                            )
+                            .at(AttributePath::attr("rule")),
+                        );
+                    } else if let Some(n) = v.as_i64() {
+                        if !(-1..=255).contains(&n) {
+                            diags.push(
+                                Diagnostic::error(
+                                    format!("Invalid rule.{attr}: {n}"),
+                                    format!("{attr} is -1 (all) or 0 to 255."),
+                                )
+                                .at(AttributePath::attr("rule")),
+                            );
+                        }
+                    }
+                }
+            }
+            Some("tcp") | Some("udp")
+                if ports.as_slice().is_some_and(<[Value]>::is_empty) || ports.is_null() =>
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "Missing rule.ports for a tcp/udp rule",
+                        "Give the ports the rule opens, e.g. ports = [\"22\", \"8000-8080\"].",
+                    )
+                    .at(AttributePath::attr("rule")),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One CloudStack firewall rule as a rule block describes it.
+#[derive(Debug, Clone, PartialEq)]
+struct Unit {
+    /// Key in `uuids`: the ports entry, or `"icmp"` / `"all"`.
+    key: String,
+    protocol: String,
+    cidrs: Vec<String>,
+    dest_cidrs: Vec<String>,
+    ports: Option<(u16, u16)>,
+    icmp: Option<(i64, i64)>,
+}
+
+impl Unit {
+    /// Whether an existing rule `prior` serves as this wanted rule. Unknown
+    /// or unset optional-computed fields (cidrs of egress) match anything.
+    fn served_by(&self, prior: &Unit) -> bool {
+        self.key == prior.key
+            && self.protocol == prior.protocol
+            && (self.cidrs.is_empty() || self.cidrs == prior.cidrs)
+            && self.dest_cidrs == prior.dest_cidrs
+            && (self.icmp.is_none() || self.icmp == prior.icmp)
+    }
+}
+
+/// The CloudStack rules one `rule` element stands for (none if unknowns
+/// keep it from being complete, which cannot happen at apply time).
+fn units_of(rule: &Value) -> Vec<Unit> {
+    let protocol = rule.get_str("protocol").unwrap_or_default().to_string();
+    let cidrs = sorted_strings(rule.get("cidr_list"));
+    let dest_cidrs = sorted_strings(rule.get("dest_cidr_list"));
+    let base = Unit {
+        key: String::new(),
+        protocol: protocol.clone(),
+        cidrs,
+        dest_cidrs,
+        ports: None,
+        icmp: None,
+    };
+    match protocol.as_str() {
+        "icmp" => vec![Unit {
+            key: "icmp".into(),
+            icmp: match (rule.get_i64("icmp_type"), rule.get_i64("icmp_code")) {
+                (Some(t), Some(c)) => Some((t, c)),
+                _ => None,
+            },
+            ..base
+        }],
+        "all" => vec![Unit {
+            key: "all".into(),
+            ..base
+        }],
+        _ => rule
+            .get_strings("ports")
+            .into_iter()
+            .filter_map(|p| {
+                parse_port_range(&p).map(|r| Unit {
+                    key: p,
+                    ports: Some(r),
+                    ..base.clone()
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Units of a state rule element with their rule IDs.
+fn units_with_ids(rule: &Value) -> Vec<(Unit, String)> {
+    let uuids = rule.get("uuids");
+    units_of(rule)
+        .into_iter()
+        .filter_map(|u| uuids.get_str(&u.key).map(|id| (u.clone(), id.to_string())))
+        .collect()
+}
+
+/// What CloudStack answered for one rule.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct ApiRule {
+    id: String,
+    protocol: String,
+    cidrs: Vec<String>,
+    dest_cidrs: Vec<String>,
+    start: Option<i64>,
+    end: Option<i64>,
+    icmp_type: Option<i64>,
+    icmp_code: Option<i64>,
+}
+
+impl From<cloudstack::model::FirewallRule> for ApiRule {
+    fn from(r: cloudstack::model::FirewallRule) -> ApiRule {
+        ApiRule {
+            id: r.id,
+            protocol: r.protocol.unwrap_or_default().to_ascii_lowercase(),
+            cidrs: split_list(r.cidrlist.as_deref()),
+            dest_cidrs: Vec::new(),
+            start: r.startport,
+            end: r.endport,
+            icmp_type: r.icmptype,
+            icmp_code: r.icmpcode,
+        }
+    }
+}
+
+impl From<cloudstack::model::EgressFirewallRule> for ApiRule {
+    fn from(r: cloudstack::model::EgressFirewallRule) -> ApiRule {
+        ApiRule {
+            id: r.id,
+            protocol: r.protocol.unwrap_or_default().to_ascii_lowercase(),
+            cidrs: split_list(r.cidrlist.as_deref()),
+            dest_cidrs: split_list(r.destcidrlist.as_deref()),
+            start: r.startport,
+            end: r.endport,
+            icmp_type: r.icmptype,
+            icmp_code: r.icmpcode,
+        }
+    }
+}
+
+impl ApiRule {
+    /// The `uuids` key this rule would have in a rule block.
+    fn key(&self) -> String {
+        match self.protocol.as_str() {
+            "icmp" | "all" => self.protocol.clone(),
+            _ => match (self.start, self.end) {
+                (Some(s), Some(e)) if s != e => format!("{s}-{e}"),
+                (Some(s), _) => s.to_string(),
+                _ => self.protocol.clone(),
+            },
+        }
+    }
+}
+
+async fn list_rules(
+    client: &cloudstack::Client,
+    kind: Kind,
+    scope_id: &str,
+) -> Result<Vec<ApiRule>, cloudstack::Error> {
+    let params = Params::new()
+        .with(kind.scope_param(), scope_id)
+        .with("listall", "true");
+    Ok(match kind {
+        Kind::Ingress => client
+            .list_firewall_rules(&params)
+            .await?
+            .into_iter()
+            .map(ApiRule::from)
+            .collect(),
+        Kind::Egress => client
+            .list_egress_firewall_rules(&params)
+            .await?
+            .into_iter()
+            .map(ApiRule::from)
+            .collect(),
+    })
+}
+
+async fn create_unit(
+    client: &cloudstack::Client,
+    kind: Kind,
+    scope_id: &str,
+    u: &Unit,
+) -> Result<ApiRule, cloudstack::Error> {
+    let mut extra = Params::new();
+    if let Some((t, c)) = u.icmp {
+        extra
+            .set("icmptype", t.to_string())
+            .set("icmpcode", c.to_string());
+    }
+    let (start_port, end_port) = match u.ports {
+        Some((s, e)) => (Some(s), Some(e)),
+        None => (None, None),
+    };
+    match kind {
+        Kind::Ingress => client
+            .create_firewall_rule(&CreateFirewallRule {
+                ip_address_id: scope_id.to_string(),
+                protocol: u.protocol.clone(),
+                start_port,
+                end_port,
+                cidr_list: u.cidrs.clone(),
+                extra,
+            })
+            .await
+            .map(ApiRule::from),
+        Kind::Egress => {
+            if !u.dest_cidrs.is_empty() {
+                extra.set_list("destcidrlist", &u.dest_cidrs);
+            }
+            client
+                .create_egress_firewall_rule(&CreateEgressFirewallRule {
+                    network_id: scope_id.to_string(),
+                    protocol: u.protocol.clone(),
+                    start_port,
+                    end_port,
+                    cidr_list: u.cidrs.clone(),
+                    extra,
+                })
+                .await
+                .map(ApiRule::from)
+        }
+    }
+}
+
+async fn delete_rule(
+    client: &cloudstack::Client,
+    kind: Kind,
+    id: &str,
+) -> Result<(), cloudstack::Error> {
+    let r = match kind {
+        Kind::Ingress => client.delete_firewall_rule(id).await,
+        Kind::Egress => client.delete_egress_firewall_rule(id).await,
+    };
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+fn parallelism(v: &Value) -> usize {
+    let p = v.get_i64("parallelism").unwrap_or(DEFAULT_PARALLELISM);
+    usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
+}
+
+/// Brings `planned` about from `prior` (null on create): deletes rules no
+/// longer wanted, creates missing ones, and returns the state of what
+/// exists afterwards.
+async fn converge(
+    client: &cloudstack::Client,
+    kind: Kind,
+    prior: &Value,
+    planned: &Value,
+    diags: &mut Diagnostics,
+) -> Value {
+    let Some(scope_id) = planned.get_str(kind.scope_attr()).map(str::to_string) else {
+        diags.attribute_error(
+            kind.scope_attr(),
+            format!("{} is unknown at apply time", kind.scope_attr()),
+            "This is a provider or Terraform bug.",
+        );
+        return Value::Null;
+    };
+    let limit = parallelism(planned);
+    // rules that exist now, with their IDs
+    let mut existing: Vec<(Unit, String)> = prior
+        .get_slice("rule")
+        .iter()
+        .flat_map(units_with_ids)
+        .collect();
+    // match wanted units to existing ones
+    let planned_rules: Vec<Value> = planned.get_slice("rule").to_vec();
+    let mut wanted: Vec<(usize, Unit, Option<ApiRule>)> = Vec::new();
+    let mut used: HashSet<String> = HashSet::new();
+    for (i, rule) in planned_rules.iter().enumerate() {
+        for u in units_of(rule) {
+            let found = existing
+                .iter()
+                .find(|(p, id)| !used.contains(id) && u.served_by(p))
+                .map(|(p, id)| (p.clone(), id.clone()));
+            let reuse = found.map(|(p, id)| {
+                used.insert(id.clone());
+                ApiRule {
+                    id,
+                    protocol: p.protocol,
+                    cidrs: p.cidrs,
+                    dest_cidrs: p.dest_cidrs,
+                    icmp_type: p.icmp.map(|x| x.0),
+                    icmp_code: p.icmp.map(|x| x.1),
+                    ..ApiRule::default()
+                }
+            });
+            wanted.push((i, u, reuse));
+        }
+    }
+    // delete first: a changed rule may need its port free again
+    let doomed: Vec<(Unit, String)> = existing
+        .drain(..)
+        .filter(|(_, id)| !used.contains(id))
+        .collect();
+    let deleted = bounded(doomed, limit, |(u, id)| async move {
+        let r = delete_rule(client, kind, &id).await;
+        (u, id, r)
+    })
+    .await;
+    let mut leftovers: Vec<(Unit, String)> = Vec::new();
+    for (u, id, r) in deleted {
+        if let Err(e) = r {
+            diags.push(
+                Diagnostic::error(
+                    format!("Failed to delete firewall rule {id} ({})", u.key),
+                    api_error_detail(&e),
+                )
+                .at(AttributePath::attr("rule")),
+            );
+            leftovers.push((u, id));
+        }
+    }
+    let todo: Vec<(usize, Unit)> = wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, reuse))| reuse.is_none())
+        .map(|(n, (_, u, _))| (n, u.clone()))
+        .collect();
+    let scope_ref = scope_id.as_str();
+    let created = bounded(todo, limit, |(n, u)| async move {
+        (n, create_unit(client, kind, scope_ref, &u).await)
+    })
+    .await;
+    for (n, r) in created {
+        match r {
+            Ok(rule) => wanted[n].2 = Some(rule),
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    format!(
+                        "Failed to create {} rule for {} {}",
+                        wanted[n].1.protocol,
+                        if wanted[n].1.ports.is_some() {
+                            "port"
+                        } else {
+                            "protocol"
+                        },
+                        wanted[n].1.key
+                    ),
+                    format!(
+                        "{}. The rules that were created are kept in the state; apply again to \
+                         create the missing ones.",
+                        api_error_detail(&e)
+                    ),
+                )
+                .at(AttributePath::attr("rule")),
+            ),
+        }
+    }
+    // rebuild the rule elements from what exists
+    let mut rules: Vec<Value> = Vec::new();
+    for (i, rule) in planned_rules.iter().enumerate() {
+        let done: Vec<&(usize, Unit, Option<ApiRule>)> = wanted
+            .iter()
+            .filter(|(j, _, r)| *j == i && r.is_some())
+            .collect();
+        if done.is_empty() {
+            continue;
+        }
+        rules.push(rule_state(rule, &done));
+    }
+    // rules we failed to delete still exist: keep them so a later apply retries
+    for (u, id) in leftovers {
+        rules.push(orphan_rule(kind, &u, &id));
+    }
+    let mut state = planned.clone();
+    state.set_attr("id", scope_id.as_str());
+    if state.get("project").is_unknown() {
+        state.set_attr("project", Value::Null);
+    }
+    state.set_attr("rule", Value::Set(rules));
+    state
+}
+
+/// A state rule element for `rule` holding only the units that exist.
+fn rule_state(rule: &Value, done: &[&(usize, Unit, Option<ApiRule>)]) -> Value {
+    let mut out = rule.clone();
+    let mut uuids = BTreeMap::new();
+    let mut ports = Vec::new();
+    let mut api: Option<&ApiRule> = None;
+    for (_, u, r) in done {
+        if let Some(r) = r {
+            uuids.insert(u.key.clone(), Value::from(&r.id));
+            if u.ports.is_some() {
+                ports.push(Value::from(&u.key));
+            }
+            api.get_or_insert(r);
+        }
+    }
+    out.set_attr("uuids", Value::Map(uuids));
+    if !rule.get("ports").is_null() {
+        out.set_attr("ports", Value::Set(ports));
+    }
+    if rule.get("cidr_list").is_unknown() || rule.get("cidr_list").is_null() {
+        out.set_attr(
+            "cidr_list",
+            api.map(|a| string_set(&a.cidrs)).unwrap_or(Value::Null),
+        );
+    }
+    for (attr, v) in [
+        ("icmp_type", api.and_then(|a| a.icmp_type)),
+        ("icmp_code", api.and_then(|a| a.icmp_code)),
+    ] {
+        if rule.get(attr).is_unknown() {
+            out.set_attr(attr, v);
+        }
+    }
+    out
+}
+
+/// A rule element for a CloudStack rule this configuration does not have
+/// (managed mode, or a rule that could not be deleted).
+fn orphan_rule(kind: Kind, u: &Unit, id: &str) -> Value {
+    let mut r = Value::object([
+        ("protocol", Value::from(&u.protocol)),
+        ("cidr_list", string_set(&u.cidrs)),
+        ("icmp_type", u.icmp.map(|x| x.0).into()),
+        ("icmp_code", u.icmp.map(|x| x.1).into()),
+        (
+            "ports",
+            if u.ports.is_some() {
+                Value::Set(vec![Value::from(&u.key)])
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "uuids",
+            Value::Map(BTreeMap::from([(u.key.clone(), Value::from(id))])),
+        ),
+    ]);
+    if kind == Kind::Egress {
+        r.set_attr(
+            "dest_cidr_list",
+            if u.dest_cidrs.is_empty() {
+                Value::Null
+            } else {
+                string_set(&u.dest_cidrs)
+            },
+        );
+    }
+    r
+}
+
+fn unit_of_api(r: &ApiRule) -> Unit {
+    let key = r.key();
+    Unit {
+        ports: parse_port_range(&key),
+        icmp: match (r.icmp_type, r.icmp_code) {
+            (Some(t), Some(c)) if r.protocol == "icmp" => Some((t, c)),
+            _ => None,
+        },
+        key,
+        protocol: r.protocol.clone(),
+        cidrs: r.cidrs.clone(),
+        dest_cidrs: r.dest_cidrs.clone(),
+    }
+}
+
+/// Reads the rules of the state back: drops entries whose rule vanished,
+/// refreshes what CloudStack reports, adds unknown rules when managed.
+/// Null when the IP/network is gone, or nothing is left and not managed.
+async fn read_rule_set(
+    client: &cloudstack::Client,
+    kind: Kind,
+    state: &Value,
+    diags: &mut Diagnostics,
+) -> Value {
+    let Some(scope_id) = state
+        .get_str(kind.scope_attr())
+        .or_else(|| state.get_str("id"))
+        .map(str::to_string)
+    else {
+        return Value::Null;
+    };
+    let listed = match list_rules(client, kind, &scope_id).await {
+        Ok(l) => l,
+        Err(e) if e.is_not_found() => return Value::Null,
+        Err(e) => {
+            diags.error(
+                format!(
+                    "Failed to list the rules of {} {scope_id}",
+                    kind.scope_attr()
+                ),
+                api_error_detail(&e),
+            );
+            return state.clone();
+        }
+    };
+    let by_id: HashMap<&str, &ApiRule> = listed.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut rules = Vec::new();
+    for rule in state.get_slice("rule") {
+        let mut uuids = BTreeMap::new();
+        let mut ports = Vec::new();
+        let mut first: Option<&ApiRule> = None;
+        if let Some(m) = rule.get("uuids").as_map() {
+            for (key, id) in m {
+                let Some(id) = id.as_str() else { continue };
+                if let Some(api) = by_id.get(id) {
+                    seen.insert(api.id.as_str());
+                    uuids.insert(key.clone(), Value::from(id));
+                    if parse_port_range(key).is_some() {
+                        ports.push(Value::from(key));
+                    }
+                    first.get_or_insert(api);
+                }
+            }
+        }
+        let Some(api) = first else { continue };
+        let mut r = rule.clone();
+        r.set_attr("uuids", Value::Map(uuids));
+        if !rule.get("ports").is_null() || !ports.is_empty() {
+            r.set_attr("ports", Value::Set(ports));
+        }
+        r.set_attr("protocol", api.protocol.as_str());
+        r.set_attr("cidr_list", string_set(&api.cidrs));
+        if kind == Kind::Egress
+            && !(api.dest_cidrs.is_empty() && rule.get("dest_cidr_list").is_null())
+        {
+            r.set_attr("dest_cidr_list", string_set(&api.dest_cidrs));
+        }
+        if api.protocol == "icmp" {
+            r.set_attr("icmp_type", api.icmp_type);
+            r.set_attr("icmp_code", api.icmp_code);
+        }
+        rules.push(r);
+    }
+    let managed = state.get_bool("managed") == Some(true);
+    if managed {
+        for api in listed.iter().filter(|r| !seen.contains(r.id.as_str())) {
+            rules.push(orphan_rule(kind, &unit_of_api(api), &api.id));
+        }
+    }
+    if rules.is_empty() && !managed {
+        return Value::Null;
+    }
+    let mut out = state.clone();
+    out.set_attr("id", scope_id.as_str());
+    out.set_attr(kind.scope_attr(), scope_id.as_str());
+    if out.get("parallelism").is_null() {
+        out.set_attr("parallelism", DEFAULT_PARALLELISM);
+    }
+    if out.get("managed").is_null() {
+        out.set_attr("managed", false);
+    }
+    out.set_attr("rule", Value::Set(rules));
+    out
+}
+
+/// Marks `uuids` unknown in planned rule elements that no prior element
+/// provides exactly, so new rule IDs after apply match the plan.
+fn plan_rule_ids(req: &mut PlanRequest<'_>) {
+    let prior_units: Vec<(Unit, String)> = req
+        .prior
+        .get_slice("rule")
+        .iter()
+        .flat_map(units_with_ids)
+        .collect();
+    let Some(rules) = req.planned.get("rule").as_slice().map(<[Value]>::to_vec) else {
+        return;
+    };
+    let mut changed = false;
+    let rules: Vec<Value> = rules
+        .into_iter()
+        .map(|mut rule| {
+            if !rule.is_fully_known() {
+                return rule;
+            }
+            let units = units_of(&rule);
+            let ids = rule.get("uuids");
+            let all_served = !units.is_empty()
+                && units.iter().all(|u| {
+                    ids.get_str(&u.key).is_some_and(|id| {
+                        prior_units
+                            .iter()
+                            .any(|(p, pid)| pid == id && u.served_by(p) && p.cidrs == u.cidrs)
+                    })
+                })
+                && ids.as_map().is_some_and(|m| m.len() == units.len());
+            if !all_served {
+                rule.set_attr("uuids", Value::Unknown);
+                changed = true;
+            }
+            rule
+        })
+        .collect();
+    if changed {
+        req.planned.set_attr("rule", Value::Set(rules));
+    }
+}
+
+/// Implements a rule-set resource for one [`Kind`].
+pub(crate) struct RuleSet(pub(crate) Kind);
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.type_name())
+    }
+}
+
+#[async_trait]
+impl Resource<Client> for RuleSet {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+    fn schema(&self) -> Schema {
+        rule_set_schema(self.0)
+    }
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        validate_rule_set(self.0, config, diags);
+    }
+    async fn modify_plan(&self, mut req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+        plan_rule_ids(&mut req);
+        if req.prior.is_null() {
+            // the ID is the scope ID, known as soon as that is
+            let scope = req.planned.get(self.0.scope_attr()).clone();
+            req.planned.set_attr("id", scope);
+        }
+    }
+    async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let state = converge(&client.api, self.0, &Value::Null, planned, diags).await;
+        if diags.has_errors() && state.get_slice("rule").is_empty() {
+            return Value::Null;
+        }
+        state
+    }
+    async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
+        read_rule_set(&client.api, self.0, state, diags).await
+    }
+    async fn update(
+        &self,
+        client: &Client,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        converge(&client.api, self.0, prior, planned, diags).await
+    }
+    async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
+        let ids: Vec<String> = prior
+            .get_slice("rule")
+            .iter()
+            .flat_map(units_with_ids)
+            .map(|(_, id)| id)
+            .collect();
+        let kind = self.0;
+        let results = bounded(ids, parallelism(prior), |id| async move {
+            let r = delete_rule(&client.api, kind, &id).await;
+            (id, r)
+        })
+        .await;
+        for (id, r) in results {
+            if let Err(e) = r {
+                diags.error(
+                    format!("Failed to delete firewall rule {id}"),
+                    api_error_detail(&e),
+                );
+            }
+        }
+    }
+    async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        vec![Value::object([
+            ("id", Value::from(id)),
+            (self.0.scope_attr(), Value::from(id)),
+            ("managed", Value::from(true)),
+            ("parallelism", Value::from(DEFAULT_PARALLELISM)),
+        ])]
+    }
+}
+
+/// `cloudstack_firewall`, for the provider's registry.
+pub(crate) fn resource() -> RuleSet {
+    RuleSet(Kind::Ingress)
+}
+
+/// A simulator in-process with one VM and one public IP, for the rule
+/// resources' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use cloudstack::{api::DeployVirtualMachine, Params};
+    use cloudstack_sim::{Options, Simulator};
+    use tfplugin5::CancellationToken;
+
+    use crate::provider::Client;
+
+    /// Seeded objects of the simulator (see its seed module).
+    pub(crate) const ZONE: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
+    pub(crate) const SMALL: &str = "03f15d3e-57cd-41de-afb0-8714c3a3f05a";
+    pub(crate) const TEMPLATE: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5";
+    pub(crate) const NETWORK: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
+
+    pub(crate) struct Env {
+        pub(crate) client: Client,
+        pub(crate) sim: Simulator,
+        /// A VM in `NETWORK` (port forward target).
+        pub(crate) vm: String,
+        pub(crate) ip: String,
+        _shutdown: tokio::sync::oneshot::Sender<()>,
+    }
+
+    pub(crate) async fn env() -> Env {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sim = Simulator::new(Options::default()).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(cloudstack_sim::run(listener, sim.clone(), async {
+            let _ = rx.await;
+        }));
+        let cfg = cloudstack::Config::new(
+            format!("http://{addr}/client/api"),
+            cloudstack_sim::DEFAULT_API_KEY,
+            cloudstack_sim::DEFAULT_SECRET_KEY,
+        );
+        let api = cloudstack::Client::new(cfg).unwrap();
+        let vm = api
+            .deploy_virtual_machine(&DeployVirtualMachine {
+                zone_id: ZONE.into(),
+                service_offering_id: SMALL.into(),
+                template_id: TEMPLATE.into(),
+                name: Some("rules-vm".into()),
+                network_ids: vec![NETWORK.into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ip = api
+            .associate_ip_address(&Params::new().with("networkid", NETWORK))
+            .await
+            .unwrap();
+        Env {
+            client: Client::new(api, CancellationToken::new()),
+            sim,
+            vm: vm.id,
+            ip: ip.id,
+            _shutdown: tx,
+        }
+    }
+
+    /// Calls of `command` the simulator answered so far.
+    pub(crate) fn calls(sim: &Simulator, command: &str) -> u64 {
+        sim.stats()["requests"][command].as_u64().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{calls, env, NETWORK};
+    use super::*;
+
+    fn rule(proto: &str, ports: &[&str]) -> Value {
+        Value::object([
+            ("cidr_list", Value::set(["0.0.0.0/0"])),
+            ("protocol", Value::from(proto)),
+            ("icmp_type", Value::Unknown),
+            ("icmp_code", Value::Unknown),
+            ("ports", Value::set(ports.iter().copied())),
+            ("uuids", Value::Unknown),
+        ])
+    }
+
+    fn planned(ip: &str, rules: Vec<Value>) -> Value {
+        Value::object([
+            ("id", Value::from(ip)),
+            ("ip_address_id", Value::from(ip)),
+            ("project", Value::Unknown),
+            ("managed", Value::from(false)),
+            ("parallelism", Value::from(2i64)),
+            ("rule", Value::Set(rules)),
+        ])
+    }
+
+    fn errors(d: &Diagnostics) -> Vec<String> {
+        d.0.iter().map(|x| x.summary.clone()).collect()
+    }
+
+    #[test]
+    fn ports_and_cidrs() {
+        assert_eq!(parse_port_range("80"), Some((80, 80)));
+        assert_eq!(parse_port_range("80-90"), Some((80, 90)));
+        assert_eq!(parse_port_range("1-65535"), Some((1, 65535)));
+        for bad in [
+            "0", "65536", "90-80", "", "-", "a", "80-", " 80", "+80", "1-2-3",
+        ] {
+            assert_eq!(parse_port_range(bad), None, "{bad}");
+        }
+        assert!(is_cidr("0.0.0.0/0") && is_cidr("10.1.0.0/16") && is_cidr("::/0"));
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "300.0.0.0/8",
+            "10.0.0.0/x",
+            "abc/8",
+        ] {
+            assert!(!is_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field_and_the_fix() {
+        let mut cfg = planned("ip", vec![rule("tcp", &["22", "70000", "90-80"])]);
+        let mut d = Diagnostics::default();
+        validate_rule_set(Kind::Ingress, &cfg, &mut d);
+        assert_eq!(
+            errors(&d),
+            vec![
+                "Invalid rule.ports entry \"70000\"",
+                "Invalid rule.ports entry \"90-80\""
+            ]
+        );
+        assert!(d.0[0].detail.contains("1 to 65535"));
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("rule")));
+
+        let mut icmp = rule("icmp", &[]);
+        icmp.set_attr("icmp_type", Value::Null);
+        icmp.set_attr("icmp_code", 300i64);
+        let mut bad_cidr = rule("TCP", &["22"]);
+        bad_cidr.set_attr("cidr_list", Value::set(["0.0.0.0/40"]));
+        cfg.set_attr("rule", Value::Set(vec![icmp, bad_cidr, rule("udp", &[])]));
+        cfg.set_attr("parallelism", 0i64);
+        let mut d = Diagnostics::default();
+        validate_rule_set(Kind::Ingress, &cfg, &mut d);
+        let e = errors(&d);
+        assert!(e.contains(&"Invalid parallelism: 0".to_string()), "{e:?}");
+        assert!(e.contains(&"Missing rule.icmp_type for protocol \"icmp\"".to_string()));
+        assert!(e.contains(&"Invalid rule.icmp_code: 300".to_string()));
+        assert!(e.contains(&"Invalid rule.protocol: \"TCP\" is not a valid protocol".to_string()));
+        assert!(e.contains(&"Invalid rule.cidr_list entry \"0.0.0.0/40\": not a CIDR".to_string()));
+        assert!(e.contains(&"Missing rule.ports for a tcp/udp rule".to_string()));
+
+        // egress allows "all" without ports; no rules at all needs managed
+        let mut d = Diagnostics::default();
+        validate_rule_set(Kind::Egress, &planned("n", vec![rule("all", &[])]), &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        let mut d = Diagnostics::default();
+        validate_rule_set(Kind::Ingress, &planned("ip", vec![]), &mut d);
+        assert_eq!(errors(&d), vec!["At least one rule block is required"]);
+
+        // unknown values are not judged
+        let mut unknown = rule("tcp", &[]);
+        unknown.set_attr("ports", Value::Unknown);
+        unknown.set_attr("protocol", Value::Unknown);
+        let mut d = Diagnostics::default();
+        validate_rule_set(Kind::Ingress, &planned("ip", vec![unknown]), &mut d);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[tokio::test]
+    async fn create_update_read_delete_against_the_simulator() {
+        let env = env().await;
+        let r = RuleSet(Kind::Ingress);
+        let mut icmp = rule("icmp", &[]);
+        icmp.set_attr("icmp_type", 8i64);
+        icmp.set_attr("icmp_code", 0i64);
+        icmp.set_attr("ports", Value::Null);
+        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80-90"]), icmp]);
+        let mut d = Diagnostics::default();
+        let state = Resource::create(&r, &env.client, &plan, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(calls(&env.sim, "createFirewallRule"), 3);
+        assert!(
+            tfplugin5::plan::unknown_paths(&state).is_empty(),
+            "{state:?}"
+        );
+        let tcp = state
+            .get_slice("rule")
+            .iter()
+            .find(|x| x.get_str("protocol") == Some("tcp"))
+            .unwrap()
+            .clone();
+        let id22 = tcp.get("uuids").get_str("22").unwrap().to_string();
+        assert!(tcp.get("uuids").get_str("80-90").is_some());
+        assert_eq!(state.get_str("id"), Some(env.ip.as_str()));
+
+        // read of an unchanged world is the state itself
+        let read = Resource::read(&r, &env.client, &state, &mut d).await;
+        assert_eq!(read, state);
+
+        // update: 80-90 goes, 443 comes, 22 stays (same rule id)
+        let mut next = planned(&env.ip, vec![rule("tcp", &["22", "443"])]);
+        let mut req_planned = next.clone();
+        let mut rr = Vec::new();
+        Resource::<Client>::modify_plan(
+            &r,
+            PlanRequest {
+                prior: &state,
+                config: &next,
+                planned: &mut req_planned,
+                requires_replace: &mut rr,
+            },
+            &mut d,
+        )
+        .await;
+        assert!(req_planned.get_slice("rule")[0].get("uuids").is_unknown());
+        next = req_planned;
+        let updated = Resource::update(&r, &env.client, &state, &next, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        let uuids = updated.get_slice("rule")[0].get("uuids").clone();
+        assert_eq!(uuids.get_str("22"), Some(id22.as_str()));
+        assert!(uuids.get_str("443").is_some() && uuids.get_str("80-90").is_none());
+        assert_eq!(calls(&env.sim, "createFirewallRule"), 4);
+        assert_eq!(calls(&env.sim, "deleteFirewallRule"), 2);
+
+        // drift: a rule deleted behind our back leaves the state
+        env.client.api.delete_firewall_rule(&id22).await.unwrap();
+        let read = Resource::read(&r, &env.client, &updated, &mut d).await;
+        let rules = read.get_slice("rule");
+        assert_eq!(rules[0].get_strings("ports"), vec!["443"]);
+        assert_eq!(rules[0].get("uuids").as_map().unwrap().len(), 1);
+
+        // managed: a rule we do not know shows up, to be destroyed
+        env.client
+            .api
+            .create_firewall_rule(&CreateFirewallRule {
+                ip_address_id: env.ip.clone(),
+                protocol: "udp".into(),
+                start_port: Some(53),
+                end_port: Some(53),
+                cidr_list: vec!["10.0.0.0/8".into()],
+                extra: Params::new(),
+            })
+            .await
+            .unwrap();
+        let mut managed = read.clone();
+        managed.set_attr("managed", true);
+        let read = Resource::read(&r, &env.client, &managed, &mut d).await;
+        let foreign = read
+            .get_slice("rule")
+            .iter()
+            .find(|x| x.get_str("protocol") == Some("udp"))
+            .unwrap();
+        assert_eq!(foreign.get_strings("ports"), vec!["53"]);
+        assert_eq!(foreign.get_strings("cidr_list"), vec!["10.0.0.0/8"]);
+
+        // import reads everything
+        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let read = Resource::read(&r, &env.client, &imported[0], &mut d).await;
+        assert_eq!(read.get_slice("rule").len(), 2);
+
+        Resource::delete(&r, &env.client, &read, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert!(env
+            .client
+            .api
+            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .await
+            .unwrap()
+            .is_empty());
+        // all gone and not managed: the resource is gone
+        assert!(Resource::read(&r, &env.client, &updated, &mut d)
+            .await
+            .is_null());
+    }
+
+    #[tokio::test]
+    async fn partial_failure_keeps_exactly_what_exists() {
+        let env = env().await;
+        // a rule on ports 79-81 already exists: CloudStack refuses an overlapping one
+        env.client
+            .api
+            .create_firewall_rule(&CreateFirewallRule {
+                ip_address_id: env.ip.clone(),
+                protocol: "tcp".into(),
+                start_port: Some(79),
+                end_port: Some(81),
+                cidr_list: vec!["0.0.0.0/0".into()],
+                extra: Params::new(),
+            })
+            .await
+            .unwrap();
+        let r = RuleSet(Kind::Ingress);
+        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80", "8080"])]);
+        let mut d = Diagnostics::default();
+        let state = Resource::create(&r, &env.client, &plan, &mut d).await;
+        assert!(d.has_errors());
+        assert!(errors(&d)[0].contains("port 80"), "{d:?}");
+        let rules = state.get_slice("rule");
+        assert_eq!(rules.len(), 1);
+        let mut ports = rules[0].get_strings("ports");
+        ports.sort();
+        assert_eq!(ports, vec!["22", "8080"]);
+        assert!(tfplugin5::plan::unknown_paths(&state).is_empty());
+
+        // the next apply (an update from that state) creates only port 80
+        env.client
+            .api
+            .delete_firewall_rule(
+                &env.client
+                    .api
+                    .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|x| x.startport == Some(79))
+                    .unwrap()
+                    .id,
+            )
+            .await
+            .unwrap();
+        let before = calls(&env.sim, "createFirewallRule");
+        let mut d = Diagnostics::default();
+        let state = Resource::update(&r, &env.client, &state, &plan, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(calls(&env.sim, "createFirewallRule") - before, 1);
+        assert_eq!(
+            state.get_slice("rule")[0]
+                .get("uuids")
+                .as_map()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn egress_rules_on_a_network() {
+        let env = env().await;
+        let r = RuleSet(Kind::Egress);
+        let mut all = rule("all", &[]);
+        all.set_attr("ports", Value::Null);
+        all.set_attr("cidr_list", Value::Unknown);
+        all.set_attr("dest_cidr_list", Value::Null);
+        let mut plan = planned(NETWORK, vec![all, rule("tcp", &["1-65535"])]);
+        plan.set_attr("network_id", NETWORK);
+        let mut d = Diagnostics::default();
+        let state = Resource::create(&r, &env.client, &plan, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert!(
+            tfplugin5::plan::unknown_paths(&state).is_empty(),
+            "{state:?}"
+        );
+        let listed = env
+            .client
+            .api
+            .list_egress_firewall_rules(&Params::new().with("networkid", NETWORK))
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        let read = Resource::read(&r, &env.client, &state, &mut d).await;
+        assert_eq!(read, state);
+    }
+}

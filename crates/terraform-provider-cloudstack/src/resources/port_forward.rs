@@ -1,0 +1,657 @@
+//! `cloudstack_port_forward`: port forwarding rules of one public IP, as in
+//! apache/cloudstack-terraform-provider: ID = `ip_address_id`, a set of
+//! `forward` blocks {protocol, private_port, private_end_port, public_port,
+//! public_end_port, virtual_machine_id, vm_guest_ip, uuid}, `managed`, import
+//! by IP address ID (sets `managed = true`, like the Go provider).
+//!
+//! Rules are created concurrently (at most [`MAX_IN_FLIGHT`] jobs, no pauses)
+//! with `openfirewall=false` (firewall rules are their own resource). A
+//! partial failure returns exactly the rules that exist plus an error: on
+//! update the next apply creates only the missing ones; on create Terraform
+//! marks the resource tainted and replaces it (see [`super::firewall`]).
+
+use std::collections::{HashMap, HashSet};
+
+use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Params};
+use tfplugin5::{
+    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
+    PlanRequest, Resource, Schema, Type, Value,
+};
+
+use crate::provider::Client;
+
+use super::firewall::{
+    api_error_detail, bounded, check_port_number, check_protocol, MAX_IN_FLIGHT,
+};
+
+const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
+
+/// `cloudstack_port_forward`.
+#[derive(Debug, Default)]
+pub(crate) struct PortForward;
+
+/// `cloudstack_port_forward`, for the provider's registry.
+pub(crate) fn resource() -> PortForward {
+    PortForward
+}
+
+fn schema() -> Schema {
+    let forward = Block::new()
+        .attribute(Attribute::required("protocol", Type::String).description("tcp or udp."))
+        .attribute(Attribute::required("private_port", Type::Number))
+        .attribute(
+            Attribute::optional_computed("private_end_port", Type::Number)
+                .description("End of the private port range (defaults to private_port)."),
+        )
+        .attribute(Attribute::required("public_port", Type::Number))
+        .attribute(
+            Attribute::optional_computed("public_end_port", Type::Number)
+                .description("End of the public port range (defaults to public_port)."),
+        )
+        .attribute(Attribute::required("virtual_machine_id", Type::String))
+        .attribute(
+            Attribute::optional("vm_guest_ip", Type::String)
+                .description("Guest IP (NIC or secondary IP) to forward to."),
+        )
+        .attribute(Attribute::computed("uuid", Type::String).description("Rule ID."));
+    Schema::new(
+        Block::new()
+            .attribute(Attribute::computed("id", Type::String))
+            .attribute(
+                Attribute::required("ip_address_id", Type::String)
+                    .force_new()
+                    .description("ID of the public IP address to forward from."),
+            )
+            .attribute(
+                Attribute::optional("managed", Type::Bool)
+                    .default(false)
+                    .description("Delete forwards not in this configuration."),
+            )
+            .attribute(Attribute::optional_computed("project", Type::String).force_new())
+            .block(NestedBlock::set("forward", forward).min_items(1)),
+    )
+}
+
+fn validate(config: &Value, diags: &mut Diagnostics) {
+    for f in config.get_slice("forward") {
+        check_protocol(f.get("protocol"), &PROTOCOLS, "forward", diags);
+        let mut range = |start: &str, end: &str| {
+            let s = check_port_number(f.get(start), start, "forward", diags);
+            let e = check_port_number(f.get(end), end, "forward", diags);
+            if let (Some(s), Some(e)) = (s, e) {
+                if e < s {
+                    diags.push(
+                        Diagnostic::error(
+                            format!("Invalid forward.{end}: {e} is below {start} {s}"),
+                            format!(
+                                "{end} ends the range that starts at {start}; make it {s} or more."
+                            ),
+                        )
+                        .at(AttributePath::attr("forward")),
+                    );
+                }
+            }
+        };
+        range("private_port", "private_end_port");
+        range("public_port", "public_end_port");
+    }
+}
+
+/// One forwarding rule as a `forward` element describes it.
+#[derive(Debug, Clone, PartialEq)]
+struct Fwd {
+    protocol: String,
+    private: u16,
+    private_end: Option<u16>,
+    public: u16,
+    public_end: Option<u16>,
+    vm: String,
+    guest_ip: Option<String>,
+}
+
+fn port_of(v: &Value) -> Option<u16> {
+    v.as_i64().and_then(|n| u16::try_from(n).ok())
+}
+
+impl Fwd {
+    fn of(v: &Value) -> Option<Fwd> {
+        Some(Fwd {
+            protocol: v.get_str("protocol")?.to_string(),
+            private: port_of(v.get("private_port"))?,
+            private_end: port_of(v.get("private_end_port")),
+            public: port_of(v.get("public_port"))?,
+            public_end: port_of(v.get("public_end_port")),
+            vm: v.get_str("virtual_machine_id")?.to_string(),
+            guest_ip: v.get_str("vm_guest_ip").map(str::to_string),
+        })
+    }
+
+    /// Whether the existing rule `p` is this wanted one (unset end ports and
+    /// guest IP match anything).
+    fn served_by(&self, p: &Fwd) -> bool {
+        self.protocol == p.protocol
+            && self.private == p.private
+            && self.public == p.public
+            && self.vm == p.vm
+            && (self.private_end.is_none() || self.private_end == p.private_end)
+            && (self.public_end.is_none() || self.public_end == p.public_end)
+            && (self.guest_ip.is_none() || self.guest_ip == p.guest_ip)
+    }
+}
+
+fn api_port(s: &Option<String>) -> Option<i64> {
+    s.as_deref().and_then(|x| x.trim().parse().ok())
+}
+
+/// Writes what CloudStack reports into a forward element.
+fn refresh(elem: &mut Value, r: &PortForwardingRule) {
+    elem.set_attr("uuid", r.id.as_str());
+    if let Some(p) = &r.protocol {
+        elem.set_attr("protocol", p.to_ascii_lowercase());
+    }
+    for (attr, v) in [
+        ("private_port", &r.privateport),
+        ("private_end_port", &r.privateendport),
+        ("public_port", &r.publicport),
+        ("public_end_port", &r.publicendport),
+    ] {
+        if let Some(n) = api_port(v) {
+            elem.set_attr(attr, n);
+        }
+    }
+    if let Some(vm) = &r.virtualmachineid {
+        elem.set_attr("virtual_machine_id", vm.as_str());
+    }
+    // optional only: reported back only when configured, else it would diff
+    if !elem.get("vm_guest_ip").is_null() {
+        if let Some(ip) = &r.vmguestip {
+            elem.set_attr("vm_guest_ip", ip.as_str());
+        }
+    }
+}
+
+/// A forward element for a rule this configuration does not know.
+fn orphan(r: &PortForwardingRule) -> Value {
+    let mut v = Value::object([("vm_guest_ip", Value::Null)]);
+    refresh(&mut v, r);
+    v
+}
+
+async fn create_one(
+    client: &cloudstack::Client,
+    ip_id: &str,
+    f: &Fwd,
+) -> Result<PortForwardingRule, cloudstack::Error> {
+    let mut extra = Params::new();
+    if let Some(e) = f.private_end {
+        extra.set("privateendport", e.to_string());
+    }
+    if let Some(e) = f.public_end {
+        extra.set("publicendport", e.to_string());
+    }
+    if let Some(ip) = &f.guest_ip {
+        extra.set("vmguestip", ip.as_str());
+    }
+    client
+        .create_port_forwarding_rule(&CreatePortForwardingRule {
+            ip_address_id: ip_id.to_string(),
+            protocol: f.protocol.clone(),
+            private_port: f.private,
+            public_port: f.public,
+            virtual_machine_id: f.vm.clone(),
+            open_firewall: Some(false),
+            cidr_list: Vec::new(),
+            extra,
+        })
+        .await
+}
+
+async fn delete_one(client: &cloudstack::Client, id: &str) -> Result<(), cloudstack::Error> {
+    match client.delete_port_forwarding_rule(id).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+fn describe(f: &Fwd) -> String {
+    format!("{} {} -> {}:{}", f.protocol, f.public, f.vm, f.private)
+}
+
+/// Deletes unwanted forwards, creates missing ones, returns what exists.
+async fn converge(
+    client: &cloudstack::Client,
+    prior: &Value,
+    planned: &Value,
+    diags: &mut Diagnostics,
+) -> Value {
+    let Some(ip_id) = planned.get_str("ip_address_id").map(str::to_string) else {
+        diags.attribute_error(
+            "ip_address_id",
+            "ip_address_id is unknown at apply time",
+            "This is a provider or Terraform bug.",
+        );
+        return Value::Null;
+    };
+    let existing: Vec<(Fwd, String, Value)> = prior
+        .get_slice("forward")
+        .iter()
+        .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string(), e.clone())))
+        .collect();
+    let mut used: HashSet<String> = HashSet::new();
+    // (planned element, wanted rule, state element once it exists)
+    let mut wanted: Vec<(Value, Option<Fwd>, Option<Value>)> = Vec::new();
+    for elem in planned.get_slice("forward") {
+        let Some(f) = Fwd::of(elem) else {
+            diags.push(
+                Diagnostic::error(
+                    "A forward block is incomplete at apply time",
+                    "protocol, private_port, public_port and virtual_machine_id must be known.",
+                )
+                .at(AttributePath::attr("forward")),
+            );
+            wanted.push((elem.clone(), None, None));
+            continue;
+        };
+        let reuse = existing
+            .iter()
+            .find(|(p, id, _)| !used.contains(id) && f.served_by(p))
+            .map(|(_, id, state)| {
+                used.insert(id.clone());
+                let mut s = elem.clone();
+                for attr in ["uuid", "private_end_port", "public_end_port"] {
+                    s.set_attr(attr, state.get(attr).clone());
+                }
+                s
+            });
+        wanted.push((elem.clone(), Some(f), reuse));
+    }
+    let doomed: Vec<(Fwd, String, Value)> = existing
+        .into_iter()
+        .filter(|(_, id, _)| !used.contains(id))
+        .collect();
+    let deleted = bounded(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
+        let r = delete_one(client, &id).await;
+        (f, id, state, r)
+    })
+    .await;
+    let mut leftovers = Vec::new();
+    for (f, id, state, r) in deleted {
+        if let Err(e) = r {
+            diags.push(
+                Diagnostic::error(
+                    format!("Failed to delete port forward {} ({id})", describe(&f)),
+                    api_error_detail(&e),
+                )
+                .at(AttributePath::attr("forward")),
+            );
+            leftovers.push(state);
+        }
+    }
+    let todo: Vec<(usize, Fwd)> = wanted
+        .iter()
+        .enumerate()
+        .filter_map(|(n, (_, f, done))| match (f, done) {
+            (Some(f), None) => Some((n, f.clone())),
+            _ => None,
+        })
+        .collect();
+    let ip_ref = ip_id.as_str();
+    let created = bounded(todo, MAX_IN_FLIGHT, |(n, f)| async move {
+        let r = create_one(client, ip_ref, &f).await;
+        (n, f, r)
+    })
+    .await;
+    for (n, f, r) in created {
+        match r {
+            Ok(rule) => {
+                let mut s = wanted[n].0.clone();
+                refresh(&mut s, &rule);
+                wanted[n].2 = Some(s);
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    format!("Failed to create port forward {}", describe(&f)),
+                    format!(
+                        "{}. The forwards that were created are kept in the state; apply again \
+                         to create the missing ones.",
+                        api_error_detail(&e)
+                    ),
+                )
+                .at(AttributePath::attr("forward")),
+            ),
+        }
+    }
+    let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
+    forwards.extend(leftovers);
+    let mut state = planned.clone();
+    state.set_attr("id", ip_id.as_str());
+    if state.get("project").is_unknown() {
+        state.set_attr("project", Value::Null);
+    }
+    state.set_attr("forward", Value::Set(forwards));
+    state
+}
+
+#[async_trait]
+impl Resource<Client> for PortForward {
+    fn type_name(&self) -> &'static str {
+        "cloudstack_port_forward"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        validate(config, diags);
+    }
+
+    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+        if req.prior.is_null() {
+            let ip = req.planned.get("ip_address_id").clone();
+            req.planned.set_attr("id", ip);
+        }
+        // a planned element keeps a uuid only when a prior element with that
+        // uuid serves it exactly; otherwise the rule is (re)created
+        let prior: Vec<(Fwd, String)> = req
+            .prior
+            .get_slice("forward")
+            .iter()
+            .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string())))
+            .collect();
+        let Some(items) = req.planned.get("forward").as_slice().map(<[Value]>::to_vec) else {
+            return;
+        };
+        let mut changed = false;
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|mut e| {
+                if let (Some(f), Some(id)) = (Fwd::of(&e), e.get_str("uuid")) {
+                    if prior.iter().any(|(p, pid)| pid == id && f.served_by(p)) {
+                        return e;
+                    }
+                }
+                if !e.get("uuid").is_unknown() {
+                    e.set_attr("uuid", Value::Unknown);
+                    changed = true;
+                }
+                e
+            })
+            .collect();
+        if changed {
+            req.planned.set_attr("forward", Value::Set(items));
+        }
+    }
+
+    async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let state = converge(&client.api, &Value::Null, planned, diags).await;
+        if diags.has_errors() && state.get_slice("forward").is_empty() {
+            return Value::Null;
+        }
+        state
+    }
+
+    async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(ip_id) = state
+            .get_str("ip_address_id")
+            .or_else(|| state.get_str("id"))
+            .map(str::to_string)
+        else {
+            return Value::Null;
+        };
+        let params = Params::new()
+            .with("ipaddressid", ip_id.as_str())
+            .with("listall", "true");
+        let listed = match client.api.list_port_forwarding_rules(&params).await {
+            Ok(l) => l,
+            Err(e) if e.is_not_found() => return Value::Null,
+            Err(e) => {
+                diags.error(
+                    format!("Failed to list the port forwards of IP {ip_id}"),
+                    api_error_detail(&e),
+                );
+                return state.clone();
+            }
+        };
+        let by_id: HashMap<&str, &PortForwardingRule> =
+            listed.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut forwards = Vec::new();
+        for e in state.get_slice("forward") {
+            let Some(r) = e.get_str("uuid").and_then(|id| by_id.get(id)) else {
+                continue; // deleted behind our back: plan creates it again
+            };
+            seen.insert(r.id.as_str());
+            let mut e = e.clone();
+            refresh(&mut e, r);
+            forwards.push(e);
+        }
+        let managed = state.get_bool("managed") == Some(true);
+        if managed {
+            forwards.extend(
+                listed
+                    .iter()
+                    .filter(|r| !seen.contains(r.id.as_str()))
+                    .map(orphan),
+            );
+        }
+        if forwards.is_empty() && !managed {
+            return Value::Null;
+        }
+        let mut out = state.clone();
+        out.set_attr("id", ip_id.as_str());
+        out.set_attr("ip_address_id", ip_id.as_str());
+        if out.get("managed").is_null() {
+            out.set_attr("managed", false);
+        }
+        out.set_attr("forward", Value::Set(forwards));
+        out
+    }
+
+    async fn update(
+        &self,
+        client: &Client,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        converge(&client.api, prior, planned, diags).await
+    }
+
+    async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
+        let ids: Vec<String> = prior
+            .get_slice("forward")
+            .iter()
+            .filter_map(|e| e.get_str("uuid").map(str::to_string))
+            .collect();
+        let results = bounded(ids, MAX_IN_FLIGHT, |id| async move {
+            let r = delete_one(&client.api, &id).await;
+            (id, r)
+        })
+        .await;
+        for (id, r) in results {
+            if let Err(e) = r {
+                diags.error(
+                    format!("Failed to delete port forward {id}"),
+                    api_error_detail(&e),
+                );
+            }
+        }
+    }
+
+    async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        vec![Value::object([
+            ("id", Value::from(id)),
+            ("ip_address_id", Value::from(id)),
+            ("managed", Value::from(true)),
+        ])]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::firewall::test_support::{calls, env};
+    use super::*;
+
+    fn fwd(public: i64, private: i64, vm: &str) -> Value {
+        Value::object([
+            ("protocol", Value::from("tcp")),
+            ("private_port", Value::from(private)),
+            ("private_end_port", Value::Unknown),
+            ("public_port", Value::from(public)),
+            ("public_end_port", Value::Unknown),
+            ("virtual_machine_id", Value::from(vm)),
+            ("vm_guest_ip", Value::Null),
+            ("uuid", Value::Unknown),
+        ])
+    }
+
+    fn planned(ip: &str, forwards: Vec<Value>) -> Value {
+        Value::object([
+            ("id", Value::from(ip)),
+            ("ip_address_id", Value::from(ip)),
+            ("managed", Value::from(false)),
+            ("project", Value::Unknown),
+            ("forward", Value::Set(forwards)),
+        ])
+    }
+
+    #[test]
+    fn validation() {
+        let mut bad = fwd(70000, 22, "vm");
+        bad.set_attr("protocol", "icmp");
+        bad.set_attr("private_end_port", 20i64);
+        let mut d = Diagnostics::default();
+        validate(&planned("ip", vec![bad, fwd(0, 22, "vm")]), &mut d);
+        let summaries: Vec<&str> = d.0.iter().map(|x| x.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "Invalid forward.protocol: \"icmp\" is not a valid protocol",
+                "Invalid forward.private_end_port: 20 is below private_port 22",
+                "Invalid forward.public_port: 70000 is out of range",
+                "Invalid forward.public_port: 0 is out of range",
+            ]
+        );
+        assert!(d.0[2].detail.contains("1 to 65535"));
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("forward")));
+        let mut d = Diagnostics::default();
+        validate(&planned("ip", vec![fwd(2222, 22, "vm")]), &mut d);
+        assert!(d.is_empty());
+    }
+
+    #[tokio::test]
+    async fn lifecycle_partial_failure_and_drift() {
+        let env = env().await;
+        let r = PortForward;
+        // the second forward names a VM that does not exist: it fails alone
+        let plan = planned(
+            &env.ip,
+            vec![
+                fwd(1222, 22, &env.vm),
+                fwd(1223, 22, "0b3c7a3e-0000-4000-8000-00000000dead"),
+                fwd(8080, 8080, &env.vm),
+            ],
+        );
+        let mut d = Diagnostics::default();
+        let state = Resource::create(&r, &env.client, &plan, &mut d).await;
+        assert!(d.has_errors());
+        assert!(d.0[0].summary.contains("tcp 1223"), "{d:?}");
+        assert_eq!(state.get_slice("forward").len(), 2);
+        assert!(
+            tfplugin5::plan::unknown_paths(&state).is_empty(),
+            "{state:?}"
+        );
+        let e = &state.get_slice("forward")[0];
+        assert_eq!(e.get_i64("private_end_port"), Some(22));
+        // openfirewall=false: no firewall rule was made for us
+        assert_eq!(calls(&env.sim, "createFirewallRule"), 0);
+        assert!(env
+            .client
+            .api
+            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // read is stable, then drift: one rule deleted behind our back
+        let mut d = Diagnostics::default();
+        assert_eq!(Resource::read(&r, &env.client, &state, &mut d).await, state);
+        let gone = state
+            .get_slice("forward")
+            .iter()
+            .find(|e| e.get_i64("public_port") == Some(8080))
+            .unwrap()
+            .get_str("uuid")
+            .unwrap()
+            .to_string();
+        env.client
+            .api
+            .delete_port_forwarding_rule(&gone)
+            .await
+            .unwrap();
+        let read = Resource::read(&r, &env.client, &state, &mut d).await;
+        assert_eq!(read.get_slice("forward").len(), 1);
+
+        // update: back to 8080, plus 1224; 1222 is kept as is
+        let next = planned(
+            &env.ip,
+            vec![
+                fwd(1222, 22, &env.vm),
+                fwd(1224, 22, &env.vm),
+                fwd(8080, 8080, &env.vm),
+            ],
+        );
+        let mut planned_v = next.clone();
+        // what the generic plan does for the kept element: prior values back
+        if let Value::Set(items) = planned_v.get("forward").clone() {
+            let kept = read.get_slice("forward")[0].clone();
+            let items: Vec<Value> = items
+                .into_iter()
+                .map(|e| {
+                    if e.get_i64("public_port") == Some(1222) {
+                        kept.clone()
+                    } else {
+                        e
+                    }
+                })
+                .collect();
+            planned_v.set_attr("forward", Value::Set(items));
+        }
+        let mut rr = Vec::new();
+        Resource::<Client>::modify_plan(
+            &r,
+            PlanRequest {
+                prior: &read,
+                config: &next,
+                planned: &mut planned_v,
+                requires_replace: &mut rr,
+            },
+            &mut d,
+        )
+        .await;
+        let kept_uuid = read.get_slice("forward")[0]
+            .get_str("uuid")
+            .unwrap()
+            .to_string();
+        assert!(planned_v
+            .get_slice("forward")
+            .iter()
+            .any(|e| e.get_str("uuid") == Some(kept_uuid.as_str())));
+        let before = calls(&env.sim, "createPortForwardingRule");
+        let updated = Resource::update(&r, &env.client, &read, &planned_v, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(calls(&env.sim, "createPortForwardingRule") - before, 2);
+        assert_eq!(updated.get_slice("forward").len(), 3);
+
+        // managed import sees all three; delete removes them
+        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let all = Resource::read(&r, &env.client, &imported[0], &mut d).await;
+        assert_eq!(all.get_slice("forward").len(), 3);
+        Resource::delete(&r, &env.client, &updated, &mut d).await;
+        assert!(d.is_empty(), "{d:?}");
+        assert!(Resource::read(&r, &env.client, &updated, &mut d)
+            .await
+            .is_null());
+    }
+}
