@@ -26,8 +26,8 @@ WORK=$(mktemp -d)
 SIM_PID=""
 SSHD_PID=""
 cleanup() {
-  [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null || true
-  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+  if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; fi
+  if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
