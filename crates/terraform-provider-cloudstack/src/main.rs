@@ -2,13 +2,16 @@
 //! Terraform starts this binary; the protocol lives in the `tfplugin5` and
 //! `go-plugin` crates, the CloudStack logic in this crate's modules.
 
+mod common;
+mod data_sources;
 mod provider;
+mod resources;
 
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match tfplugin5::serve(provider::CloudStackProvider).await {
+    match tfplugin5::serve(provider::CloudStackProvider::default()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Either a person ran us by hand (the message explains what we

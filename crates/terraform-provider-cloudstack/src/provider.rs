@@ -1,22 +1,110 @@
 //! The `provider "cloudstack" { ... }` block: schema (same attribute names,
-//! types and environment variables as apache/cloudstack-terraform-provider)
-//! and resolution of the settings. Resources and data sources are added by
-//! the modules that implement them.
+//! types and environment variables as apache/cloudstack-terraform-provider),
+//! resolution of the settings and the configured [`Client`] every resource
+//! and data source receives.
+//!
+//! Differences from the Go provider: TLS certificates of the API endpoint
+//! are verified (the Go provider always turns verification off; set
+//! `CLOUDSTACK_SSL_NO_VERIFY=true` in the environment, or
+//! `verifysslcert = false` in a CloudMonkey profile, for a self-signed lab
+//! server; there is no schema attribute, so configurations stay compatible),
+//! and Configure checks the credentials with one `listZones` call, so a
+//! wrong key fails before any change is made.
 
-use std::{fmt, sync::Arc};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
 
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, ConfigureRequest, DataSource, Diagnostic,
-    Diagnostics, Provider, Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, CancellationToken, ConfigureRequest, DataSource,
+    Diagnostic, Diagnostics, Provider, Resource, Schema, Type, Value,
 };
 
 /// Default API timeout in seconds, as in the Go provider.
 const DEFAULT_TIMEOUT_SECS: i64 = 900;
 
-/// The provider: a unit value; everything configurable lives in
-/// [`ProviderConfig`].
+/// The provider. `handle` is shared with the resources, so plan-time checks
+/// (unknown zone or template names) can use the client that Configure built.
 #[derive(Debug, Default)]
-pub struct CloudStackProvider;
+pub struct CloudStackProvider {
+    handle: Handle,
+}
+
+/// The configured client, once Configure has run (shared by the provider and
+/// every resource; the gRPC layer keeps its own copy for the CRUD calls).
+pub type Handle = Arc<OnceLock<Client>>;
+
+/// What every resource and data source receives: the CloudStack API client,
+/// Terraform's stop signal and the provider-level job timeout.
+#[derive(Clone)]
+pub struct Client {
+    /// API client whose async-job timeout is the provider's `timeout`.
+    pub api: cloudstack::Client,
+    /// Cancelled when Terraform calls Stop (Ctrl-C): long waits end early.
+    pub stop: CancellationToken,
+    /// The provider's `timeout` (default for every operation without a
+    /// `timeouts` block).
+    pub timeout: Duration,
+    config: cloudstack::Config,
+    /// Clients with other job timeouts (for `timeouts { ... }` blocks).
+    by_timeout: Arc<Mutex<HashMap<u64, cloudstack::Client>>>,
+    /// Name → object resolutions done in this process (plan, then apply).
+    pub(crate) resolved: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api", &self.api)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Wraps an API client (its configured `async_timeout` is the default
+    /// operation timeout).
+    pub fn new(api: cloudstack::Client, stop: CancellationToken) -> Client {
+        let config = api.config().clone();
+        Client {
+            timeout: config.async_timeout,
+            api,
+            stop,
+            config,
+            by_timeout: Arc::default(),
+            resolved: Arc::default(),
+        }
+    }
+
+    /// An API client whose async jobs may take `limit` (the resource's
+    /// `timeouts` value); the provider's own client when `limit` is the default.
+    pub fn api_with_timeout(&self, limit: Duration) -> cloudstack::Client {
+        if limit == self.timeout {
+            return self.api.clone();
+        }
+        let key = limit.as_millis() as u64;
+        let mut map = match self.by_timeout.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(c) = map.get(&key) {
+            return c.clone();
+        }
+        let mut cfg = self.config.clone();
+        cfg.async_timeout = limit;
+        match cloudstack::Client::new(cfg) {
+            Ok(c) => {
+                map.insert(key, c.clone());
+                c
+            }
+            // the same configuration was valid for `api`; keep that one
+            Err(_) => self.api.clone(),
+        }
+    }
+}
 
 /// Resolved provider settings (configuration, then environment, then
 /// defaults). The CloudStack client will be built from this.
@@ -36,6 +124,8 @@ pub struct ProviderConfig {
     pub http_get_only: bool,
     /// Timeout of asynchronous jobs, seconds.
     pub timeout_secs: i64,
+    /// Accept any TLS certificate (env `CLOUDSTACK_SSL_NO_VERIFY` only).
+    pub ssl_no_verify: bool,
 }
 
 /// Keys never appear in logs, whatever the level.
@@ -50,6 +140,7 @@ impl fmt::Debug for ProviderConfig {
             .field("profile", &self.profile)
             .field("http_get_only", &self.http_get_only)
             .field("timeout_secs", &self.timeout_secs)
+            .field("ssl_no_verify", &self.ssl_no_verify)
             .finish()
     }
 }
@@ -170,6 +261,18 @@ fn resolve(
             },
         },
     };
+    let ssl_no_verify = match env("CLOUDSTACK_SSL_NO_VERIFY").as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => true,
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => false,
+        Some(v) => {
+            diags.error(
+                "CLOUDSTACK_SSL_NO_VERIFY is not a boolean",
+                format!("got {v:?}; use true or false"),
+            );
+            return None;
+        }
+    };
     let resolved = ProviderConfig {
         api_url: text("api_url", Some("CLOUDSTACK_API_URL")),
         api_key: text("api_key", Some("CLOUDSTACK_API_KEY")),
@@ -178,8 +281,18 @@ fn resolve(
         profile: text("profile", None),
         http_get_only,
         timeout_secs,
+        ssl_no_verify,
     };
-    let from_file = resolved.config.is_some() || resolved.profile.is_some();
+    if resolved.profile.is_some() && resolved.config.is_none() {
+        diags.attribute_error(
+            "config",
+            "profile needs config",
+            "Give the path of the CloudMonkey config file in config (e.g. \"~/.cmk/config\") \
+             together with profile.",
+        );
+        return None;
+    }
+    let from_file = resolved.config.is_some();
     if !from_file {
         let missing: Vec<&str> = [
             ("api_url", &resolved.api_url),
@@ -208,21 +321,126 @@ fn resolve(
     Some(resolved)
 }
 
+/// Builds the API configuration: a CloudMonkey profile when `config` is
+/// given, else the three key attributes.
+fn api_config(r: &ProviderConfig, diags: &mut Diagnostics) -> Option<cloudstack::Config> {
+    let mut cfg = match &r.config {
+        Some(path) => {
+            let expanded = match (path.strip_prefix("~/"), std::env::var("HOME")) {
+                (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+                _ => path.clone(),
+            };
+            match cloudstack::Config::from_ini_file(&expanded, r.profile.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    diags.attribute_error(
+                        if matches!(&e, cloudstack::Error::Config(m) if m.contains("profile")) {
+                            "profile"
+                        } else {
+                            "config"
+                        },
+                        "Cannot use the CloudMonkey config file",
+                        format!("{e}. The file needs a [profile] section with url, apikey and secretkey."),
+                    );
+                    return None;
+                }
+            }
+        }
+        None => cloudstack::Config::new(
+            r.api_url.clone().unwrap_or_default(),
+            r.api_key.clone().unwrap_or_default(),
+            r.secret_key.clone().unwrap_or_default(),
+        ),
+    };
+    cfg.http_get_only = r.http_get_only;
+    cfg.ssl_no_verify = cfg.ssl_no_verify || r.ssl_no_verify;
+    cfg.async_timeout = Duration::from_secs(r.timeout_secs.max(1) as u64);
+    if let Err(e) = cfg.validate() {
+        diags.attribute_error(
+            if r.config.is_some() {
+                "config"
+            } else {
+                "api_url"
+            },
+            "Invalid CloudStack settings",
+            e.to_string(),
+        );
+        return None;
+    }
+    Some(cfg)
+}
+
+/// One cheap read (`listZones`) proving the endpoint answers and accepts
+/// the keys, so a wrong secret fails at Configure, before any change.
+async fn check_credentials(client: &Client, from_file: bool, diags: &mut Diagnostics) {
+    let params = cloudstack::Params::new();
+    let probe = client.api.list_zones(&params);
+    let result = tokio::select! {
+        _ = client.stop.cancelled() => return,
+        r = tokio::time::timeout(Duration::from_secs(120), probe) => r,
+    };
+    let (key_attr, where_) = if from_file {
+        ("config", "the apikey/secretkey of the CloudMonkey profile")
+    } else {
+        (
+            "secret_key",
+            "api_key and secret_key (or CLOUDSTACK_API_KEY / CLOUDSTACK_SECRET_KEY)",
+        )
+    };
+    match result {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.is_auth() || e.api_error_code() == Some(402) => diags.push(
+            Diagnostic::error(
+                "CloudStack rejected the API credentials",
+                format!(
+                    "{e}\n\nCheck {where_}: the secret key must belong to the API key, both \
+                     from the CloudStack UI (Accounts > user > Keys). Nothing was changed."
+                ),
+            )
+            .at(AttributePath::attr(key_attr)),
+        ),
+        Ok(Err(e)) => diags.push(
+            Diagnostic::error(
+                "Cannot reach the CloudStack API",
+                format!(
+                    "{e}\n\nCheck api_url (it usually ends in /client/api) and that the \
+                     management server is reachable. Nothing was changed."
+                ),
+            )
+            .at(AttributePath::attr(if from_file {
+                "config"
+            } else {
+                "api_url"
+            })),
+        ),
+        Err(_) => diags.push(
+            Diagnostic::error(
+                "The CloudStack API does not answer",
+                "listZones got no answer within 120 s; check api_url and the network.",
+            )
+            .at(AttributePath::attr(if from_file {
+                "config"
+            } else {
+                "api_url"
+            })),
+        ),
+    }
+}
+
 #[async_trait]
 impl Provider for CloudStackProvider {
-    /// For now the resolved settings; the CloudStack API client later.
-    type Client = ProviderConfig;
+    type Client = Client;
 
     fn schema(&self) -> Schema {
         schema()
     }
 
-    fn resources(&self) -> Vec<Arc<dyn Resource<ProviderConfig>>> {
-        Vec::new()
+    fn resources(&self) -> Vec<Arc<dyn Resource<Client>>> {
+        crate::resources::resources(&self.handle)
     }
 
-    fn data_sources(&self) -> Vec<Arc<dyn DataSource<ProviderConfig>>> {
-        Vec::new()
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<Client>>> {
+        crate::data_sources::data_sources(&self.handle)
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -233,10 +451,36 @@ impl Provider for CloudStackProvider {
         &self,
         req: ConfigureRequest<'_>,
         diags: &mut Diagnostics,
-    ) -> Option<ProviderConfig> {
+    ) -> Option<Client> {
+        if !req.config.is_fully_known() {
+            diags.error(
+                "Provider configuration depends on values not known yet",
+                "Set api_url, api_key and secret_key (or config and profile) from variables or \
+                 the environment, not from resources created in the same run.",
+            );
+            return None;
+        }
         let resolved = resolve(req.config, |k| std::env::var(k).ok(), diags)?;
-        tracing::debug!(terraform_version = req.terraform_version, config = ?resolved, "configured");
-        Some(resolved)
+        tracing::debug!(terraform_version = req.terraform_version, config = ?resolved, "configuring");
+        let cfg = api_config(&resolved, diags)?;
+        let api = match cloudstack::Client::new(cfg) {
+            Ok(c) => c,
+            Err(e) => {
+                diags.attribute_error(
+                    "api_url",
+                    "Cannot build the CloudStack client",
+                    e.to_string(),
+                );
+                return None;
+            }
+        };
+        let client = Client::new(api, req.stop.clone());
+        check_credentials(&client, resolved.config.is_some(), diags).await;
+        if diags.has_errors() {
+            return None;
+        }
+        let _ = self.handle.set(client.clone());
+        Some(client)
     }
 }
 
@@ -300,16 +544,24 @@ mod tests {
     #[test]
     fn profile_needs_no_keys_and_default_timeout() {
         let mut d = Diagnostics::default();
-        let r = resolve(&Value::object([("profile", "lab")]), env(&[]), &mut d).unwrap();
+        let r = resolve(
+            &Value::object([("profile", "lab"), ("config", "/x/config")]),
+            env(&[]),
+            &mut d,
+        )
+        .unwrap();
         assert_eq!(r.timeout_secs, DEFAULT_TIMEOUT_SECS);
         assert!(!r.http_get_only);
+        let mut d = Diagnostics::default();
+        assert!(resolve(&Value::object([("profile", "lab")]), env(&[]), &mut d).is_none());
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("config")));
     }
 
     #[test]
     fn bad_env_values_are_reported() {
         let mut d = Diagnostics::default();
         let r = resolve(
-            &Value::object([("profile", "lab")]),
+            &Value::object([("profile", "lab"), ("config", "/x")]),
             env(&[("CLOUDSTACK_TIMEOUT", "soon")]),
             &mut d,
         );

@@ -1,0 +1,476 @@
+//! Helpers shared by every resource and data source: name-or-id resolution
+//! that keeps the user's spelling, CloudStack errors turned into
+//! diagnostics with the attribute and the fix, operation timeouts
+//! (`timeouts { ... }` blocks and Ctrl-C), tags, import ids.
+
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+use cloudstack::{resolve::is_uuid, Params, Resource as Kind};
+use tfplugin5::{timeouts, AttributePath, Diagnostic, Diagnostics, Value};
+
+use crate::provider::Client;
+
+/// Why an operation did not finish.
+#[derive(Debug)]
+pub enum OpError {
+    /// CloudStack (or the network) said no.
+    Api(cloudstack::Error),
+    /// The operation outlived its timeout.
+    TimedOut(Duration),
+    /// Terraform asked us to stop (Ctrl-C).
+    Stopped,
+}
+
+impl From<cloudstack::Error> for OpError {
+    fn from(e: cloudstack::Error) -> OpError {
+        OpError::Api(e)
+    }
+}
+
+impl OpError {
+    /// Whether the error says the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, OpError::Api(e) if e.is_not_found())
+    }
+
+    /// Whether the object may exist although the call failed (timeout,
+    /// interruption, unclear network failure): worth looking it up.
+    pub fn may_exist(&self) -> bool {
+        match self {
+            OpError::Api(e) => {
+                matches!(
+                    e,
+                    cloudstack::Error::JobTimeout { .. } | cloudstack::Error::Unconfirmed { .. }
+                ) || e.may_have_applied()
+            }
+            OpError::TimedOut(_) | OpError::Stopped => true,
+        }
+    }
+
+    /// The diagnostic for a failed `action` (e.g. "creating instance web-1"),
+    /// pinned to `attr` when the error is about a value the user gave.
+    pub fn diagnostic(&self, action: &str, attr: Option<&str>, timeout_op: &str) -> Diagnostic {
+        match self {
+            OpError::Api(e) => api_diagnostic(e, action, attr, timeout_op),
+            OpError::TimedOut(d) => Diagnostic::error(
+                format!("Timed out {action}"),
+                format!(
+                    "CloudStack did not finish within {}s. Raise the resource's \
+                     `timeouts {{ {timeout_op} = \"30m\" }}` or the provider's `timeout` \
+                     (seconds), then apply again.",
+                    d.as_secs()
+                ),
+            ),
+            OpError::Stopped => Diagnostic::error(
+                format!("Interrupted while {action}"),
+                "Terraform asked the provider to stop; the CloudStack job may still be running.",
+            ),
+        }
+    }
+}
+
+/// Turns a CloudStack error into a diagnostic saying what to fix.
+pub fn api_diagnostic(
+    e: &cloudstack::Error,
+    action: &str,
+    attr: Option<&str>,
+    timeout_op: &str,
+) -> Diagnostic {
+    use cloudstack::Error as E;
+    let summary = format!("Error {action}");
+    let (detail, pin) = match e {
+        _ if e.is_auth() => (
+            format!(
+                "{e}\n\nCloudStack rejected the credentials: check the provider's api_key and \
+                 secret_key (or CLOUDSTACK_API_KEY / CLOUDSTACK_SECRET_KEY)."
+            ),
+            false,
+        ),
+        E::NotFound { .. } | E::Ambiguous { .. } => (format!("{e}"), true),
+        E::JobTimeout { .. } => (
+            format!(
+                "{e}\n\nRaise the resource's `timeouts {{ {timeout_op} = \"30m\" }}` or the \
+                 provider's `timeout` (seconds), then apply again."
+            ),
+            false,
+        ),
+        E::Unconfirmed { .. } => (
+            format!(
+                "{e}\n\nThe outcome is unknown; run `terraform apply` again: the object is looked \
+                 up before anything is created again."
+            ),
+            false,
+        ),
+        E::Transport { .. } | E::Http { .. } => (
+            format!("{e}\n\nCheck the provider's api_url and the network, then apply again."),
+            false,
+        ),
+        _ if e.is_param_error() => (format!("{e}"), true),
+        _ => (format!("{e}"), false),
+    };
+    let d = Diagnostic::error(summary, detail);
+    match attr {
+        Some(a) if pin => d.at(AttributePath::attr(a)),
+        _ => d,
+    }
+}
+
+/// The timeout of operation `op` ("create", "update", "delete") from the
+/// resource's `timeouts` block, else the provider's `timeout`.
+pub fn op_timeout(c: &Client, value: &Value, op: &str, diags: &mut Diagnostics) -> Duration {
+    match timeouts::timeout(value, op, c.timeout) {
+        Ok(d) => d,
+        Err(d) => {
+            diags.push(d);
+            c.timeout
+        }
+    }
+}
+
+/// Runs `fut` (built with `c.api_with_timeout(limit)`), ending it when
+/// `limit` (plus a grace for the last poll) passes or Terraform stops us.
+pub async fn bounded<T, F>(c: &Client, limit: Duration, fut: F) -> Result<T, OpError>
+where
+    F: Future<Output = Result<T, cloudstack::Error>>,
+{
+    let grace = Duration::from_secs(30);
+    tokio::select! {
+        _ = c.stop.cancelled() => Err(OpError::Stopped),
+        r = tokio::time::timeout(limit + grace, fut) => match r {
+            Ok(r) => r.map_err(OpError::Api),
+            Err(_) => Err(OpError::TimedOut(limit)),
+        },
+    }
+}
+
+fn cache_key(kind: Kind, name: &str, scope: &Params) -> String {
+    let scope: Vec<String> = scope.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{}|{}|{}", kind.label(), name, scope.join("&"))
+}
+
+/// Resolves the name or id the user wrote in `attr` to an id. Names match
+/// exactly; an unknown or ambiguous name gives an error on `attr` listing
+/// the candidates (e.g. `no zone named "zone01"; available: zone001`).
+/// Results are remembered for the life of the provider process, so the
+/// plan-time check and the apply share one lookup.
+pub async fn resolve(
+    c: &Client,
+    kind: Kind,
+    attr: &str,
+    value: &str,
+    scope: &Params,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let obj = resolve_object(c, kind, attr, value, scope, diags).await?;
+    match obj.get("id") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+        None => None,
+    }
+}
+
+/// [`resolve`], returning the whole CloudStack object (e.g. a zone's
+/// `networktype`).
+pub async fn resolve_object(
+    c: &Client,
+    kind: Kind,
+    attr: &str,
+    value: &str,
+    scope: &Params,
+    diags: &mut Diagnostics,
+) -> Option<serde_json::Value> {
+    let key = cache_key(kind, value, scope);
+    if let Some(obj) = lock(&c.resolved).get(&key) {
+        return Some(obj.clone());
+    }
+    match bounded(c, c.timeout, c.api.resolve(kind, value, scope)).await {
+        Ok(obj) => {
+            lock(&c.resolved).insert(key, obj.clone());
+            Some(obj)
+        }
+        Err(OpError::Api(e @ cloudstack::Error::NotFound { .. })) => {
+            let detail = match &e {
+                cloudstack::Error::NotFound { candidates, .. } if !candidates.is_empty() => {
+                    format!("{e}. Use one of these names (exact spelling) or an id.",)
+                }
+                _ => format!("{e}."),
+            };
+            diags.push(
+                Diagnostic::error(format!("Unknown {} {value:?}", kind.label()), detail)
+                    .at(AttributePath::attr(attr)),
+            );
+            None
+        }
+        Err(OpError::Api(e @ cloudstack::Error::Ambiguous { .. })) => {
+            diags.push(
+                Diagnostic::error(
+                    format!("Ambiguous {} {value:?}", kind.label()),
+                    format!("{e}. Use the id of the one you mean."),
+                )
+                .at(AttributePath::attr(attr)),
+            );
+            None
+        }
+        Err(e) => {
+            diags.push(e.diagnostic(
+                &format!("looking up {} {value:?}", kind.label()),
+                Some(attr),
+                "create",
+            ));
+            None
+        }
+    }
+}
+
+/// Resolves a project name or id (`listProjects`; not in the client's
+/// resolver). Unknown names list the candidates.
+pub async fn resolve_project(
+    c: &Client,
+    attr: &str,
+    value: &str,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    if is_uuid(value) || value == "-1" {
+        return Some(value.to_string());
+    }
+    let p = Params::new().with("listall", "true");
+    let listed = bounded(
+        c,
+        c.timeout,
+        c.api.list_all_values("listProjects", "project", &p),
+    )
+    .await;
+    match listed {
+        Ok(items) => {
+            let name = |v: &serde_json::Value| {
+                v.get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let hits: Vec<&serde_json::Value> = items.iter().filter(|v| name(v) == value).collect();
+            match hits.as_slice() {
+                [one] => one.get("id").and_then(|i| i.as_str()).map(str::to_string),
+                [] => {
+                    let names: Vec<String> = items.iter().map(name).collect();
+                    diags.attribute_error(
+                        attr,
+                        format!("Unknown project {value:?}"),
+                        format!(
+                            "available: {}",
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
+                    None
+                }
+                _ => {
+                    diags.attribute_error(
+                        attr,
+                        format!("Ambiguous project {value:?}"),
+                        "several projects have this name; use the id",
+                    );
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            diags.push(e.diagnostic("listing projects", Some(attr), "create"));
+            None
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// The value to keep in state for an attribute the user may have written as
+/// a name or an id: their spelling when it still denotes the object (no
+/// diff), else the object's current name (drift shows as a change).
+pub fn keep_spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> Value {
+    match (prior, name) {
+        (Some(p), _) if p == id => Value::from(id),
+        (Some(p), Some(n)) if p == n || p.eq_ignore_ascii_case(n) => Value::from(p),
+        (Some(p), _) if is_uuid(p) => Value::from(id),
+        (_, Some(n)) => Value::from(n),
+        (_, None) => Value::from(id),
+    }
+}
+
+/// The known string of attribute `name`, treating "" as unset (like the Go
+/// SDK's `GetOk`).
+pub fn get_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get_str(name).filter(|s| !s.is_empty())
+}
+
+/// `tags` of a resource value as a sorted map (null → empty).
+pub fn tags_of(v: &Value) -> BTreeMap<String, String> {
+    v.get("tags")
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// CloudStack's embedded tags as a Terraform map value.
+pub fn tags_value(tags: &[cloudstack::model::Tag]) -> Value {
+    Value::Map(
+        tags.iter()
+            .filter_map(|t| {
+                Some((
+                    t.key.clone()?,
+                    Value::from(t.value.clone().unwrap_or_default()),
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// Brings the tags of object `id` from `old` to `new`: deletes removed or
+/// changed keys, then creates new or changed ones (`deleteTags`/`createTags`).
+pub async fn update_tags(
+    c: &Client,
+    limit: Duration,
+    resource_type: &str,
+    id: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<(), OpError> {
+    let remove: Vec<(&String, &String)> = old
+        .iter()
+        .filter(|(k, v)| new.get(*k) != Some(*v))
+        .collect();
+    let create: Vec<(String, String)> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let api = c.api_with_timeout(limit);
+    if !remove.is_empty() {
+        let mut p = Params::new()
+            .with("resourcetype", resource_type)
+            .with("resourceids", id);
+        for (i, (k, v)) in remove.iter().enumerate() {
+            p.set(format!("tags[{i}].key"), k.as_str());
+            p.set(format!("tags[{i}].value"), v.as_str());
+        }
+        bounded(c, limit, api.request_async("deleteTags", &p)).await?;
+    }
+    if !create.is_empty() {
+        bounded(
+            c,
+            limit,
+            api.create_tags(resource_type, &[id.to_string()], &create),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Splits an import id `project/id` (the Go provider's syntax) into its parts.
+pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
+    match id.split_once('/') {
+        Some((p, rest)) if !p.is_empty() && !rest.is_empty() => (Some(p), rest),
+        _ => (None, id),
+    }
+}
+
+/// Whether `v` is known and differs between prior state and plan.
+pub fn changed(prior: &Value, planned: &Value, name: &str) -> bool {
+    prior.get(name) != planned.get(name)
+}
+
+/// Whether a value can be checked at plan time (set and known).
+pub fn known_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    match v.get(name) {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spelling_is_kept() {
+        let id = "5ea72245-fbe5-4646-9a88-277b81facfbe";
+        assert_eq!(
+            keep_spelling(Some("zone001"), Some("zone001"), id),
+            Value::from("zone001")
+        );
+        assert_eq!(
+            keep_spelling(Some(id), Some("zone001"), id),
+            Value::from(id)
+        );
+        // renamed behind Terraform's back: the new name shows as a change
+        assert_eq!(
+            keep_spelling(Some("zone001"), Some("zone9"), id),
+            Value::from("zone9")
+        );
+        // import: nothing in state yet → the name
+        assert_eq!(
+            keep_spelling(None, Some("zone001"), id),
+            Value::from("zone001")
+        );
+        assert_eq!(keep_spelling(None, None, id), Value::from(id));
+    }
+
+    #[test]
+    fn import_ids() {
+        assert_eq!(split_import_id("proj/abc"), (Some("proj"), "abc"));
+        assert_eq!(split_import_id("abc"), (None, "abc"));
+        assert_eq!(split_import_id("/abc"), (None, "/abc"));
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        let v = Value::object([(
+            "tags",
+            Value::Map([("a".to_string(), Value::from("1"))].into_iter().collect()),
+        )]);
+        let t = tags_of(&v);
+        assert_eq!(t.get("a").map(String::as_str), Some("1"));
+        assert!(tags_of(&Value::Null).is_empty());
+        let cs = vec![cloudstack::model::Tag {
+            key: Some("a".into()),
+            value: Some("1".into()),
+            ..Default::default()
+        }];
+        assert_eq!(tags_value(&cs), v.get("tags").clone());
+    }
+
+    #[test]
+    fn errors_name_the_fix() {
+        let auth = cloudstack::Error::Api {
+            command: "listZones".into(),
+            http_status: 401,
+            error_code: 401,
+            cs_error_code: 0,
+            text: "unable to verify user credentials".into(),
+        };
+        let d = api_diagnostic(&auth, "creating x", Some("zone"), "create");
+        assert!(d.detail.contains("secret_key"), "{}", d.detail);
+        assert_eq!(d.attribute, None);
+        let nf = cloudstack::Error::NotFound {
+            kind: "zone",
+            name: "zone01".into(),
+            candidates: vec!["zone001".into()],
+        };
+        let d = api_diagnostic(&nf, "creating x", Some("zone"), "create");
+        assert_eq!(d.attribute, Some(AttributePath::attr("zone")));
+        assert!(d.detail.contains("zone001"));
+        let t = OpError::TimedOut(Duration::from_secs(5)).diagnostic("creating x", None, "create");
+        assert!(t.detail.contains("timeouts { create"), "{}", t.detail);
+    }
+}

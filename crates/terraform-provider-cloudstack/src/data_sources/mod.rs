@@ -1,0 +1,152 @@
+//! The data source types (`data "cloudstack_..."`), one file each, and the
+//! regex `filter { name, value }` blocks they share with the Go provider.
+
+use std::sync::Arc;
+
+use regex::Regex;
+use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Type, Value};
+
+use crate::provider::{Client, Handle};
+
+mod service_offering;
+mod template;
+mod zone;
+
+/// Every data source type this provider serves.
+pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
+    vec![
+        Arc::new(zone::Zone),
+        Arc::new(template::Template),
+        Arc::new(service_offering::ServiceOffering),
+    ]
+}
+
+/// The Go provider's `filter` block: a required set of `{ name, value }`
+/// where `value` is a regular expression searched in the object's JSON
+/// field `name` (underscores removed, so `display_text` is `displaytext`).
+pub fn filter_block() -> NestedBlock {
+    NestedBlock::set(
+        "filter",
+        Block::new()
+            .attribute(Attribute::required("name", Type::String))
+            .attribute(Attribute::required("value", Type::String)),
+    )
+    .min_items(1)
+}
+
+/// Compiled filters of a data source configuration.
+#[derive(Debug)]
+pub struct Filters(Vec<(String, String, Regex)>);
+
+impl Filters {
+    /// Compiles the `filter` blocks; a bad regex is an error on `filter`.
+    pub fn parse(config: &Value, diags: &mut Diagnostics) -> Option<Filters> {
+        let mut out = Vec::new();
+        for f in config.get_slice("filter") {
+            let (Some(name), Some(value)) = (f.get_str("name"), f.get_str("value")) else {
+                continue;
+            };
+            match Regex::new(value) {
+                Ok(r) => out.push((name.to_string(), name.replace('_', ""), r)),
+                Err(e) => {
+                    diags.attribute_error(
+                        "filter",
+                        format!("Invalid regular expression for filter {name:?}"),
+                        format!("{value:?}: {e}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(Filters(out))
+    }
+
+    /// Whether `obj` (CloudStack JSON) passes every filter. A field the
+    /// object lacks, or that is not a string/number/bool, does not match
+    /// (the Go provider panicked there).
+    pub fn matches(&self, obj: &serde_json::Value) -> bool {
+        self.0.iter().all(|(_, field, re)| {
+            let text = match obj.get(field) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                Some(serde_json::Value::Bool(b)) => b.to_string(),
+                _ => return false,
+            };
+            re.is_match(&text)
+        })
+    }
+
+    /// The filters as text, for messages.
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, _, r)| format!("{n} =~ /{}/", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Parses CloudStack's `created` timestamps (`2006-01-02T15:04:05-0700`)
+/// into a sortable key; unparsable ones sort first.
+pub fn created_key(s: Option<&str>) -> String {
+    // The format is fixed-width with the offset last; comparing the UTC
+    // instant needs the offset applied, so convert to seconds.
+    s.and_then(parse_created)
+        .map(|t| format!("{t:020}"))
+        .unwrap_or_default()
+}
+
+fn parse_created(s: &str) -> Option<i64> {
+    if s.len() < 24 {
+        return None;
+    }
+    let num = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, se) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let sign = if s.get(19..20)? == "-" { -1 } else { 1 };
+    let (oh, om) = (num(20, 22)?, num(22, 24)?);
+    // days from civil (Howard Hinnant's algorithm), small enough to inline
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(days * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60) + 1_000_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_fields_without_underscores() {
+        let cfg = Value::object([(
+            "filter",
+            Value::set([Value::object([
+                ("name", "display_text"),
+                ("value", "^Ubuntu"),
+            ])]),
+        )]);
+        let mut d = Diagnostics::default();
+        let f = Filters::parse(&cfg, &mut d).unwrap();
+        assert!(f.matches(&serde_json::json!({"displaytext": "Ubuntu 14.04"})));
+        assert!(!f.matches(&serde_json::json!({"displaytext": "CentOS"})));
+        assert!(!f.matches(&serde_json::json!({"name": "Ubuntu"})));
+        let bad = Value::object([(
+            "filter",
+            Value::set([Value::object([("name", "name"), ("value", "(")])]),
+        )]);
+        assert!(Filters::parse(&bad, &mut d).is_none());
+        assert!(d.has_errors());
+    }
+
+    #[test]
+    fn created_orders_by_instant() {
+        let a = created_key(Some("2020-01-01T10:00:00+0200")); // 08:00 UTC
+        let b = created_key(Some("2020-01-01T09:00:00+0000")); // 09:00 UTC
+        assert!(a < b);
+        assert!(created_key(None) < a);
+        assert!(created_key(Some("2019-12-31T23:59:59+0000")) < a);
+    }
+}

@@ -1,0 +1,77 @@
+//! `data "cloudstack_service_offering"`: the newest compute offering
+//! matching every `filter` (Go schema: `name`, `display_text`).
+
+use cloudstack::Params;
+use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
+
+use super::{created_key, filter_block, Filters};
+use crate::{common::bounded, provider::Client};
+
+/// The `cloudstack_service_offering` data source.
+#[derive(Debug)]
+pub struct ServiceOffering;
+
+#[async_trait]
+impl DataSource<Client> for ServiceOffering {
+    fn type_name(&self) -> &'static str {
+        "cloudstack_service_offering"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new()
+                .attribute(Attribute::computed("id", Type::String))
+                .attribute(Attribute::computed("name", Type::String))
+                .attribute(Attribute::computed("display_text", Type::String))
+                .block(filter_block()),
+        )
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        Filters::parse(config, diags);
+    }
+
+    async fn read(&self, c: &Client, config: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(filters) = Filters::parse(config, diags) else {
+            return Value::Null;
+        };
+        let all = match bounded(
+            c,
+            c.timeout,
+            c.api
+                .list_all_values("listServiceOfferings", "serviceoffering", &Params::new()),
+        )
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(e.diagnostic("listing service offerings", None, "read"));
+                return Value::Null;
+            }
+        };
+        let str_of =
+            |o: &serde_json::Value, k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let Some(best) = all
+            .iter()
+            .filter(|o| filters.matches(o))
+            .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
+        else {
+            let names: Vec<String> = all.iter().filter_map(|o| str_of(o, "name")).collect();
+            diags.attribute_error(
+                "filter",
+                "No service offering is matching with the specified regex",
+                format!(
+                    "filters: {}; offerings: {}",
+                    filters.describe(),
+                    names.join(", ")
+                ),
+            );
+            return Value::Null;
+        };
+        let mut out = config.clone();
+        out.set_attr("id", Value::from(str_of(best, "id")));
+        out.set_attr("name", Value::from(str_of(best, "name")));
+        out.set_attr("display_text", Value::from(str_of(best, "displaytext")));
+        out
+    }
+}

@@ -1,0 +1,919 @@
+//! `cloudstack_instance`: a virtual machine, with the Go provider's schema.
+//!
+//! Differences from the Go provider:
+//! - `user_data` is kept in state as written (the Go provider stores its
+//!   SHA1; Terraform's protocol forbids a planned value that differs from
+//!   the configuration outside the legacy SDK). A prior state holding the
+//!   SHA1 of the new value (state written by the Go provider) updates
+//!   nothing in CloudStack.
+//! - `keypair` is read back (drift shows); names of zone, template and
+//!   service offering are checked at plan time (unknown ones list what
+//!   exists) and matched exactly.
+//! - A deploy whose job outlives `timeouts.create` (or the provider's
+//!   `timeout`), or whose answer is lost, keeps the VM's id: the instance is
+//!   recorded (tainted) instead of forgotten, so no second VM appears.
+//! - `timeouts { create, update, delete }`.
+//!
+//! Accepted but not read back: `host_id`, `cluster_id`, `pod_id`,
+//! `properties`, `nicnetworklist`, `userdata_details`, `details` (sent at
+//! deploy; `details` also updated in place), security and affinity groups
+//! (sent at deploy; affinity changes use `updateVMAffinityGroup`).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use cloudstack::{api::DeployVirtualMachine, model::VirtualMachine, Params, Resource as Kind};
+use sha1::{Digest as _, Sha1};
+use tfplugin5::{
+    async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
+};
+
+use crate::{
+    common::{
+        bounded, changed, get_str, keep_spelling, known_str, op_timeout, resolve, resolve_object,
+        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
+    },
+    provider::{Client, Handle},
+};
+
+/// CloudStack's resource type for tags on VMs.
+const TAG_TYPE: &str = "UserVm";
+
+/// The `cloudstack_instance` resource.
+#[derive(Debug)]
+pub struct Instance {
+    handle: Handle,
+}
+
+impl Instance {
+    /// `handle` lets plan-time checks reach the configured client.
+    pub fn new(handle: Handle) -> Instance {
+        Instance { handle }
+    }
+}
+
+fn strings() -> Type {
+    Type::set(Type::String)
+}
+
+fn schema() -> Schema {
+    let b = Block::new()
+        .attribute(Attribute::computed("id", Type::String))
+        .attribute(Attribute::optional_computed("name", Type::String))
+        .attribute(Attribute::optional_computed("display_name", Type::String))
+        .attribute(
+            Attribute::required("service_offering", Type::String).description(
+                "Name (looked up in the zone) or id; a change stops and restarts the VM.",
+            ),
+        )
+        .attribute(Attribute::optional_computed("disk_offering", Type::String).force_new())
+        .attribute(Attribute::optional_computed("override_disk_offering", Type::String).force_new())
+        .attribute(Attribute::optional_computed("network_id", Type::String).force_new())
+        .attribute(Attribute::optional_computed("ip_address", Type::String).force_new())
+        .attribute(
+            Attribute::required("template", Type::String)
+                .force_new()
+                .description("Name (executable in the zone) or id."),
+        )
+        .attribute(Attribute::optional_computed("root_disk_size", Type::Number).force_new())
+        .attribute(Attribute::optional_computed("group", Type::String))
+        .attribute(Attribute::optional("affinity_group_ids", strings()))
+        .attribute(Attribute::optional("affinity_group_names", strings()))
+        .attribute(Attribute::optional("security_group_ids", strings()).force_new())
+        .attribute(Attribute::optional("security_group_names", strings()).force_new())
+        .attribute(Attribute::optional_computed("project", Type::String).force_new())
+        .attribute(Attribute::required("zone", Type::String).force_new())
+        .attribute(Attribute::optional("keypair", Type::String))
+        .attribute(Attribute::optional("keypairs", Type::list(Type::String)))
+        .attribute(Attribute::optional("host_id", Type::String))
+        .attribute(Attribute::optional("cluster_id", Type::String))
+        .attribute(Attribute::optional("pod_id", Type::String))
+        .attribute(Attribute::optional("uefi", Type::Bool).default(false))
+        .attribute(Attribute::optional("boot_mode", Type::String).force_new())
+        .attribute(
+            Attribute::optional("start_vm", Type::Bool)
+                .default(true)
+                .force_new(),
+        )
+        .attribute(Attribute::optional("user_data", Type::String))
+        .attribute(Attribute::optional("userdata_id", Type::String))
+        .attribute(Attribute::optional(
+            "userdata_details",
+            Type::map(Type::String),
+        ))
+        .attribute(Attribute::optional("details", Type::map(Type::String)))
+        .attribute(Attribute::optional("properties", Type::map(Type::String)))
+        .attribute(Attribute::optional(
+            "nicnetworklist",
+            Type::map(Type::String),
+        ))
+        .attribute(
+            Attribute::optional("expunge", Type::Bool)
+                .default(false)
+                .description("Expunge the VM on destroy (destroyVirtualMachine expunge=true)."),
+        )
+        .attribute(Attribute::optional_computed(
+            "delete_protection",
+            Type::Bool,
+        ))
+        .attribute(Attribute::optional_computed(
+            "tags",
+            Type::map(Type::String),
+        ))
+        .timeouts(&["create", "update", "delete"]);
+    Schema::new(b)
+}
+
+/// Base64 of user data, accepting text that already is base64 (like Go).
+fn encode_user_data(ud: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if !ud.is_empty() && b64.decode(ud).is_ok() {
+        ud.to_string()
+    } else {
+        b64.encode(ud.as_bytes())
+    }
+}
+
+fn sha1_hex(s: &str) -> String {
+    Sha1::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `name[i].key=value` map parameters (CloudStack's encoding).
+fn map_params(p: &mut Params, param: &str, v: &Value, kv: bool) {
+    if let Some(m) = v.as_map() {
+        for (i, (k, val)) in m.iter().enumerate() {
+            let Some(val) = val.as_str() else { continue };
+            if kv {
+                p.set(format!("{param}[{i}].key"), k.as_str());
+                p.set(format!("{param}[{i}].value"), val);
+            } else {
+                p.set(format!("{param}[{i}].{k}"), val);
+            }
+        }
+    }
+}
+
+/// The state after a create, update or read: the user's values where they
+/// still hold, CloudStack's where they are computed or drifted.
+fn fill_state(base: &Value, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Value {
+    let mut s = base.clone();
+    s.set_attr("id", vm.id.as_str());
+    s.set_attr("name", Value::from(vm.name.clone()));
+    s.set_attr(
+        "display_name",
+        Value::from(vm.displayname.clone().or_else(|| vm.name.clone())),
+    );
+    s.set_attr(
+        "group",
+        Value::from(vm.group.clone().filter(|g| !g.is_empty())),
+    );
+    let spell = |attr: &str, name: &Option<String>, id: &Option<String>| match id {
+        Some(id) => keep_spelling(base.get_str(attr), name.as_deref(), id),
+        None => base.get(attr).clone(),
+    };
+    s.set_attr(
+        "service_offering",
+        spell(
+            "service_offering",
+            &vm.serviceofferingname,
+            &vm.serviceofferingid,
+        ),
+    );
+    s.set_attr(
+        "template",
+        spell("template", &vm.templatename, &vm.templateid),
+    );
+    s.set_attr("zone", spell("zone", &vm.zonename, &vm.zoneid));
+    let nic = vm
+        .nic
+        .iter()
+        .find(|n| n.isdefault == Some(true))
+        .or(vm.nic.first());
+    if let Some(nic) = nic {
+        s.set_attr("network_id", Value::from(nic.networkid.clone()));
+        s.set_attr("ip_address", Value::from(nic.ipaddress.clone()));
+    }
+    // after an import (no zone in state yet) take the key pair as it is
+    let imported = base.get("zone").is_null();
+    let keypair_managed =
+        !base.get("keypair").is_null() || (imported && base.get("keypairs").is_null());
+    if keypair_managed && vm.keypair.is_some() {
+        s.set_attr("keypair", Value::from(vm.keypair.clone()));
+    }
+    s.set_attr("tags", tags_value(&vm.tags));
+    if let Some(gib) = root_disk_gib {
+        s.set_attr("root_disk_size", gib);
+    }
+    if base.get("disk_offering").is_unknown() || base.get("disk_offering").is_null() {
+        s.set_attr("disk_offering", Value::from(vm.diskofferingid.clone()));
+    }
+    if s.get("delete_protection").as_bool().is_none() {
+        s.set_attr("delete_protection", false);
+    }
+    for (attr, default) in [("start_vm", true), ("expunge", false), ("uefi", false)] {
+        if s.get(attr).is_null() || s.get(attr).is_unknown() {
+            s.set_attr(attr, default);
+        }
+    }
+    // whatever is still unknown was not set by CloudStack: null
+    if let Value::Object(m) = &mut s {
+        for v in m.values_mut() {
+            if v.is_unknown() {
+                *v = Value::Null;
+            }
+        }
+    }
+    s
+}
+
+/// Size in GiB of the VM's ROOT volume (Go: `size >> 30`).
+async fn root_disk_gib(c: &Client, id: &str) -> Option<i64> {
+    let p = Params::new()
+        .with("virtualmachineid", id)
+        .with("type", "ROOT")
+        .with("listall", "true");
+    match bounded(c, c.timeout, c.api.list_volumes(&p)).await {
+        Ok(v) if v.len() == 1 => v[0].size.map(|b| b >> 30),
+        _ => None,
+    }
+}
+
+/// The VM by id (also across projects when `project` is set), or `None`
+/// when it is gone (expunged, or destroyed and waiting for expunge).
+async fn find_vm(
+    c: &Client,
+    id: &str,
+    in_project: bool,
+) -> Result<Option<VirtualMachine>, OpError> {
+    let mut vm = bounded(c, c.timeout, c.api.get_virtual_machine(id)).await?;
+    if vm.is_none() && in_project {
+        let p = Params::new()
+            .with("id", id)
+            .with("listall", "true")
+            .with("projectid", "-1");
+        vm = match bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await {
+            Ok(v) => v.into_iter().find(|v| v.id == id),
+            Err(e) if e.is_not_found() => None,
+            Err(OpError::Api(e)) if e.is_param_error() => None,
+            Err(e) => return Err(e),
+        };
+    }
+    Ok(vm.filter(|v| {
+        !matches!(
+            v.state.as_deref(),
+            Some("Destroyed") | Some("Expunging") | Some("Expunged")
+        )
+    }))
+}
+
+/// After a deploy that may have created the VM, finds it by name in the zone.
+async fn find_by_name(c: &Client, name: &str, zone_id: &str) -> Option<VirtualMachine> {
+    let p = Params::new()
+        .with("name", name)
+        .with("zoneid", zone_id)
+        .with("listall", "true");
+    let vms = tokio::time::timeout(Duration::from_secs(120), c.api.list_virtual_machines(&p))
+        .await
+        .ok()?
+        .ok()?;
+    vms.into_iter()
+        .find(|v| v.name.as_deref() == Some(name) && v.state.as_deref() != Some("Expunging"))
+}
+
+impl Instance {
+    async fn create_inner(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let limit = op_timeout(c, planned, "create", diags);
+        let Some(zone_name) = get_str(planned, "zone") else {
+            diags.attribute_error("zone", "zone is required", "");
+            return Value::Null;
+        };
+        let Some(zone) =
+            resolve_object(c, Kind::Zone, "zone", zone_name, &Params::new(), diags).await
+        else {
+            return Value::Null;
+        };
+        let zone_id = zone
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let advanced = zone
+            .get("networktype")
+            .and_then(|v| v.as_str())
+            .is_none_or(|t| t.eq_ignore_ascii_case("advanced"));
+        let in_zone = Params::new().with("zoneid", &zone_id);
+        let so = resolve(
+            c,
+            Kind::ServiceOffering,
+            "service_offering",
+            get_str(planned, "service_offering").unwrap_or_default(),
+            &in_zone,
+            diags,
+        )
+        .await;
+        let tpl = resolve(
+            c,
+            Kind::Template,
+            "template",
+            get_str(planned, "template").unwrap_or_default(),
+            &in_zone,
+            diags,
+        )
+        .await;
+        let mut req = DeployVirtualMachine {
+            zone_id: zone_id.clone(),
+            service_offering_id: so.unwrap_or_default(),
+            template_id: tpl.unwrap_or_default(),
+            name: get_str(planned, "name").map(str::to_string),
+            display_name: get_str(planned, "display_name")
+                .or(get_str(planned, "name"))
+                .map(str::to_string),
+            keypair: get_str(planned, "keypair").map(str::to_string),
+            user_data: get_str(planned, "user_data").map(encode_user_data),
+            ip_address: get_str(planned, "ip_address").map(str::to_string),
+            group: get_str(planned, "group").map(str::to_string),
+            start_vm: planned.get_bool("start_vm"),
+            root_disk_size: planned.get_i64("root_disk_size").map(|g| g.max(0) as u64),
+            ..Default::default()
+        };
+        if advanced {
+            if let Some(n) = get_str(planned, "network_id") {
+                req.network_ids = vec![n.to_string()];
+            }
+        }
+        for (attr, param) in [
+            ("disk_offering", "diskofferingid"),
+            ("override_disk_offering", "overridediskofferingid"),
+        ] {
+            if let Some(v) = get_str(planned, attr) {
+                if let Some(id) =
+                    resolve(c, Kind::DiskOffering, attr, v, &Params::new(), diags).await
+                {
+                    req.extra.set(param, id);
+                }
+            }
+        }
+        if let Some(p) = get_str(planned, "project") {
+            if let Some(id) = resolve_project(c, "project", p, diags).await {
+                req.extra.set("projectid", id);
+            }
+        }
+        if diags.has_errors() {
+            return Value::Null;
+        }
+        for (attr, param) in [
+            ("affinity_group_ids", "affinitygroupids"),
+            ("affinity_group_names", "affinitygroupnames"),
+            ("security_group_ids", "securitygroupids"),
+            ("security_group_names", "securitygroupnames"),
+            ("keypairs", "keypairs"),
+        ] {
+            req.extra.set_list(param, planned.get_strings(attr));
+        }
+        for (attr, param) in [
+            ("host_id", "hostid"),
+            ("pod_id", "podid"),
+            ("cluster_id", "clusterid"),
+            ("userdata_id", "userdataid"),
+        ] {
+            req.extra.set_opt(param, get_str(planned, attr));
+        }
+        if planned.get_bool("uefi") == Some(true) {
+            req.extra.set("boottype", "UEFI");
+            req.extra.set(
+                "bootmode",
+                get_str(planned, "boot_mode").unwrap_or("Legacy"),
+            );
+        }
+        map_params(&mut req.extra, "details", planned.get("details"), false);
+        map_params(
+            &mut req.extra,
+            "properties",
+            planned.get("properties"),
+            true,
+        );
+        map_params(
+            &mut req.extra,
+            "userdatadetails",
+            planned.get("userdata_details"),
+            false,
+        );
+        if let Some(m) = planned.get("nicnetworklist").as_map() {
+            for k in ["nic", "network"] {
+                if let Some(v) = m.get(k).and_then(Value::as_str) {
+                    req.extra.set(format!("nicnetworklist[0].{k}"), v);
+                }
+            }
+        }
+
+        let label = req.name.clone().unwrap_or_else(|| "(unnamed)".into());
+        let api = c.api_with_timeout(limit);
+        let vm = match bounded(c, limit, api.deploy_virtual_machine(&req)).await {
+            Ok(vm) => vm,
+            Err(e) => {
+                let action = format!("creating instance {label}");
+                // The deploy may have created the VM (job still running, answer
+                // lost): keep its id so Terraform records it (tainted) instead
+                // of deploying a second one next time.
+                if e.may_exist() {
+                    if let Some(name) = &req.name {
+                        if let Some(vm) = find_by_name(c, name, &zone_id).await {
+                            let mut d = e.diagnostic(&action, None, "create");
+                            d.detail.push_str(&format!(
+                                "\n\nThe VM exists (id {}, state {}); Terraform keeps it in \
+                                 state as tainted, so no second VM is created. Raise \
+                                 `timeouts {{ create = ... }}` if jobs are slow.",
+                                vm.id,
+                                vm.state.as_deref().unwrap_or("?")
+                            ));
+                            diags.push(d);
+                            return fill_state(planned, &vm, None);
+                        }
+                    }
+                }
+                diags.push(e.diagnostic(&action, Some("template"), "create"));
+                return Value::Null;
+            }
+        };
+        let mut problems = Vec::new();
+        if let Some(dp) = planned.get_bool("delete_protection") {
+            let p = Params::new()
+                .with("id", &vm.id)
+                .with("deleteprotection", dp.to_string());
+            if let Err(e) = bounded(c, limit, api.request_async("updateVirtualMachine", &p)).await {
+                problems.push(e.diagnostic("setting delete_protection", None, "create"));
+            }
+        }
+        let tags = tags_of(planned);
+        if !tags.is_empty() {
+            if let Err(e) =
+                update_tags(c, limit, TAG_TYPE, &vm.id, &Default::default(), &tags).await
+            {
+                problems.push(e.diagnostic("tagging the instance", Some("tags"), "create"));
+            }
+        }
+        let vm = if tags.is_empty() {
+            vm
+        } else {
+            find_vm(c, &vm.id, false).await.ok().flatten().unwrap_or(vm)
+        };
+        let gib = root_disk_gib(c, &vm.id).await;
+        for p in problems {
+            diags.push(p);
+        }
+        fill_state(planned, &vm, gib)
+    }
+
+    async fn update_inner(
+        &self,
+        c: &Client,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let limit = op_timeout(c, planned, "update", diags);
+        let api = c.api_with_timeout(limit);
+        let Some(id) = prior.get_str("id").map(str::to_string) else {
+            return Value::Null;
+        };
+        let ch = |n: &str| changed(prior, planned, n);
+        let fail = |diags: &mut Diagnostics, e: OpError, what: &str, attr: Option<&str>| {
+            diags.push(e.diagnostic(&format!("updating instance {id}: {what}"), attr, "update"));
+        };
+
+        // in place, no restart
+        let mut quick = Params::new().with("id", &id);
+        if ch("display_name") {
+            quick.set(
+                "displayname",
+                get_str(planned, "display_name").unwrap_or(""),
+            );
+        }
+        if ch("group") {
+            quick.set("group", get_str(planned, "group").unwrap_or(""));
+        }
+        if ch("delete_protection") {
+            if let Some(dp) = planned.get_bool("delete_protection") {
+                quick.set("deleteprotection", dp.to_string());
+            }
+        }
+        if ch("details") {
+            map_params(&mut quick, "details", planned.get("details"), false);
+        }
+        if quick.iter().count() > 1 {
+            if let Err(e) =
+                bounded(c, limit, api.request_async("updateVirtualMachine", &quick)).await
+            {
+                fail(diags, e, "display_name/group/details", None);
+                return Value::Null;
+            }
+        }
+        if ch("tags") {
+            if let Err(e) =
+                update_tags(c, limit, TAG_TYPE, &id, &tags_of(prior), &tags_of(planned)).await
+            {
+                fail(diags, e, "tags", Some("tags"));
+                return Value::Null;
+            }
+        }
+
+        // changes that need the VM stopped
+        let new_ud = get_str(planned, "user_data");
+        let ud_changed = ch("user_data")
+            && !(new_ud.is_some() && prior.get_str("user_data") == new_ud.map(sha1_hex).as_deref());
+        let restart = ch("name")
+            || ch("service_offering")
+            || ch("keypair")
+            || ch("keypairs")
+            || ud_changed
+            || ch("userdata_id")
+            || ch("userdata_details")
+            || ch("affinity_group_ids")
+            || ch("affinity_group_names");
+        if restart {
+            let before = match find_vm(c, &id, false).await {
+                Ok(Some(vm)) => vm,
+                Ok(None) => {
+                    diags.error(
+                        format!("Instance {id} no longer exists"),
+                        "It was deleted outside Terraform; run `terraform apply` again to recreate it.",
+                    );
+                    return Value::Null;
+                }
+                Err(e) => {
+                    fail(diags, e, "reading the VM", None);
+                    return Value::Null;
+                }
+            };
+            let was_running = before.state.as_deref() == Some("Running");
+            if was_running {
+                if let Err(e) = bounded(c, limit, api.stop_virtual_machine(&id, false)).await {
+                    fail(diags, e, "stopping the VM", None);
+                    return Value::Null;
+                }
+            }
+            let mut result = self
+                .stopped_changes(c, &api, limit, &id, prior, planned, ud_changed, diags)
+                .await;
+            if was_running {
+                if let Err(e) = bounded(c, limit, api.start_virtual_machine(&id)).await {
+                    fail(diags, e, "starting the VM again", None);
+                    result = false;
+                }
+            }
+            if !result {
+                return Value::Null;
+            }
+        }
+        match find_vm(c, &id, !prior.get("project").is_null()).await {
+            Ok(Some(vm)) => {
+                let gib = prior.get_i64("root_disk_size");
+                fill_state(planned, &vm, gib)
+            }
+            Ok(None) => Value::Null,
+            Err(e) => {
+                fail(diags, e, "reading the VM back", None);
+                Value::Null
+            }
+        }
+    }
+
+    /// The changes made while the VM is stopped; false after an error.
+    #[allow(clippy::too_many_arguments)]
+    async fn stopped_changes(
+        &self,
+        c: &Client,
+        api: &cloudstack::Client,
+        limit: Duration,
+        id: &str,
+        prior: &Value,
+        planned: &Value,
+        ud_changed: bool,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let ch = |n: &str| changed(prior, planned, n);
+        let mut upd = Params::new().with("id", id);
+        if ch("name") {
+            upd.set_opt("name", get_str(planned, "name"));
+        }
+        if ud_changed {
+            upd.set(
+                "userdata",
+                encode_user_data(get_str(planned, "user_data").unwrap_or("")),
+            );
+        }
+        if ch("userdata_id") {
+            upd.set_opt("userdataid", get_str(planned, "userdata_id"));
+        }
+        if ch("userdata_details") {
+            map_params(
+                &mut upd,
+                "userdatadetails",
+                planned.get("userdata_details"),
+                false,
+            );
+        }
+        let steps: Vec<(&str, Params, Option<&str>)> = {
+            let mut v = Vec::new();
+            if upd.iter().count() > 1 {
+                v.push(("updateVirtualMachine", upd, Some("name")));
+            }
+            v
+        };
+        for (cmd, p, attr) in steps {
+            let r = if p.get("userdata").is_some() {
+                bounded(c, limit, api.request_post(cmd, &p)).await
+            } else {
+                bounded(c, limit, api.request_async(cmd, &p)).await
+            };
+            if let Err(e) = r {
+                diags.push(e.diagnostic(&format!("updating instance {id}"), attr, "update"));
+                return false;
+            }
+        }
+        if ch("service_offering") {
+            let zone = get_str(planned, "zone").unwrap_or_default();
+            let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+            else {
+                return false;
+            };
+            let Some(so) = resolve(
+                c,
+                Kind::ServiceOffering,
+                "service_offering",
+                get_str(planned, "service_offering").unwrap_or_default(),
+                &Params::new().with("zoneid", zone_id),
+                diags,
+            )
+            .await
+            else {
+                return false;
+            };
+            let p = Params::new().with("id", id).with("serviceofferingid", so);
+            if let Err(e) = bounded(
+                c,
+                limit,
+                api.request_async("changeServiceForVirtualMachine", &p),
+            )
+            .await
+            {
+                diags.push(e.diagnostic(
+                    &format!("changing the service offering of {id}"),
+                    Some("service_offering"),
+                    "update",
+                ));
+                return false;
+            }
+        }
+        if ch("keypair") || ch("keypairs") {
+            let mut p = Params::new().with("id", id);
+            p.set_opt("keypair", get_str(planned, "keypair"));
+            p.set_list("keypairs", planned.get_strings("keypairs"));
+            if p.iter().count() > 1 {
+                if let Err(e) = bounded(
+                    c,
+                    limit,
+                    api.request_async("resetSSHKeyForVirtualMachine", &p),
+                )
+                .await
+                {
+                    diags.push(e.diagnostic(
+                        &format!("changing the key pair of {id}"),
+                        Some("keypair"),
+                        "update",
+                    ));
+                    return false;
+                }
+            }
+        }
+        if ch("affinity_group_ids") || ch("affinity_group_names") {
+            let mut p = Params::new().with("id", id);
+            p.set_list(
+                "affinitygroupids",
+                planned.get_strings("affinity_group_ids"),
+            );
+            p.set_list(
+                "affinitygroupnames",
+                planned.get_strings("affinity_group_names"),
+            );
+            if let Err(e) = bounded(c, limit, api.request_async("updateVMAffinityGroup", &p)).await
+            {
+                diags.push(e.diagnostic(
+                    &format!("changing the affinity groups of {id}"),
+                    Some("affinity_group_ids"),
+                    "update",
+                ));
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl Resource<Client> for Instance {
+    fn type_name(&self) -> &'static str {
+        "cloudstack_instance"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if !config.get("boot_mode").is_null() && config.get_bool("uefi") != Some(true) {
+            if config.get("uefi").is_unknown() {
+                return;
+            }
+            diags.attribute_error(
+                "boot_mode",
+                "boot_mode needs uefi = true",
+                "Set uefi = true, or remove boot_mode.",
+            );
+        }
+        if let Some(m) = config.get_str("boot_mode") {
+            if !m.eq_ignore_ascii_case("secure") && !m.eq_ignore_ascii_case("legacy") {
+                diags.attribute_error(
+                    "boot_mode",
+                    "Invalid boot_mode",
+                    "Use \"Secure\" or \"Legacy\".",
+                );
+            }
+        }
+        for (a, b) in [
+            ("keypair", "keypairs"),
+            ("affinity_group_ids", "affinity_group_names"),
+            ("security_group_ids", "security_group_names"),
+        ] {
+            if !config.get(a).is_null() && !config.get(b).is_null() {
+                diags.attribute_error(
+                    b,
+                    format!("\"{b}\" conflicts with \"{a}\""),
+                    "Set only one of them.",
+                );
+            }
+        }
+        if let Some(n) = config.get_i64("root_disk_size") {
+            if n <= 0 {
+                diags.attribute_error(
+                    "root_disk_size",
+                    "root_disk_size must be positive",
+                    "In GiB.",
+                );
+            }
+        }
+    }
+
+    /// Checks zone, template and service offering names before anything is
+    /// changed, listing what exists when a name is unknown.
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        let Some(c) = self.handle.get() else { return };
+        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
+        let check = |n: &str| creating || changed(req.prior, req.planned, n);
+        let Some(zone) = known_str(req.config, "zone") else {
+            return;
+        };
+        if !(check("zone") || check("template") || check("service_offering")) {
+            return;
+        }
+        let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+        else {
+            return;
+        };
+        let scope = Params::new().with("zoneid", zone_id);
+        if check("template") {
+            if let Some(t) = known_str(req.config, "template") {
+                resolve(c, Kind::Template, "template", t, &scope, diags).await;
+            }
+        }
+        if check("service_offering") {
+            if let Some(s) = known_str(req.config, "service_offering") {
+                resolve(
+                    c,
+                    Kind::ServiceOffering,
+                    "service_offering",
+                    s,
+                    &scope,
+                    diags,
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        self.create_inner(c, planned, diags).await
+    }
+
+    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(id) = state.get_str("id") else {
+            return Value::Null;
+        };
+        match find_vm(c, id, !state.get("project").is_null()).await {
+            Ok(Some(vm)) => {
+                let gib = match state.get_i64("root_disk_size") {
+                    Some(g) => Some(g),
+                    None => root_disk_gib(c, id).await,
+                };
+                fill_state(state, &vm, gib)
+            }
+            Ok(None) => Value::Null,
+            Err(e) => {
+                diags.push(e.diagnostic(&format!("reading instance {id}"), None, "read"));
+                Value::Null
+            }
+        }
+    }
+
+    async fn update(
+        &self,
+        c: &Client,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        self.update_inner(c, prior, planned, diags).await
+    }
+
+    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
+        let Some(id) = prior.get_str("id") else {
+            return;
+        };
+        let limit = op_timeout(c, prior, "delete", diags);
+        let expunge = prior.get_bool("expunge").unwrap_or(false);
+        let api = c.api_with_timeout(limit);
+        match bounded(c, limit, api.destroy_virtual_machine(id, expunge)).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                diags.push(e.diagnostic(&format!("destroying instance {id}"), None, "delete"))
+            }
+        }
+    }
+
+    /// `terraform import cloudstack_instance.x <id>` or `<project>/<id>`.
+    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        let (project, id) = split_import_id(id);
+        let mut v = Value::object([("id", id)]);
+        if let Some(p) = project {
+            v.set_attr("project", p);
+        }
+        v.set_attr("start_vm", true);
+        v.set_attr("expunge", false);
+        v.set_attr("uefi", false);
+        vec![v]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_is_base64_once() {
+        assert_eq!(encode_user_data("#cloud-config\n"), "I2Nsb3VkLWNvbmZpZwo=");
+        assert_eq!(
+            encode_user_data("I2Nsb3VkLWNvbmZpZwo="),
+            "I2Nsb3VkLWNvbmZpZwo="
+        );
+        assert_eq!(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    }
+
+    #[test]
+    fn state_keeps_names_and_fills_computed() {
+        let planned = Value::object([
+            ("zone", Value::from("zone001")),
+            ("template", "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5".into()),
+            ("service_offering", "t1.small".into()),
+            ("ip_address", Value::Unknown),
+            ("root_disk_size", Value::Unknown),
+            ("keypair", "k1".into()),
+        ]);
+        let vm: VirtualMachine = serde_json::from_value(serde_json::json!({
+            "id": "v1", "name": "m-0", "zoneid": "z", "zonename": "zone001",
+            "templateid": "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5", "templatename": "Ubuntu 14.04",
+            "serviceofferingid": "s", "serviceofferingname": "t1.small", "keypair": "k2",
+            "nic": [{"id": "n", "networkid": "net", "ipaddress": "10.1.1.5", "isdefault": true}]
+        }))
+        .unwrap();
+        let s = fill_state(&planned, &vm, Some(10));
+        assert_eq!(s.get_str("zone"), Some("zone001"));
+        assert_eq!(
+            s.get_str("template"),
+            Some("936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5")
+        );
+        assert_eq!(s.get_str("ip_address"), Some("10.1.1.5"));
+        assert_eq!(s.get_str("network_id"), Some("net"));
+        assert_eq!(s.get_i64("root_disk_size"), Some(10));
+        assert_eq!(
+            s.get_str("keypair"),
+            Some("k2"),
+            "drift of the key pair shows"
+        );
+        assert_eq!(s.get_bool("start_vm"), Some(true));
+        assert!(s.is_fully_known());
+    }
+}

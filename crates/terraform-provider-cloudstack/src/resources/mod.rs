@@ -1,0 +1,34 @@
+//! The managed resource types (`resource "cloudstack_..."`), one file each.
+//! Registry: add a `mod` line and an entry in [`resources`].
+
+use std::sync::Arc;
+
+use tfplugin5::Resource;
+
+use crate::provider::{Client, Handle};
+
+mod instance;
+mod ipaddress;
+mod network;
+mod ssh_keypair;
+mod template;
+// provider-rules: port_forward, firewall, egress_firewall (mod lines below)
+mod egress_firewall;
+mod firewall;
+mod port_forward;
+
+/// Every resource type this provider serves. `handle` gives plan-time
+/// checks the configured client.
+pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
+    vec![
+        Arc::new(instance::Instance::new(handle.clone())),
+        Arc::new(network::Network::new(handle.clone())),
+        Arc::new(ipaddress::IpAddress::new(handle.clone())),
+        Arc::new(ssh_keypair::SshKeypair),
+        Arc::new(template::Template),
+        // provider-rules entries below
+        Arc::new(port_forward::resource()),
+        Arc::new(firewall::resource()),
+        Arc::new(egress_firewall::resource()),
+    ]
+}

@@ -1,0 +1,411 @@
+//! Real Terraform (every release found) driving the provider binary against
+//! an in-process simulator: network + ssh key pair + instance + public IP.
+//! apply, no-op plan, import of instance and network, drift (VM destroyed
+//! behind Terraform's back), destroy; and the bad-input diagnostics (wrong
+//! secret key, unknown zone/template names, bad CIDR) with no API change.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::{path::Path, thread, time::Duration};
+
+use cloudstack_sim::{Options, Simulator};
+use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-cloudstack");
+const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
+
+/// A simulator on its own runtime thread; stops when dropped.
+struct Sim {
+    sim: Simulator,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let sim = Simulator::new(Options::default()).unwrap();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let s2 = sim.clone();
+        let thread = thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let _ = cloudstack_sim::run(listener, s2, async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Sim {
+            sim,
+            url: format!("http://{addr}/client/api"),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn mutations(&self) -> u64 {
+        let stats = self.sim.stats();
+        stats["requests"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| {
+                        let k = k.to_ascii_lowercase();
+                        !(k.starts_with("list") || k.starts_with("query") || k.starts_with("get"))
+                    })
+                    .map(|(_, v)| v.as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Expunges a VM through the API, behind Terraform's back.
+    fn expunge_vm(&self, id: &str) {
+        let cfg = cloudstack::Config::new(
+            &self.url,
+            cloudstack_sim::DEFAULT_API_KEY,
+            cloudstack_sim::DEFAULT_SECRET_KEY,
+        );
+        let client = cloudstack::Client::new(cfg).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(client.destroy_virtual_machine(id, true))
+            .unwrap();
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[track_caller]
+fn expect(out: &CommandOutput, code: i32, what: &str) {
+    assert_eq!(
+        out.code, code,
+        "{what}: exit {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.code, out.stdout, out.stderr
+    );
+}
+
+fn provider_block(url: &str, secret: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{url}"
+  api_key    = "{key}"
+  secret_key = "{secret}"
+  timeout    = 120
+}}
+"#,
+        key = cloudstack_sim::DEFAULT_API_KEY
+    )
+}
+
+const STACK: &str = r#"
+resource "cloudstack_network" "net" {
+  name             = "testnet"
+  cidr             = "172.16.0.0/24"
+  network_offering = "DefaultIsolatedNetworkOfferingWithSourceNatService"
+  zone             = "zone001"
+}
+
+resource "cloudstack_ssh_keypair" "key" {
+  name = "testkey"
+}
+
+resource "cloudstack_instance" "vm" {
+  name             = "vm-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = cloudstack_network.net.id
+  ip_address       = "172.16.0.10"
+  keypair          = cloudstack_ssh_keypair.key.name
+  expunge          = true
+  tags             = { role = "master" }
+  timeouts {
+    create = "5m"
+  }
+}
+
+resource "cloudstack_ipaddress" "ip" {
+  network_id = cloudstack_network.net.id
+  depends_on = [cloudstack_instance.vm]
+}
+
+output "ip" { value = cloudstack_ipaddress.ip.ip_address }
+output "vm_ip" { value = cloudstack_instance.vm.ip_address }
+"#;
+
+fn workspace(tf: &TerraformBinary, main_tf: &str) -> Workspace {
+    let ws = Workspace::new(tf, Path::new(BIN), SOURCE, env!("CARGO_PKG_VERSION")).unwrap();
+    ws.write("main.tf", main_tf).unwrap();
+    expect(&ws.run(&["init", "-no-color"]).unwrap(), 0, "init");
+    ws
+}
+
+fn state_id(ws: &Workspace, addr: &str) -> String {
+    let out = ws.run(&["state", "show", "-no-color", addr]).unwrap();
+    expect(&out, 0, "state show");
+    out.stdout
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("id")
+                .map(|r| r.trim_start())
+                .and_then(|r| r.strip_prefix('='))
+                .map(|r| r.trim().trim_matches('"').to_string())
+        })
+        .unwrap()
+}
+
+fn plan_is_clean(ws: &Workspace, what: &str) {
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 0, what);
+}
+
+fn binaries() -> Vec<TerraformBinary> {
+    let b = find_terraform_binaries();
+    if b.is_empty() {
+        println!("SKIPPED: no terraform binary found (see tfplugin5::testing)");
+    }
+    b
+}
+
+#[test]
+fn lifecycle_import_drift_destroy() {
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let sim = Sim::start();
+        let seed = sim.sim.world();
+        let ws = workspace(
+            tf,
+            &format!(
+                "{}{STACK}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        );
+
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply");
+        let w = sim.sim.world();
+        assert_eq!(w.virtual_machines.len(), seed.virtual_machines.len() + 1);
+        assert_eq!(w.networks.len(), seed.networks.len() + 1);
+        assert_eq!(w.ssh_keypairs.len(), seed.ssh_keypairs.len() + 1);
+        let vm = w
+            .virtual_machines
+            .iter()
+            .find(|v| v.name == "vm-0")
+            .unwrap();
+        assert_eq!(vm.keypair.as_deref(), Some("testkey"));
+        assert_eq!(vm.nic[0].ipaddress, "172.16.0.10");
+        assert!(w
+            .tags
+            .iter()
+            .any(|t| t.resourceid == vm.id && t.key == "role"));
+        // source NAT + ours
+        let net = w.networks.iter().find(|n| n.name == "testnet").unwrap();
+        let ips = w
+            .public_ips
+            .iter()
+            .filter(|i| i.associatednetworkid.as_deref() == Some(net.id.as_str()))
+            .count();
+        assert_eq!(ips, 2);
+        assert!(
+            out.stdout.contains("vm_ip = \"172.16.0.10\""),
+            "{}",
+            out.stdout
+        );
+
+        plan_is_clean(&ws, "plan after apply");
+
+        // import: forget, import by id, nothing to change
+        for addr in ["cloudstack_instance.vm", "cloudstack_network.net"] {
+            let id = state_id(&ws, addr);
+            expect(
+                &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+                0,
+                "state rm",
+            );
+            let out = ws.run(&["import", "-no-color", addr, &id]).unwrap();
+            expect(&out, 0, "import");
+        }
+        // Attributes that live only in the configuration (expunge, timeouts)
+        // cannot be read from CloudStack: after an import they show as an
+        // in-place update (as with the Go provider) that calls nothing.
+        let out = ws
+            .run(&["plan", "-no-color", "-detailed-exitcode"])
+            .unwrap();
+        expect(&out, 2, "plan after import");
+        assert!(
+            out.stdout.contains("expunge           = false -> true"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+            "{}",
+            out.stdout
+        );
+        let before = sim.mutations();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply after import");
+        assert_eq!(sim.mutations(), before, "config-only update calls nothing");
+        plan_is_clean(&ws, "plan after import");
+
+        // in-place update: display name
+        let updated = format!(
+            "{}{}",
+            provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY),
+            STACK.replace(
+                "  expunge          = true\n",
+                "  expunge          = true\n  display_name     = \"first master\"\n"
+            )
+        );
+        ws.write("main.tf", &updated).unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply display_name");
+        assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+        let vm_after = sim
+            .sim
+            .world()
+            .virtual_machines
+            .into_iter()
+            .find(|v| v.name == "vm-0")
+            .unwrap();
+        assert_eq!(vm_after.id, vm.id, "updated in place");
+        assert_eq!(vm_after.displayname, "first master");
+        plan_is_clean(&ws, "plan after update");
+
+        // drift: the VM is expunged behind Terraform's back
+        sim.expunge_vm(&vm.id);
+        let out = ws
+            .run(&["plan", "-no-color", "-detailed-exitcode"])
+            .unwrap();
+        expect(&out, 2, "plan after drift");
+        assert!(
+            out.stdout
+                .contains("cloudstack_instance.vm will be created"),
+            "{}",
+            out.stdout
+        );
+        expect(
+            &ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "apply after drift",
+        );
+        assert!(sim
+            .sim
+            .world()
+            .virtual_machines
+            .iter()
+            .any(|v| v.name == "vm-0"));
+        plan_is_clean(&ws, "plan after repair");
+
+        let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "destroy");
+        let w = sim.sim.world();
+        assert_eq!(w.virtual_machines.len(), seed.virtual_machines.len());
+        assert_eq!(w.networks.len(), seed.networks.len());
+        assert_eq!(w.public_ips.len(), seed.public_ips.len());
+        assert_eq!(w.ssh_keypairs.len(), seed.ssh_keypairs.len());
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn bad_input_is_named_before_any_change() {
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let sim = Sim::start();
+
+        // wrong secret key
+        let ws = workspace(
+            tf,
+            &format!("{}{STACK}", provider_block(&sim.url, "not-the-secret")),
+        );
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        assert_ne!(out.code, 0);
+        assert!(
+            out.stderr
+                .contains("CloudStack rejected the API credentials"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("secret_key"), "{}", out.stderr);
+
+        // unknown zone and template names: candidates listed
+        let bad = STACK
+            .replace(
+                "zone             = \"zone001\"\n  network_id",
+                "zone             = \"zone01\"\n  network_id",
+            )
+            .replace("\"Ubuntu 14.04\"", "\"Ubuntu 14.4\"");
+        let ws = workspace(
+            tf,
+            &format!(
+                "{}{bad}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        );
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        assert_ne!(out.code, 0);
+        assert!(
+            out.stderr
+                .contains("no zone named \"zone01\"; available: zone001"),
+            "{}",
+            out.stderr
+        );
+        let templ = STACK.replace("\"Ubuntu 14.04\"", "\"Ubuntu 14.4\"");
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{templ}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        assert_ne!(out.code, 0);
+        assert!(
+            out.stderr.contains("no template named \"Ubuntu 14.4\""),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("Ubuntu 14.04"), "{}", out.stderr);
+
+        // bad CIDR
+        let cidr = STACK.replace("172.16.0.0/24", "172.16.0.0/33");
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{cidr}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        assert_ne!(out.code, 0);
+        assert!(out.stderr.contains("Invalid CIDR"), "{}", out.stderr);
+
+        assert_eq!(sim.mutations(), 0, "no API change: {}", sim.sim.stats());
+    }
+}
