@@ -474,3 +474,62 @@ mod tests {
         assert!(t.detail.contains("timeouts { create"), "{}", t.detail);
     }
 }
+
+/// An in-process simulator and a configured [`Client`] for unit tests.
+#[cfg(test)]
+pub(crate) mod testenv {
+    use cloudstack_sim::{Options, Simulator};
+    use tfplugin5::CancellationToken;
+
+    use crate::provider::Client;
+
+    /// Seeded objects of the simulator.
+    pub(crate) const ZONE_ID: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
+    pub(crate) const NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
+
+    pub(crate) struct Env {
+        pub(crate) client: Client,
+        pub(crate) sim: Simulator,
+        _stop: tokio::sync::oneshot::Sender<()>,
+    }
+
+    /// Starts a simulator with `opts` and a client for it (job timeout 60 s).
+    pub(crate) async fn start(opts: Options) -> Env {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sim = Simulator::new(opts).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(cloudstack_sim::run(listener, sim.clone(), async {
+            let _ = rx.await;
+        }));
+        let mut cfg = cloudstack::Config::new(
+            format!("http://{addr}/client/api"),
+            cloudstack_sim::DEFAULT_API_KEY,
+            cloudstack_sim::DEFAULT_SECRET_KEY,
+        );
+        cfg.async_timeout = std::time::Duration::from_secs(60);
+        let api = cloudstack::Client::new(cfg).unwrap();
+        Env {
+            client: Client::new(api, CancellationToken::new()),
+            sim,
+            _stop: tx,
+        }
+    }
+
+    /// Mutating requests the simulator answered so far.
+    pub(crate) fn mutations(sim: &Simulator) -> u64 {
+        let stats = sim.stats();
+        stats["requests"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| {
+                        let k = k.to_ascii_lowercase();
+                        !(k.starts_with("list") || k.starts_with("query") || k.starts_with("get"))
+                    })
+                    .map(|(_, v)| v.as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}

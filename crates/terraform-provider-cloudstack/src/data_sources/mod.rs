@@ -149,4 +149,47 @@ mod tests {
         assert!(created_key(None) < a);
         assert!(created_key(Some("2019-12-31T23:59:59+0000")) < a);
     }
+
+    use crate::common::testenv;
+
+    fn filter(name: &str, value: &str) -> Value {
+        Value::object([(
+            "filter",
+            Value::set([Value::object([("name", name), ("value", value)])]),
+        )])
+    }
+
+    #[tokio::test]
+    async fn data_sources_against_the_simulator() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let mut d = Diagnostics::default();
+        let z = zone::Zone
+            .read(c, &filter("name", "^zone001$"), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(z.get_str("network_type"), Some("Advanced"));
+        assert_eq!(z.get_str("id"), Some(testenv::ZONE_ID));
+
+        let none = zone::Zone.read(c, &filter("name", "^nope$"), &mut d).await;
+        assert!(none.is_null());
+        assert!(d.0.last().unwrap().detail.contains("zone001"));
+
+        let mut d = Diagnostics::default();
+        let mut cfg = filter("name", "^Ubuntu 14\\.04$");
+        cfg.set_attr("template_filter", "executable");
+        let t = template::Template.read(c, &cfg, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(
+            t.get_str("template_id"),
+            Some("936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5")
+        );
+        assert_eq!(t.get_str("format"), Some("QCOW2"));
+
+        let s = service_offering::ServiceOffering
+            .read(c, &filter("name", "medium"), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(s.get_str("name"), Some("t1.medium"));
+    }
 }

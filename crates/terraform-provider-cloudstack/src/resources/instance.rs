@@ -416,26 +416,43 @@ impl Instance {
             Err(e) => {
                 let action = format!("creating instance {label}");
                 // The deploy may have created the VM (job still running, answer
-                // lost): keep its id so Terraform records it (tainted) instead
-                // of deploying a second one next time.
-                if e.may_exist() {
-                    if let Some(name) = &req.name {
-                        if let Some(vm) = find_by_name(c, name, &zone_id).await {
-                            let mut d = e.diagnostic(&action, None, "create");
-                            d.detail.push_str(&format!(
-                                "\n\nThe VM exists (id {}, state {}); Terraform keeps it in \
-                                 state as tainted, so no second VM is created. Raise \
-                                 `timeouts {{ create = ... }}` if jobs are slow.",
-                                vm.id,
-                                vm.state.as_deref().unwrap_or("?")
-                            ));
-                            diags.push(d);
-                            return fill_state(planned, &vm, None);
-                        }
-                    }
+                // lost): keep its id so Terraform records it instead of
+                // deploying a second one next time.
+                let found = match (&req.name, e.may_exist()) {
+                    (Some(name), true) => find_by_name(c, name, &zone_id).await,
+                    _ => None,
+                };
+                let Some(vm) = found else {
+                    diags.push(e.diagnostic(&action, Some("template"), "create"));
+                    return Value::Null;
+                };
+                let want = if req.start_vm == Some(false) {
+                    "Stopped"
+                } else {
+                    "Running"
+                };
+                let still_running_job = matches!(
+                    e,
+                    OpError::TimedOut(_)
+                        | OpError::Stopped
+                        | OpError::Api(cloudstack::Error::JobTimeout { .. })
+                );
+                if still_running_job || vm.state.as_deref() != Some(want) {
+                    // recorded as tainted: the next apply replaces it, never duplicates it
+                    let mut d = e.diagnostic(&action, None, "create");
+                    d.detail.push_str(&format!(
+                        "\n\nThe VM exists (id {}, state {}); Terraform keeps it in state as \
+                         tainted, so no second VM is created. Raise `timeouts {{ create = ... }}` \
+                         if jobs are slow.",
+                        vm.id,
+                        vm.state.as_deref().unwrap_or("?")
+                    ));
+                    diags.push(d);
+                    return fill_state(planned, &vm, None);
                 }
-                diags.push(e.diagnostic(&action, Some("template"), "create"));
-                return Value::Null;
+                // the first attempt finished: that VM is the result
+                tracing::info!(id = %vm.id, "deploy outcome was unclear; found the VM by name");
+                vm
             }
         };
         let mut problems = Vec::new();
@@ -915,5 +932,155 @@ mod tests {
         );
         assert_eq!(s.get_bool("start_vm"), Some(true));
         assert!(s.is_fully_known());
+    }
+
+    use crate::common::testenv::{self, NETWORK_ID};
+    use tfplugin5::AttributePath;
+
+    /// A plan for a new instance, computed attributes unknown (as the
+    /// framework's generic plan leaves them).
+    fn planned(name: &str, extra: &[(&str, Value)]) -> Value {
+        let mut v = Value::object([
+            ("name", Value::from(name)),
+            ("zone", "zone001".into()),
+            ("template", "Ubuntu 14.04".into()),
+            ("service_offering", "t1.small".into()),
+            ("network_id", NETWORK_ID.into()),
+            ("expunge", true.into()),
+            ("start_vm", true.into()),
+            ("uefi", false.into()),
+        ]);
+        for a in [
+            "id",
+            "display_name",
+            "ip_address",
+            "root_disk_size",
+            "group",
+            "project",
+            "disk_offering",
+            "override_disk_offering",
+            "delete_protection",
+            "tags",
+        ] {
+            v.set_attr(a, Value::Unknown);
+        }
+        for (k, x) in extra {
+            v.set_attr(k, x.clone());
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn create_read_update_delete() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = Instance::new(Handle::default());
+        let mut d = Diagnostics::default();
+        let tags = Value::Map(
+            [("role".to_string(), Value::from("master"))]
+                .into_iter()
+                .collect(),
+        );
+        let state = r
+            .create(c, &planned("t-0", &[("tags", tags.clone())]), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert_eq!(state.get_str("zone"), Some("zone001"));
+        assert_eq!(state.get_str("template"), Some("Ubuntu 14.04"));
+        assert_eq!(state.get_str("display_name"), Some("t-0"));
+        assert_eq!(state.get("tags"), &tags);
+        assert!(state.get_str("ip_address").unwrap().starts_with("10.1.1."));
+        let id = state.get_str("id").unwrap().to_string();
+
+        let read = r.read(c, &state, &mut d).await;
+        assert_eq!(read, state, "read of an unchanged VM changes nothing");
+
+        // in place: display name, offering (stop/change/start), tags
+        let mut next = state.clone();
+        next.set_attr("display_name", "first");
+        next.set_attr("service_offering", "t1.medium");
+        next.set_attr("tags", Value::Map(Default::default()));
+        let updated = r.update(c, &state, &next, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(updated.get_str("id"), Some(id.as_str()));
+        assert_eq!(updated.get_str("service_offering"), Some("t1.medium"));
+        let w = env.sim.world();
+        let vm = w.virtual_machines.iter().find(|v| v.id == id).unwrap();
+        assert_eq!(vm.displayname, "first");
+        assert_eq!(vm.state, "Running", "started again after the change");
+        assert!(w.tags.iter().all(|t| t.resourceid != id));
+        assert_eq!(env.sim.stats()["requests"]["stopVirtualMachine"], 1);
+
+        r.delete(c, &updated, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(env.sim.world().virtual_machines.iter().all(|v| v.id != id));
+        assert!(r.read(c, &updated, &mut d).await.is_null(), "gone → null");
+        // deleting what is gone is fine
+        r.delete(c, &updated, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+    }
+
+    #[tokio::test]
+    async fn deploy_outliving_its_timeout_keeps_the_id() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency.apply("deployVirtualMachine=2500").unwrap();
+        let env = testenv::start(opts).await;
+        let r = Instance::new(Handle::default());
+        let mut d = Diagnostics::default();
+        let p = planned("slow-0", &[("timeouts", Value::object([("create", "1s")]))]);
+        let state = r.create(&env.client, &p, &mut d).await;
+        assert!(d.has_errors(), "the timeout is reported");
+        assert!(d.0[0].detail.contains("tainted"), "{d:?}");
+        let id = state.get_str("id").expect("the id is kept").to_string();
+        let vms: Vec<_> = env
+            .sim
+            .world()
+            .virtual_machines
+            .into_iter()
+            .filter(|v| v.name == "slow-0")
+            .collect();
+        assert_eq!(vms.len(), 1);
+        assert_eq!(vms[0].id, id);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let mut d = Diagnostics::default();
+        let read = r.read(&env.client, &state, &mut d).await;
+        assert_eq!(read.get_str("id"), Some(id.as_str()));
+    }
+
+    #[tokio::test]
+    async fn unknown_names_fail_at_plan_with_candidates() {
+        let env = testenv::start(Default::default()).await;
+        let handle = Handle::default();
+        handle.set(env.client.clone()).unwrap();
+        let r = Instance::new(handle);
+        for (attr, bad, expect) in [
+            (
+                "zone",
+                "zone01",
+                "no zone named \"zone01\"; available: zone001",
+            ),
+            ("template", "Ubuntu 14.4", "Ubuntu 14.04"),
+            ("service_offering", "t1.huge", "t1.medium, t1.small"),
+        ] {
+            let config = planned("p-0", &[(attr, Value::from(bad))]);
+            let mut plan = config.clone();
+            let mut rr = Vec::new();
+            let mut d = Diagnostics::default();
+            r.modify_plan(
+                PlanRequest {
+                    prior: &Value::Null,
+                    config: &config,
+                    planned: &mut plan,
+                    requires_replace: &mut rr,
+                },
+                &mut d,
+            )
+            .await;
+            assert_eq!(d.0.len(), 1, "{d:?}");
+            assert_eq!(d.0[0].attribute, Some(AttributePath::attr(attr)));
+            assert!(d.0[0].detail.contains(expect), "{}", d.0[0].detail);
+        }
+        assert_eq!(testenv::mutations(&env.sim), 0);
     }
 }

@@ -263,3 +263,46 @@ impl Resource<Client> for IpAddress {
         vec![v]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::common::testenv::{self, NETWORK_ID};
+
+    #[tokio::test]
+    async fn associate_read_release() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = IpAddress::new(Handle::default());
+        let planned = Value::object([
+            ("network_id", Value::from(NETWORK_ID)),
+            ("is_portable", false.into()),
+            ("id", Value::Unknown),
+            ("ip_address", Value::Unknown),
+            ("is_source_nat", Value::Unknown),
+            ("project", Value::Unknown),
+            ("tags", Value::Unknown),
+        ]);
+        let mut d = Diagnostics::default();
+        let state = r.create(c, &planned, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert_eq!(state.get_bool("is_source_nat"), Some(false));
+        let id = state.get_str("id").unwrap().to_string();
+        assert_eq!(r.read(c, &state, &mut d).await, state);
+        r.delete(c, &state, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(env.sim.world().public_ips.iter().all(|i| i.id != id));
+        assert!(r.read(c, &state, &mut d).await.is_null());
+    }
+
+    #[tokio::test]
+    async fn validation_names_the_attribute() {
+        let mut d = Diagnostics::default();
+        IpAddress::new(Handle::default())
+            .validate(&Value::object([("is_portable", false)]), &mut d)
+            .await;
+        assert_eq!(d.0[0].attribute.as_ref().unwrap().to_string(), "network_id");
+    }
+}

@@ -543,4 +543,71 @@ mod tests {
         check_cidr(&Value::object([("cidr", "172.16.0.0/16")]), &mut ok);
         assert!(ok.is_empty());
     }
+
+    use crate::common::testenv;
+
+    #[tokio::test]
+    async fn create_rename_import_delete() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = Network::new(Handle::default());
+        let mut planned = Value::object([
+            ("name", Value::from("net1")),
+            ("cidr", "172.16.0.0/24".into()),
+            (
+                "network_offering",
+                "DefaultIsolatedNetworkOfferingWithSourceNatService".into(),
+            ),
+            ("zone", "zone001".into()),
+            ("acl_id", "none".into()),
+        ]);
+        for a in [
+            "id",
+            "display_text",
+            "gateway",
+            "startip",
+            "endip",
+            "network_domain",
+            "project",
+            "source_nat_ip_address",
+            "source_nat_ip_id",
+            "tags",
+            "ip6gateway",
+            "startipv6",
+            "endipv6",
+        ] {
+            planned.set_attr(a, Value::Unknown);
+        }
+        let mut d = Diagnostics::default();
+        let state = r.create(c, &planned, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert_eq!(state.get_str("gateway"), Some("172.16.0.1"));
+        assert_eq!(state.get_str("display_text"), Some("net1"));
+        assert_eq!(state.get_str("zone"), Some("zone001"));
+        let id = state.get_str("id").unwrap().to_string();
+        assert_eq!(r.read(c, &state, &mut d).await, state);
+
+        let mut next = state.clone();
+        next.set_attr("name", "net2");
+        next.set_attr("display_text", "second");
+        let updated = r.update(c, &state, &next, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(updated.get_str("id"), Some(id.as_str()));
+        assert_eq!(updated.get_str("name"), Some("net2"));
+
+        // import by id reads everything back; names come back as names
+        let imported = r.import(c, &id, &mut d).await.remove(0);
+        let read = r.read(c, &imported, &mut d).await;
+        assert_eq!(
+            read.get_str("network_offering"),
+            Some("DefaultIsolatedNetworkOfferingWithSourceNatService")
+        );
+        assert_eq!(read.get_str("cidr"), Some("172.16.0.0/24"));
+        assert_eq!(read.get_str("acl_id"), Some("none"));
+
+        r.delete(c, &updated, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(r.read(c, &updated, &mut d).await.is_null());
+    }
 }

@@ -138,3 +138,71 @@ impl Resource<Client> for SshKeypair {
         vec![Value::object([("id", id), ("name", id)])]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::common::testenv;
+
+    fn planned(name: &str, public_key: Option<&str>) -> Value {
+        Value::object([
+            ("name", Value::from(name)),
+            ("public_key", Value::from(public_key)),
+            ("id", Value::Unknown),
+            ("private_key", Value::Unknown),
+            ("fingerprint", Value::Unknown),
+        ])
+    }
+
+    #[tokio::test]
+    async fn create_register_import_delete() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let mut d = Diagnostics::default();
+        let made = SshKeypair.create(c, &planned("k1", None), &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(made.get_str("private_key").unwrap().contains("PRIVATE KEY"));
+        assert_eq!(made.get_str("id"), Some("k1"));
+        assert!(made.is_fully_known());
+        assert!(
+            schema()
+                .block
+                .find_attribute("private_key")
+                .unwrap()
+                .sensitive
+        );
+
+        // register a public key: no private key, CloudStack's fingerprint
+        let pubkey = include_str!("../../tests/fixtures/fixture_rsa.pub").trim();
+        let reg = SshKeypair
+            .create(c, &planned("k2", Some(pubkey)), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(reg.get("private_key").is_null());
+        assert!(reg.is_fully_known());
+        // ssh-keygen -l -E md5 -f tests/fixtures/fixture_rsa.pub
+        assert_eq!(
+            reg.get_str("fingerprint"),
+            Some("74:54:10:f6:9a:72:37:a5:1b:f0:7a:01:9e:a7:7d:3c")
+        );
+
+        let imported = SshKeypair.import(c, "k1", &mut d).await.remove(0);
+        let read = SshKeypair.read(c, &imported, &mut d).await;
+        assert_eq!(read.get_str("fingerprint"), made.get_str("fingerprint"));
+
+        SshKeypair.delete(c, &made, &mut d).await;
+        assert!(SshKeypair.read(c, &made, &mut d).await.is_null());
+        SshKeypair.delete(c, &made, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+    }
+
+    #[tokio::test]
+    async fn public_key_must_be_openssh() {
+        let mut d = Diagnostics::default();
+        SshKeypair
+            .validate(&Value::object([("public_key", "-----BEGIN RSA")]), &mut d)
+            .await;
+        assert_eq!(d.0[0].attribute.as_ref().unwrap().to_string(), "public_key");
+    }
+}

@@ -451,3 +451,69 @@ impl Resource<Client> for Template {
         vec![v]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::common::testenv;
+
+    #[tokio::test]
+    async fn register_waits_until_ready_then_updates_and_deletes() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency.apply("registerTemplate=700").unwrap();
+        let env = testenv::start(opts).await;
+        let c = &env.client;
+        let mut planned = Value::object([
+            ("name", Value::from("mesos")),
+            ("format", "QCOW2".into()),
+            ("hypervisor", "KVM".into()),
+            ("os_type", "Ubuntu 14.04 (64-bit)".into()),
+            ("url", "http://images.example/mesos.qcow2".into()),
+            ("zone", "zone001".into()),
+            ("is_ready_timeout", 60i64.into()),
+        ]);
+        for a in [
+            "id",
+            "display_text",
+            "project",
+            "is_dynamically_scalable",
+            "is_extractable",
+            "is_featured",
+            "is_public",
+            "password_enabled",
+            "is_ready",
+            "for_cks",
+            "tags",
+        ] {
+            planned.set_attr(a, Value::Unknown);
+        }
+        let mut d = Diagnostics::default();
+        let state = Template.create(c, &planned, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert_eq!(state.get_bool("is_ready"), Some(true));
+        assert_eq!(state.get_str("os_type"), Some("Ubuntu 14.04 (64-bit)"));
+        assert_eq!(state.get_str("zone"), Some("zone001"));
+        assert_eq!(Template.read(c, &state, &mut d).await, state);
+
+        let mut next = state.clone();
+        next.set_attr("name", "mesos-2");
+        let updated = Template.update(c, &state, &next, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(updated.get_str("name"), Some("mesos-2"));
+
+        Template.delete(c, &updated, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(Template.read(c, &updated, &mut d).await.is_null());
+    }
+
+    #[tokio::test]
+    async fn format_is_checked() {
+        let mut d = Diagnostics::default();
+        Template
+            .validate(&Value::object([("format", "ISO")]), &mut d)
+            .await;
+        assert!(d.0[0].detail.contains("QCOW2"));
+    }
+}
