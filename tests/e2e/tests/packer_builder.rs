@@ -38,6 +38,12 @@ fn packer_and_sshd() -> Option<PathBuf> {
 impl Env {
     fn start(sim_args: &[&str]) -> Option<Env> {
         let packer = packer_and_sshd()?;
+        Some(Self::start_with(packer, true, sim_args))
+    }
+
+    /// With `ssh_target`, VMs' SSH is the sshd; without, `sim_args` bring their own
+    /// (e.g. `--vm-sandbox`).
+    fn start_with(packer: PathBuf, ssh_target: bool, sim_args: &[&str]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
@@ -47,15 +53,19 @@ impl Env {
         let sshd_dir = dir.path().join("sshd");
         std::fs::create_dir_all(&sshd_dir).unwrap();
         let sshd = Sshd::start(&sshd_dir);
-        let mut args = sshd.sim_args();
+        let mut args = if ssh_target {
+            sshd.sim_args()
+        } else {
+            Vec::new()
+        };
         args.extend(sim_args.iter().map(|s| s.to_string()));
         let sim = SimProcess::start(&args);
-        Some(Env {
+        Env {
             dir,
             packer,
             sshd,
             sim,
-        })
+        }
     }
 
     fn marker_dir(&self) -> PathBuf {
@@ -389,4 +399,175 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
     assert_eq!(templates[0].isready, Some(true));
     assert_nothing_left(&client).await;
     assert_eq!(successful_deploys(&client).await, 1, "{stats}");
+}
+
+/// Root and `unshare` for the simulator's VM sandboxes, or `None` (skip) with the reason;
+/// a failure under CI.
+fn sandbox_tools() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt as _;
+    let packer = packer_and_sshd()?;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
+        );
+        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+        return None;
+    }
+    require_tool("unshare (util-linux)", which("unshare"))?;
+    Some(packer)
+}
+
+/// Every VM's sandbox `commands.log` (what the stand-ins were asked to do), concatenated.
+fn sandbox_commands(sandbox: &Path) -> String {
+    let mut all = String::new();
+    for vm in std::fs::read_dir(sandbox.join("vms")).unwrap() {
+        let log = vm
+            .unwrap()
+            .path()
+            .join("upper/var/log/mesostack-sim/commands.log");
+        all.push_str(&std::fs::read_to_string(log).unwrap_or_default());
+    }
+    all
+}
+
+/// The seed's `mesostack.json`, byte for byte, built by Packer 1.6.6 with our plugin: the
+/// simulator is seeded with the template's ids (`mesostack-seed.json`) and its VMs take the
+/// provisioners in sandboxes (apt-get and friends are stand-ins), logging in with the
+/// temporary key pair.
+#[tokio::test]
+async fn the_seed_template_builds_unchanged_in_a_vm_sandbox() {
+    let Some(packer) = sandbox_tools() else {
+        return;
+    };
+    let sandbox = tempfile::tempdir().unwrap();
+    let seed = workspace_root().join("crates/cloudstack-sim/fixtures/mesostack-seed.json");
+    let env = Env::start_with(
+        packer,
+        false,
+        &[
+            "--seed",
+            seed.to_str().unwrap(),
+            "--vm-sandbox",
+            sandbox.path().to_str().unwrap(),
+        ],
+    );
+    let template =
+        workspace_root().join("crates/packer-plugin-cloudstack/tests/fixtures/mesostack.json");
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&template)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        out.status.success(),
+        "{t}\n--- log ---\n{}",
+        env.packer_log()
+    );
+    assert!(
+        t.contains("A template was created: ubuntu1404_mesos (id "),
+        "{t}"
+    );
+    let commands = sandbox_commands(sandbox.path());
+    assert!(
+        commands.contains("apt-get install -y mesos marathon curl jq"),
+        "{commands}"
+    );
+    let client = env.client();
+    let templates = templates_named(&client, "ubuntu1404_mesos").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    // template_os_id "241" is the seed's Ubuntu 14.04 OS type.
+    assert_eq!(templates[0].ostypeid.as_deref(), Some("241"));
+    // No `expunge` in the seed template: the VM stays, Destroyed; nothing else is left.
+    let all = Params::new().with("listall", "true");
+    let vms = client.list_virtual_machines(&all).await.unwrap();
+    assert!(
+        vms.iter().all(|v| v.state.as_deref() == Some("Destroyed")),
+        "{vms:?}"
+    );
+    assert!(client.list_ssh_key_pairs(&all).await.unwrap().is_empty());
+    assert!(client
+        .list_port_forwarding_rules(&all)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(client.list_firewall_rules(&all).await.unwrap().is_empty());
+}
+
+/// Password login: with `ssh_password` (the VM's deploy password, `--vm-password`) no key
+/// pair is created and the communicator logs in with the password.
+#[tokio::test]
+async fn a_password_login_builds_in_a_vm_sandbox() {
+    let Some(packer) = sandbox_tools() else {
+        return;
+    };
+    let sandbox = tempfile::tempdir().unwrap();
+    let env = Env::start_with(
+        packer,
+        false,
+        &[
+            "--vm-password",
+            "Pa55-word",
+            "--vm-sandbox",
+            sandbox.path().to_str().unwrap(),
+        ],
+    );
+    let upload = fixture("upload");
+    let downloaded = env.dir.path().join("downloaded.txt");
+    let template = serde_json::json!({
+        "builders": [{
+            "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+            "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+            "template_os": "Ubuntu 14.04 (64-bit)", "template_name": "packer-e2e-password",
+            "ssh_username": "ubuntu", "ssh_password": "Pa55-word", "ssh_timeout": "60s",
+            "expunge": true
+        }],
+        "provisioners": [
+            {"type": "shell", "inline": ["echo logged-in-as-$(id -un)", "sudo apt-get install -y zookeeperd"]},
+            {"type": "file", "source": upload.join("a.txt"), "destination": "/tmp/packer-e2e-file"},
+            {"type": "file", "source": upload, "destination": "/tmp/packer-e2e-dir"},
+            {"type": "shell", "inline": ["cat /tmp/packer-e2e-file /tmp/packer-e2e-dir/upload/sub/b.txt"]},
+            {"type": "file", "direction": "download", "source": "/tmp/packer-e2e-dir/upload/sub/b.txt",
+             "destination": downloaded}
+        ]
+    });
+    let path = env.dir.path().join("password.json");
+    std::fs::write(&path, template.to_string()).unwrap();
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(
+        out.status.success(),
+        "{t}\n--- log ---\n{}",
+        env.packer_log()
+    );
+    assert!(!t.contains("Pa55-word"), "the password was printed: {t}");
+    assert!(t.contains("uploaded by packer"), "{t}");
+    assert!(t.contains("nested file"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(&downloaded).unwrap(),
+        "nested file\n"
+    );
+    assert!(
+        sandbox_commands(sandbox.path()).contains("apt-get install -y zookeeperd"),
+        "{t}"
+    );
+    let client = env.client();
+    assert_eq!(
+        env.sim.stats()["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        templates_named(&client, "packer-e2e-password").await.len(),
+        1
+    );
+    assert_nothing_left(&client).await;
 }
