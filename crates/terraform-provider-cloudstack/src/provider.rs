@@ -594,4 +594,73 @@ mod tests {
         assert!(!s.block.find_attribute("api_url").unwrap().sensitive);
         assert_eq!(s.block.find_attribute("timeout").unwrap().ty, Type::Number);
     }
+
+    #[test]
+    fn cloudmonkey_profile_and_tls_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "[core]\nprofile = lab\n\n[lab]\nurl = https://lab/client/api\napikey = K\nsecretkey = S\n",
+        )
+        .unwrap();
+        let p = path.to_string_lossy().to_string();
+        let mut d = Diagnostics::default();
+        let cfg_value = Value::object([
+            ("config", Value::from(p.as_str())),
+            ("profile", "lab".into()),
+        ]);
+        let r = resolve(
+            &cfg_value,
+            env(&[("CLOUDSTACK_SSL_NO_VERIFY", "true")]),
+            &mut d,
+        )
+        .unwrap();
+        let cfg = api_config(&r, &mut d).unwrap();
+        assert_eq!(cfg.api_url, "https://lab/client/api");
+        assert_eq!(cfg.api_key, "K");
+        assert!(cfg.ssl_no_verify);
+        assert_eq!(cfg.async_timeout, Duration::from_secs(900));
+
+        // verification stays on unless asked
+        let r = resolve(&cfg_value, env(&[]), &mut d).unwrap();
+        assert!(!api_config(&r, &mut d).unwrap().ssl_no_verify);
+
+        let bad = Value::object([
+            ("config", Value::from(p.as_str())),
+            ("profile", "prod".into()),
+        ]);
+        let r = resolve(&bad, env(&[]), &mut d).unwrap();
+        assert!(api_config(&r, &mut d).is_none());
+        let last = d.0.last().unwrap();
+        assert_eq!(last.attribute, Some(AttributePath::attr("profile")));
+        assert!(
+            last.summary.contains("CloudMonkey") && last.detail.contains("lab"),
+            "{last:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_secret_is_reported_at_configure() {
+        let env = crate::common::testenv::start(Default::default()).await;
+        let mut cfg = env.client.api.config().clone();
+        cfg.secret_key = "wrong".into();
+        cfg.retry = cloudstack::RetryPolicy::none();
+        let c = Client::new(
+            cloudstack::Client::new(cfg).unwrap(),
+            CancellationToken::new(),
+        );
+        let mut d = Diagnostics::default();
+        check_credentials(&c, false, &mut d).await;
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("secret_key")));
+        assert!(
+            d.0[0].detail.contains("api_key and secret_key"),
+            "{}",
+            d.0[0].detail
+        );
+        let mut ok = Diagnostics::default();
+        check_credentials(&env.client, false, &mut ok).await;
+        assert!(ok.is_empty(), "{ok:?}");
+    }
 }

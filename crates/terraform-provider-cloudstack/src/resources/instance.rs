@@ -1083,4 +1083,38 @@ mod tests {
         }
         assert_eq!(testenv::mutations(&env.sim), 0);
     }
+
+    #[tokio::test]
+    async fn faults_never_duplicate_a_vm() {
+        let opts = cloudstack_sim::Options {
+            fault_rate: 0.3,
+            fault_seed: 7,
+            ..Default::default()
+        };
+        let env = testenv::start(opts).await;
+        let r = Instance::new(Handle::default());
+        let names: Vec<String> = (0..6).map(|i| format!("f-{i}")).collect();
+        let runs = names.iter().map(|n| {
+            let (r, c) = (&r, &env.client);
+            async move {
+                // like repeated `terraform apply`: try again until recorded
+                for _ in 0..5 {
+                    let mut d = Diagnostics::default();
+                    let s = r.create(c, &planned(n, &[]), &mut d).await;
+                    if let Some(id) = s.get_str("id") {
+                        return id.to_string();
+                    }
+                }
+                panic!("{n} never created");
+            }
+        });
+        let ids = futures::future::join_all(runs).await;
+        let w = env.sim.world();
+        for (n, id) in names.iter().zip(&ids) {
+            let same: Vec<_> = w.virtual_machines.iter().filter(|v| &v.name == n).collect();
+            assert_eq!(same.len(), 1, "{n}: {same:?}");
+            assert_eq!(&same[0].id, id);
+        }
+        assert!(env.sim.stats()["faults"].as_u64().unwrap() > 0);
+    }
 }
