@@ -3,10 +3,15 @@
 //! # Layout
 //! - [`config`]: every builder field (modern and legacy spellings), validated at
 //!   `packer validate`, all problems at once.
-//! - [`builder`]: the `packer_sdk::Builder` implementation. `prepare` is complete; `run` is
-//!   not implemented yet and says so: the CloudStack steps (key pair, deploy, networking,
-//!   SSH, provisioning hook, stop, template, cleanup) come next, using the `cloudstack`
-//!   client crate.
+//! - [`builder`]: the `packer_sdk::Builder` implementation; `run` runs [`steps`] and returns
+//!   the [`artifact`].
+//! - [`steps`]: one file per build step, in the Go builder's order (prepare_config, keypair,
+//!   create_instance, setup_networking, connect, provision, shutdown, create_template,
+//!   tags), with reverse cleanup on success, failure and cancel.
+//! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
+//!   directories, connection retries).
+//! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).
+//! - [`error`]: the crate's error type.
 //!
 //! One program, two names: `packer-builder-cloudstack` for Packer 1.6 (started with no
 //! arguments, JSON templates) and `packer-plugin-cloudstack` for Packer 1.7+ (`describe`,

@@ -580,12 +580,16 @@ impl Communicator for SshCommunicator {
         data: &mut (dyn AsyncRead + Send + Unpin),
         info: Option<FileInfo>,
     ) -> std::result::Result<(), BoxError> {
-        // scp needs the size first; Packer's FileInfo has it but may be absent or stale, so
-        // the data is read fully (provisioner uploads are scripts and small files).
+        // scp needs the size first. Packer sends it in FileInfo, so the data streams; a
+        // source that does not match it fails the upload. Without FileInfo the data is
+        // read into memory first.
+        let declared = info.as_ref().and_then(|i| u64::try_from(i.size).ok());
         let mut bytes = Vec::new();
-        data.read_to_end(&mut bytes)
-            .await
-            .map_err(|e| boxed(Error::io(format!("reading data for {path}"))(e)))?;
+        if declared.is_none() {
+            data.read_to_end(&mut bytes)
+                .await
+                .map_err(|e| boxed(Error::io(format!("reading data for {path}"))(e)))?;
+        }
         // The sink writes to the target itself when it is not a directory, so the full
         // path is given (the record's name only matters when the target is a directory).
         let name = path.rsplit('/').next().unwrap_or(path);
@@ -603,8 +607,26 @@ impl Communicator for SshCommunicator {
             .map_err(boxed)?;
         let res = async {
             scp.ack().await?;
-            scp.send_file(name, mode, bytes.len() as u64, &mut bytes.as_slice())
-                .await
+            match declared {
+                Some(size) => {
+                    scp.send_file(name, mode, size, data).await?;
+                    let mut extra = [0u8; 1];
+                    let n = data
+                        .read(&mut extra)
+                        .await
+                        .map_err(Error::io(format!("reading data for {path}")))?;
+                    if n > 0 {
+                        return Err(Error::Transfer(format!(
+                            "the source is longer than the {size} bytes Packer announced"
+                        )));
+                    }
+                    Ok(())
+                }
+                None => {
+                    scp.send_file(name, mode, bytes.len() as u64, &mut bytes.as_slice())
+                        .await
+                }
+            }
         }
         .await;
         match res {

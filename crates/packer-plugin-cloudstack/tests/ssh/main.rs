@@ -138,6 +138,38 @@ async fn files_go_up_and_come_back() {
         0o755
     );
 
+    // Without FileInfo the data is buffered; the default mode applies.
+    let plain = remote.join("plain.txt");
+    comm.upload(plain.to_str().unwrap(), &mut &b"no info"[..], None)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&plain).unwrap(), b"no info");
+    // A source that does not match its announced size fails instead of truncating silently.
+    let wrong = FileInfo {
+        name: "w".into(),
+        size: 3,
+        mode: 0o644,
+    };
+    let err = comm
+        .upload(
+            remote.join("w").to_str().unwrap(),
+            &mut &b"longer"[..],
+            Some(wrong.clone()),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("longer than"), "{err}");
+    let short = FileInfo { size: 10, ..wrong };
+    let err = comm
+        .upload(
+            remote.join("s").to_str().unwrap(),
+            &mut &b"abc"[..],
+            Some(short),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("shrank"), "{err}");
+
     let mut back = Vec::new();
     comm.download(path.to_str().unwrap(), &mut back)
         .await
