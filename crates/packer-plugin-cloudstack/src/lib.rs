@@ -6,7 +6,7 @@
 //! - [`builder`]: the `packer_sdk::Builder` implementation; `run` runs [`steps`] and returns
 //!   the [`artifact`].
 //! - [`steps`]: one file per build step, in the Go builder's order (prepare_config, keypair,
-//!   create_instance, setup_networking, connect, provision, shutdown, create_template,
+//!   create_instance, setup_networking, detach_iso, connect, provision, shutdown, create_template,
 //!   tags), with reverse cleanup on success, failure and cancel.
 //! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
 //!   directories, connection retries).

@@ -13,6 +13,7 @@ use crate::{config::Config, error::Error, ssh::SshCommunicator};
 pub mod connect;
 pub mod create_instance;
 pub mod create_template;
+pub mod detach_iso;
 pub mod keypair;
 pub mod prepare_config;
 pub mod provision;
@@ -142,6 +143,7 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(keypair::Keypair),
         Box::new(create_instance::CreateInstance),
         Box::new(setup_networking::SetupNetworking),
+        Box::new(detach_iso::DetachIso),
         Box::new(connect::Connect),
         Box::new(provision::Provision),
         Box::new(shutdown::Shutdown),

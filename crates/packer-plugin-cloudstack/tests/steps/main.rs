@@ -356,3 +356,27 @@ async fn unknown_names_fail_before_anything_is_created_and_list_what_exists() {
     assert_eq!(sim.calls("createSSHKeyPair"), 0);
     assert_eq!(sim.calls("deployVirtualMachine"), 0);
 }
+
+#[tokio::test]
+async fn an_iso_boot_passes_disk_offering_and_hypervisor_and_ejects_the_iso() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sshd) = sshd(dir.path()) else { return };
+    let sim = start_sim(Some(&sshd)).await;
+    let core = CoreStub::start().await;
+    let mut cfg = (*config(
+        &sim,
+        &sshd.user,
+        json!({"disk_offering": "Small", "hypervisor": "KVM", "eject_iso": true,
+               "eject_iso_delay": "100ms", "template_name": "from-iso"}),
+    ))
+    .clone();
+    cfg.source = packer_plugin_cloudstack::config::Source::Iso("ipxe".into());
+    let artifact = run_build(Arc::new(cfg), core.context())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(artifact.string().contains("from-iso"));
+    assert_eq!(sim.calls("detachIso"), 1);
+    position(&core.lines(), "say: Detaching ISO from instance");
+    assert_nothing_left(&sim.client()).await;
+}
