@@ -69,6 +69,18 @@ impl OpError {
     }
 }
 
+/// The attribute a CloudStack error text is about: the first `(word,
+/// attribute)` whose word the text mentions (case-insensitive), so a 431
+/// about the IP address points at `ip_address`, not at some other argument.
+pub fn attr_in_text<'a>(e: &OpError, words: &[(&str, &'a str)]) -> Option<&'a str> {
+    let OpError::Api(e) = e else { return None };
+    let text = e.to_string().to_ascii_lowercase();
+    words
+        .iter()
+        .find(|(w, _)| text.contains(&w.to_ascii_lowercase()))
+        .map(|(_, a)| *a)
+}
+
 /// Turns a CloudStack error into a diagnostic saying what to fix.
 pub fn api_diagnostic(
     e: &cloudstack::Error,

@@ -30,8 +30,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, changed, get_str, keep_spelling, known_str, op_timeout, resolve, resolve_object,
-        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
+        attr_in_text, bounded, changed, get_str, keep_spelling, known_str, op_timeout, resolve,
+        resolve_object, resolve_project, split_import_id, tags_of, tags_value, update_tags,
+        OpError,
     },
     provider::{Client, Handle},
 };
@@ -423,7 +424,22 @@ impl Instance {
                     _ => None,
                 };
                 let Some(vm) = found else {
-                    diags.push(e.diagnostic(&action, Some("template"), "create"));
+                    let attr = attr_in_text(
+                        &e,
+                        &[
+                            ("ipaddress", "ip_address"),
+                            ("ip address", "ip_address"),
+                            ("keypair", "keypair"),
+                            ("key pair", "keypair"),
+                            ("serviceoffering", "service_offering"),
+                            ("service offering", "service_offering"),
+                            ("template", "template"),
+                            ("network", "network_id"),
+                            ("zone", "zone"),
+                            ("name", "name"),
+                        ],
+                    );
+                    diags.push(e.diagnostic(&action, attr, "create"));
                     return Value::Null;
                 };
                 let want = if req.start_vm == Some(false) {
@@ -1116,5 +1132,32 @@ mod tests {
             assert_eq!(&same[0].id, id);
         }
         assert!(env.sim.stats()["faults"].as_u64().unwrap() > 0);
+    }
+
+    #[tokio::test]
+    async fn deploy_errors_point_at_the_attribute() {
+        let env = testenv::start(Default::default()).await;
+        let r = Instance::new(Handle::default());
+        let mut d = Diagnostics::default();
+        let s = r
+            .create(
+                &env.client,
+                &planned("bad-ip", &[("ip_address", Value::from("10.9.9.9"))]),
+                &mut d,
+            )
+            .await;
+        assert!(s.is_null());
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(
+            d.0[0].attribute,
+            Some(AttributePath::attr("ip_address")),
+            "{d:?}"
+        );
+        assert!(env
+            .sim
+            .world()
+            .virtual_machines
+            .iter()
+            .all(|v| v.name != "bad-ip"));
     }
 }
