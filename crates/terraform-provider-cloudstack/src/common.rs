@@ -389,6 +389,24 @@ pub async fn update_tags(
     Ok(())
 }
 
+/// Terraform requires the state after apply to equal every value the plan
+/// already knew. CloudStack sometimes normalises or ignores an argument; the
+/// planned value is kept then (a later refresh shows the real value as drift).
+pub fn honor_plan(planned: &Value, mut result: Value) -> Value {
+    if result.is_null() {
+        return result;
+    }
+    if let (Some(p), Value::Object(r)) = (planned.as_map(), &mut result) {
+        for (k, pv) in p {
+            if pv.is_fully_known() && r.get(k) != Some(pv) {
+                tracing::debug!(attribute = %k, "keeping the planned value");
+                r.insert(k.clone(), pv.clone());
+            }
+        }
+    }
+    result
+}
+
 /// Splits an import id `project/id` (the Go provider's syntax) into its parts.
 pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
     match id.split_once('/') {
@@ -436,6 +454,25 @@ mod tests {
             Value::from("zone001")
         );
         assert_eq!(keep_spelling(None, None, id), Value::from(id));
+    }
+
+    #[test]
+    fn planned_values_win_after_apply() {
+        let planned = Value::object([
+            ("id", Value::Unknown),
+            ("network_domain", "cs.local".into()),
+            ("gateway", Value::Unknown),
+        ]);
+        let result = Value::object([
+            ("id", Value::from("n1")),
+            ("network_domain", Value::Null),
+            ("gateway", "10.0.0.1".into()),
+        ]);
+        let out = honor_plan(&planned, result);
+        assert_eq!(out.get_str("network_domain"), Some("cs.local"));
+        assert_eq!(out.get_str("id"), Some("n1"));
+        assert_eq!(out.get_str("gateway"), Some("10.0.0.1"));
+        assert!(honor_plan(&planned, Value::Null).is_null());
     }
 
     #[test]

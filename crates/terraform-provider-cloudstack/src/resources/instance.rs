@@ -30,9 +30,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, changed, get_str, keep_spelling, known_str, op_timeout, resolve,
-        resolve_object, resolve_project, split_import_id, tags_of, tags_value, update_tags,
-        OpError,
+        attr_in_text, bounded, changed, get_str, honor_plan, keep_spelling, known_str, op_timeout,
+        resolve, resolve_object, resolve_project, split_import_id, tags_of, tags_value,
+        update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -493,7 +493,10 @@ impl Instance {
         } else {
             find_vm(c, &vm.id, false).await.ok().flatten().unwrap_or(vm)
         };
-        let gib = root_disk_gib(c, &vm.id).await;
+        let gib = match planned.get_i64("root_disk_size") {
+            Some(g) => Some(g),
+            None => root_disk_gib(c, &vm.id).await,
+        };
         for p in problems {
             diags.push(p);
         }
@@ -838,7 +841,12 @@ impl Resource<Client> for Instance {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        self.create_inner(c, planned, diags).await
+        let state = self.create_inner(c, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
+        }
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
@@ -868,7 +876,12 @@ impl Resource<Client> for Instance {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        self.update_inner(c, prior, planned, diags).await
+        let state = self.update_inner(c, prior, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
+        }
     }
 
     async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {

@@ -10,8 +10,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, get_str, keep_spelling, known_str, op_timeout, resolve, resolve_project,
-        split_import_id, tags_of, tags_value, update_tags, OpError,
+        bounded, get_str, honor_plan, keep_spelling, known_str, op_timeout, resolve,
+        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -102,6 +102,55 @@ async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<PublicIpA
     }
 }
 
+/// The create itself; `create` keeps the planned values afterwards.
+async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+    let limit = op_timeout(c, planned, "create", diags);
+    let mut p = Params::new();
+    p.set_opt("networkid", get_str(planned, "network_id"));
+    p.set_opt("vpcid", get_str(planned, "vpc_id"));
+    p.set_opt("ipaddress", get_str(planned, "ip_address"));
+    if let Some(z) = get_str(planned, "zone") {
+        match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
+            Some(id) => {
+                p.set("zoneid", id);
+            }
+            None => return Value::Null,
+        }
+    }
+    if planned.get_bool("is_portable") == Some(true) {
+        p.set("isportable", "true");
+    }
+    if let Some(pr) = get_str(planned, "project") {
+        match resolve_project(c, "project", pr, diags).await {
+            Some(id) => {
+                p.set("projectid", id);
+            }
+            None => return Value::Null,
+        }
+    }
+    let api = c.api_with_timeout(limit);
+    let ip = match bounded(c, limit, api.associate_ip_address(&p)).await {
+        Ok(ip) => ip,
+        Err(e) => {
+            diags.push(e.diagnostic(
+                "associating a public IP address",
+                Some("network_id"),
+                "create",
+            ));
+            return Value::Null;
+        }
+    };
+    let mut state = fill_state(planned, &ip);
+    let tags = tags_of(planned);
+    if !tags.is_empty() {
+        match update_tags(c, limit, TAG_TYPE, &ip.id, &Default::default(), &tags).await {
+            Ok(()) => state.set_attr("tags", planned.get("tags").clone()),
+            Err(e) => diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create")),
+        }
+    }
+    state
+}
+
 #[async_trait]
 impl Resource<Client> for IpAddress {
     fn type_name(&self) -> &'static str {
@@ -148,53 +197,12 @@ impl Resource<Client> for IpAddress {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let limit = op_timeout(c, planned, "create", diags);
-        let mut p = Params::new();
-        p.set_opt("networkid", get_str(planned, "network_id"));
-        p.set_opt("vpcid", get_str(planned, "vpc_id"));
-        p.set_opt("ipaddress", get_str(planned, "ip_address"));
-        if let Some(z) = get_str(planned, "zone") {
-            match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
-                Some(id) => {
-                    p.set("zoneid", id);
-                }
-                None => return Value::Null,
-            }
+        let state = create_impl(c, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
         }
-        if planned.get_bool("is_portable") == Some(true) {
-            p.set("isportable", "true");
-        }
-        if let Some(pr) = get_str(planned, "project") {
-            match resolve_project(c, "project", pr, diags).await {
-                Some(id) => {
-                    p.set("projectid", id);
-                }
-                None => return Value::Null,
-            }
-        }
-        let api = c.api_with_timeout(limit);
-        let ip = match bounded(c, limit, api.associate_ip_address(&p)).await {
-            Ok(ip) => ip,
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    "associating a public IP address",
-                    Some("network_id"),
-                    "create",
-                ));
-                return Value::Null;
-            }
-        };
-        let mut state = fill_state(planned, &ip);
-        let tags = tags_of(planned);
-        if !tags.is_empty() {
-            match update_tags(c, limit, TAG_TYPE, &ip.id, &Default::default(), &tags).await {
-                Ok(()) => state.set_attr("tags", planned.get("tags").clone()),
-                Err(e) => {
-                    diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create"))
-                }
-            }
-        }
-        state
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {

@@ -16,8 +16,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, changed, get_str, keep_spelling, known_str, op_timeout, resolve, resolve_project,
-        split_import_id, tags_of, tags_value, update_tags, OpError,
+        bounded, changed, get_str, honor_plan, keep_spelling, known_str, op_timeout, resolve,
+        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -385,7 +385,12 @@ impl Resource<Client> for Network {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        self.create_inner(c, planned, diags).await
+        let state = self.create_inner(c, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
+        }
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
@@ -468,11 +473,7 @@ impl Resource<Client> for Network {
             }
         }
         match find(c, id, !prior.get("project").is_null()).await {
-            Ok(Some(n)) => {
-                let mut s = fill_state(planned, &n);
-                s.set_attr("acl_id", planned.get("acl_id").clone());
-                s
-            }
+            Ok(Some(n)) => honor_plan(planned, fill_state(planned, &n)),
             Ok(None) => Value::Null,
             Err(e) => {
                 diags.push(e.diagnostic(&format!("reading network {id}"), None, "update"));

@@ -14,7 +14,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, get_str, resolve_project, OpError},
+    common::{bounded, get_str, honor_plan, resolve_project, OpError},
     provider::Client,
 };
 
@@ -55,6 +55,42 @@ async fn find(c: &Client, name: &str, project: Option<&str>) -> Result<Option<Cs
         Ok(v) => Ok(v.into_iter().find(|k| k.name == name)),
         Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// The create itself; `create` keeps the planned values afterwards.
+async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+    let Some(name) = get_str(planned, "name") else {
+        diags.attribute_error("name", "name is required", "");
+        return Value::Null;
+    };
+    if let Some(p) = get_str(planned, "project") {
+        // key pairs of projects need the project id on every call; we check it exists
+        resolve_project(c, "project", p, diags).await;
+        if diags.has_errors() {
+            return Value::Null;
+        }
+    }
+    let result = match get_str(planned, "public_key") {
+        Some(pk) => bounded(c, c.timeout, c.api.register_ssh_key_pair(name, pk)).await,
+        None => bounded(c, c.timeout, c.api.create_ssh_key_pair(name)).await,
+    };
+    match result {
+        Ok(kp) => {
+            let mut s = planned.clone();
+            s.set_attr("id", kp.name.as_str());
+            s.set_attr("fingerprint", Value::from(kp.fingerprint));
+            s.set_attr("private_key", Value::from(kp.privatekey));
+            s
+        }
+        Err(e) => {
+            diags.push(e.diagnostic(
+                &format!("creating SSH key pair {name}"),
+                Some("name"),
+                "create",
+            ));
+            Value::Null
+        }
     }
 }
 
@@ -115,37 +151,11 @@ impl Resource<Client> for SshKeypair {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(name) = get_str(planned, "name") else {
-            diags.attribute_error("name", "name is required", "");
-            return Value::Null;
-        };
-        if let Some(p) = get_str(planned, "project") {
-            // key pairs of projects need the project id on every call; we check it exists
-            resolve_project(c, "project", p, diags).await;
-            if diags.has_errors() {
-                return Value::Null;
-            }
-        }
-        let result = match get_str(planned, "public_key") {
-            Some(pk) => bounded(c, c.timeout, c.api.register_ssh_key_pair(name, pk)).await,
-            None => bounded(c, c.timeout, c.api.create_ssh_key_pair(name)).await,
-        };
-        match result {
-            Ok(kp) => {
-                let mut s = planned.clone();
-                s.set_attr("id", kp.name.as_str());
-                s.set_attr("fingerprint", Value::from(kp.fingerprint));
-                s.set_attr("private_key", Value::from(kp.privatekey));
-                s
-            }
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    &format!("creating SSH key pair {name}"),
-                    Some("name"),
-                    "create",
-                ));
-                Value::Null
-            }
+        let state = create_impl(c, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
         }
     }
 

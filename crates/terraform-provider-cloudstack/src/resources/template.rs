@@ -13,7 +13,7 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, changed, get_str, keep_spelling, op_timeout, resolve, resolve_project,
+        bounded, changed, get_str, honor_plan, keep_spelling, op_timeout, resolve, resolve_project,
         split_import_id, tags_of, tags_value, update_tags, OpError,
     },
     provider::Client,
@@ -146,6 +146,160 @@ async fn find(c: &Client, id: &str) -> Result<Option<CsTemplate>, OpError> {
     }
 }
 
+/// The create itself; `create` keeps the planned values afterwards.
+async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+    let limit = op_timeout(c, planned, "create", diags);
+    let name = get_str(planned, "name").unwrap_or_default().to_string();
+    let mut p = Params::new()
+        .with("name", &name)
+        .with(
+            "displaytext",
+            get_str(planned, "display_text").unwrap_or(&name),
+        )
+        .with(
+            "format",
+            get_str(planned, "format")
+                .unwrap_or_default()
+                .to_ascii_uppercase(),
+        )
+        .with(
+            "hypervisor",
+            get_str(planned, "hypervisor").unwrap_or_default(),
+        )
+        .with("url", get_str(planned, "url").unwrap_or_default());
+    let os = get_str(planned, "os_type").unwrap_or_default();
+    match resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await {
+        Some(id) => p.set("ostypeid", id),
+        None => return Value::Null,
+    };
+    match get_str(planned, "zone") {
+        None | Some("all") => p.set("zoneid", "-1"),
+        Some(z) => match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
+            Some(id) => p.set("zoneid", id),
+            None => return Value::Null,
+        },
+    };
+    if let Some(pr) = get_str(planned, "project") {
+        match resolve_project(c, "project", pr, diags).await {
+            Some(id) => p.set("projectid", id),
+            None => return Value::Null,
+        };
+    }
+    for (attr, param) in [
+        ("is_dynamically_scalable", "isdynamicallyscalable"),
+        ("is_extractable", "isextractable"),
+        ("is_featured", "isfeatured"),
+        ("is_public", "ispublic"),
+        ("password_enabled", "passwordenabled"),
+        ("for_cks", "forcks"),
+    ] {
+        if let Some(b) = planned.get_bool(attr) {
+            p.set(param, b.to_string());
+        }
+    }
+    let api = c.api_with_timeout(limit);
+    let scope = Params::new()
+        .with("templatefilter", "self")
+        .with("name", &name)
+        .with("listall", "true");
+    let lookup = || async {
+        let all = api
+            .list_all_values("listTemplates", "template", &scope)
+            .await?;
+        Ok(all
+            .into_iter()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str())))
+    };
+    let registered = bounded(
+        c,
+        limit,
+        api.create_with_recovery("registerTemplate", &p, Some("template"), lookup),
+    )
+    .await;
+    let value = match registered {
+        Ok(serde_json::Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(e.diagnostic(
+                &format!("registering template {name}"),
+                Some("url"),
+                "create",
+            ));
+            return Value::Null;
+        }
+    };
+    let Some(id) = value.get("id").and_then(|i| i.as_str()).map(str::to_string) else {
+        diags.error("registerTemplate returned no id", value.to_string());
+        return Value::Null;
+    };
+    if let Some(link) = planned.get_slice("userdata_link").first() {
+        let mut lp = Params::new().with("templateid", &id);
+        lp.set_opt("userdataid", link.get_str("userdata_id"));
+        lp.set_opt("userdatapolicy", link.get_str("userdata_policy"));
+        if let Err(e) = bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await {
+            diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
+        }
+    }
+    let tags = tags_of(planned);
+    if !tags.is_empty() {
+        if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &Default::default(), &tags).await {
+            diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
+        }
+    }
+    // wait until ready
+    let ready_limit =
+        Duration::from_secs(planned.get_i64("is_ready_timeout").unwrap_or(300).max(1) as u64);
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match find(c, &id).await {
+            Ok(Some(t)) if t.isready == Some(true) => return fill_state(planned, &t),
+            Ok(Some(t)) if started.elapsed() >= ready_limit => {
+                diags.push(
+                    tfplugin5::Diagnostic::error(
+                        format!("Template {name} not ready after {}s", ready_limit.as_secs()),
+                        format!(
+                            "Status: {}. The template is kept (tainted); raise is_ready_timeout \
+                             if downloads are slow.",
+                            t.status.as_deref().unwrap_or("unknown")
+                        ),
+                    )
+                    .at(tfplugin5::AttributePath::attr("is_ready_timeout")),
+                );
+                return fill_state(planned, &t);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                diags.error(
+                    format!("Template {name} disappeared while waiting for it"),
+                    "CloudStack removed it (failed download?); check the url.",
+                );
+                return Value::Null;
+            }
+            Err(e) => {
+                diags.push(e.diagnostic("waiting for the template", None, "create"));
+                let mut s = planned.clone();
+                s.set_attr("id", id.as_str());
+                return fill_state(
+                    &s,
+                    &CsTemplate {
+                        id: id.clone(),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        tokio::select! {
+            _ = c.stop.cancelled() => {
+                diags.error("Interrupted while waiting for the template", "");
+                return fill_state(planned, &CsTemplate { id: id.clone(), ..Default::default() });
+            }
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
 #[async_trait]
 impl Resource<Client> for Template {
     fn type_name(&self) -> &'static str {
@@ -178,157 +332,11 @@ impl Resource<Client> for Template {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let limit = op_timeout(c, planned, "create", diags);
-        let name = get_str(planned, "name").unwrap_or_default().to_string();
-        let mut p = Params::new()
-            .with("name", &name)
-            .with(
-                "displaytext",
-                get_str(planned, "display_text").unwrap_or(&name),
-            )
-            .with(
-                "format",
-                get_str(planned, "format")
-                    .unwrap_or_default()
-                    .to_ascii_uppercase(),
-            )
-            .with(
-                "hypervisor",
-                get_str(planned, "hypervisor").unwrap_or_default(),
-            )
-            .with("url", get_str(planned, "url").unwrap_or_default());
-        let os = get_str(planned, "os_type").unwrap_or_default();
-        match resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await {
-            Some(id) => p.set("ostypeid", id),
-            None => return Value::Null,
-        };
-        match get_str(planned, "zone") {
-            None | Some("all") => p.set("zoneid", "-1"),
-            Some(z) => match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
-                Some(id) => p.set("zoneid", id),
-                None => return Value::Null,
-            },
-        };
-        if let Some(pr) = get_str(planned, "project") {
-            match resolve_project(c, "project", pr, diags).await {
-                Some(id) => p.set("projectid", id),
-                None => return Value::Null,
-            };
-        }
-        for (attr, param) in [
-            ("is_dynamically_scalable", "isdynamicallyscalable"),
-            ("is_extractable", "isextractable"),
-            ("is_featured", "isfeatured"),
-            ("is_public", "ispublic"),
-            ("password_enabled", "passwordenabled"),
-            ("for_cks", "forcks"),
-        ] {
-            if let Some(b) = planned.get_bool(attr) {
-                p.set(param, b.to_string());
-            }
-        }
-        let api = c.api_with_timeout(limit);
-        let scope = Params::new()
-            .with("templatefilter", "self")
-            .with("name", &name)
-            .with("listall", "true");
-        let lookup = || async {
-            let all = api
-                .list_all_values("listTemplates", "template", &scope)
-                .await?;
-            Ok(all
-                .into_iter()
-                .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str())))
-        };
-        let registered = bounded(
-            c,
-            limit,
-            api.create_with_recovery("registerTemplate", &p, Some("template"), lookup),
-        )
-        .await;
-        let value = match registered {
-            Ok(serde_json::Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
-            Ok(v) => v,
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    &format!("registering template {name}"),
-                    Some("url"),
-                    "create",
-                ));
-                return Value::Null;
-            }
-        };
-        let Some(id) = value.get("id").and_then(|i| i.as_str()).map(str::to_string) else {
-            diags.error("registerTemplate returned no id", value.to_string());
-            return Value::Null;
-        };
-        if let Some(link) = planned.get_slice("userdata_link").first() {
-            let mut lp = Params::new().with("templateid", &id);
-            lp.set_opt("userdataid", link.get_str("userdata_id"));
-            lp.set_opt("userdatapolicy", link.get_str("userdata_policy"));
-            if let Err(e) =
-                bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await
-            {
-                diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
-            }
-        }
-        let tags = tags_of(planned);
-        if !tags.is_empty() {
-            if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &Default::default(), &tags).await {
-                diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
-            }
-        }
-        // wait until ready
-        let ready_limit =
-            Duration::from_secs(planned.get_i64("is_ready_timeout").unwrap_or(300).max(1) as u64);
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match find(c, &id).await {
-                Ok(Some(t)) if t.isready == Some(true) => return fill_state(planned, &t),
-                Ok(Some(t)) if started.elapsed() >= ready_limit => {
-                    diags.push(
-                        tfplugin5::Diagnostic::error(
-                            format!("Template {name} not ready after {}s", ready_limit.as_secs()),
-                            format!(
-                                "Status: {}. The template is kept (tainted); raise is_ready_timeout \
-                                 if downloads are slow.",
-                                t.status.as_deref().unwrap_or("unknown")
-                            ),
-                        )
-                        .at(tfplugin5::AttributePath::attr("is_ready_timeout")),
-                    );
-                    return fill_state(planned, &t);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    diags.error(
-                        format!("Template {name} disappeared while waiting for it"),
-                        "CloudStack removed it (failed download?); check the url.",
-                    );
-                    return Value::Null;
-                }
-                Err(e) => {
-                    diags.push(e.diagnostic("waiting for the template", None, "create"));
-                    let mut s = planned.clone();
-                    s.set_attr("id", id.as_str());
-                    return fill_state(
-                        &s,
-                        &CsTemplate {
-                            id: id.clone(),
-                            ..Default::default()
-                        },
-                    );
-                }
-            }
-            tokio::select! {
-                _ = c.stop.cancelled() => {
-                    diags.error("Interrupted while waiting for the template", "");
-                    return fill_state(planned, &CsTemplate { id: id.clone(), ..Default::default() });
-                }
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(10));
+        let state = create_impl(c, planned, diags).await;
+        if diags.has_errors() {
+            state
+        } else {
+            honor_plan(planned, state)
         }
     }
 
@@ -418,7 +426,7 @@ impl Resource<Client> for Template {
                     "is_dynamically_scalable",
                     planned.get("is_dynamically_scalable").clone(),
                 );
-                s
+                honor_plan(planned, s)
             }
             Ok(None) => Value::Null,
             Err(e) => {
