@@ -5,9 +5,10 @@
 //!   `packer validate`, all problems at once.
 //! - [`builder`]: the `packer_sdk::Builder` implementation; `run` runs [`steps`] and returns
 //!   the [`artifact`].
-//! - [`steps`]: one file per build step, in the Go builder's order (prepare_config, keypair,
-//!   create_instance, setup_networking, detach_iso, connect, provision, shutdown, create_template,
-//!   tags), with reverse cleanup on success, failure and cancel.
+//! - [`steps`]: one file per build step, in the Go builder's order (prepare_config,
+//!   http_server, keypair, create_instance, setup_networking, detach_iso, connect,
+//!   provision, shutdown, create_template, tags), with reverse cleanup on success, failure
+//!   and cancel.
 //! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
 //!   directories, connection retries).
 //! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod create_instance;
 pub mod create_template;
 pub mod detach_iso;
+pub mod http_server;
 pub mod keypair;
 pub mod prepare_config;
 pub mod provision;
@@ -86,6 +87,8 @@ pub struct BuildState {
     pub communicator: Option<Arc<SshCommunicator>>,
     /// The new template.
     pub template: Option<Template>,
+    /// Stops the local HTTP server (step `http_server`).
+    pub http_stop: packer_sdk::CancellationToken,
 }
 
 impl std::fmt::Debug for BuildState {
@@ -132,6 +135,7 @@ impl BuildState {
             ssh_address: None,
             communicator: None,
             template: None,
+            http_stop: packer_sdk::CancellationToken::new(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl BuildState {
 pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
     vec![
         Box::new(prepare_config::PrepareConfig),
+        Box::new(http_server::HttpServer),
         Box::new(keypair::Keypair),
         Box::new(create_instance::CreateInstance),
         Box::new(setup_networking::SetupNetworking),

@@ -1,7 +1,6 @@
 //! Step 1: resolve every name-or-id of the template to ids (zone, service offering,
 //! template or ISO, networks, disk offering, OS type, public IP) and prepare user data.
 
-use base64::Engine as _;
 use cloudstack::{resolve::is_uuid, Params, Resource};
 use packer_sdk::{
     async_trait,
@@ -12,10 +11,6 @@ use serde_json::Value;
 
 use super::BuildState;
 use crate::{config::Source, error::Error};
-
-/// Largest base64 user data CloudStack accepts by POST (GET-only: 2048).
-const USER_DATA_MAX: usize = 32_768;
-const USER_DATA_MAX_GET: usize = 2_048;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -137,13 +132,6 @@ impl Step<BuildState> for PrepareConfig {
                     .into(),
             );
         }
-        if c.http.directory.is_some() {
-            return Err(
-                "http_directory: the local HTTP server is not supported by this \
-                        builder yet"
-                    .into(),
-            );
-        }
 
         let zone = Self::resolve(state, "zone", Resource::Zone, &c.zone, &Params::new()).await?;
         let zone_id = str_field(&zone, "id");
@@ -199,37 +187,6 @@ impl Step<BuildState> for PrepareConfig {
             state.resolved.public_ip = Some(Self::resolve_public_ip(state, ip).await?);
         }
 
-        if let Some(ud) = &c.user_data {
-            // No local HTTP server: its template fields render empty; `.Name` is the
-            // template name, as in the legacy builder.
-            let rendered = ud
-                .replace("{{.HTTPIP}}", "")
-                .replace("{{ .HTTPIP }}", "")
-                .replace("{{.HTTPPort}}", "")
-                .replace("{{ .HTTPPort }}", "")
-                .replace("{{.Name}}", &c.template.name)
-                .replace("{{ .Name }}", &c.template.name);
-            let encoded = base64::engine::general_purpose::STANDARD.encode(rendered.as_bytes());
-            let max = if c.http_get_only {
-                USER_DATA_MAX_GET
-            } else {
-                USER_DATA_MAX
-            };
-            if encoded.len() > max {
-                return Err(format!(
-                    "user_data: {} bytes after base64 encoding, more than the {max} CloudStack \
-                     accepts{}",
-                    encoded.len(),
-                    if c.http_get_only {
-                        " over GET (http_get_only)"
-                    } else {
-                        ""
-                    }
-                )
-                .into());
-            }
-            state.resolved.user_data = Some(encoded);
-        }
         state.resolved.zone_id = zone_id;
         ctx.ui
             .message(format!(

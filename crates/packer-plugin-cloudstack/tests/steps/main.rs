@@ -380,3 +380,74 @@ async fn an_iso_boot_passes_disk_offering_and_hypervisor_and_ejects_the_iso() {
     position(&core.lines(), "say: Detaching ISO from instance");
     assert_nothing_left(&sim.client()).await;
 }
+
+/// Blocking GET over loopback (from inside the stub core's hook, on another worker).
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_data_points_the_vm_at_the_local_http_server() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sshd) = sshd(dir.path()) else { return };
+    let sim = start_sim(Some(&sshd)).await;
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("ks.cfg"), "kickstart for {{.Name}}\n").unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (world_sim, seen2) = (sim.sim.clone(), seen.clone());
+    let core = CoreStub::with_hook(Arc::new(move |_| {
+        // While provisioning, the VM's user data names a server that answers.
+        let world = world_sim.world();
+        let vm = world.virtual_machines.last().unwrap();
+        let ud = base64::engine::general_purpose::STANDARD
+            .decode(vm.userdata.clone().unwrap())
+            .unwrap();
+        let ud = String::from_utf8(ud).unwrap();
+        let url = ud.split_whitespace().next().unwrap().to_string();
+        let mut seen = seen2.lock().unwrap();
+        seen.push(ud.clone());
+        seen.push(http_get(&url));
+        seen.push(http_get(&url.replace("ks.cfg", "../../etc/passwd")));
+        Ok(())
+    }))
+    .await;
+    let extra = json!({
+        "http_directory": www, "http_port_min": 18100, "http_port_max": 18199,
+        "user_data": "http://{{ .HTTPIP }}:{{.HTTPPort}}/ks.cfg name={{.Name}}",
+        "template_name": "with-http"
+    });
+    run_build(config(&sim, &sshd.user, extra), core.context())
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[0].starts_with("http://127.0.0.1:181"), "{seen:?}");
+    assert!(seen[0].ends_with("/ks.cfg name=with-http"), "{seen:?}");
+    assert!(seen[1].starts_with("HTTP/1.1 200"), "{seen:?}");
+    assert!(seen[1].ends_with("kickstart for {{.Name}}\n"), "{seen:?}");
+    assert!(seen[2].starts_with("HTTP/1.1 404"), "{seen:?}");
+    // The server is gone after the build.
+    let port: u16 = seen[0]["http://127.0.0.1:".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert_nothing_left(&sim.client()).await;
+}
