@@ -258,9 +258,12 @@ async fn build_creates_a_ready_template_and_leaves_nothing_behind() {
     ] {
         assert!(t.contains(line), "missing {line:?} in {t}");
     }
-    // No secret reaches the output.
-    assert!(!t.contains(SIM_SECRET_KEY), "{t}");
-    assert!(!t.contains("PRIVATE KEY"), "{t}");
+    // No secret reaches the output, nor Packer's debug log (which holds the plugin's stderr).
+    let log = env.packer_log();
+    for secret in [SIM_SECRET_KEY, "PRIVATE KEY"] {
+        assert!(!t.contains(secret), "{t}");
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
     // The markers the provisioners wrote (the "VM" is this machine's sshd).
     let markers = env.marker_dir();
     assert_eq!(
