@@ -24,7 +24,11 @@ struct Sim {
 
 impl Sim {
     fn start() -> Sim {
-        let sim = Simulator::new(Options::default()).unwrap();
+        Sim::with(Options::default())
+    }
+
+    fn with(options: Options) -> Sim {
+        let sim = Simulator::new(options).unwrap();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let s2 = sim.clone();
@@ -407,5 +411,71 @@ fn bad_input_is_named_before_any_change() {
         assert!(out.stderr.contains("Invalid CIDR"), "{}", out.stderr);
 
         assert_eq!(sim.mutations(), 0, "no API change: {}", sim.sim.stats());
+    }
+}
+
+const SLOW_VM: &str = r#"
+resource "cloudstack_instance" "slow" {
+  name             = "slow-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54"
+  expunge          = true
+  timeouts {
+    create = "TIMEOUT"
+  }
+}
+"#;
+
+#[test]
+fn deploy_outliving_its_timeout_is_recorded_not_duplicated() {
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let mut options = Options::default();
+        options
+            .job_latency
+            .apply("deployVirtualMachine=3000")
+            .unwrap();
+        let sim = Sim::with(options);
+        let provider = provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY);
+        let ws = workspace(
+            tf,
+            &format!("{provider}{}", SLOW_VM.replace("TIMEOUT", "1s")),
+        );
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        assert_ne!(out.code, 0, "{}", out.stdout);
+        assert!(out.stderr.contains("tainted"), "{}", out.stderr);
+        let count = |sim: &Sim| {
+            sim.sim
+                .world()
+                .virtual_machines
+                .iter()
+                .filter(|v| v.name == "slow-0")
+                .count()
+        };
+        assert_eq!(count(&sim), 1);
+        let shown = ws
+            .run(&["state", "show", "-no-color", "cloudstack_instance.slow"])
+            .unwrap();
+        expect(&shown, 0, "state show");
+        assert!(shown.stdout.contains("tainted"), "{}", shown.stdout);
+
+        // with a timeout long enough the tainted VM is replaced: still one
+        ws.write(
+            "main.tf",
+            &format!("{provider}{}", SLOW_VM.replace("TIMEOUT", "2m")),
+        )
+        .unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply with a longer timeout");
+        assert_eq!(count(&sim), 1);
+        plan_is_clean(&ws, "plan after the replacement");
+        expect(
+            &ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "destroy",
+        );
+        assert_eq!(count(&sim), 0);
     }
 }
