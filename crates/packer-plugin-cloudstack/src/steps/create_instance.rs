@@ -60,15 +60,31 @@ impl Step<BuildState> for CreateInstance {
             req.hypervisor = c.hypervisor.clone();
             req.root_disk_size = c.disk_size.filter(|s| *s > 0);
         }
-        let vm = state
-            .client
-            .deploy_virtual_machine(&req)
-            .await
-            .map_err(Error::api(format!(
-                "deploying instance {} (check the zone, offering, template and network, and \
-                 the account's limits)",
-                c.instance_name
-            )))?;
+        let vm = match state.client.deploy_virtual_machine(&req).await {
+            Ok(vm) => vm,
+            Err(e) => {
+                // The VM may exist even though the answer was lost or its job failed late:
+                // find it by its (per-build) name so cleanup removes it.
+                let scope = cloudstack::Params::new()
+                    .with("zoneid", &req.zone_id)
+                    .with("name", &c.instance_name)
+                    .with("listall", "true");
+                if let Ok(vms) = state.client.list_virtual_machines(&scope).await {
+                    if let Some(vm) = vms
+                        .into_iter()
+                        .find(|v| v.name.as_deref() == Some(c.instance_name.as_str()))
+                    {
+                        state.vm_id = Some(vm.id);
+                    }
+                }
+                return Err(Error::api(format!(
+                    "deploying instance {} (check the zone, offering, template and network, \
+                     and the account's limits)",
+                    c.instance_name
+                ))(e)
+                .into());
+            }
+        };
         state.vm_id = Some(vm.id.clone());
         ctx.ui
             .message(format!("Instance {} has id {}", c.instance_name, vm.id))

@@ -451,3 +451,27 @@ async fn user_data_points_the_vm_at_the_local_http_server() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     assert_nothing_left(&sim.client()).await;
 }
+
+#[tokio::test]
+async fn a_refused_deploy_names_the_instance_and_the_reason_and_leaves_nothing() {
+    let sim = start_sim(None).await;
+    let core = CoreStub::start().await;
+    let err = run_build(
+        config(
+            &sim,
+            "nobody",
+            json!({"ssh_keypair_name": "missing-kp", "ssh_password": "x",
+                   "instance_name": "packer-refused"}),
+        ),
+        core.context(),
+    )
+    .await
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("deploying instance packer-refused"), "{err}");
+    assert!(err.contains("missing-kp"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert_eq!(sim.calls("createSSHKeyPair"), 0);
+    assert_nothing_left(&sim.client()).await;
+}
