@@ -15,6 +15,18 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct Keypair;
 
+/// Writes a private key readable by its owner only.
+fn write_private(path: &str, pem: &str) -> std::io::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(pem.as_bytes())
+}
+
 #[async_trait]
 impl Step<BuildState> for Keypair {
     fn name(&self) -> &str {
@@ -69,6 +81,15 @@ impl Step<BuildState> for Keypair {
                 kp.fingerprint.unwrap_or_default()
             ))
             .await;
+        if c.packer_debug {
+            // `packer build -debug`: keep the key so the user can log in between steps.
+            let path = format!("cs_{}.pem", c.build_name);
+            ctx.ui
+                .message(format!("Saving key for debug purposes: {path}"))
+                .await;
+            write_private(&path, &pem)
+                .map_err(Error::io(format!("saving the debug key to {path}")))?;
+        }
         state.private_key_pem = Some(pem);
         state.keypair = Some(name);
         Ok(())
