@@ -5,7 +5,8 @@
 //! prefix, like the Go provider; zone and network offering names are
 //! checked at plan time. IPv6 attributes, `vlan`, `vpc_id`, `acl_id` and
 //! `bypass_vlan_overlap_check` are passed through to CloudStack as given
-//! (the simulator has no VPCs or IPv6).
+//! (the simulator has no VPCs or IPv6). `timeouts { create, update, delete }`
+//! bound the jobs (an addition; Go configurations have no such block).
 
 use std::net::Ipv4Addr;
 
@@ -66,7 +67,8 @@ fn schema() -> Schema {
             .attribute(Attribute::optional_computed(
                 "tags",
                 Type::map(Type::String),
-            )),
+            ))
+            .timeouts(&["create", "update", "delete"]),
     )
 }
 
