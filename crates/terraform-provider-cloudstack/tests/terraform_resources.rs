@@ -479,3 +479,45 @@ fn deploy_outliving_its_timeout_is_recorded_not_duplicated() {
         assert_eq!(count(&sim), 0);
     }
 }
+
+#[test]
+fn schema_is_the_go_providers() {
+    let Some(tf) = binaries().into_iter().next() else {
+        return;
+    };
+    let ws = workspace(&tf, &provider_block("http://127.0.0.1:1/client/api", "x"));
+    let out = ws.run(&["providers", "schema", "-json"]).unwrap();
+    expect(&out, 0, "providers schema");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let p = &v["provider_schemas"][SOURCE];
+    for r in [
+        "cloudstack_instance",
+        "cloudstack_network",
+        "cloudstack_ipaddress",
+        "cloudstack_ssh_keypair",
+        "cloudstack_template",
+        "cloudstack_port_forward",
+        "cloudstack_firewall",
+        "cloudstack_egress_firewall",
+    ] {
+        assert!(p["resource_schemas"][r].is_object(), "{r}");
+    }
+    for d in [
+        "cloudstack_zone",
+        "cloudstack_template",
+        "cloudstack_service_offering",
+    ] {
+        assert!(p["data_source_schemas"][d].is_object(), "{d}");
+    }
+    let vm = &p["resource_schemas"]["cloudstack_instance"]["block"]["attributes"];
+    assert_eq!(vm["service_offering"]["required"], true);
+    assert_eq!(vm["template"]["required"], true);
+    assert_eq!(vm["ip_address"]["optional"], true);
+    assert_eq!(vm["ip_address"]["computed"], true);
+    assert_eq!(vm["root_disk_size"]["type"], "number");
+    assert_eq!(vm["tags"]["type"], serde_json::json!(["map", "string"]));
+    let kp = &p["resource_schemas"]["cloudstack_ssh_keypair"]["block"]["attributes"];
+    assert_eq!(kp["private_key"]["sensitive"], true);
+    let zone = &p["data_source_schemas"]["cloudstack_zone"]["block"];
+    assert_eq!(zone["block_types"]["filter"]["nesting_mode"], "set");
+}
