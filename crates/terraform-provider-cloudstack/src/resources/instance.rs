@@ -1025,10 +1025,14 @@ mod tests {
         let read = r.read(c, &state, &mut d).await;
         assert_eq!(read, state, "read of an unchanged VM changes nothing");
 
-        // in place: display name, offering (stop/change/start), tags
+        // in place: display name, tags; offering, key pair and name with
+        // one stop/start around them
+        c.api.create_ssh_key_pair("kp").await.unwrap();
         let mut next = state.clone();
         next.set_attr("display_name", "first");
         next.set_attr("service_offering", "t1.medium");
+        next.set_attr("keypair", "kp");
+        next.set_attr("name", "t-1");
         next.set_attr("tags", Value::Map(Default::default()));
         let updated = r.update(c, &state, &next, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
@@ -1037,6 +1041,9 @@ mod tests {
         let w = env.sim.world();
         let vm = w.virtual_machines.iter().find(|v| v.id == id).unwrap();
         assert_eq!(vm.displayname, "first");
+        assert_eq!(vm.name, "t-1");
+        assert_eq!(vm.keypair.as_deref(), Some("kp"));
+        assert_eq!(updated.get_str("keypair"), Some("kp"));
         assert_eq!(vm.state, "Running", "started again after the change");
         assert!(w.tags.iter().all(|t| t.resourceid != id));
         assert_eq!(env.sim.stats()["requests"]["stopVirtualMachine"], 1);
