@@ -1180,4 +1180,35 @@ mod tests {
             .iter()
             .all(|v| v.name != "bad-ip"));
     }
+
+    #[tokio::test]
+    async fn go_provider_user_data_hash_updates_nothing() {
+        let env = testenv::start(Default::default()).await;
+        let r = Instance::new(Handle::default());
+        let mut d = Diagnostics::default();
+        let ud = "#cloud-config\npackages: [zookeeper]\n";
+        let state = r
+            .create(
+                &env.client,
+                &planned("ud-0", &[("user_data", ud.into())]),
+                &mut d,
+            )
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(state.get_str("user_data"), Some(ud));
+        // state written by the Go provider holds the SHA1 of the user data
+        let mut go_state = state.clone();
+        go_state.set_attr("user_data", sha1_hex(ud));
+        let updated = r.update(&env.client, &go_state, &state, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(updated.get_str("user_data"), Some(ud));
+        assert!(env.sim.stats()["requests"]["stopVirtualMachine"].is_null());
+        // a real change stops, updates and starts the VM
+        let mut next = state.clone();
+        next.set_attr("user_data", "#cloud-config\n");
+        r.update(&env.client, &state, &next, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(env.sim.stats()["requests"]["stopVirtualMachine"], 1);
+        assert_eq!(env.sim.stats()["requests"]["startVirtualMachine"], 1);
+    }
 }
