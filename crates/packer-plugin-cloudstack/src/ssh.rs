@@ -121,6 +121,9 @@ impl SshCommunicator {
                 keepalive_interval: Some(Duration::from_secs(15)),
                 keepalive_max: 8,
                 inactivity_timeout: None,
+                // Every scp record and command start is a small round trip; Nagle plus
+                // delayed ACKs would add tens of milliseconds to each.
+                nodelay: true,
                 ..Default::default()
             });
             let mut handle =
