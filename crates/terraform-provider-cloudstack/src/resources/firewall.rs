@@ -29,8 +29,8 @@ use cloudstack::{
 };
 use futures::StreamExt;
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
-    PlanRequest, Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
+    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
 };
 
 // ----- shared by the three rule resources --------------------------------------------------
@@ -165,6 +165,41 @@ pub(crate) fn api_error_detail(e: &cloudstack::Error) -> String {
         format!("{e}. Check api_key and secret_key of the provider block.")
     } else {
         e.to_string()
+    }
+}
+
+/// Why one rule job did not finish.
+#[derive(Debug)]
+pub(crate) enum JobError {
+    /// CloudStack (or the network) said no.
+    Api(cloudstack::Error),
+    /// Terraform asked us to stop (Ctrl-C) while it ran.
+    Stopped,
+}
+
+impl JobError {
+    /// The diagnostic detail.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            JobError::Api(e) => api_error_detail(e),
+            JobError::Stopped => "Interrupted (Terraform asked the provider to stop). CloudStack \
+                                  may still finish the job; the next apply adopts such a rule \
+                                  instead of duplicating it"
+                .to_string(),
+        }
+    }
+}
+
+/// Runs one rule job unless Terraform asks to stop first (the job may
+/// still complete in CloudStack; creates recover it by lookup next time).
+pub(crate) async fn unless_stopped<T>(
+    stop: &CancellationToken,
+    job: impl Future<Output = Result<T, cloudstack::Error>>,
+) -> Result<T, JobError> {
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => Err(JobError::Stopped),
+        r = job => r.map_err(JobError::Api),
     }
 }
 
@@ -618,6 +653,7 @@ fn parallelism(v: &Value) -> usize {
 /// exists afterwards.
 async fn converge(
     client: &cloudstack::Client,
+    stop: &CancellationToken,
     kind: Kind,
     prior: &Value,
     planned: &Value,
@@ -669,7 +705,7 @@ async fn converge(
         .filter(|(_, id)| !used.contains(id))
         .collect();
     let deleted = bounded(doomed, limit, |(u, id)| async move {
-        let r = delete_rule(client, kind, &id).await;
+        let r = unless_stopped(stop, delete_rule(client, kind, &id)).await;
         (u, id, r)
     })
     .await;
@@ -679,7 +715,7 @@ async fn converge(
             diags.push(
                 Diagnostic::error(
                     format!("Failed to delete firewall rule {id} ({})", u.key),
-                    api_error_detail(&e),
+                    e.detail(),
                 )
                 .at(AttributePath::attr("rule")),
             );
@@ -694,7 +730,10 @@ async fn converge(
         .collect();
     let scope_ref = scope_id.as_str();
     let created = bounded(todo, limit, |(n, u)| async move {
-        (n, create_unit(client, kind, scope_ref, &u).await)
+        (
+            n,
+            unless_stopped(stop, create_unit(client, kind, scope_ref, &u)).await,
+        )
     })
     .await;
     for (n, r) in created {
@@ -715,7 +754,7 @@ async fn converge(
                     format!(
                         "{}. The rules that were created are kept in the state; apply again to \
                          create the missing ones.",
-                        api_error_detail(&e)
+                        e.detail()
                     ),
                 )
                 .at(AttributePath::attr("rule")),
@@ -994,7 +1033,15 @@ impl Resource<Client> for RuleSet {
         }
     }
     async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(&client.api, self.0, &Value::Null, planned, diags).await;
+        let state = converge(
+            &client.api,
+            &client.stop,
+            self.0,
+            &Value::Null,
+            planned,
+            diags,
+        )
+        .await;
         if diags.has_errors() && state.get_slice("rule").is_empty() {
             return Value::Null;
         }
@@ -1010,7 +1057,7 @@ impl Resource<Client> for RuleSet {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        converge(&client.api, self.0, prior, planned, diags).await
+        converge(&client.api, &client.stop, self.0, prior, planned, diags).await
     }
     async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
         let ids: Vec<String> = prior
@@ -1021,16 +1068,13 @@ impl Resource<Client> for RuleSet {
             .collect();
         let kind = self.0;
         let results = bounded(ids, parallelism(prior), |id| async move {
-            let r = delete_rule(&client.api, kind, &id).await;
+            let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
             (id, r)
         })
         .await;
         for (id, r) in results {
             if let Err(e) = r {
-                diags.error(
-                    format!("Failed to delete firewall rule {id}"),
-                    api_error_detail(&e),
-                );
+                diags.error(format!("Failed to delete firewall rule {id}"), e.detail());
             }
         }
     }
@@ -1075,9 +1119,13 @@ pub(crate) mod test_support {
     }
 
     pub(crate) async fn env() -> Env {
+        env_with(Options::default()).await
+    }
+
+    pub(crate) async fn env_with(options: Options) -> Env {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sim = Simulator::new(Options::default()).unwrap();
+        let sim = Simulator::new(options).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(cloudstack_sim::run(listener, sim.clone(), async {
             let _ = rx.await;

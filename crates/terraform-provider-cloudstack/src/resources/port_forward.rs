@@ -14,14 +14,14 @@ use std::collections::{HashMap, HashSet};
 
 use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Params};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
-    PlanRequest, Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
+    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
 };
 
 use crate::provider::Client;
 
 use super::firewall::{
-    api_error_detail, bounded, check_port_number, check_protocol, MAX_IN_FLIGHT,
+    api_error_detail, bounded, check_port_number, check_protocol, unless_stopped, MAX_IN_FLIGHT,
 };
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
@@ -220,6 +220,7 @@ fn describe(f: &Fwd) -> String {
 /// Deletes unwanted forwards, creates missing ones, returns what exists.
 async fn converge(
     client: &cloudstack::Client,
+    stop: &CancellationToken,
     prior: &Value,
     planned: &Value,
     diags: &mut Diagnostics,
@@ -270,7 +271,7 @@ async fn converge(
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
     let deleted = bounded(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
-        let r = delete_one(client, &id).await;
+        let r = unless_stopped(stop, delete_one(client, &id)).await;
         (f, id, state, r)
     })
     .await;
@@ -280,7 +281,7 @@ async fn converge(
             diags.push(
                 Diagnostic::error(
                     format!("Failed to delete port forward {} ({id})", describe(&f)),
-                    api_error_detail(&e),
+                    e.detail(),
                 )
                 .at(AttributePath::attr("forward")),
             );
@@ -297,7 +298,7 @@ async fn converge(
         .collect();
     let ip_ref = ip_id.as_str();
     let created = bounded(todo, MAX_IN_FLIGHT, |(n, f)| async move {
-        let r = create_one(client, ip_ref, &f).await;
+        let r = unless_stopped(stop, create_one(client, ip_ref, &f)).await;
         (n, f, r)
     })
     .await;
@@ -314,7 +315,7 @@ async fn converge(
                     format!(
                         "{}. The forwards that were created are kept in the state; apply again \
                          to create the missing ones.",
-                        api_error_detail(&e)
+                        e.detail()
                     ),
                 )
                 .at(AttributePath::attr("forward")),
@@ -384,7 +385,7 @@ impl Resource<Client> for PortForward {
     }
 
     async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(&client.api, &Value::Null, planned, diags).await;
+        let state = converge(&client.api, &client.stop, &Value::Null, planned, diags).await;
         if diags.has_errors() && state.get_slice("forward").is_empty() {
             return Value::Null;
         }
@@ -455,7 +456,7 @@ impl Resource<Client> for PortForward {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        converge(&client.api, prior, planned, diags).await
+        converge(&client.api, &client.stop, prior, planned, diags).await
     }
 
     async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
@@ -465,16 +466,13 @@ impl Resource<Client> for PortForward {
             .filter_map(|e| e.get_str("uuid").map(str::to_string))
             .collect();
         let results = bounded(ids, MAX_IN_FLIGHT, |id| async move {
-            let r = delete_one(&client.api, &id).await;
+            let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
             (id, r)
         })
         .await;
         for (id, r) in results {
             if let Err(e) = r {
-                diags.error(
-                    format!("Failed to delete port forward {id}"),
-                    api_error_detail(&e),
-                );
+                diags.error(format!("Failed to delete port forward {id}"), e.detail());
             }
         }
     }
@@ -490,7 +488,7 @@ impl Resource<Client> for PortForward {
 
 #[cfg(test)]
 mod tests {
-    use super::super::firewall::test_support::{calls, env};
+    use super::super::firewall::test_support::{calls, env, env_with};
     use super::*;
 
     fn fwd(public: i64, private: i64, vm: &str) -> Value {
@@ -653,5 +651,52 @@ mod tests {
         assert!(Resource::read(&r, &env.client, &updated, &mut d)
             .await
             .is_null());
+    }
+
+    #[tokio::test]
+    async fn forwards_are_created_concurrently() {
+        let mut options = cloudstack_sim::Options::default();
+        options
+            .job_latency
+            .apply("createPortForwardingRule=400")
+            .unwrap();
+        let env = env_with(options).await;
+        let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &env.vm)).collect();
+        let started = std::time::Instant::now();
+        let mut d = Diagnostics::default();
+        let state = Resource::create(
+            &PortForward,
+            &env.client,
+            &planned(&env.ip, forwards),
+            &mut d,
+        )
+        .await;
+        let took = started.elapsed();
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(state.get_slice("forward").len(), 10);
+        // one after the other would take 10 x 400 ms
+        assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn stop_interrupts_waiting_jobs() {
+        let mut options = cloudstack_sim::Options::default();
+        options
+            .job_latency
+            .apply("createPortForwardingRule=5000")
+            .unwrap();
+        let env = env_with(options).await;
+        let stop = env.client.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            stop.cancel();
+        });
+        let started = std::time::Instant::now();
+        let mut d = Diagnostics::default();
+        let plan = planned(&env.ip, vec![fwd(1222, 22, &env.vm)]);
+        let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert!(state.is_null());
+        assert!(d.0[0].detail.contains("Interrupted"), "{d:?}");
     }
 }
