@@ -53,6 +53,9 @@ pub struct Client {
     by_timeout: Arc<Mutex<HashMap<u64, cloudstack::Client>>>,
     /// Name → object resolutions done in this process (plan, then apply).
     pub(crate) resolved: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    /// One listing of all VMs shared by the reads of a refresh.
+    pub(crate) vm_snapshot:
+        Arc<tokio::sync::Mutex<crate::common::Snapshot<cloudstack::model::VirtualMachine>>>,
 }
 
 impl fmt::Debug for Client {
@@ -76,6 +79,7 @@ impl Client {
             config,
             by_timeout: Arc::default(),
             resolved: Arc::default(),
+            vm_snapshot: Arc::default(),
         }
     }
 

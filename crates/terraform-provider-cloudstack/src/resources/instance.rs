@@ -242,15 +242,45 @@ async fn root_disk_gib(c: &Client, id: &str) -> Option<i64> {
     }
 }
 
-/// The VM by id (also across projects when `project` is set), or `None`
-/// when it is gone (expunged, or destroyed and waiting for expunge).
-async fn find_vm(
+/// The VM for a refresh: from the shared listing when several reads come
+/// together (see [`crate::common::Snapshot`]), else by id.
+async fn read_vm(
     c: &Client,
     id: &str,
     in_project: bool,
 ) -> Result<Option<VirtualMachine>, OpError> {
+    if !in_project {
+        let mut snap = c.vm_snapshot.lock().await;
+        if !snap.fresh() && snap.busy() {
+            let p = Params::new().with("listall", "true");
+            let all = bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await?;
+            snap.items = all.into_iter().map(|v| (v.id.clone(), v)).collect();
+            snap.taken = Some(std::time::Instant::now());
+        }
+        if snap.fresh() {
+            if let Some(vm) = snap.items.get(id) {
+                return Ok(Some(vm.clone()).filter(|v| !gone(v)));
+            }
+            // not in the listing: created since, or gone; ask by id
+        }
+    }
+    find_vm(c, id).await
+}
+
+/// Destroyed (waiting for expunge) or expunging VMs count as gone.
+fn gone(v: &VirtualMachine) -> bool {
+    matches!(
+        v.state.as_deref(),
+        Some("Destroyed") | Some("Expunging") | Some("Expunged")
+    )
+}
+
+/// The VM by id (also across projects when `project` is set), or `None`
+/// when it is gone (expunged, or destroyed and waiting for expunge).
+async fn find_vm(c: &Client, id: &str) -> Result<Option<VirtualMachine>, OpError> {
     let mut vm = bounded(c, c.timeout, c.api.get_virtual_machine(id)).await?;
-    if vm.is_none() && in_project {
+    // like the Go provider: a VM not found may belong to a project (projectid=-1)
+    if vm.is_none() {
         let p = Params::new()
             .with("id", id)
             .with("listall", "true")
@@ -262,12 +292,7 @@ async fn find_vm(
             Err(e) => return Err(e),
         };
     }
-    Ok(vm.filter(|v| {
-        !matches!(
-            v.state.as_deref(),
-            Some("Destroyed") | Some("Expunging") | Some("Expunged")
-        )
-    }))
+    Ok(vm.filter(|v| !gone(v)))
 }
 
 /// After a deploy that may have created the VM, finds it by name in the zone.
@@ -491,7 +516,7 @@ impl Instance {
         let vm = if tags.is_empty() {
             vm
         } else {
-            find_vm(c, &vm.id, false).await.ok().flatten().unwrap_or(vm)
+            find_vm(c, &vm.id).await.ok().flatten().unwrap_or(vm)
         };
         let gib = match planned.get_i64("root_disk_size") {
             Some(g) => Some(g),
@@ -570,7 +595,7 @@ impl Instance {
             || ch("affinity_group_ids")
             || ch("affinity_group_names");
         if restart {
-            let before = match find_vm(c, &id, false).await {
+            let before = match find_vm(c, &id).await {
                 Ok(Some(vm)) => vm,
                 Ok(None) => {
                     diags.error(
@@ -604,7 +629,7 @@ impl Instance {
                 return Value::Null;
             }
         }
-        match find_vm(c, &id, !prior.get("project").is_null()).await {
+        match find_vm(c, &id).await {
             Ok(Some(vm)) => {
                 let gib = prior.get_i64("root_disk_size");
                 fill_state(planned, &vm, gib)
@@ -841,6 +866,7 @@ impl Resource<Client> for Instance {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        c.vm_snapshot.lock().await.clear();
         let state = self.create_inner(c, planned, diags).await;
         if diags.has_errors() {
             state
@@ -853,7 +879,7 @@ impl Resource<Client> for Instance {
         let Some(id) = state.get_str("id") else {
             return Value::Null;
         };
-        match find_vm(c, id, !state.get("project").is_null()).await {
+        match read_vm(c, id, !state.get("project").is_null()).await {
             Ok(Some(vm)) => {
                 let gib = match state.get_i64("root_disk_size") {
                     Some(g) => Some(g),
@@ -876,6 +902,7 @@ impl Resource<Client> for Instance {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
+        c.vm_snapshot.lock().await.clear();
         let state = self.update_inner(c, prior, planned, diags).await;
         if diags.has_errors() {
             state
@@ -888,6 +915,7 @@ impl Resource<Client> for Instance {
         let Some(id) = prior.get_str("id") else {
             return;
         };
+        c.vm_snapshot.lock().await.clear();
         let limit = op_timeout(c, prior, "delete", diags);
         let expunge = prior.get_bool("expunge").unwrap_or(false);
         let api = c.api_with_timeout(limit);
@@ -1210,5 +1238,52 @@ mod tests {
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(env.sim.stats()["requests"]["stopVirtualMachine"], 1);
         assert_eq!(env.sim.stats()["requests"]["startVirtualMachine"], 1);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_of_many_vms_lists_once() {
+        let env = testenv::start(Default::default()).await;
+        let r = Instance::new(Handle::default());
+        let mut states = Vec::new();
+        for i in 0..5 {
+            let mut d = Diagnostics::default();
+            states.push(
+                r.create(&env.client, &planned(&format!("r-{i}"), &[]), &mut d)
+                    .await,
+            );
+            assert!(!d.has_errors(), "{d:?}");
+        }
+        // one VM disappears behind Terraform's back
+        let gone_id = states[4].get_str("id").unwrap().to_string();
+        env.client
+            .api
+            .destroy_virtual_machine(&gone_id, true)
+            .await
+            .unwrap();
+        let lists = |env: &testenv::Env| {
+            env.sim.stats()["requests"]["listVirtualMachines"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        let before = lists(&env);
+        let reads = states.iter().map(|s| {
+            let (r, c) = (&r, &env.client);
+            async move {
+                let mut d = Diagnostics::default();
+                let v = r.read(c, s, &mut d).await;
+                assert!(!d.has_errors(), "{d:?}");
+                v
+            }
+        });
+        let read = futures::future::join_all(reads).await;
+        for (s, v) in states.iter().zip(&read).take(4) {
+            assert_eq!(s, v);
+        }
+        assert!(read[4].is_null(), "the destroyed VM is gone");
+        // first read by id, then one listing; the missing VM is looked up by
+        // id and across projects (like the Go provider): 4 calls for 5 reads,
+        // and still 4 for 200
+        let used = lists(&env) - before;
+        assert!(used <= 4, "{used} list calls");
     }
 }
