@@ -12,9 +12,12 @@ pub enum Error {
         #[source]
         source: cloudstack::Error,
     },
-    /// SSH connection, authentication or channel failure.
+    /// SSH connection or channel failure.
     #[error("SSH: {0}")]
     Ssh(String),
+    /// The SSH server refused every configured credential.
+    #[error("SSH: {0}")]
+    AuthRefused(String),
     /// A remote command used for file transfer (scp) failed.
     #[error("file transfer: {0}")]
     Transfer(String),

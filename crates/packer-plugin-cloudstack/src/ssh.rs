@@ -29,6 +29,8 @@ use crate::error::{Error, Result};
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Pause between connection attempts.
 const RETRY_DELAY: Duration = Duration::from_secs(2);
+/// Pause after a refused login (the VM may not have installed its key yet).
+const AUTH_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 /// One way to log in. `Debug` never shows the secret.
 #[derive(Clone)]
@@ -162,7 +164,7 @@ impl SshCommunicator {
                     return Ok(handle);
                 }
             }
-            Err(Error::Ssh(format!(
+            Err(Error::AuthRefused(format!(
                 "authentication as {:?} refused (tried: {})",
                 target.username,
                 if tried.is_empty() {
@@ -182,23 +184,26 @@ impl SshCommunicator {
     }
 
     /// Connects, retrying every couple of seconds until `timeout` (the VM may still be
-    /// booting, or its key not yet installed). Progress goes to `ui` when given. Stops early
-    /// when `cancel` fires.
+    /// booting, or its key not yet installed), but gives up after `max_auth_refusals`
+    /// refused logins (`ssh_handshake_attempts`): wrong credentials do not get better.
+    /// Progress goes to `ui` when given. Stops early when `cancel` fires.
     pub async fn connect_with_retry(
         target: &SshTarget,
         timeout: Duration,
+        max_auth_refusals: u32,
         cancel: &CancellationToken,
         ui: Option<&Ui>,
     ) -> Result<Self> {
         let started = Instant::now();
         let mut attempts = 0u32;
+        let mut refusals = 0u32;
         loop {
             attempts += 1;
             let result = tokio::select! {
                 r = Self::connect(target) => r,
                 () = cancel.cancelled() => return Err(Error::Build("cancelled while waiting for SSH".into())),
             };
-            match result {
+            let delay = match result {
                 Ok(c) => return Ok(c),
                 Err(e) => {
                     tracing::info!(
@@ -206,7 +211,24 @@ impl SshCommunicator {
                         target.host,
                         target.port
                     );
-                    if started.elapsed() + RETRY_DELAY >= timeout {
+                    let refused = matches!(e, Error::AuthRefused(_));
+                    if refused {
+                        refusals += 1;
+                        if refusals >= max_auth_refusals.max(1) {
+                            return Err(Error::AuthRefused(format!(
+                                "{}@{}:{} refused the login {refusals} times \
+                                 (ssh_handshake_attempts); last error: {e}. Check ssh_username \
+                                 and the key or password",
+                                target.username, target.host, target.port
+                            )));
+                        }
+                    }
+                    let delay = if refused {
+                        AUTH_RETRY_DELAY
+                    } else {
+                        RETRY_DELAY
+                    };
+                    if started.elapsed() + delay >= timeout {
                         return Err(Error::Ssh(format!(
                             "could not connect to {}@{}:{} within ssh_timeout {timeout:?} \
                              ({attempts} attempts); last error: {e}. Check that the VM boots, \
@@ -218,10 +240,11 @@ impl SshCommunicator {
                         ui.message(format!("Waiting for SSH to become available... ({e})"))
                             .await;
                     }
+                    delay
                 }
-            }
+            };
             tokio::select! {
-                () = tokio::time::sleep(RETRY_DELAY) => {}
+                () = tokio::time::sleep(delay) => {}
                 () = cancel.cancelled() => return Err(Error::Build("cancelled while waiting for SSH".into())),
             }
         }

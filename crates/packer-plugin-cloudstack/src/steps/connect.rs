@@ -81,9 +81,14 @@ impl Step<BuildState> for Connect {
             username: c.ssh.username.clone(),
             auth,
         };
-        let comm =
-            SshCommunicator::connect_with_retry(&target, c.ssh.timeout, &ctx.cancel, Some(&ctx.ui))
-                .await?;
+        let comm = SshCommunicator::connect_with_retry(
+            &target,
+            c.ssh.timeout,
+            c.ssh.handshake_attempts,
+            &ctx.cancel,
+            Some(&ctx.ui),
+        )
+        .await?;
         ctx.ui.say("Connected to SSH!").await;
         state.ssh_address = Some((host, port));
         state.communicator = Some(Arc::new(comm));

@@ -50,6 +50,7 @@ async fn connect(f: &Fixture) -> SshCommunicator {
     SshCommunicator::connect_with_retry(
         &f.target,
         Duration::from_secs(20),
+        10,
         &CancellationToken::new(),
         None,
     )
@@ -283,7 +284,8 @@ async fn a_refused_key_fails_within_the_timeout_and_says_why() {
     let started = std::time::Instant::now();
     let err = SshCommunicator::connect_with_retry(
         &f.target,
-        Duration::from_secs(5),
+        Duration::from_secs(4),
+        10,
         &CancellationToken::new(),
         None,
     )
@@ -297,11 +299,27 @@ async fn a_refused_key_fails_within_the_timeout_and_says_why() {
     );
     assert!(err.contains("ssh_timeout"), "{err}");
 
+    // Refused logins stop after ssh_handshake_attempts, well before a long ssh_timeout.
+    let started = std::time::Instant::now();
+    let err = SshCommunicator::connect_with_retry(
+        &f.target,
+        Duration::from_secs(600),
+        2,
+        &CancellationToken::new(),
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    assert!(err.contains("refused the login 2 times"), "{err}");
+    assert!(err.contains("ssh_handshake_attempts"), "{err}");
+
     // Cancel stops the retries at once.
     let cancel = CancellationToken::new();
     cancel.cancel();
     let err =
-        SshCommunicator::connect_with_retry(&f.target, Duration::from_secs(60), &cancel, None)
+        SshCommunicator::connect_with_retry(&f.target, Duration::from_secs(60), 10, &cancel, None)
             .await
             .unwrap_err();
     assert!(err.to_string().contains("cancelled"), "{err}");
