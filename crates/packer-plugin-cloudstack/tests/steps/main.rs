@@ -475,3 +475,41 @@ async fn a_refused_deploy_names_the_instance_and_the_reason_and_leaves_nothing()
     assert_eq!(sim.calls("createSSHKeyPair"), 0);
     assert_nothing_left(&sim.client()).await;
 }
+
+#[tokio::test]
+async fn an_existing_key_pair_with_a_private_key_file_needs_no_temporary_key_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sshd) = sshd(dir.path()) else { return };
+    let sim = start_sim(Some(&sshd)).await;
+    let key = dir.path().join("id_ed25519");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let client = sim.client();
+    client
+        .register_ssh_key_pair("mine", public.trim())
+        .await
+        .unwrap();
+    let core = CoreStub::start().await;
+    let extra = json!({"ssh_keypair_name": "mine", "ssh_private_key_file": key});
+    run_build(config(&sim, &sshd.user, extra), core.context())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sim.calls("createSSHKeyPair"), 0);
+    assert_eq!(sim.calls("deleteSSHKeyPair"), 0);
+    position(&core.lines(), "say: Using SSH private key file");
+    position(&core.lines(), "say: Connected to SSH!");
+    // The user's key pair stays; nothing else is left.
+    let keys = client
+        .list_ssh_key_pairs(&Params::new().with("name", "mine"))
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    client.delete_ssh_key_pair("mine").await.unwrap();
+    assert_nothing_left(&client).await;
+}
