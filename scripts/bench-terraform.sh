@@ -11,7 +11,8 @@
 #   - API calls per resource instance during a `terraform plan` refresh (/sim/stats delta),
 #     and the calls by command.
 # Environment: TF_BIN (default: terraform on PATH), TF_PARALLELISM (default 10),
-# BENCH_SIZES (default "3 197": slave counts), LAT_DEPLOY / LAT_JOB / LAT_RULE (ms).
+# BENCH_SIZES (default "3 197": slave counts), LAT_DEPLOY / LAT_JOB / LAT_RULE (ms),
+# BENCH_KEEP (a directory to keep the Terraform logs and states in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -36,6 +37,16 @@ WORK=$(mktemp -d)
 SIM_PID=""
 cleanup() {
   if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; fi
+  # BENCH_KEEP=DIR keeps the Terraform logs and states
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    mkdir -p "$BENCH_KEEP"
+    for run in "$WORK"/run-*; do
+      [ -d "$run" ] || continue
+      mkdir -p "$BENCH_KEEP/$(basename "$run")"
+      cp "$run"/*.log "$run"/terraform.tfstate "$BENCH_KEEP/$(basename "$run")/" 2>/dev/null || true
+    done
+    cp "$WORK/sim.log" "$BENCH_KEEP/" 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -20,7 +20,11 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet},
     future::Future,
     net::{Ipv4Addr, Ipv6Addr},
+    sync::{Arc, LazyLock, Mutex},
+    time::{Duration, Instant},
 };
+
+use tokio::sync::OnceCell;
 
 use crate::provider::Client;
 use cloudstack::{
@@ -202,6 +206,71 @@ pub(crate) async fn unless_stopped<T>(
         r = job => r.map_err(JobError::Api),
     }
 }
+
+/// How long one listing of a scope's rules answers the reads of a refresh.
+/// Terraform reads every resource at the start of a plan, in parallel, and
+/// many rule resources share one IP (the mesostack module has 2 per node):
+/// one `list*Rules` call then serves them all. Terraform starts the provider
+/// afresh for each walk (plan, apply), and this process's own changes drop
+/// the listings, so a listing never outlives the refresh it was taken for.
+const LIST_TTL: Duration = Duration::from_secs(5);
+
+/// When a listing was started, and the listing once fetched.
+type Listing<T> = (Instant, Arc<OnceCell<Arc<Vec<T>>>>);
+
+/// Single-flight, short-lived listings keyed by endpoint, account and scope.
+pub(crate) struct SharedLists<T> {
+    inner: Mutex<HashMap<String, Listing<T>>>,
+}
+
+impl<T> SharedLists<T> {
+    pub(crate) fn new() -> Self {
+        SharedLists {
+            inner: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The listing for `scope`, fetched by the first caller; concurrent
+    /// callers wait for that one call.
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        client: &cloudstack::Client,
+        scope: &str,
+        fetch: F,
+    ) -> Result<Arc<Vec<T>>, cloudstack::Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<T>, cloudstack::Error>>,
+    {
+        let cfg = client.config();
+        let key = format!("{}\n{}\n{scope}", cfg.api_url, cfg.api_key);
+        let cell = {
+            let mut map = match self.inner.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            map.retain(|_, (taken, _)| taken.elapsed() < LIST_TTL);
+            map.entry(key)
+                .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())))
+                .1
+                .clone()
+        };
+        cell.get_or_try_init(|| async { fetch().await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// Drops every listing (this process changed rules).
+    pub(crate) fn clear(&self) {
+        match self.inner.lock() {
+            Ok(mut m) => m.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+}
+
+/// Listings of firewall and egress rules.
+static RULE_LISTS: LazyLock<SharedLists<ApiRule>> = LazyLock::new(SharedLists::new);
 
 /// A known string list/set as sorted strings (order-free comparison).
 fn sorted_strings(v: &Value) -> Vec<String> {
@@ -561,24 +630,29 @@ async fn list_rules(
     client: &cloudstack::Client,
     kind: Kind,
     scope_id: &str,
-) -> Result<Vec<ApiRule>, cloudstack::Error> {
+) -> Result<Arc<Vec<ApiRule>>, cloudstack::Error> {
     let params = Params::new()
         .with(kind.scope_param(), scope_id)
         .with("listall", "true");
-    Ok(match kind {
-        Kind::Ingress => client
-            .list_firewall_rules(&params)
-            .await?
-            .into_iter()
-            .map(ApiRule::from)
-            .collect(),
-        Kind::Egress => client
-            .list_egress_firewall_rules(&params)
-            .await?
-            .into_iter()
-            .map(ApiRule::from)
-            .collect(),
-    })
+    let scope = format!("{}={scope_id}", kind.scope_param());
+    RULE_LISTS
+        .get(client, &scope, || async {
+            Ok(match kind {
+                Kind::Ingress => client
+                    .list_firewall_rules(&params)
+                    .await?
+                    .into_iter()
+                    .map(ApiRule::from)
+                    .collect(),
+                Kind::Egress => client
+                    .list_egress_firewall_rules(&params)
+                    .await?
+                    .into_iter()
+                    .map(ApiRule::from)
+                    .collect(),
+            })
+        })
+        .await
 }
 
 async fn create_unit(
@@ -668,6 +742,7 @@ async fn converge(
         return Value::Null;
     };
     let limit = parallelism(planned);
+    RULE_LISTS.clear();
     // rules that exist now, with their IDs
     let mut existing: Vec<(Unit, String)> = prior
         .get_slice("rule")
@@ -761,6 +836,7 @@ async fn converge(
             ),
         }
     }
+    RULE_LISTS.clear();
     // rebuild the rule elements from what exists
     let mut rules: Vec<Value> = Vec::new();
     for (i, rule) in planned_rules.iter().enumerate() {
@@ -1067,11 +1143,13 @@ impl Resource<Client> for RuleSet {
             .map(|(_, id)| id)
             .collect();
         let kind = self.0;
+        RULE_LISTS.clear();
         let results = bounded(ids, parallelism(prior), |id| async move {
             let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
             (id, r)
         })
         .await;
+        RULE_LISTS.clear();
         for (id, r) in results {
             if let Err(e) = r {
                 diags.error(format!("Failed to delete firewall rule {id}"), e.detail());
@@ -1326,6 +1404,7 @@ mod tests {
 
         // drift: a rule deleted behind our back leaves the state
         env.client.api.delete_firewall_rule(&id22).await.unwrap();
+        RULE_LISTS.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &updated, &mut d).await;
         let rules = read.get_slice("rule");
         assert_eq!(rules[0].get_strings("ports"), vec!["443"]);
@@ -1344,6 +1423,7 @@ mod tests {
             })
             .await
             .unwrap();
+        RULE_LISTS.clear();
         let mut managed = read.clone();
         managed.set_attr("managed", true);
         let read = Resource::read(&r, &env.client, &managed, &mut d).await;
@@ -1461,5 +1541,30 @@ mod tests {
         assert_eq!(listed.len(), 2);
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read, state);
+    }
+
+    #[tokio::test]
+    async fn one_listing_serves_a_refresh() {
+        let env = env().await;
+        let r = RuleSet(Kind::Ingress);
+        let mut d = Diagnostics::default();
+        let mut states = Vec::new();
+        for port in ["22", "80", "443", "8080"] {
+            let plan = planned(&env.ip, vec![rule("tcp", &[port])]);
+            states.push(Resource::create(&r, &env.client, &plan, &mut d).await);
+        }
+        assert!(d.is_empty(), "{d:?}");
+        let before = calls(&env.sim, "listFirewallRules");
+        let reads = futures::future::join_all(states.iter().map(|s| {
+            let r = &r;
+            let client = &env.client;
+            async move {
+                let mut d = Diagnostics::default();
+                Resource::read(r, client, s, &mut d).await
+            }
+        }))
+        .await;
+        assert_eq!(reads, states);
+        assert_eq!(calls(&env.sim, "listFirewallRules") - before, 1);
     }
 }

@@ -10,7 +10,10 @@
 //! update the next apply creates only the missing ones; on create Terraform
 //! marks the resource tainted and replaces it (see [`super::firewall`]).
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::LazyLock,
+};
 
 use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Params};
 use tfplugin5::{
@@ -21,10 +24,15 @@ use tfplugin5::{
 use crate::provider::Client;
 
 use super::firewall::{
-    api_error_detail, bounded, check_port_number, check_protocol, unless_stopped, MAX_IN_FLIGHT,
+    api_error_detail, bounded, check_port_number, check_protocol, unless_stopped, SharedLists,
+    MAX_IN_FLIGHT,
 };
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
+
+/// Listings of port forwards per IP, shared by the reads of one refresh
+/// (see [`SharedLists`]).
+static PF_LISTS: LazyLock<SharedLists<PortForwardingRule>> = LazyLock::new(SharedLists::new);
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]
@@ -233,6 +241,7 @@ async fn converge(
         );
         return Value::Null;
     };
+    PF_LISTS.clear();
     let existing: Vec<(Fwd, String, Value)> = prior
         .get_slice("forward")
         .iter()
@@ -322,6 +331,7 @@ async fn converge(
             ),
         }
     }
+    PF_LISTS.clear();
     let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
     forwards.extend(leftovers);
     let mut state = planned.clone();
@@ -403,7 +413,11 @@ impl Resource<Client> for PortForward {
         let params = Params::new()
             .with("ipaddressid", ip_id.as_str())
             .with("listall", "true");
-        let listed = match client.api.list_port_forwarding_rules(&params).await {
+        let api = &client.api;
+        let listed = match PF_LISTS
+            .get(api, &ip_id, || api.list_port_forwarding_rules(&params))
+            .await
+        {
             Ok(l) => l,
             Err(e) if e.is_not_found() => return Value::Null,
             Err(e) => {
@@ -465,11 +479,13 @@ impl Resource<Client> for PortForward {
             .iter()
             .filter_map(|e| e.get_str("uuid").map(str::to_string))
             .collect();
+        PF_LISTS.clear();
         let results = bounded(ids, MAX_IN_FLIGHT, |id| async move {
             let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
             (id, r)
         })
         .await;
+        PF_LISTS.clear();
         for (id, r) in results {
             if let Err(e) = r {
                 diags.error(format!("Failed to delete port forward {id}"), e.detail());
@@ -588,6 +604,7 @@ mod tests {
             .delete_port_forwarding_rule(&gone)
             .await
             .unwrap();
+        PF_LISTS.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read.get_slice("forward").len(), 1);
 
