@@ -30,19 +30,27 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Path of a workspace binary, built (debug profile) on first use, so each test file can run
-/// alone with `cargo test -p mesostack-e2e --test NAME`.
+/// alone with `cargo test -p mesostack-e2e --test NAME`. All of the workspace's binaries are
+/// built together, once per test process: a per-package `cargo build -p` would resolve other
+/// dependency features than the workspace build and recompile much of the tree.
 pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let root = workspace_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building {bin} from {package} failed");
-    target.join("debug").join(bin)
+    let built = BUILT.get_or_init(|| {
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .current_dir(&root)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    });
+    assert!(*built, "building the workspace's binaries failed");
+    let path = target.join("debug").join(bin);
+    assert!(path.is_file(), "{package} built no binary {bin}");
+    path
 }
 
 /// Returns the tool's path, or `None` after printing why the calling test is skipped. Under CI
