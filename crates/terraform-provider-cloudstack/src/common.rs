@@ -389,6 +389,39 @@ pub async fn update_tags(
     Ok(())
 }
 
+/// Brings the tags of object `id` from `prior` to `planned` when the plan
+/// changes them (the in-place update every taggable resource shares); false
+/// after pushing an "updating tags" diagnostic on `tags`.
+pub async fn update_planned_tags(
+    c: &Client,
+    limit: Duration,
+    resource_type: &str,
+    id: &str,
+    prior: &Value,
+    planned: &Value,
+    diags: &mut Diagnostics,
+) -> bool {
+    if !changed(prior, planned, "tags") {
+        return true;
+    }
+    match update_tags(
+        c,
+        limit,
+        resource_type,
+        id,
+        &tags_of(prior),
+        &tags_of(planned),
+    )
+    .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+            false
+        }
+    }
+}
+
 /// Terraform requires the state after apply to equal every value the plan
 /// already knew. CloudStack sometimes normalises or ignores an argument; the
 /// planned value is kept then (a later refresh shows the real value as drift).
@@ -405,6 +438,36 @@ pub fn honor_plan(planned: &Value, mut result: Value) -> Value {
         }
     }
     result
+}
+
+/// What `create`/`update` return: [`honor_plan`] applied to `state`,
+/// unless the operation reported an error (then the partial state as is,
+/// so Terraform records what exists).
+pub fn planned_unless_failed(planned: &Value, state: Value, diags: &Diagnostics) -> Value {
+    if diags.has_errors() {
+        state
+    } else {
+        honor_plan(planned, state)
+    }
+}
+
+/// The object a lookup by id (`what` e.g. "network") found: `None` when it
+/// is gone (callers return null so Terraform drops it) or when the lookup
+/// failed, after pushing a "reading <what> <id>" diagnostic for `op`.
+pub fn found<T>(
+    looked_up: Result<Option<T>, OpError>,
+    what: &str,
+    id: &str,
+    op: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    match looked_up {
+        Ok(obj) => obj,
+        Err(e) => {
+            diags.push(e.diagnostic(&format!("reading {what} {id}"), None, op));
+            None
+        }
+    }
 }
 
 /// How long one listing serves the reads of a refresh (Terraform reads every
@@ -461,6 +524,20 @@ pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
         Some((p, rest)) if !p.is_empty() && !rest.is_empty() => (Some(p), rest),
         _ => (None, id),
     }
+}
+
+/// The state `terraform import` starts from: the id (`<project>/<id>` sets
+/// `project` too) plus `defaults` for attributes a read does not fill.
+pub fn import_state(import_id: &str, defaults: &[(&str, Value)]) -> Vec<Value> {
+    let (project, id) = split_import_id(import_id);
+    let mut v = Value::object([("id", id)]);
+    if let Some(p) = project {
+        v.set_attr("project", p);
+    }
+    for (attr, value) in defaults {
+        v.set_attr(attr, value.clone());
+    }
+    vec![v]
 }
 
 /// Whether `v` is known and differs between prior state and plan.
@@ -528,6 +605,19 @@ mod tests {
         assert_eq!(split_import_id("proj/abc"), (Some("proj"), "abc"));
         assert_eq!(split_import_id("abc"), (None, "abc"));
         assert_eq!(split_import_id("/abc"), (None, "/abc"));
+        let v = import_state("proj/abc", &[("acl_id", Value::from("none"))]);
+        assert_eq!(
+            v,
+            vec![Value::object([
+                ("id", "abc"),
+                ("project", "proj"),
+                ("acl_id", "none")
+            ])]
+        );
+        assert_eq!(
+            import_state("abc", &[]),
+            vec![Value::object([("id", "abc")])]
+        );
     }
 
     #[test]

@@ -30,9 +30,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, changed, get_str, honor_plan, keep_spelling, known_str, op_timeout,
-        resolve, resolve_object, resolve_project, split_import_id, tags_of, tags_value,
-        update_tags, OpError,
+        attr_in_text, bounded, changed, found, get_str, import_state, keep_spelling, known_str,
+        op_timeout, planned_unless_failed, resolve, resolve_object, resolve_project, tags_of,
+        tags_value, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -868,31 +868,22 @@ impl Resource<Client> for Instance {
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
         c.vm_snapshot.lock().await.clear();
         let state = self.create_inner(c, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
         let Some(id) = state.get_str("id") else {
             return Value::Null;
         };
-        match read_vm(c, id, !state.get("project").is_null()).await {
-            Ok(Some(vm)) => {
-                let gib = match state.get_i64("root_disk_size") {
-                    Some(g) => Some(g),
-                    None => root_disk_gib(c, id).await,
-                };
-                fill_state(state, &vm, gib)
-            }
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading instance {id}"), None, "read"));
-                Value::Null
-            }
-        }
+        let vm = read_vm(c, id, !state.get("project").is_null()).await;
+        let Some(vm) = found(vm, "instance", id, "read", diags) else {
+            return Value::Null;
+        };
+        let gib = match state.get_i64("root_disk_size") {
+            Some(g) => Some(g),
+            None => root_disk_gib(c, id).await,
+        };
+        fill_state(state, &vm, gib)
     }
 
     async fn update(
@@ -904,11 +895,7 @@ impl Resource<Client> for Instance {
     ) -> Value {
         c.vm_snapshot.lock().await.clear();
         let state = self.update_inner(c, prior, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
@@ -930,15 +917,14 @@ impl Resource<Client> for Instance {
 
     /// `terraform import cloudstack_instance.x <id>` or `<project>/<id>`.
     async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = split_import_id(id);
-        let mut v = Value::object([("id", id)]);
-        if let Some(p) = project {
-            v.set_attr("project", p);
-        }
-        v.set_attr("start_vm", true);
-        v.set_attr("expunge", false);
-        v.set_attr("uefi", false);
-        vec![v]
+        import_state(
+            id,
+            &[
+                ("start_vm", true.into()),
+                ("expunge", false.into()),
+                ("uefi", false.into()),
+            ],
+        )
     }
 }
 

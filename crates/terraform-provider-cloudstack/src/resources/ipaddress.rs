@@ -10,8 +10,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, get_str, honor_plan, keep_spelling, known_str, op_timeout, resolve,
-        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
+        bounded, found, get_str, import_state, keep_spelling, known_str, op_timeout,
+        planned_unless_failed, resolve, resolve_project, tags_of, tags_value, update_planned_tags,
+        update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -198,25 +199,15 @@ impl Resource<Client> for IpAddress {
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
         let state = create_impl(c, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
         let Some(id) = state.get_str("id") else {
             return Value::Null;
         };
-        match find(c, id, !state.get("project").is_null()).await {
-            Ok(Some(ip)) => fill_state(state, &ip),
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading IP address {id}"), None, "read"));
-                Value::Null
-            }
-        }
+        let ip = find(c, id, !state.get("project").is_null()).await;
+        found(ip, "IP address", id, "read", diags).map_or(Value::Null, |ip| fill_state(state, &ip))
     }
 
     async fn update(
@@ -231,13 +222,8 @@ impl Resource<Client> for IpAddress {
             return Value::Null;
         };
         let limit = op_timeout(c, planned, "create", diags);
-        if prior.get("tags") != planned.get("tags") {
-            if let Err(e) =
-                update_tags(c, limit, TAG_TYPE, id, &tags_of(prior), &tags_of(planned)).await
-            {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
-                return Value::Null;
-            }
+        if !update_planned_tags(c, limit, TAG_TYPE, id, prior, planned, diags).await {
+            return Value::Null;
         }
         planned.clone()
     }
@@ -263,12 +249,7 @@ impl Resource<Client> for IpAddress {
 
     /// `terraform import cloudstack_ipaddress.x <id>` or `<project>/<id>`.
     async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = split_import_id(id);
-        let mut v = Value::object([("id", id)]);
-        if let Some(p) = project {
-            v.set_attr("project", p);
-        }
-        vec![v]
+        import_state(id, &[])
     }
 }
 

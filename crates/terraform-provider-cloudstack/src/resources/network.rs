@@ -17,8 +17,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, changed, get_str, honor_plan, keep_spelling, known_str, op_timeout, resolve,
-        resolve_project, split_import_id, tags_of, tags_value, update_tags, OpError,
+        bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, known_str,
+        op_timeout, planned_unless_failed, resolve, resolve_project, tags_of, tags_value,
+        update_planned_tags, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -388,25 +389,15 @@ impl Resource<Client> for Network {
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
         let state = self.create_inner(c, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
         let Some(id) = state.get_str("id") else {
             return Value::Null;
         };
-        match find(c, id, !state.get("project").is_null()).await {
-            Ok(Some(n)) => fill_state(state, &n),
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading network {id}"), None, "read"));
-                Value::Null
-            }
-        }
+        let n = find(c, id, !state.get("project").is_null()).await;
+        found(n, "network", id, "read", diags).map_or(Value::Null, |n| fill_state(state, &n))
     }
 
     async fn update(
@@ -466,22 +457,13 @@ impl Resource<Client> for Network {
                 }
             }
         }
-        if ch("tags") {
-            if let Err(e) =
-                update_tags(c, limit, TAG_TYPE, id, &tags_of(prior), &tags_of(planned)).await
-            {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
-                return Value::Null;
-            }
+        if !update_planned_tags(c, limit, TAG_TYPE, id, prior, planned, diags).await {
+            return Value::Null;
         }
-        match find(c, id, !prior.get("project").is_null()).await {
-            Ok(Some(n)) => honor_plan(planned, fill_state(planned, &n)),
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading network {id}"), None, "update"));
-                Value::Null
-            }
-        }
+        let n = find(c, id, !prior.get("project").is_null()).await;
+        found(n, "network", id, "update", diags).map_or(Value::Null, |n| {
+            honor_plan(planned, fill_state(planned, &n))
+        })
     }
 
     async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
@@ -499,12 +481,7 @@ impl Resource<Client> for Network {
 
     /// `terraform import cloudstack_network.x <id>` or `<project>/<id>`.
     async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = split_import_id(id);
-        let mut v = Value::object([("id", id), ("acl_id", NO_ACL)]);
-        if let Some(p) = project {
-            v.set_attr("project", p);
-        }
-        vec![v]
+        import_state(id, &[("acl_id", NO_ACL.into())])
     }
 }
 

@@ -14,7 +14,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, get_str, honor_plan, resolve_project, OpError},
+    common::{bounded, get_str, planned_unless_failed, resolve_project, OpError},
     provider::Client,
 };
 
@@ -152,11 +152,7 @@ impl Resource<Client> for SshKeypair {
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
         let state = create_impl(c, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {

@@ -13,8 +13,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, changed, get_str, honor_plan, keep_spelling, op_timeout, resolve, resolve_project,
-        split_import_id, tags_of, tags_value, update_tags, OpError,
+        bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, op_timeout,
+        planned_unless_failed, resolve, resolve_project, tags_of, tags_value, update_planned_tags,
+        update_tags, OpError,
     },
     provider::Client,
 };
@@ -333,25 +334,15 @@ impl Resource<Client> for Template {
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
         let state = create_impl(c, planned, diags).await;
-        if diags.has_errors() {
-            state
-        } else {
-            honor_plan(planned, state)
-        }
+        planned_unless_failed(planned, state, diags)
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
         let Some(id) = state.get_str("id") else {
             return Value::Null;
         };
-        match find(c, id).await {
-            Ok(Some(t)) => fill_state(state, &t),
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading template {id}"), None, "read"));
-                Value::Null
-            }
-        }
+        let t = find(c, id).await;
+        found(t, "template", id, "read", diags).map_or(Value::Null, |t| fill_state(state, &t))
     }
 
     async fn update(
@@ -403,37 +394,19 @@ impl Resource<Client> for Template {
                 return Value::Null;
             }
         }
-        if ch("tags") {
-            if let Err(e) = update_tags(
-                c,
-                c.timeout,
-                TAG_TYPE,
-                id,
-                &tags_of(prior),
-                &tags_of(planned),
-            )
-            .await
-            {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
-                return Value::Null;
-            }
+        if !update_planned_tags(c, c.timeout, TAG_TYPE, id, prior, planned, diags).await {
+            return Value::Null;
         }
-        match find(c, id).await {
-            Ok(Some(t)) => {
-                let mut s = fill_state(planned, &t);
-                // not part of listTemplates' answer in every version
-                s.set_attr(
-                    "is_dynamically_scalable",
-                    planned.get("is_dynamically_scalable").clone(),
-                );
-                honor_plan(planned, s)
-            }
-            Ok(None) => Value::Null,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading template {id}"), None, "update"));
-                Value::Null
-            }
-        }
+        let Some(t) = found(find(c, id).await, "template", id, "update", diags) else {
+            return Value::Null;
+        };
+        let mut s = fill_state(planned, &t);
+        // not part of listTemplates' answer in every version
+        s.set_attr(
+            "is_dynamically_scalable",
+            planned.get("is_dynamically_scalable").clone(),
+        );
+        honor_plan(planned, s)
     }
 
     async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
@@ -451,12 +424,7 @@ impl Resource<Client> for Template {
 
     /// `terraform import cloudstack_template.x <id>` or `<project>/<id>`.
     async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = split_import_id(id);
-        let mut v = Value::object([("id", Value::from(id)), ("is_ready_timeout", 300i64.into())]);
-        if let Some(p) = project {
-            v.set_attr("project", p);
-        }
-        vec![v]
+        import_state(id, &[("is_ready_timeout", 300i64.into())])
     }
 }
 
