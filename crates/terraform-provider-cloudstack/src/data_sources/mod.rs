@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
+use cloudstack::Params;
 use regex::Regex;
-use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Type, Value};
+use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, Type, Value};
 
-use crate::provider::{Client, Handle};
+use crate::{
+    common::bounded,
+    provider::{Client, Handle},
+};
 
 mod service_offering;
 mod template;
@@ -32,6 +36,43 @@ pub fn filter_block() -> NestedBlock {
             .attribute(Attribute::required("value", Type::String)),
     )
     .min_items(1)
+}
+
+/// A data source schema: the attributes of `block` plus the `filter` block.
+pub fn filtered_schema(block: Block) -> Schema {
+    Schema::new(block.block(filter_block()))
+}
+
+/// Every object `command` lists under `key` (all pages): what a data source
+/// filters. `None` after pushing a "listing <what>" diagnostic (on `attr`
+/// when the error is about it).
+pub async fn list_all(
+    c: &Client,
+    command: &str,
+    key: &str,
+    params: &Params,
+    what: &str,
+    attr: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<Vec<serde_json::Value>> {
+    match bounded(c, c.timeout, c.api.list_all_values(command, key, params)).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(e.diagnostic(&format!("listing {what}"), attr, "read"));
+            None
+        }
+    }
+}
+
+/// The newest object (by `created`, like the Go provider; the last of
+/// equals) passing `filters`.
+pub fn newest<'a>(
+    all: &'a [serde_json::Value],
+    filters: &Filters,
+) -> Option<&'a serde_json::Value> {
+    all.iter()
+        .filter(|o| filters.matches(o))
+        .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
 }
 
 /// Compiled filters of a data source configuration.

@@ -4,8 +4,8 @@
 use cloudstack::Params;
 use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
 
-use super::{created_key, filter_block, Filters};
-use crate::{common::bounded, provider::Client};
+use super::{filtered_schema, list_all, newest, Filters};
+use crate::provider::Client;
 
 /// The `cloudstack_service_offering` data source.
 #[derive(Debug)]
@@ -18,12 +18,11 @@ impl DataSource<Client> for ServiceOffering {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
+        filtered_schema(
             Block::new()
                 .attribute(Attribute::computed("id", Type::String))
                 .attribute(Attribute::computed("name", Type::String))
-                .attribute(Attribute::computed("display_text", Type::String))
-                .block(filter_block()),
+                .attribute(Attribute::computed("display_text", Type::String)),
         )
     }
 
@@ -35,27 +34,14 @@ impl DataSource<Client> for ServiceOffering {
         let Some(filters) = Filters::parse(config, diags) else {
             return Value::Null;
         };
-        let all = match bounded(
-            c,
-            c.timeout,
-            c.api
-                .list_all_values("listServiceOfferings", "serviceoffering", &Params::new()),
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                diags.push(e.diagnostic("listing service offerings", None, "read"));
-                return Value::Null;
-            }
+        let (command, key) = ("listServiceOfferings", "serviceoffering");
+        let what = "service offerings";
+        let Some(all) = list_all(c, command, key, &Params::new(), what, None, diags).await else {
+            return Value::Null;
         };
         let str_of =
             |o: &serde_json::Value, k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let Some(best) = all
-            .iter()
-            .filter(|o| filters.matches(o))
-            .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
-        else {
+        let Some(best) = newest(&all, &filters) else {
             let names: Vec<String> = all.iter().filter_map(|o| str_of(o, "name")).collect();
             diags.attribute_error(
                 "filter",

@@ -5,8 +5,8 @@
 use cloudstack::Params;
 use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
 
-use super::{created_key, filter_block, Filters};
-use crate::{common::bounded, provider::Client};
+use super::{filtered_schema, list_all, newest, Filters};
+use crate::provider::Client;
 
 /// The `cloudstack_template` data source.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ impl DataSource<Client> for Template {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
+        filtered_schema(
             Block::new()
                 .attribute(Attribute::computed("id", Type::String))
                 .attribute(Attribute::required("template_filter", Type::String))
@@ -34,8 +34,7 @@ impl DataSource<Client> for Template {
                 .attribute(Attribute::optional_computed(
                     "tags",
                     Type::map(Type::String),
-                ))
-                .block(filter_block()),
+                )),
         )
     }
 
@@ -51,29 +50,18 @@ impl DataSource<Client> for Template {
         let p = Params::new()
             .with("templatefilter", tf)
             .with("listall", "true");
-        let all = match bounded(
-            c,
-            c.timeout,
-            c.api.list_all_values("listTemplates", "template", &p),
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                diags.push(e.diagnostic("listing templates", Some("template_filter"), "read"));
-                return Value::Null;
-            }
+        let attr = Some("template_filter");
+        let Some(all) =
+            list_all(c, "listTemplates", "template", &p, "templates", attr, diags).await
+        else {
+            return Value::Null;
         };
         let s = |o: &serde_json::Value, k: &str| match o.get(k) {
             Some(serde_json::Value::String(x)) => Some(x.clone()),
             Some(serde_json::Value::Null) | None => None,
             Some(other) => Some(other.to_string()),
         };
-        let Some(best) = all
-            .iter()
-            .filter(|o| filters.matches(o))
-            .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
-        else {
+        let Some(best) = newest(&all, &filters) else {
             let mut names: Vec<String> = all.iter().filter_map(|o| s(o, "name")).collect();
             names.sort();
             names.dedup();

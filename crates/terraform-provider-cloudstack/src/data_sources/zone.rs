@@ -5,8 +5,8 @@
 use cloudstack::Params;
 use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
 
-use super::{filter_block, Filters};
-use crate::{common::bounded, provider::Client};
+use super::{filtered_schema, list_all, Filters};
+use crate::provider::Client;
 
 /// The `cloudstack_zone` data source.
 #[derive(Debug)]
@@ -19,14 +19,13 @@ impl DataSource<Client> for Zone {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
+        filtered_schema(
             Block::new()
                 .attribute(Attribute::computed("id", Type::String))
                 .attribute(Attribute::computed("name", Type::String))
                 .attribute(Attribute::computed("dns1", Type::String))
                 .attribute(Attribute::computed("internal_dns1", Type::String))
-                .attribute(Attribute::computed("network_type", Type::String))
-                .block(filter_block()),
+                .attribute(Attribute::computed("network_type", Type::String)),
         )
     }
 
@@ -38,18 +37,9 @@ impl DataSource<Client> for Zone {
         let Some(filters) = Filters::parse(config, diags) else {
             return Value::Null;
         };
-        let all = match bounded(
-            c,
-            c.timeout,
-            c.api.list_all_values("listZones", "zone", &Params::new()),
-        )
-        .await
-        {
-            Ok(z) => z,
-            Err(e) => {
-                diags.push(e.diagnostic("listing zones", None, "read"));
-                return Value::Null;
-            }
+        let p = Params::new();
+        let Some(all) = list_all(c, "listZones", "zone", &p, "zones", None, diags).await else {
+            return Value::Null;
         };
         let name = |z: &serde_json::Value| {
             z.get("name")
