@@ -140,6 +140,10 @@ struct World {
     vms: Vec<(String, String)>,
     network: Option<String>,
     public_ips: usize,
+    /// ID of the module's public IP (not the source NAT one).
+    public_ip_id: Option<String>,
+    /// Public ports with a firewall rule on that IP.
+    firewall_ports: Vec<i64>,
     port_forwards: usize,
     firewall_rules: usize,
     egress_rules: usize,
@@ -177,8 +181,12 @@ fn world(sim: &SimProcess) -> World {
         w.public_ips = ips.iter().filter(|i| i.issourcenat != Some(true)).count();
         for ip in ips.iter().filter(|i| i.issourcenat != Some(true)) {
             let s = all.clone().with("ipaddressid", &ip.id);
+            w.public_ip_id = Some(ip.id.clone());
             w.port_forwards += c.list_port_forwarding_rules(&s).await.unwrap().len();
-            w.firewall_rules += c.list_firewall_rules(&s).await.unwrap().len();
+            let fw = c.list_firewall_rules(&s).await.unwrap();
+            w.firewall_rules += fw.len();
+            w.firewall_ports = fw.iter().filter_map(|r| r.startport).collect();
+            w.firewall_ports.sort();
         }
         w.egress_rules = c.list_egress_firewall_rules(&scope).await.unwrap().len();
         w
@@ -364,12 +372,19 @@ fn mesostack_lifecycle_with_real_terraform() {
     }
 }
 
-/// `terraform import` of `master-0` and the network into a fresh
-/// configuration and state; the plan afterwards is empty.
+/// `terraform import` of `master-0`, the network, and (which the Go
+/// provider cannot import) the public IP's firewall and the network's egress
+/// rules, into a fresh configuration and state; the plan afterwards is empty.
 fn import_instance_and_network(tf: &TerraformBinary, sim: &SimProcess, provider: &Path, w: &World) {
     let ws = Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap();
     let vm = &w.vms.iter().find(|(n, _)| n == "master-0").unwrap().1;
     let net = w.network.as_deref().unwrap();
+    let ip = w.public_ip_id.as_deref().unwrap();
+    let ports: Vec<String> = w
+        .firewall_ports
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect();
     ws.write(
         "main.tf",
         &format!(
@@ -400,7 +415,41 @@ resource "cloudstack_instance" "imported" {{
   zone             = "zone001"
   ip_address       = "172.16.0.20"
 }}
+# one rule block per CloudStack rule, as import finds them (managed = true)
+resource "cloudstack_firewall" "imported" {{
+  ip_address_id = "{ip}"
+  managed       = true
+  dynamic "rule" {{
+    for_each = [{ports}]
+    content {{
+      cidr_list = ["0.0.0.0/0"]
+      protocol  = "tcp"
+      ports     = [rule.value]
+    }}
+  }}
+}}
+resource "cloudstack_egress_firewall" "imported" {{
+  network_id = cloudstack_network.imported.id
+  managed    = true
+  rule {{
+    cidr_list = ["0.0.0.0/0"]
+    protocol  = "tcp"
+    ports     = ["1-65535"]
+  }}
+  rule {{
+    cidr_list = ["0.0.0.0/0"]
+    protocol  = "udp"
+    ports     = ["1-65535"]
+  }}
+  rule {{
+    cidr_list = ["0.0.0.0/0"]
+    protocol  = "icmp"
+    icmp_type = -1
+    icmp_code = -1
+  }}
+}}
 "#,
+            ports = ports.join(", "),
             url = sim.api_url,
             key = SIM_API_KEY,
             secret = SIM_SECRET_KEY,
@@ -417,6 +466,8 @@ resource "cloudstack_instance" "imported" {{
     for (addr, id) in [
         ("cloudstack_network.imported", net),
         ("cloudstack_instance.imported", vm.as_str()),
+        ("cloudstack_firewall.imported", ip),
+        ("cloudstack_egress_firewall.imported", net),
     ] {
         let out = run(&["import", "-input=false", addr, id]);
         assert_eq!(
