@@ -470,6 +470,25 @@ pub fn found<T>(
     }
 }
 
+/// The `read` of a resource looked up by the `id` in its state: null (so
+/// Terraform drops it) when there is no id or the object is gone, else
+/// `fill` of the object; a failed lookup is a "reading <what> <id>" error.
+pub async fn read_by_id<'a, T, Fut>(
+    state: &'a Value,
+    what: &str,
+    diags: &mut Diagnostics,
+    lookup: impl FnOnce(&'a str) -> Fut,
+    fill: impl FnOnce(&T) -> Value,
+) -> Value
+where
+    Fut: Future<Output = Result<Option<T>, OpError>>,
+{
+    let Some(id) = state.get_str("id") else {
+        return Value::Null;
+    };
+    found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
+}
+
 /// How long one listing serves the reads of a refresh (Terraform reads every
 /// resource at the start of a plan, in parallel).
 pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);

@@ -10,9 +10,9 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        bounded, found, get_str, import_state, keep_spelling, known_str, op_timeout,
-        planned_unless_failed, resolve, resolve_project, tags_of, tags_value, update_planned_tags,
-        update_tags, OpError,
+        bounded, get_str, import_state, keep_spelling, known_str, op_timeout,
+        planned_unless_failed, read_by_id, resolve, resolve_project, tags_of, tags_value,
+        update_planned_tags, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -203,11 +203,12 @@ impl Resource<Client> for IpAddress {
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        let ip = find(c, id, !state.get("project").is_null()).await;
-        found(ip, "IP address", id, "read", diags).map_or(Value::Null, |ip| fill_state(state, &ip))
+        let in_project = !state.get("project").is_null();
+        let lookup = |id| find(c, id, in_project);
+        read_by_id(state, "IP address", diags, lookup, |ip| {
+            fill_state(state, ip)
+        })
+        .await
     }
 
     async fn update(

@@ -18,8 +18,8 @@ use tfplugin5::{
 use crate::{
     common::{
         bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, known_str,
-        op_timeout, planned_unless_failed, resolve, resolve_project, tags_of, tags_value,
-        update_planned_tags, update_tags, OpError,
+        op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project, tags_of,
+        tags_value, update_planned_tags, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -393,11 +393,9 @@ impl Resource<Client> for Network {
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        let n = find(c, id, !state.get("project").is_null()).await;
-        found(n, "network", id, "read", diags).map_or(Value::Null, |n| fill_state(state, &n))
+        let in_project = !state.get("project").is_null();
+        let lookup = |id| find(c, id, in_project);
+        read_by_id(state, "network", diags, lookup, |n| fill_state(state, n)).await
     }
 
     async fn update(

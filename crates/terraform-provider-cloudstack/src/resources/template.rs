@@ -14,8 +14,8 @@ use tfplugin5::{
 use crate::{
     common::{
         bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, op_timeout,
-        planned_unless_failed, resolve, resolve_project, tags_of, tags_value, update_planned_tags,
-        update_tags, OpError,
+        planned_unless_failed, read_by_id, resolve, resolve_project, tags_of, tags_value,
+        update_planned_tags, update_tags, OpError,
     },
     provider::Client,
 };
@@ -338,11 +338,8 @@ impl Resource<Client> for Template {
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        let t = find(c, id).await;
-        found(t, "template", id, "read", diags).map_or(Value::Null, |t| fill_state(state, &t))
+        let lookup = |id| find(c, id);
+        read_by_id(state, "template", diags, lookup, |t| fill_state(state, t)).await
     }
 
     async fn update(
