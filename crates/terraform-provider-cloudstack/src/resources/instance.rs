@@ -695,6 +695,17 @@ impl Instance {
                 return false;
             }
         }
+        // one job on the stopped VM; false after "changing the <what> of <id>"
+        let job = async |cmd: &str, p: Params, what: &str, attr: &str, diags: &mut Diagnostics| {
+            match bounded(c, limit, api.request_async(cmd, &p)).await {
+                Ok(_) => true,
+                Err(e) => {
+                    let action = format!("changing the {what} of {id}");
+                    diags.push(e.diagnostic(&action, Some(attr), "update"));
+                    false
+                }
+            }
+        };
         if ch("service_offering") {
             let zone = get_str(planned, "zone").unwrap_or_default();
             let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
@@ -714,18 +725,8 @@ impl Instance {
                 return false;
             };
             let p = Params::new().with("id", id).with("serviceofferingid", so);
-            if let Err(e) = bounded(
-                c,
-                limit,
-                api.request_async("changeServiceForVirtualMachine", &p),
-            )
-            .await
-            {
-                diags.push(e.diagnostic(
-                    &format!("changing the service offering of {id}"),
-                    Some("service_offering"),
-                    "update",
-                ));
+            let cmd = "changeServiceForVirtualMachine";
+            if !job(cmd, p, "service offering", "service_offering", diags).await {
                 return false;
             }
         }
@@ -733,21 +734,9 @@ impl Instance {
             let mut p = Params::new().with("id", id);
             p.set_opt("keypair", get_str(planned, "keypair"));
             p.set_list("keypairs", planned.get_strings("keypairs"));
-            if p.iter().count() > 1 {
-                if let Err(e) = bounded(
-                    c,
-                    limit,
-                    api.request_async("resetSSHKeyForVirtualMachine", &p),
-                )
-                .await
-                {
-                    diags.push(e.diagnostic(
-                        &format!("changing the key pair of {id}"),
-                        Some("keypair"),
-                        "update",
-                    ));
-                    return false;
-                }
+            let cmd = "resetSSHKeyForVirtualMachine";
+            if p.iter().count() > 1 && !job(cmd, p, "key pair", "keypair", diags).await {
+                return false;
             }
         }
         if ch("affinity_group_ids") || ch("affinity_group_names") {
@@ -760,13 +749,8 @@ impl Instance {
                 "affinitygroupnames",
                 planned.get_strings("affinity_group_names"),
             );
-            if let Err(e) = bounded(c, limit, api.request_async("updateVMAffinityGroup", &p)).await
-            {
-                diags.push(e.diagnostic(
-                    &format!("changing the affinity groups of {id}"),
-                    Some("affinity_group_ids"),
-                    "update",
-                ));
+            let (what, attr) = ("affinity groups", "affinity_group_ids");
+            if !job("updateVMAffinityGroup", p, what, attr, diags).await {
                 return false;
             }
         }
