@@ -108,6 +108,7 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "createtemplate" => template::create_template,
         "registertemplate" => template::register_template,
         "updatetemplate" => template::update_template,
+        "updatetemplatepermissions" => template::update_template_permissions,
         "deletetemplate" => template::delete_template,
         "listvolumes" => virtual_machine::list_volumes,
         "listvirtualmachines" => virtual_machine::list_virtual_machines,

@@ -287,6 +287,33 @@ pub fn update_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError>
     Ok(json!({"template": render::template(w, t)}))
 }
 
+/// updateTemplatePermissions (ispublic, isfeatured, isextractable) — sync, answers
+/// `{"success": true}` as CloudStack does. Account/project sharing (`accounts`, `op`) is not
+/// simulated.
+pub fn update_template_permissions(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let t = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();
+    if t.removed {
+        return Err(p.invalid_id("id", &t.id));
+    }
+    let public = p.bool("ispublic")?;
+    let featured = p.bool("isfeatured")?;
+    let extractable = p.bool("isextractable")?;
+    let Some(m) = ctx.world.templates.iter_mut().find(|x| x.id == t.id) else {
+        return Err(p.invalid_id("id", &t.id));
+    };
+    if let Some(b) = public {
+        m.ispublic = b;
+    }
+    if let Some(b) = featured {
+        m.isfeatured = b;
+    }
+    if let Some(b) = extractable {
+        m.isextractable = b;
+    }
+    ctx.changed = true;
+    Ok(json!({"success": true}))
+}
+
 /// deleteTemplate: async; the template disappears when the job finishes.
 pub fn delete_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let t = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();

@@ -391,6 +391,29 @@ impl Resource<Client> for Template {
                 return Value::Null;
             }
         }
+        // updateTemplate does not take ispublic; CloudStack changes it through
+        // updateTemplatePermissions (the Go provider plans the change but never sends it).
+        if ch("is_public") {
+            if let Some(public) = planned.get_bool("is_public") {
+                let perms = Params::new()
+                    .with("id", id)
+                    .with("ispublic", public.to_string());
+                if let Err(e) = bounded(
+                    c,
+                    c.timeout,
+                    c.api.request("updateTemplatePermissions", &perms),
+                )
+                .await
+                {
+                    diags.push(e.diagnostic(
+                        &format!("updating template {id}"),
+                        Some("is_public"),
+                        "update",
+                    ));
+                    return Value::Null;
+                }
+            }
+        }
         if !update_planned_tags(c, c.timeout, TAG_TYPE, id, prior, planned, diags).await {
             return Value::Null;
         }
@@ -472,9 +495,18 @@ mod tests {
 
         let mut next = state.clone();
         next.set_attr("name", "mesos-2");
+        let was_public = state.get_bool("is_public").unwrap_or(false);
+        next.set_attr("is_public", !was_public);
         let updated = Template.update(c, &state, &next, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(updated.get_str("name"), Some("mesos-2"));
+        // The change really reached CloudStack: a fresh read sees it.
+        let reread = Template.read(c, &updated, &mut d).await;
+        assert_eq!(
+            reread.get_bool("is_public"),
+            Some(!was_public),
+            "{reread:?}"
+        );
 
         Template.delete(c, &updated, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
