@@ -1022,7 +1022,7 @@ async fn read_rule_set(
             rules.push(orphan_rule(kind, &unit_of_api(api), &api.id));
         }
     }
-    if rules.is_empty() && !managed {
+    if rules.is_empty() && (!managed || !scope_exists(client, kind, &scope_id).await) {
         return Value::Null;
     }
     let mut out = state.clone();
@@ -1036,6 +1036,24 @@ async fn read_rule_set(
     }
     out.set_attr("rule", Value::Set(rules));
     out
+}
+
+/// Whether the IP address or network still exists (asked only when a
+/// managed resource found no rules: then nothing else tells). Errors other
+/// than "not found" count as existing, so a flaky call never drops state.
+pub(crate) async fn scope_exists(client: &cloudstack::Client, kind: Kind, id: &str) -> bool {
+    let params = Params::new().with("id", id).with("listall", "true");
+    let found = match kind {
+        Kind::Ingress => client
+            .list_public_ip_addresses(&params)
+            .await
+            .map(|l| !l.is_empty()),
+        Kind::Egress => client.list_networks(&params).await.map(|l| !l.is_empty()),
+    };
+    match found {
+        Ok(f) => f,
+        Err(e) => !e.is_not_found(),
+    }
 }
 
 /// Marks `uuids` unknown in planned rule elements that no prior element

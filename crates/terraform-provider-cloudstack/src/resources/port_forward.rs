@@ -24,8 +24,8 @@ use tfplugin5::{
 use crate::provider::Client;
 
 use super::firewall::{
-    api_error_detail, bounded, check_port_number, check_protocol, unless_stopped, SharedLists,
-    MAX_IN_FLIGHT,
+    api_error_detail, bounded, check_port_number, check_protocol, scope_exists, unless_stopped,
+    Kind, SharedLists, MAX_IN_FLIGHT,
 };
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
@@ -450,7 +450,7 @@ impl Resource<Client> for PortForward {
                     .map(orphan),
             );
         }
-        if forwards.is_empty() && !managed {
+        if forwards.is_empty() && (!managed || !scope_exists(api, Kind::Ingress, &ip_id).await) {
             return Value::Null;
         }
         let mut out = state.clone();
@@ -668,6 +668,19 @@ mod tests {
         assert!(Resource::read(&r, &env.client, &updated, &mut d)
             .await
             .is_null());
+
+        // the IP itself released behind our back: a managed resource is gone too
+        env.client
+            .api
+            .disassociate_ip_address(&env.ip)
+            .await
+            .unwrap();
+        PF_LISTS.clear();
+        let mut d = Diagnostics::default();
+        assert!(Resource::read(&r, &env.client, &all, &mut d)
+            .await
+            .is_null());
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[tokio::test]
