@@ -238,13 +238,24 @@ fn make_keypair(sim: &SimProcess) {
 }
 
 fn assert_full_cluster(w: &World, masters: usize, slaves: usize) {
+    assert_cluster(w, masters, slaves, false);
+}
+
+/// With `provisioned`, each node also has its configuration carrier: an
+/// egress rule per ZooKeeper/Mesos port (5 on masters, 2 on slaves).
+fn assert_cluster(w: &World, masters: usize, slaves: usize, provisioned: bool) {
     assert_eq!(w.vms.len(), masters + slaves, "{w:?}");
     assert!(w.network.is_some());
     assert_eq!(w.public_ips, 1, "{w:?}");
     // ssh per node + 5050 + 8080
     assert_eq!(w.port_forwards, masters + slaves + 2, "{w:?}");
     assert_eq!(w.firewall_rules, masters + slaves + 2, "{w:?}");
-    assert_eq!(w.egress_rules, 3, "{w:?}");
+    let carriers = if provisioned {
+        5 * masters + 2 * slaves
+    } else {
+        0
+    };
+    assert_eq!(w.egress_rules, 3 + carriers, "{w:?}");
 }
 
 /// Scenarios 1-6 of the provider issue, in order, on one simulator per
@@ -608,4 +619,95 @@ fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
         assert_ne!(plan.code, 2, "changes after convergence:\n{}", plan.stdout);
     }
     assert!(plan_ok);
+}
+
+/// Root (mount namespaces) and `unshare` for `cloudstack-sim --vm-sandbox`, or
+/// `false` after printing why the test is skipped (a failure under CI).
+fn sandboxes_possible() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if !root {
+        if std::env::var_os("CI").is_some() {
+            panic!("VM sandboxes need root for mount namespaces; run the e2e tests as root");
+        }
+        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+        return false;
+    }
+    mesostack_e2e::require_tool("unshare (util-linux)", mesostack_e2e::which("unshare")).is_some()
+}
+
+/// `provision = true` on simulated VMs that take SSH (`--vm-sandbox`): the
+/// module's file + remote-exec provisioners run `configure-node` on every
+/// node over the forwarded SSH ports, and the nodes end up configured.
+#[test]
+fn mesostack_provisioners_configure_sandboxed_nodes() {
+    let tfs = terraforms();
+    if tfs.is_empty() || !sandboxes_possible() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = dir.path().join("sandbox");
+        let sim = SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);
+        let kp = rt()
+            .block_on(api(&sim).create_ssh_key_pair(KEY_NAME))
+            .unwrap();
+        let key = dir.path().join("id_rsa");
+        std::fs::write(&key, kp.privatekey.as_deref().unwrap()).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut m = Module::new(tf, &sim, &provider);
+        m.set("provision", "true");
+        m.set("cs_ssh_private_key_file", key.to_str().unwrap());
+        m.set("num_slaves", "1");
+        m.init();
+        m.apply();
+        let w = world(&sim);
+        assert_cluster(&w, 3, 1, true);
+
+        // every node's files, in its own root
+        let listing = mesostack_e2e::http_get_json(&format!("{}/sim/vms", sim.base_url));
+        let root_of = |name: &str| -> PathBuf {
+            let vm = listing["vms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap_or_else(|| panic!("{name} missing from /sim/vms: {listing}"));
+            PathBuf::from(vm["root"].as_str().unwrap())
+        };
+        let read = |name: &str, path: &str| -> String {
+            let p = cloudstack_sim::sandbox::vm_file(&root_of(name), path).unwrap();
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{name}:{path}: {e}"))
+        };
+        let zk = "zk://172.16.0.20:2181,172.16.0.21:2181,172.16.0.22:2181/mesos\n";
+        for (i, master) in ["master-0", "master-1", "master-2"].iter().enumerate() {
+            assert_eq!(read(master, "/etc/mesos/zk"), zk);
+            assert_eq!(
+                read(master, "/etc/zookeeper/conf/myid").trim(),
+                (i + 1).to_string()
+            );
+            assert_eq!(read(master, "/etc/mesos-master/quorum").trim(), "2");
+            assert_eq!(
+                read(master, "/etc/mesos-master/ip").trim(),
+                format!("172.16.0.{}", 20 + i)
+            );
+            assert!(read(master, "/home/ubuntu/install.log").contains("master"));
+        }
+        assert_eq!(read("slave-0", "/etc/mesos/zk"), zk);
+        let slave_ip = read("slave-0", "/etc/mesos-slave/ip");
+        assert!(slave_ip.starts_with("172.16.0."), "{slave_ip}");
+        assert!(read("slave-0", "/home/ubuntu/install.log").contains("slave"));
+
+        // provisioning resources exist only with provision = true, and a
+        // second plan has nothing to do
+        let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+        assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+        m.ok(&["destroy", "-auto-approve", "-input=false"]);
+    }
 }
