@@ -1174,10 +1174,14 @@ impl Resource<Client> for RuleSet {
             }
         }
     }
+    /// `terraform import ADDR <id>` or `<project>/<id>` (the Go provider's
+    /// syntax); every rule found is managed, as the Go port forward import does.
     async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        let (project, id) = crate::common::split_import_id(id);
         vec![Value::object([
             ("id", Value::from(id)),
             (self.0.scope_attr(), Value::from(id)),
+            ("project", Value::from(project)),
             ("managed", Value::from(true)),
             ("parallelism", Value::from(DEFAULT_PARALLELISM)),
         ])]
@@ -1453,10 +1457,17 @@ mod tests {
         assert_eq!(foreign.get_strings("ports"), vec!["53"]);
         assert_eq!(foreign.get_strings("cidr_list"), vec!["10.0.0.0/8"]);
 
-        // import reads everything
+        // import reads everything (also with the Go provider's project/id)
         let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
         let read = Resource::read(&r, &env.client, &imported[0], &mut d).await;
         assert_eq!(read.get_slice("rule").len(), 2);
+        let with_project =
+            Resource::import(&r, &env.client, &format!("admin/{}", env.ip), &mut d).await;
+        assert_eq!(with_project[0].get_str("project"), Some("admin"));
+        assert_eq!(
+            with_project[0].get_str("ip_address_id"),
+            Some(env.ip.as_str())
+        );
 
         Resource::delete(&r, &env.client, &read, &mut d).await;
         assert!(d.is_empty(), "{d:?}");

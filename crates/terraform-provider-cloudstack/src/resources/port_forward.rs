@@ -493,10 +493,13 @@ impl Resource<Client> for PortForward {
         }
     }
 
+    /// `<ip id>` or `<project>/<ip id>`; sets `managed` like the Go provider.
     async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        let (project, id) = crate::common::split_import_id(id);
         vec![Value::object([
             ("id", Value::from(id)),
             ("ip_address_id", Value::from(id)),
+            ("project", Value::from(project)),
             ("managed", Value::from(true)),
         ])]
     }
