@@ -711,3 +711,106 @@ fn mesostack_provisioners_configure_sandboxed_nodes() {
         m.ok(&["destroy", "-auto-approve", "-input=false"]);
     }
 }
+
+/// A rule resource whose update fails part-way keeps exactly the rules that
+/// exist in the state (Terraform saves it with the error), so the next apply
+/// creates only the missing one.
+#[test]
+fn partial_rule_failure_is_finished_by_the_next_apply() {
+    let tfs = terraforms();
+    if tfs.is_empty() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        let sim = SimProcess::start::<&str>(&[]);
+        let c = api(&sim);
+        let ip = rt()
+            .block_on(async {
+                let net = c
+                    .list_networks(&Params::new().with("name", "guestnet001"))
+                    .await
+                    .unwrap()
+                    .remove(0)
+                    .id;
+                c.associate_ip_address(&Params::new().with("networkid", net))
+                    .await
+            })
+            .unwrap()
+            .id;
+        let ws = Workspace::new(tf, &provider, SOURCE, "0.1.0").unwrap();
+        ws.write(
+            "main.tf",
+            &format!(
+                r#"
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{url}"
+  api_key    = "{SIM_API_KEY}"
+  secret_key = "{SIM_SECRET_KEY}"
+}}
+variable "ports" {{
+  type = list(string)
+}}
+resource "cloudstack_firewall" "web" {{
+  ip_address_id = "{ip}"
+  parallelism   = 4
+  rule {{
+    cidr_list = ["0.0.0.0/0"]
+    protocol  = "tcp"
+    ports     = var.ports
+  }}
+}}
+"#,
+                url = sim.api_url
+            ),
+        )
+        .unwrap();
+        let run = |args: &[&str], ports: &str| {
+            let mut all = args.to_vec();
+            all.push("-no-color");
+            let out = ws.run_env(&all, &[("TF_VAR_ports", ports)]).unwrap();
+            eprintln!("[terraform {}] {args:?} -> {}", tf.version, out.code);
+            out
+        };
+        assert_eq!(run(&["init", "-input=false"], "[]").code, 0);
+        let apply = ["apply", "-auto-approve", "-input=false"];
+        assert_eq!(run(&apply, r#"["22"]"#).code, 0);
+
+        // someone holds 79-81: port 80 cannot be opened, 443 can
+        let blocker = rt()
+            .block_on(
+                c.create_firewall_rule(&cloudstack::api::CreateFirewallRule {
+                    ip_address_id: ip.clone(),
+                    protocol: "tcp".into(),
+                    start_port: Some(79),
+                    end_port: Some(81),
+                    cidr_list: vec!["0.0.0.0/0".into()],
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
+        let wanted = r#"["22", "80", "443"]"#;
+        let failed = run(&apply, wanted);
+        assert_ne!(failed.code, 0);
+        assert!(failed.stderr.contains("port 80"), "{}", failed.stderr);
+        let show = run(&["state", "show", "cloudstack_firewall.web"], wanted);
+        assert!(show.stdout.contains("\"443\""), "{}", show.stdout);
+        assert!(!show.stdout.contains("\"80\""), "{}", show.stdout);
+        assert!(!show.stdout.contains("tainted"), "{}", show.stdout);
+
+        // the blocker goes; the next apply creates port 80 only
+        rt().block_on(c.delete_firewall_rule(&blocker.id)).unwrap();
+        let before = sim.stats();
+        assert_eq!(run(&apply, wanted).code, 0);
+        let d = delta(&sim, &before);
+        assert_eq!(count(&d, "createFirewallRule"), 1, "{d:?}");
+        assert!(!d.keys().any(|k| k.starts_with("delete")), "{d:?}");
+        let plan = run(&["plan", "-detailed-exitcode", "-input=false"], wanted);
+        assert_eq!(plan.code, 0, "{}", plan.stdout);
+    }
+}
