@@ -251,6 +251,30 @@ impl Client {
         decode(command, v)
     }
 
+    /// Creates a rule (async job) whose answer and listing both name it `key`. An unclear
+    /// failure is recovered by listing the rules of `scope` (parameter, id) with `list_command`
+    /// and taking the first one `same` accepts.
+    async fn create_rule<T: DeserializeOwned>(
+        &self,
+        command: &str,
+        params: &Params,
+        (list_command, key): (&str, &str),
+        (scope_key, scope_id): (&str, &str),
+        same: impl Fn(&Value) -> bool,
+    ) -> Result<T> {
+        let scope = Params::new()
+            .with(scope_key, scope_id)
+            .with("listall", "true");
+        let lookup = || async {
+            let rules = self.list_all_values(list_command, key, &scope).await?;
+            Ok(rules.into_iter().find(|r| same(r)))
+        };
+        let v = self
+            .create_with_recovery(command, params, Some(key), lookup)
+            .await?;
+        Self::typed(command, v)
+    }
+
     // ----- virtual machines -------------------------------------------------------------
 
     /// `deployVirtualMachine`, waiting for the job. With a `name`, an unclear failure is
@@ -518,7 +542,6 @@ impl Client {
         &self,
         req: &CreatePortForwardingRule,
     ) -> Result<PortForwardingRule> {
-        const CMD: &str = "createPortForwardingRule";
         let mut params = req.extra.clone();
         params
             .set("ipaddressid", &req.ip_address_id)
@@ -528,24 +551,20 @@ impl Client {
             .set("virtualmachineid", &req.virtual_machine_id)
             .set_opt("openfirewall", req.open_firewall.map(|b| b.to_string()))
             .set_list("cidrlist", &req.cidr_list);
-        let scope = Params::new()
-            .with("ipaddressid", &req.ip_address_id)
-            .with("listall", "true");
-        let lookup = || async {
-            let rules = self
-                .list_all_values("listPortForwardingRules", "portforwardingrule", &scope)
-                .await?;
-            Ok(rules.into_iter().find(|r| {
-                s(r, "protocol").is_some_and(|p| p.eq_ignore_ascii_case(&req.protocol))
-                    && s(r, "publicport") == Some(req.public_port.to_string())
-                    && s(r, "privateport") == Some(req.private_port.to_string())
-                    && s(r, "virtualmachineid").as_deref() == Some(req.virtual_machine_id.as_str())
-            }))
+        let same = |r: &Value| {
+            s(r, "protocol").is_some_and(|p| p.eq_ignore_ascii_case(&req.protocol))
+                && s(r, "publicport") == Some(req.public_port.to_string())
+                && s(r, "privateport") == Some(req.private_port.to_string())
+                && s(r, "virtualmachineid").as_deref() == Some(req.virtual_machine_id.as_str())
         };
-        let v = self
-            .create_with_recovery(CMD, &params, Some("portforwardingrule"), lookup)
-            .await?;
-        Self::typed(CMD, v)
+        self.create_rule(
+            "createPortForwardingRule",
+            &params,
+            ("listPortForwardingRules", "portforwardingrule"),
+            ("ipaddressid", &req.ip_address_id),
+            same,
+        )
+        .await
     }
 
     /// `deletePortForwardingRule`, waiting for the job.
@@ -565,7 +584,6 @@ impl Client {
 
     /// `createFirewallRule`, waiting for the job; recovered by (IP, protocol, ports, CIDRs).
     pub async fn create_firewall_rule(&self, req: &CreateFirewallRule) -> Result<FirewallRule> {
-        const CMD: &str = "createFirewallRule";
         let mut params = req.extra.clone();
         params
             .set("ipaddressid", &req.ip_address_id)
@@ -573,27 +591,23 @@ impl Client {
             .set_opt("startport", req.start_port.map(|p| p.to_string()))
             .set_opt("endport", req.end_port.map(|p| p.to_string()))
             .set_list("cidrlist", &req.cidr_list);
-        let scope = Params::new()
-            .with("ipaddressid", &req.ip_address_id)
-            .with("listall", "true");
-        let lookup = || async {
-            let rules = self
-                .list_all_values("listFirewallRules", "firewallrule", &scope)
-                .await?;
-            Ok(rules.into_iter().find(|r| {
-                rule_matches(
-                    r,
-                    &req.protocol,
-                    req.start_port,
-                    req.end_port,
-                    &req.cidr_list,
-                )
-            }))
+        let same = |r: &Value| {
+            rule_matches(
+                r,
+                &req.protocol,
+                req.start_port,
+                req.end_port,
+                &req.cidr_list,
+            )
         };
-        let v = self
-            .create_with_recovery(CMD, &params, Some("firewallrule"), lookup)
-            .await?;
-        Self::typed(CMD, v)
+        self.create_rule(
+            "createFirewallRule",
+            &params,
+            ("listFirewallRules", "firewallrule"),
+            ("ipaddressid", &req.ip_address_id),
+            same,
+        )
+        .await
     }
 
     /// `deleteFirewallRule`, waiting for the job.
@@ -613,7 +627,6 @@ impl Client {
         &self,
         req: &CreateEgressFirewallRule,
     ) -> Result<EgressFirewallRule> {
-        const CMD: &str = "createEgressFirewallRule";
         let mut params = req.extra.clone();
         params
             .set("networkid", &req.network_id)
@@ -621,27 +634,23 @@ impl Client {
             .set_opt("startport", req.start_port.map(|p| p.to_string()))
             .set_opt("endport", req.end_port.map(|p| p.to_string()))
             .set_list("cidrlist", &req.cidr_list);
-        let scope = Params::new()
-            .with("networkid", &req.network_id)
-            .with("listall", "true");
-        let lookup = || async {
-            let rules = self
-                .list_all_values("listEgressFirewallRules", "firewallrule", &scope)
-                .await?;
-            Ok(rules.into_iter().find(|r| {
-                rule_matches(
-                    r,
-                    &req.protocol,
-                    req.start_port,
-                    req.end_port,
-                    &req.cidr_list,
-                )
-            }))
+        let same = |r: &Value| {
+            rule_matches(
+                r,
+                &req.protocol,
+                req.start_port,
+                req.end_port,
+                &req.cidr_list,
+            )
         };
-        let v = self
-            .create_with_recovery(CMD, &params, Some("firewallrule"), lookup)
-            .await?;
-        Self::typed(CMD, v)
+        self.create_rule(
+            "createEgressFirewallRule",
+            &params,
+            ("listEgressFirewallRules", "firewallrule"),
+            ("networkid", &req.network_id),
+            same,
+        )
+        .await
     }
 
     /// `deleteEgressFirewallRule`, waiting for the job.
