@@ -5,7 +5,7 @@ use super::{check_id_filter_in, keyword_matches, list_answer, name_matches, requ
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
-use crate::state::{new_id, timestamp, JobAction, Template};
+use crate::state::{new_id, timestamp, JobAction, Template, World};
 use serde_json::{json, Value};
 
 const CREATE_CMD: &str = "org.apache.cloudstack.api.command.user.template.CreateTemplateCmd";
@@ -240,13 +240,19 @@ pub fn register_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiErro
     Ok(json!({"count": 1, "template": [render::template(w, t)]}))
 }
 
-/// updateTemplate (name, displaytext, ostypeid, passwordenabled, isdynamicallyscalable,
-/// requireshvm, format) — sync.
-pub fn update_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let t = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();
+/// The template the `id` parameter names; a removed one is refused like an unknown id.
+fn live_template(w: &World, p: &Params) -> Result<Template, ApiError> {
+    let t = require_id(p, "id", &w.templates, |t| &t.id)?.clone();
     if t.removed {
         return Err(p.invalid_id("id", &t.id));
     }
+    Ok(t)
+}
+
+/// updateTemplate (name, displaytext, ostypeid, passwordenabled, isdynamicallyscalable,
+/// requireshvm, format) — sync.
+pub fn update_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let t = live_template(ctx.world, p)?;
     if let Some(os) = p.opt("ostypeid") {
         if !ctx.world.os_types.iter().any(|o| o.id == os) {
             return Err(p.invalid_id("ostypeid", os));
@@ -291,10 +297,7 @@ pub fn update_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError>
 /// `{"success": true}` as CloudStack does. Account/project sharing (`accounts`, `op`) is not
 /// simulated.
 pub fn update_template_permissions(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let t = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();
-    if t.removed {
-        return Err(p.invalid_id("id", &t.id));
-    }
+    let t = live_template(ctx.world, p)?;
     let public = p.bool("ispublic")?;
     let featured = p.bool("isfeatured")?;
     let extractable = p.bool("isextractable")?;
@@ -316,10 +319,7 @@ pub fn update_template_permissions(ctx: &mut Ctx<'_>, p: &Params) -> Result<Valu
 
 /// deleteTemplate: async; the template disappears when the job finishes.
 pub fn delete_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let t = require_id(p, "id", &ctx.world.templates, |t| &t.id)?.clone();
-    if t.removed {
-        return Err(p.invalid_id("id", &t.id));
-    }
+    let t = live_template(ctx.world, p)?;
     if t.templatetype == "SYSTEM" {
         return Err(ApiError::param("Unable to delete a system template"));
     }
