@@ -49,17 +49,16 @@ fn config() -> yamux::Config {
     cfg
 }
 
-/// Starts the yamux server side over `io`.
-///
-/// Returns the outbound handle, the receiver of inbound streams and the driver task's
-/// handle; the receiver ends when the connection closes.
-pub fn spawn_server<T>(
-    io: T,
-) -> (
+/// What starting a side gives: the outbound handle, the receiver of inbound streams (it ends
+/// when the connection closes) and the driver task's handle.
+pub type Spawned = (
     Session,
     mpsc::UnboundedReceiver<MuxStream>,
     tokio::task::JoinHandle<Result<()>>,
-)
+);
+
+/// Starts the yamux server side over `io` (see [`Spawned`] for what it returns).
+pub fn spawn_server<T>(io: T) -> Spawned
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -67,27 +66,14 @@ where
 }
 
 /// Starts the yamux client side (what Packer core does); used by tests' scripted peers.
-pub fn spawn_client<T>(
-    io: T,
-) -> (
-    Session,
-    mpsc::UnboundedReceiver<MuxStream>,
-    tokio::task::JoinHandle<Result<()>>,
-)
+pub fn spawn_client<T>(io: T) -> Spawned
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     spawn(io, yamux::Mode::Client)
 }
 
-fn spawn<T>(
-    io: T,
-    mode: yamux::Mode,
-) -> (
-    Session,
-    mpsc::UnboundedReceiver<MuxStream>,
-    tokio::task::JoinHandle<Result<()>>,
-)
+fn spawn<T>(io: T, mode: yamux::Mode) -> Spawned
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
