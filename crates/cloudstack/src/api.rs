@@ -275,6 +275,36 @@ impl Client {
         Self::typed(command, v)
     }
 
+    /// Ingress and egress firewall rules differ only in their commands and in what they hang
+    /// off (`ipaddressid` or `networkid`); both are created here and recovered by
+    /// (scope, protocol, ports, CIDRs).
+    async fn create_port_range_rule<T: DeserializeOwned>(
+        &self,
+        (command, list_command): (&str, &str),
+        scope: (&str, &str),
+        protocol: &str,
+        (start_port, end_port): (Option<u16>, Option<u16>),
+        cidr_list: &[String],
+        extra: &Params,
+    ) -> Result<T> {
+        let mut params = extra.clone();
+        params
+            .set(scope.0, scope.1)
+            .set("protocol", protocol)
+            .set_opt("startport", start_port.map(|p| p.to_string()))
+            .set_opt("endport", end_port.map(|p| p.to_string()))
+            .set_list("cidrlist", cidr_list);
+        let same = |r: &Value| rule_matches(r, protocol, start_port, end_port, cidr_list);
+        self.create_rule(
+            command,
+            &params,
+            (list_command, "firewallrule"),
+            scope,
+            same,
+        )
+        .await
+    }
+
     // ----- virtual machines -------------------------------------------------------------
 
     /// `deployVirtualMachine`, waiting for the job. With a `name`, an unclear failure is
@@ -584,28 +614,13 @@ impl Client {
 
     /// `createFirewallRule`, waiting for the job; recovered by (IP, protocol, ports, CIDRs).
     pub async fn create_firewall_rule(&self, req: &CreateFirewallRule) -> Result<FirewallRule> {
-        let mut params = req.extra.clone();
-        params
-            .set("ipaddressid", &req.ip_address_id)
-            .set("protocol", &req.protocol)
-            .set_opt("startport", req.start_port.map(|p| p.to_string()))
-            .set_opt("endport", req.end_port.map(|p| p.to_string()))
-            .set_list("cidrlist", &req.cidr_list);
-        let same = |r: &Value| {
-            rule_matches(
-                r,
-                &req.protocol,
-                req.start_port,
-                req.end_port,
-                &req.cidr_list,
-            )
-        };
-        self.create_rule(
-            "createFirewallRule",
-            &params,
-            ("listFirewallRules", "firewallrule"),
+        self.create_port_range_rule(
+            ("createFirewallRule", "listFirewallRules"),
             ("ipaddressid", &req.ip_address_id),
-            same,
+            &req.protocol,
+            (req.start_port, req.end_port),
+            &req.cidr_list,
+            &req.extra,
         )
         .await
     }
@@ -627,28 +642,13 @@ impl Client {
         &self,
         req: &CreateEgressFirewallRule,
     ) -> Result<EgressFirewallRule> {
-        let mut params = req.extra.clone();
-        params
-            .set("networkid", &req.network_id)
-            .set("protocol", &req.protocol)
-            .set_opt("startport", req.start_port.map(|p| p.to_string()))
-            .set_opt("endport", req.end_port.map(|p| p.to_string()))
-            .set_list("cidrlist", &req.cidr_list);
-        let same = |r: &Value| {
-            rule_matches(
-                r,
-                &req.protocol,
-                req.start_port,
-                req.end_port,
-                &req.cidr_list,
-            )
-        };
-        self.create_rule(
-            "createEgressFirewallRule",
-            &params,
-            ("listEgressFirewallRules", "firewallrule"),
+        self.create_port_range_rule(
+            ("createEgressFirewallRule", "listEgressFirewallRules"),
             ("networkid", &req.network_id),
-            same,
+            &req.protocol,
+            (req.start_port, req.end_port),
+            &req.cidr_list,
+            &req.extra,
         )
         .await
     }
