@@ -21,10 +21,7 @@ const COOKIE: (&str, &str) = (
 
 #[test]
 fn run_by_hand_explains_itself() {
-    let out = Command::new(BIN).env_remove(COOKIE.0).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = mesostack_e2e::run_without_magic_cookie(Path::new(BIN), COOKIE.0);
     assert!(
         err.contains("terraform-provider-cloudstack is a plugin for Terraform"),
         "{err}"

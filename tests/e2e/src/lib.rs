@@ -68,6 +68,113 @@ pub fn require_tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
     }
 }
 
+/// Whether the simulator's VM sandboxes (`--vm-sandbox`) can run here: they need root (for
+/// mount namespaces) and `unshare`. Returns `false` after printing why the calling test is
+/// skipped; under CI a missing requirement is a failure.
+pub fn require_vm_sandboxes() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
+        );
+        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+        return false;
+    }
+    require_tool("unshare (util-linux)", which("unshare")).is_some()
+}
+
+/// Asserts that `shellcheck -s sh` finds nothing in a POSIX shell script we ship; skipped
+/// (reason printed) where shellcheck is not installed, a failure under CI.
+pub fn assert_shellcheck_passes(script: &Path) {
+    let Some(shellcheck) = require_tool("shellcheck", which("shellcheck")) else {
+        return;
+    };
+    let out = Command::new(shellcheck)
+        .args(["-s", "sh"])
+        .arg(script)
+        .output()
+        .expect("shellcheck runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Asserts that a Packer build left nothing behind in the cloud but its template: no VM, key
+/// pair, port forward or firewall rule, and no public IP but the networks' source NAT ones.
+pub async fn assert_nothing_left(client: &cloudstack::Client) {
+    let all = cloudstack::Params::new().with("listall", "true");
+    let vms = client
+        .list_virtual_machines(&all)
+        .await
+        .expect("listing VMs");
+    assert!(vms.is_empty(), "VMs left: {vms:?}");
+    let keys = client
+        .list_ssh_key_pairs(&all)
+        .await
+        .expect("listing key pairs");
+    assert!(keys.is_empty(), "key pairs left: {keys:?}");
+    let pf = client
+        .list_port_forwarding_rules(&all)
+        .await
+        .expect("listing port forwards");
+    assert!(pf.is_empty(), "port forwards left: {pf:?}");
+    let fw = client
+        .list_firewall_rules(&all)
+        .await
+        .expect("listing firewall rules");
+    assert!(fw.is_empty(), "firewall rules left: {fw:?}");
+    let ips = client
+        .list_public_ip_addresses(&all)
+        .await
+        .expect("listing public IPs");
+    assert!(
+        ips.iter().all(|ip| ip.issourcenat == Some(true)),
+        "public IPs left: {ips:?}"
+    );
+}
+
+/// Prepares `dir` for [`packer_command`]: our `packer-builder-cloudstack` (the workspace build)
+/// copied into `dir/plugins`, and an empty `dir/packer-config`, so Packer runs the builder
+/// under test and none of the user's configuration.
+pub fn install_packer_plugin(dir: &Path) {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins dir");
+    std::fs::create_dir_all(dir.join("packer-config")).expect("packer config dir");
+    let bin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
+    std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
+}
+
+/// `packer` run in `dir` (prepared by [`install_packer_plugin`]) with our builder on its
+/// plugin path, its config in `dir`, and no checkpoint call home.
+pub fn packer_command(packer: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(packer);
+    command
+        .current_dir(dir)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("PACKER_PLUGIN_PATH", dir.join("plugins"))
+        .env("PACKER_CONFIG_DIR", dir.join("packer-config"));
+    command
+}
+
+/// Runs a plugin binary by hand, without its go-plugin magic cookie `cookie_var`, and asserts
+/// that it refuses: exit code 1 and nothing on stdout. Returns its stderr, the explanation a
+/// user sees.
+pub fn run_without_magic_cookie(bin: &Path, cookie_var: &str) -> String {
+    let out = Command::new(bin)
+        .env_remove(cookie_var)
+        .output()
+        .expect("the plugin binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Finds an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -30,6 +30,29 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", n % 1_000_000_000)
 }
 
+/// The ids of the seed's zone `zone001`, offering `t1.small` and template `Ubuntu 14.04` (in
+/// that zone), which every deploy here uses.
+async fn seed_ids(c: &Client) -> (String, String, String) {
+    let none = Params::new();
+    let zone = c
+        .resolve_id(Resource::Zone, "zone001", &none)
+        .await
+        .unwrap();
+    let offering = c
+        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
+        .await
+        .unwrap();
+    let template = c
+        .resolve_id(
+            Resource::Template,
+            "Ubuntu 14.04",
+            &Params::new().with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    (zone, offering, template)
+}
+
 #[tokio::test]
 async fn full_lifecycle_against_the_simulator() {
     let sim = SimProcess::start(&["--job-latency-ms", "20"]);
@@ -50,19 +73,7 @@ async fn full_lifecycle_through_injected_faults() {
 
 async fn full_lifecycle(c: &Client) {
     let none = Params::new();
-    let zone = c
-        .resolve_id(Resource::Zone, "zone001", &none)
-        .await
-        .unwrap();
-    let in_zone = Params::new().with("zoneid", &zone);
-    let offering = c
-        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
-        .await
-        .unwrap();
-    let template = c
-        .resolve_id(Resource::Template, "Ubuntu 14.04", &in_zone)
-        .await
-        .unwrap();
+    let (zone, offering, template) = seed_ids(c).await;
     let net_off = c
         .resolve_id(
             Resource::NetworkOffering,
@@ -240,23 +251,7 @@ async fn full_lifecycle(c: &Client) {
 async fn deploys_without_duplicates_under_faults() {
     let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "11"]);
     let c = &client(&sim);
-    let none = Params::new();
-    let zone = c
-        .resolve_id(Resource::Zone, "zone001", &none)
-        .await
-        .unwrap();
-    let offering = c
-        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
-        .await
-        .unwrap();
-    let template = c
-        .resolve_id(
-            Resource::Template,
-            "Ubuntu 14.04",
-            &Params::new().with("zoneid", &zone),
-        )
-        .await
-        .unwrap();
+    let (zone, offering, template) = seed_ids(c).await;
     let prefix = unique("dup");
     for i in 0..10 {
         c.deploy_virtual_machine(&DeployVirtualMachine {
@@ -299,23 +294,7 @@ async fn a_restart_with_state_keeps_every_object() {
 
     let sim = SimProcess::start(&["--state", state_arg]);
     let c = client(&sim);
-    let none = Params::new();
-    let zone = c
-        .resolve_id(Resource::Zone, "zone001", &none)
-        .await
-        .unwrap();
-    let offering = c
-        .resolve_id(Resource::ServiceOffering, "t1.small", &none)
-        .await
-        .unwrap();
-    let template = c
-        .resolve_id(
-            Resource::Template,
-            "Ubuntu 14.04",
-            &Params::new().with("zoneid", &zone),
-        )
-        .await
-        .unwrap();
+    let (zone, offering, template) = seed_ids(&c).await;
     let key_name = unique("kept-key");
     c.create_ssh_key_pair(&key_name).await.unwrap();
     let mut vm_ids = Vec::new();

@@ -15,7 +15,7 @@ use std::{
     process::{Command, Output},
 };
 
-use mesostack_e2e::{require_tool, which, workspace_root};
+use mesostack_e2e::{which, workspace_root};
 
 fn script() -> PathBuf {
     workspace_root().join("terraform-examples/mesostack/scripts/configure-node")
@@ -599,17 +599,5 @@ fn restart_services_uses_the_init_system_found() {
 
 #[test]
 fn passes_shellcheck_when_installed() {
-    let Some(shellcheck) = require_tool("shellcheck", which("shellcheck")) else {
-        return;
-    };
-    let out = Command::new(shellcheck)
-        .args(["-s", "sh"])
-        .arg(script())
-        .output()
-        .expect("shellcheck runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    mesostack_e2e::assert_shellcheck_passes(&script());
 }

@@ -17,8 +17,8 @@ use std::{
 
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
-    require_tool, sshd::Sshd, which, workspace_bin, workspace_root, SimProcess, SIM_API_KEY,
-    SIM_SECRET_KEY,
+    assert_nothing_left, install_packer_plugin, packer_command, require_tool, sshd::Sshd, which,
+    workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -45,11 +45,7 @@ impl Env {
     /// (e.g. `--vm-sandbox`).
     fn start_with(packer: PathBuf, ssh_target: bool, sim_args: &[&str]) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let plugins = dir.path().join("plugins");
-        std::fs::create_dir_all(&plugins).unwrap();
-        std::fs::create_dir_all(dir.path().join("packer-config")).unwrap();
-        let bin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
-        std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).unwrap();
+        install_packer_plugin(dir.path());
         let sshd_dir = dir.path().join("sshd");
         std::fs::create_dir_all(&sshd_dir).unwrap();
         let sshd = Sshd::start(&sshd_dir);
@@ -75,12 +71,8 @@ impl Env {
     /// `packer ARGS` with our plugin first on the plugin path and credentials from the
     /// environment.
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.packer);
+        let mut c = packer_command(&self.packer, self.dir.path());
         c.args(args)
-            .current_dir(self.dir.path())
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("PACKER_PLUGIN_PATH", self.dir.path().join("plugins"))
-            .env("PACKER_CONFIG_DIR", self.dir.path().join("packer-config"))
             .env("PACKER_LOG", "1")
             .env("PACKER_LOG_PATH", self.dir.path().join("packer.log"))
             .env("CLOUDSTACK_API_URL", &self.sim.api_url)
@@ -104,6 +96,19 @@ impl Env {
         c
     }
 
+    /// Runs a packer command that must succeed and returns its output; a failure shows
+    /// Packer's debug log too.
+    fn succeed(&self, command: &mut Command) -> String {
+        let out = command.output().unwrap();
+        let t = text(&out);
+        assert!(
+            out.status.success(),
+            "{t}\n--- log ---\n{}",
+            self.packer_log()
+        );
+        t
+    }
+
     fn client(&self) -> Client {
         Client::new(Config::new(&self.sim.api_url, SIM_API_KEY, SIM_SECRET_KEY)).unwrap()
     }
@@ -125,24 +130,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// Asserts the simulator holds nothing the build created but the template.
-async fn assert_nothing_left(client: &Client) {
-    let all = Params::new().with("listall", "true");
-    let vms = client.list_virtual_machines(&all).await.unwrap();
-    assert!(vms.is_empty(), "VMs left: {vms:?}");
-    let keys = client.list_ssh_key_pairs(&all).await.unwrap();
-    assert!(keys.is_empty(), "key pairs left: {keys:?}");
-    let pf = client.list_port_forwarding_rules(&all).await.unwrap();
-    assert!(pf.is_empty(), "port forwards left: {pf:?}");
-    let fw = client.list_firewall_rules(&all).await.unwrap();
-    assert!(fw.is_empty(), "firewall rules left: {fw:?}");
-    let ips = client.list_public_ip_addresses(&all).await.unwrap();
-    assert!(
-        ips.iter().all(|ip| ip.issourcenat == Some(true)),
-        "public IPs left: {ips:?}"
-    );
 }
 
 async fn templates_named(client: &Client, name: &str) -> Vec<cloudstack::model::Template> {
@@ -181,22 +168,15 @@ fn validate_accepts_the_seed_template_unchanged_and_names_bad_fields() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let bin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
-    std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).unwrap();
+    install_packer_plugin(dir.path());
     // Byte-identical to seed/original/packer/mesostack.json.
     let seed_path =
         workspace_root().join("crates/packer-plugin-cloudstack/tests/fixtures/mesostack.json");
     let seed = std::fs::read_to_string(&seed_path).unwrap();
     let validate = |path: &Path| {
-        Command::new(&packer)
+        packer_command(&packer, dir.path())
             .arg("validate")
             .arg(path)
-            .current_dir(dir.path())
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("PACKER_PLUGIN_PATH", &plugins)
-            .env("PACKER_CONFIG_DIR", dir.path())
             .env("CLOUDSTACK_API_URL", "http://127.0.0.1:8080/client/api")
             .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
             .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY)
@@ -234,16 +214,7 @@ fn validate_accepts_the_seed_template_unchanged_and_names_bad_fields() {
 #[tokio::test]
 async fn build_creates_a_ready_template_and_leaves_nothing_behind() {
     let Some(env) = Env::start(&[]) else { return };
-    let out = env
-        .build_command("packer-e2e-build", "true")
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert!(
-        out.status.success(),
-        "{t}\n--- log ---\n{}",
-        env.packer_log()
-    );
+    let t = env.succeed(&mut env.build_command("packer-e2e-build", "true"));
     // Provisioner output shows in Packer's output.
     assert!(t.contains("inline-provisioner-ran"), "{t}");
     assert!(t.contains("script-provisioner-ran"), "{t}");
@@ -383,16 +354,7 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
     let Some(env) = Env::start(&["--fault-rate", "0.2", "--fault-seed", "11"]) else {
         return;
     };
-    let out = env
-        .build_command("packer-e2e-faults", "true")
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert!(
-        out.status.success(),
-        "{t}\n--- log ---\n{}",
-        env.packer_log()
-    );
+    env.succeed(&mut env.build_command("packer-e2e-faults", "true"));
     let stats = env.sim.stats();
     assert!(stats["faults"].as_u64().unwrap() > 0, "{stats}");
     // The checks below go through a client that retries; faults do not matter to them.
@@ -407,21 +369,8 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
 /// Root and `unshare` for the simulator's VM sandboxes, or `None` (skip) with the reason;
 /// a failure under CI.
 fn sandbox_tools() -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt as _;
     let packer = packer_and_sshd()?;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
-        );
-        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
-        return None;
-    }
-    require_tool("unshare (util-linux)", which("unshare"))?;
-    Some(packer)
+    mesostack_e2e::require_vm_sandboxes().then_some(packer)
 }
 
 /// Every VM's sandbox `commands.log` (what the stand-ins were asked to do), concatenated.
@@ -460,17 +409,7 @@ async fn the_seed_template_builds_unchanged_in_a_vm_sandbox() {
     );
     let template =
         workspace_root().join("crates/packer-plugin-cloudstack/tests/fixtures/mesostack.json");
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&template)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert!(
-        out.status.success(),
-        "{t}\n--- log ---\n{}",
-        env.packer_log()
-    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
     assert!(
         t.contains("A template was created: ubuntu1404_mesos (id "),
         "{t}"
@@ -541,17 +480,7 @@ async fn a_password_login_builds_in_a_vm_sandbox() {
     });
     let path = env.dir.path().join("password.json");
     std::fs::write(&path, template.to_string()).unwrap();
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert!(
-        out.status.success(),
-        "{t}\n--- log ---\n{}",
-        env.packer_log()
-    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
     assert!(!t.contains("Pa55-word"), "the password was printed: {t}");
     assert!(t.contains("uploaded by packer"), "{t}");
     assert!(t.contains("nested file"), "{t}");

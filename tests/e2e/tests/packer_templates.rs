@@ -17,7 +17,7 @@ use std::{
     process::{Command, Output},
 };
 
-use mesostack_e2e::{require_tool, which, workspace_bin, workspace_root};
+use mesostack_e2e::{install_packer_plugin, packer_command, require_tool, which, workspace_root};
 use serde_json::{json, Value};
 
 fn templates_dir() -> PathBuf {
@@ -120,22 +120,13 @@ fn defaults_point_at_the_simulators_seeded_world() {
 /// PACKER_PLUGIN_PATH; returns None (skipped) without packer.
 fn packer_validate(template: &Path, extra_args: &[&str]) -> Option<Output> {
     let packer = require_tool("packer", which("packer"))?;
-    let plugin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
     let dir = tempfile::tempdir().expect("tempdir");
-    let plugins = dir.path().join("plugins");
-    let config = dir.path().join("config");
-    fs::create_dir_all(&plugins).expect("plugins dir");
-    fs::create_dir_all(&config).expect("config dir");
-    fs::copy(&plugin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
-    let output = Command::new(packer)
+    install_packer_plugin(dir.path());
+    // Run from elsewhere, so relative paths in the template would break: they must not.
+    let output = packer_command(&packer, dir.path())
         .arg("validate")
         .args(extra_args)
         .arg(template)
-        // From elsewhere, so relative paths in the template would break: they must not.
-        .current_dir(dir.path())
-        .env("PACKER_PLUGIN_PATH", &plugins)
-        .env("PACKER_CONFIG_DIR", &config)
-        .env("CHECKPOINT_DISABLE", "1")
         .env("CLOUDSTACK_API_URL", "http://127.0.0.1:9/client/api")
         .env("CLOUDSTACK_API_KEY", "dummy-key")
         .env("CLOUDSTACK_SECRET_KEY", "dummy-secret")
@@ -650,19 +641,7 @@ fn provision_script_fails_clearly_without_the_uploaded_tool() {
 
 #[test]
 fn provision_script_passes_shellcheck() {
-    let Some(shellcheck) = require_tool("shellcheck", which("shellcheck")) else {
-        return;
-    };
-    let out = Command::new(shellcheck)
-        .args(["-s", "sh"])
-        .arg(provision_script())
-        .output()
-        .expect("shellcheck runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    mesostack_e2e::assert_shellcheck_passes(&provision_script());
 }
 
 /// Every file under `root` with its content.
@@ -689,36 +668,17 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// destroyed after the build, its root stays for inspection), or `None` (skipped) without
 /// root, `unshare` or packer.
 fn build_in_sandbox(template: &Path) -> Option<(Output, PathBuf, tempfile::TempDir)> {
-    use std::os::unix::fs::MetadataExt as _;
-    let is_root = fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if !is_root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
-        );
-        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+    if !mesostack_e2e::require_vm_sandboxes() {
         return None;
     }
-    require_tool("unshare (util-linux)", which("unshare"))?;
     let packer = require_tool("packer", which("packer"))?;
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = dir.path().join("sandbox");
     let sim = mesostack_e2e::SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);
-    let plugins = dir.path().join("plugins");
-    let config = dir.path().join("config");
-    fs::create_dir_all(&plugins).expect("plugins dir");
-    fs::create_dir_all(&config).expect("config dir");
-    let plugin = workspace_bin("packer-plugin-cloudstack", "packer-builder-cloudstack");
-    fs::copy(&plugin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
-    let out = Command::new(packer)
+    install_packer_plugin(dir.path());
+    let out = packer_command(&packer, dir.path())
         .args(["build", "-color=false"])
         .arg(template)
-        .current_dir(dir.path())
-        .env("PACKER_PLUGIN_PATH", &plugins)
-        .env("PACKER_CONFIG_DIR", &config)
-        .env("CHECKPOINT_DISABLE", "1")
         .env("CLOUDSTACK_API_URL", &sim.api_url)
         .env("CLOUDSTACK_API_KEY", mesostack_e2e::SIM_API_KEY)
         .env("CLOUDSTACK_SECRET_KEY", mesostack_e2e::SIM_SECRET_KEY)

@@ -18,18 +18,9 @@ use std::process::{Command, Output, Stdio};
 
 /// The tools this test needs, or `None` (skip) with the reason printed; panics under CI.
 fn tools() -> Option<(PathBuf, PathBuf)> {
-    use std::os::unix::fs::MetadataExt as _;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if !root {
-        if std::env::var_os("CI").is_some() {
-            panic!("VM sandboxes need root for mount namespaces; run the e2e tests as root");
-        }
-        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+    if !mesostack_e2e::require_vm_sandboxes() {
         return None;
     }
-    require_tool("unshare (util-linux)", which("unshare"))?;
     let ssh = require_tool("ssh (openssh-client)", which("ssh"))?;
     let scp = require_tool("scp (openssh-client)", which("scp"))?;
     Some((ssh, scp))

@@ -2,6 +2,7 @@
 
 use std::{
     io::{BufRead, BufReader},
+    path::Path,
     process::{Command, Stdio},
 };
 
@@ -14,10 +15,7 @@ const COOKIE: (&str, &str) = (
 
 #[test]
 fn refuses_to_run_without_packer_and_explains_itself() {
-    let out = Command::new(LEGACY).env_remove(COOKIE.0).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = mesostack_e2e::run_without_magic_cookie(Path::new(LEGACY), COOKIE.0);
     assert!(
         err.contains("packer-builder-cloudstack is a Packer plugin"),
         "{err}"

@@ -9,13 +9,6 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_packer-builder-cloudstack");
 const SEED: &str = include_str!("../fixtures/mesostack.json");
 
-fn packer_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("packer"))
-        .find(|p| p.is_file())
-}
-
 struct Scratch {
     packer: PathBuf,
     dir: tempfile::TempDir,
@@ -23,7 +16,7 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Option<Self> {
-        let Some(packer) = packer_bin() else {
+        let Some(packer) = mesostack_e2e::which("packer") else {
             eprintln!("SKIP: `packer` is not on PATH (install the Debian package `packer`)");
             return None;
         };

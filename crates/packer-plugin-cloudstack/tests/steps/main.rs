@@ -16,7 +16,7 @@ use std::{
 
 use cloudstack::{Client, Params};
 use cloudstack_sim::{Options, Simulator};
-use mesostack_e2e::{require_tool, sshd::Sshd};
+use mesostack_e2e::{assert_nothing_left, require_tool, sshd::Sshd};
 use packer_plugin_cloudstack::{builder::run_build, config::Config};
 use packer_sdk::{testing::CoreStub, BUILD_CANCELLED};
 use serde_json::{json, Value};
@@ -84,23 +84,6 @@ fn config(sim: &Sim, user: &str, extra: Value) -> Arc<Config> {
     let packer = json!({"packer_build_name": "cs", "packer_builder_type": "cloudstack"});
     let (c, _warnings) = Config::parse(&[block, packer], &|_| None).unwrap();
     Arc::new(c)
-}
-
-async fn assert_nothing_left(client: &Client) {
-    let all = Params::new().with("listall", "true");
-    let vms = client.list_virtual_machines(&all).await.unwrap();
-    assert!(vms.is_empty(), "VMs left: {vms:?}");
-    let keys = client.list_ssh_key_pairs(&all).await.unwrap();
-    assert!(keys.is_empty(), "key pairs left: {keys:?}");
-    let pf = client.list_port_forwarding_rules(&all).await.unwrap();
-    assert!(pf.is_empty(), "port forwards left: {pf:?}");
-    let fw = client.list_firewall_rules(&all).await.unwrap();
-    assert!(fw.is_empty(), "firewall rules left: {fw:?}");
-    let ips = client.list_public_ip_addresses(&all).await.unwrap();
-    assert!(
-        ips.iter().all(|ip| ip.issourcenat == Some(true)),
-        "public IPs left: {ips:?}"
-    );
 }
 
 fn position(lines: &[String], needle: &str) -> usize {
