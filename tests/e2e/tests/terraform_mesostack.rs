@@ -383,6 +383,25 @@ fn mesostack_lifecycle_with_real_terraform() {
     }
 }
 
+/// The `terraform` block requiring our provider and the `provider` block pointing it at `sim`,
+/// which every hand-written configuration here starts with.
+fn provider_header(sim: &SimProcess) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{url}"
+  api_key    = "{SIM_API_KEY}"
+  secret_key = "{SIM_SECRET_KEY}"
+}}"#,
+        url = sim.api_url
+    )
+}
+
 /// `terraform import` of `master-0`, the network, and (which the Go
 /// provider cannot import) the public IP's firewall and the network's egress
 /// rules, into a fresh configuration and state; the plan afterwards is empty.
@@ -399,17 +418,7 @@ fn import_instance_and_network(tf: &TerraformBinary, sim: &SimProcess, provider:
     ws.write(
         "main.tf",
         &format!(
-            r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{key}"
-  secret_key = "{secret}"
-}}
+            r#"{header}
 resource "cloudstack_network" "imported" {{
   name             = "subnet01"
   display_text     = "subnet01"
@@ -461,9 +470,7 @@ resource "cloudstack_egress_firewall" "imported" {{
 }}
 "#,
             ports = ports.join(", "),
-            url = sim.api_url,
-            key = SIM_API_KEY,
-            secret = SIM_SECRET_KEY,
+            header = provider_header(sim),
         ),
     )
     .unwrap();
@@ -621,30 +628,13 @@ fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
     assert!(plan_ok);
 }
 
-/// Root (mount namespaces) and `unshare` for `cloudstack-sim --vm-sandbox`, or
-/// `false` after printing why the test is skipped (a failure under CI).
-fn sandboxes_possible() -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if !root {
-        if std::env::var_os("CI").is_some() {
-            panic!("VM sandboxes need root for mount namespaces; run the e2e tests as root");
-        }
-        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
-        return false;
-    }
-    mesostack_e2e::require_tool("unshare (util-linux)", mesostack_e2e::which("unshare")).is_some()
-}
-
 /// `provision = true` on simulated VMs that take SSH (`--vm-sandbox`): the
 /// module's file + remote-exec provisioners run `configure-node` on every
 /// node over the forwarded SSH ports, and the nodes end up configured.
 #[test]
 fn mesostack_provisioners_configure_sandboxed_nodes() {
     let tfs = terraforms();
-    if tfs.is_empty() || !sandboxes_possible() {
+    if tfs.is_empty() || !mesostack_e2e::require_vm_sandboxes() {
         return;
     }
     let provider = provider_bin();
@@ -742,17 +732,7 @@ fn partial_rule_failure_is_finished_by_the_next_apply() {
         ws.write(
             "main.tf",
             &format!(
-                r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{SIM_API_KEY}"
-  secret_key = "{SIM_SECRET_KEY}"
-}}
+                r#"{header}
 variable "ports" {{
   type = list(string)
 }}
@@ -766,7 +746,7 @@ resource "cloudstack_firewall" "web" {{
   }}
 }}
 "#,
-                url = sim.api_url
+                header = provider_header(&sim)
             ),
         )
         .unwrap();
