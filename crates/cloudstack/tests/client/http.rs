@@ -10,7 +10,7 @@ use axum::{extract::RawQuery, http::Method, routing::any, Router};
 use cloudstack::{Client, Config, Error, Params, RetryPolicy};
 use tokio::{io::AsyncReadExt, net::TcpListener};
 
-use crate::support::{KEY, SECRET};
+use crate::support::{expected_signature, KEY, SECRET};
 
 type Seen = Arc<Mutex<Vec<(Method, usize, bool)>>>;
 
@@ -27,13 +27,7 @@ async fn serve() -> (String, Seen) {
                 let pairs: Vec<(String, String)> =
                     url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect();
                 let sig = pairs.iter().find(|(n, _)| n == "signature").map(|(_, v)| v.clone());
-                let expected = cloudstack::sign::signature(
-                    SECRET,
-                    pairs
-                        .iter()
-                        .filter(|(n, _)| n != "signature")
-                        .map(|(n, v)| (n.as_str(), v.as_str())),
-                );
+                let expected = expected_signature(&pairs);
                 let ok = sig.as_deref() == Some(expected.as_str());
                 seen.lock().unwrap().push((method, raw.len(), ok));
                 if ok {

@@ -142,6 +142,18 @@ impl FakeCloud {
     }
 }
 
+/// The signature a CloudStack server expects for a request's decoded parameters (all but
+/// `signature` itself), signed with [`SECRET`]: what the fake servers check requests against.
+pub fn expected_signature(pairs: &[(String, String)]) -> String {
+    cloudstack::sign::signature(
+        SECRET,
+        pairs
+            .iter()
+            .filter(|(n, _)| n != "signature")
+            .map(|(n, v)| (n.as_str(), v.as_str())),
+    )
+}
+
 pub fn test_config() -> Config {
     let mut cfg = Config::new("http://fake.invalid/client/api", KEY, SECRET);
     cfg.retry = RetryPolicy {
@@ -370,13 +382,7 @@ impl State {
         self.calls.push((command.clone(), req.method));
 
         // Verify the signature like the server would.
-        let expected = cloudstack::sign::signature(
-            SECRET,
-            pairs
-                .iter()
-                .filter(|(n, _)| n != "signature")
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
+        let expected = expected_signature(&pairs);
         if p.get("signature") != Some(&expected) || p.get("apikey").map(String::as_str) != Some(KEY)
         {
             return Ok(api_err(
