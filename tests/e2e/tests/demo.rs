@@ -7,14 +7,6 @@
 use mesostack_e2e::{require_tool, which, workspace_bin, workspace_root};
 use std::{fs, path::Path, process::Command};
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// The VM roots the simulator left under `vms/`, by VM name.
 fn vm_roots(sandbox: &Path) -> Vec<(String, std::path::PathBuf)> {
     let mut roots: Vec<_> = fs::read_dir(sandbox.join("vms"))
@@ -47,12 +39,7 @@ fn the_demo_builds_the_template_deploys_configures_and_destroys_the_cluster() {
             return;
         }
     }
-    if require_tool(
-        "root (VM sandboxes use mount namespaces)",
-        is_root().then(|| "root".into()),
-    )
-    .is_none()
-    {
+    if !mesostack_e2e::require_vm_sandboxes() {
         return;
     }
     let sim = workspace_bin("cloudstack-sim", "cloudstack-sim");
