@@ -150,7 +150,17 @@ pub fn install_packer_plugin(dir: &Path) {
     std::fs::copy(bin, plugins.join("packer-builder-cloudstack")).expect("copy plugin");
 }
 
-/// `packer` run in `dir` (prepared by [`install_packer_plugin`]) with our builder on its
+/// Prepares `dir` for [`packer_command`] with a crate's own plugin binary (its
+/// `CARGO_BIN_EXE_*`) linked into `dir/plugins` as `name`, an empty `dir/packer-config`, and
+/// `dir/home` for tests that also give Packer its own HOME.
+pub fn link_packer_plugin(dir: &Path, bin: &Path, name: &str) {
+    for sub in ["plugins", "packer-config", "home"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("packer scratch dir");
+    }
+    std::os::unix::fs::symlink(bin, dir.join("plugins").join(name)).expect("link plugin");
+}
+
+/// `packer` run in `dir` (prepared by [`install_packer_plugin`] or [`link_packer_plugin`]) with our builder on its
 /// plugin path, its config in `dir`, and no checkpoint call home.
 pub fn packer_command(packer: &Path, dir: &Path) -> Command {
     let mut command = Command::new(packer);

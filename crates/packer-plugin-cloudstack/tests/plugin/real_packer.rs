@@ -3,7 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_packer-builder-cloudstack");
@@ -21,11 +21,7 @@ impl Scratch {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        for d in ["plugins", "home"] {
-            std::fs::create_dir_all(dir.path().join(d)).unwrap();
-        }
-        std::os::unix::fs::symlink(BIN, dir.path().join("plugins/packer-builder-cloudstack"))
-            .unwrap();
+        mesostack_e2e::link_packer_plugin(dir.path(), Path::new(BIN), "packer-builder-cloudstack");
         Some(Self { packer, dir })
     }
 
@@ -36,13 +32,10 @@ impl Scratch {
     }
 
     fn packer(&self, args: &[&str], template: &Path, creds: bool) -> (Output, String) {
-        let mut c = Command::new(&self.packer);
+        let mut c = mesostack_e2e::packer_command(&self.packer, self.dir.path());
         c.args(args)
             .arg(template)
-            .current_dir(self.dir.path())
-            .env("PACKER_PLUGIN_PATH", self.dir.path().join("plugins"))
             .env("HOME", self.dir.path().join("home"))
-            .env("CHECKPOINT_DISABLE", "1")
             .env("PACKER_LOG", "1")
             .env("PACKER_LOG_PATH", self.dir.path().join("packer.log"))
             .env_remove("PACKER_CONFIG")

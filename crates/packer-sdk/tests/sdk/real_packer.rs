@@ -10,13 +10,6 @@ use std::{
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_packer-builder-sdkfixture");
 
-fn packer_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("packer"))
-        .find(|p| p.is_file())
-}
-
 /// A scratch dir with the fixture installed as a plugin and a work dir for markers.
 struct Scratch {
     packer: PathBuf,
@@ -25,19 +18,17 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Option<Self> {
-        let Some(packer) = packer_bin() else {
+        let Some(packer) = mesostack_e2e::which("packer") else {
             eprintln!("SKIP: `packer` is not on PATH (install the Debian package `packer`)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        mesostack_e2e::link_packer_plugin(
+            dir.path(),
+            Path::new(FIXTURE),
+            "packer-builder-sdkfixture",
+        );
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        std::os::unix::fs::symlink(
-            FIXTURE,
-            dir.path().join("plugins/packer-builder-sdkfixture"),
-        )
-        .unwrap();
         Some(Self { packer, dir })
     }
 
@@ -52,17 +43,13 @@ impl Scratch {
     }
 
     fn command(&self, args: &[&str], template: &Path) -> Command {
-        let mut c = Command::new(&self.packer);
+        let mut c = mesostack_e2e::packer_command(&self.packer, self.dir.path());
         c.args(args)
             .arg(template)
-            .current_dir(self.dir.path())
-            .env("PACKER_PLUGIN_PATH", self.dir.path().join("plugins"))
             .env("HOME", self.dir.path().join("home"))
-            .env("CHECKPOINT_DISABLE", "1")
             .env("PACKER_LOG", "1")
             .env("PACKER_LOG_PATH", self.dir.path().join("packer.log"))
-            .env_remove("PACKER_CONFIG")
-            .env_remove("PACKER_CONFIG_DIR");
+            .env_remove("PACKER_CONFIG");
         c
     }
 
