@@ -32,6 +32,18 @@ fn terraforms() -> Vec<TerraformBinary> {
     found
 }
 
+/// Runs `check` with every Terraform release found and our provider (skipped without one).
+fn for_each_terraform(check: impl Fn(&TerraformBinary, &Path)) {
+    let tfs = terraforms();
+    if tfs.is_empty() {
+        return;
+    }
+    let provider = provider_bin();
+    for tf in &tfs {
+        check(tf, &provider);
+    }
+}
+
 fn provider_bin() -> PathBuf {
     workspace_bin(
         "terraform-provider-cloudstack",
@@ -504,14 +516,7 @@ resource "cloudstack_egress_firewall" "imported" {{
 /// changes nothing in CloudStack.
 #[test]
 fn bad_input_is_refused_before_any_change() {
-    let tfs = terraforms();
-    if tfs.is_empty() {
-        return;
-    }
-    let provider = provider_bin();
-    for tf in &tfs {
-        refuses_bad_input(tf, &provider);
-    }
+    for_each_terraform(refuses_bad_input);
 }
 
 fn refuses_bad_input(tf: &TerraformBinary, provider: &Path) {
@@ -568,14 +573,7 @@ fn refuses_bad_input(tf: &TerraformBinary, provider: &Path) {
 /// the cluster, without a duplicate VM.
 #[test]
 fn apply_converges_under_api_faults() {
-    let tfs = terraforms();
-    if tfs.is_empty() {
-        return;
-    }
-    let provider = provider_bin();
-    for tf in &tfs {
-        converges_under_faults(tf, &provider);
-    }
+    for_each_terraform(converges_under_faults);
 }
 
 fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
