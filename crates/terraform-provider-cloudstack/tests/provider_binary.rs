@@ -5,11 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{path::Path, process::Command};
 
 use tfplugin5::testing::{find_terraform_binaries, CommandOutput, Workspace};
 
@@ -43,18 +39,12 @@ fn refuses_when_protocol_5_not_offered() {
 
 #[test]
 fn prints_handshake_line_first() {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .env(COOKIE.0, COOKIE.1)
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
-        .env_remove("PLUGIN_CLIENT_CERT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .env_remove("PLUGIN_CLIENT_CERT");
+    let (mut child, line) = mesostack_e2e::start_plugin(command);
     child.kill().unwrap();
     child.wait().unwrap();
     let parts: Vec<&str> = line.trim_end().split('|').collect();
@@ -68,17 +58,12 @@ fn prints_handshake_line_first() {
 fn survives_sigint() {
     // Ctrl-C in the terminal reaches the plugin too; Terraform then stops
     // it through the protocol, so the signal itself must not kill it.
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .env(COOKIE.0, COOKIE.1)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "5")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5");
+    // Wait for the handshake: the signal handlers are installed by then.
+    let (mut child, _handshake) = mesostack_e2e::start_plugin(command);
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -185,6 +185,22 @@ pub fn run_without_magic_cookie(bin: &Path, cookie_var: &str) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Starts a plugin binary as its host would (`command` carries the cookie and environment)
+/// and reads the first line it prints: the handshake. Returns the running child, which the
+/// caller kills (plugins ignore SIGINT/SIGTERM by design), and that line.
+pub fn start_plugin(mut command: Command) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the plugin binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the plugin prints a handshake line");
+    (child, line)
+}
+
 /// Finds an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -1,7 +1,6 @@
 //! The binaries as processes, without Packer.
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Command, Stdio},
 };
@@ -39,17 +38,9 @@ fn describe_prints_the_plugin_set() {
 
 /// Starts a binary as Packer would and returns its first stdout line.
 fn handshake(bin: &str, args: &[&str]) -> String {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env(COOKIE.0, COOKIE.1)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut command = Command::new(bin);
+    command.args(args).env(COOKIE.0, COOKIE.1);
+    let (mut child, line) = mesostack_e2e::start_plugin(command);
     // The plugin ignores SIGINT/SIGTERM by design; SIGKILL our own child.
     child.kill().unwrap();
     child.wait().unwrap();
