@@ -71,7 +71,7 @@ pub use error::Error;
 pub use go_plugin::CancellationToken;
 pub use provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-pub use server::{routes, serve, GrpcProvider};
+pub use server::{routes, run, serve, GrpcProvider, Release};
 pub use types::Type;
 pub use value::{Number, Value};
 
