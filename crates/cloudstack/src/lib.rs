@@ -16,7 +16,8 @@
 //! - [`job`]: async-job polling (`queryAsyncJobResult`) with small-then-doubling backoff.
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
-//! - [`recovery`]: creates that are never duplicated when the network fails.
+//! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
+//!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -44,4 +45,5 @@ pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};
 pub use error::{Error, Result};
 pub use params::Params;
+pub use recovery::{Accepted, AcceptedLog};
 pub use resolve::Resource;
