@@ -18,6 +18,9 @@
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
 //!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
+//! - [`affinity`]: affinity groups.
+//! - [`user_data`]: registered user data.
+//! - [`volume`]: data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -27,6 +30,7 @@
 //! Secrets: the secret key, signatures and signed queries are never logged or printed
 //! (`Debug` impls redact them).
 
+pub mod affinity;
 pub mod api;
 pub mod client;
 pub mod config;
@@ -40,6 +44,8 @@ pub mod resolve;
 pub mod response;
 pub mod sign;
 pub mod transport;
+pub mod user_data;
+pub mod volume;
 
 pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};

@@ -16,8 +16,10 @@
 //!
 //! Accepted but not read back: `host_id`, `cluster_id`, `pod_id`,
 //! `properties`, `nicnetworklist`, `userdata_details`, `details` (sent at
-//! deploy; `details` also updated in place), security and affinity groups
-//! (sent at deploy; affinity changes use `updateVMAffinityGroup`).
+//! deploy; `details` also updated in place), security groups (sent at
+//! deploy). Affinity groups are read back in whichever of
+//! `affinity_group_ids`/`affinity_group_names` is set (changes use
+//! `updateVMAffinityGroup`).
 
 use std::time::Duration;
 
@@ -205,6 +207,20 @@ fn fill_state(base: &Value, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> 
         !base.get("keypair").is_null() || (imported && base.get("keypairs").is_null());
     if keypair_managed && vm.keypair.is_some() {
         s.set_attr("keypair", Value::from(vm.keypair.clone()));
+    }
+    // affinity groups are read back in the attribute the configuration uses
+    // (as the Go provider does), so groups changed behind Terraform's back show
+    if !base.get("affinity_group_ids").is_null() {
+        let ids = vm.affinitygroup.iter().map(|g| g.id.clone());
+        s.set_attr("affinity_group_ids", Value::set(ids));
+    }
+    if !base.get("affinity_group_names").is_null() {
+        let names = vm.affinitygroup.iter().filter_map(|g| g.name.clone());
+        s.set_attr("affinity_group_names", Value::set(names));
+    }
+    // registered user data: shown when set, or when the configuration names one
+    if vm.userdataid.is_some() || !base.get("userdata_id").is_null() {
+        s.set_attr("userdata_id", Value::from(vm.userdataid.clone()));
     }
     s.set_attr("tags", tags_value(&vm.tags));
     if let Some(gib) = root_disk_gib {
@@ -459,6 +475,9 @@ impl Instance {
                 // lost): keep its id so Terraform records it instead of
                 // deploying a second one next time. Once CloudStack named the id,
                 // the VM is recorded even when it cannot be read back now.
+                // A start that failed (e.g. no host left for an anti-affinity
+                // group) leaves the VM in Error: it is looked up to be removed.
+                let failed_job = matches!(&e, OpError::Api(cloudstack::Error::JobFailed { .. }));
                 let found = match (accepted.last_id("deployVirtualMachine"), &req.name) {
                     (Some(id), _) => match find_vm(c, &id).await {
                         Ok(vm) => vm,
@@ -472,11 +491,13 @@ impl Instance {
                             })
                         }
                     },
-                    (None, Some(name)) if e.may_exist() => find_by_name(c, name, &zone_id).await,
+                    (None, Some(name)) if e.may_exist() || failed_job => {
+                        find_by_name(c, name, &zone_id).await
+                    }
                     _ => None,
                 };
-                let Some(vm) = found else {
-                    let attr = attr_in_text(
+                let attr = || {
+                    attr_in_text(
                         &e,
                         &[
                             ("ipaddress", "ip_address"),
@@ -488,12 +509,29 @@ impl Instance {
                             ("template", "template"),
                             ("network", "network_id"),
                             ("zone", "zone"),
+                            ("affinity", "affinity_group_ids"),
                             ("name", "name"),
                         ],
-                    );
-                    diags.push(e.diagnostic(&action, attr, "create"));
+                    )
+                };
+                let Some(vm) = found else {
+                    diags.push(e.diagnostic(&action, attr(), "create"));
                     return Value::Null;
                 };
+                if failed_job && vm.state.as_deref() == Some("Error") {
+                    let mut d = e.diagnostic(&action, attr(), "create");
+                    let expunged = api.destroy_virtual_machine(&vm.id, true);
+                    if let Err(cleanup) = bounded(c, limit, expunged).await {
+                        d.detail.push_str(&format!(
+                            "\n\nThe failed VM {} (state Error) could not be expunged: {}. \
+                             Destroy it with destroyVirtualMachine expunge=true.",
+                            vm.id,
+                            cleanup.diagnostic("expunging", None, "create").detail
+                        ));
+                    }
+                    diags.push(d);
+                    return Value::Null;
+                }
                 let want = if req.start_vm == Some(false) {
                     "Stopped"
                 } else {
