@@ -73,6 +73,8 @@ pub struct Options {
     pub fault_rate: f64,
     /// Seed of the fault RNG (same seed + same request order = same faults).
     pub fault_seed: u64,
+    /// Which faults are drawn (`--fault-kinds`); empty means [`crate::faults::Fault::DEFAULT`].
+    pub fault_kinds: Vec<crate::faults::Fault>,
     /// Where forwarded connections go (a VM's SSH endpoint).
     pub ssh_target: Option<SocketAddr>,
     /// File rewritten with the public keys of running VMs' key pairs (an `AuthorizedKeysFile`).
@@ -99,6 +101,7 @@ impl Default for Options {
             job_latency: JobLatency::default(),
             fault_rate: 0.0,
             fault_seed: 0,
+            fault_kinds: Vec::new(),
             ssh_target: None,
             ssh_authorized_keys: None,
             public_ip_range: DEFAULT_PUBLIC_IP_RANGE,

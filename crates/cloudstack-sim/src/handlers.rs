@@ -2,6 +2,7 @@
 //! handler shares (list paging, id checks, async job creation).
 
 mod address;
+mod affinity_group;
 mod job;
 mod network;
 mod offering;
@@ -9,10 +10,13 @@ mod rules;
 mod ssh_keypair;
 mod tags;
 mod template;
+mod user_data;
 mod virtual_machine;
+mod volume;
 mod zone;
 
 pub use ssh_keypair::generate_key;
+pub use user_data::UserData;
 
 use crate::config::Options;
 use crate::error::ApiError;
@@ -91,6 +95,14 @@ pub type Handler = fn(&mut Ctx<'_>, &Params) -> Result<Value, ApiError>;
 /// The handler for a command (lower-cased name), or `None` if the command is unknown.
 pub fn lookup(command: &str) -> Option<Handler> {
     let h: Handler = match command {
+        "createaffinitygroup" => affinity_group::create,
+        "deleteaffinitygroup" => affinity_group::delete,
+        "listaffinitygroups" => affinity_group::list,
+        "listaffinitygrouptypes" => affinity_group::list_types,
+        "updatevmaffinitygroup" => affinity_group::update_vm,
+        "deleteuserdata" => user_data::delete,
+        "listuserdata" => user_data::list,
+        "registeruserdata" => user_data::register,
         "listzones" => zone::list_zones,
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
@@ -110,7 +122,12 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "updatetemplate" => template::update_template,
         "updatetemplatepermissions" => template::update_template_permissions,
         "deletetemplate" => template::delete_template,
+        "attachvolume" => volume::attach,
+        "createvolume" => volume::create,
+        "deletevolume" => volume::delete,
+        "detachvolume" => volume::detach,
         "listvolumes" => virtual_machine::list_volumes,
+        "resizevolume" => volume::resize,
         "listvirtualmachines" => virtual_machine::list_virtual_machines,
         "deployvirtualmachine" => virtual_machine::deploy,
         "startvirtualmachine" => virtual_machine::start,

@@ -36,6 +36,7 @@ pub mod forward;
 mod handlers;
 pub mod jobs;
 pub mod params;
+pub mod placement;
 pub mod render;
 pub mod sandbox;
 pub mod seed;

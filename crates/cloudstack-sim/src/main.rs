@@ -34,6 +34,11 @@ struct Cli {
     /// Seed of the fault generator.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Which faults to draw: `all`, `default`, or kinds separated by commas
+    /// (unavailable_before, internal_error_before, drop_before, unavailable_after,
+    /// drop_after, truncated_after, html_after). Default: all but the garbled answers.
+    #[arg(long, value_name = "KINDS", default_value = "default")]
+    fault_kinds: String,
     /// Where forwarded public ports lead (a VM's SSH endpoint), e.g. 127.0.0.1:2222.
     #[arg(long, conflicts_with = "vm_sandbox")]
     ssh_target: Option<SocketAddr>,
@@ -78,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
         job_latency,
         fault_rate: cli.fault_rate,
         fault_seed: cli.fault_seed,
+        fault_kinds: cloudstack_sim::faults::Fault::parse_list(&cli.fault_kinds)
+            .map_err(anyhow::Error::msg)?,
         ssh_target: cli.ssh_target,
         ssh_authorized_keys: cli.ssh_authorized_keys,
         public_ip_range: cli.public_ip_range,

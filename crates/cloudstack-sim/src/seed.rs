@@ -6,6 +6,7 @@
 //! UUIDs name real objects here.
 
 use crate::cidr::Ipv4Cidr;
+use crate::placement::Host;
 use crate::state::{
     DiskOffering, Network, NetworkOffering, OsType, PublicIp, ServiceOffering, Template, World,
     Zone,
@@ -35,6 +36,26 @@ pub const SHARED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c41";
 pub const SOURCE_NAT_IP_ID: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c70";
 /// OS type `Ubuntu 14.04 (64-bit)`.
 pub const OS_UBUNTU_1404_ID: &str = "c0a80a01-0000-4000-8000-000000000141";
+
+/// Hosts of `zone001` (`kvm01`..`kvm03`): host anti-affinity fits three members.
+pub const HOST_IDS: [&str; 3] = [
+    "d1a2b3c4-0000-4000-8000-000000000101",
+    "d1a2b3c4-0000-4000-8000-000000000102",
+    "d1a2b3c4-0000-4000-8000-000000000103",
+];
+
+/// The seeded hosts of a zone.
+fn hosts(zone: &str) -> Vec<Host> {
+    HOST_IDS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Host {
+            id: (*id).into(),
+            name: format!("kvm{:02}", i + 1),
+            zoneid: zone.into(),
+        })
+        .collect()
+}
 
 const OS_CATEGORY_UBUNTU: &str = "c0a80a01-0000-4000-8000-0000000000c1";
 const OS_CATEGORY_OTHER: &str = "c0a80a01-0000-4000-8000-0000000000c2";
@@ -233,6 +254,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             state: "Allocated".into(),
             allocated: created,
         }],
+        hosts: hosts(ZONE_ID),
         next_ip_offset: 1,
         ..World::default()
     }

@@ -76,7 +76,11 @@ impl Simulator {
         };
         Ok(Simulator {
             inner: Arc::new(Inner {
-                faults: FaultInjector::new(options.fault_rate, options.fault_seed),
+                faults: FaultInjector::new(
+                    options.fault_rate,
+                    options.fault_seed,
+                    &options.fault_kinds,
+                ),
                 forwarder: Forwarder::new(
                     options.ssh_target,
                     options.ssh_authorized_keys.clone(),
@@ -311,6 +315,13 @@ fn fault_response(command: &str, fault: Fault) -> Response {
                 errortext: "Internal error executing command, please contact your system administrator".into(),
             },
         ),
+        // A login or maintenance page a proxy serves instead of CloudStack's answer.
+        Fault::HtmlAfter | Fault::TruncatedAfter => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Session expired</h1><p>Please sign in again.</p></body></html>",
+        )
+            .into_response(),
         Fault::DropBefore | Fault::DropAfter => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);
@@ -412,15 +423,33 @@ async fn answer(
         }
     }
     let result = sim.execute(&p).await;
-    let response = match &result {
-        Ok(body) => json_response(200, envelope(command, body.clone())),
-        Err(e) => error_response(command, e),
+    let (status, body) = match &result {
+        Ok(body) => (200, envelope(command, body.clone())),
+        Err(e) => (e.errorcode, envelope(command, e.body())),
     };
     match fault {
+        // The command ran; a proxy cuts its answer short (status kept).
+        Some(f @ Fault::TruncatedAfter) => (truncated_response(status, &body), Some(f)),
         // The change is applied (or the request failed anyway); now lose the answer.
         Some(f) if f.after() => (fault_response(command, f), Some(f)),
-        _ => (response, fault),
+        _ => (json_response(status, body), fault),
     }
+}
+
+/// The first half of an answer's JSON, as a proxy that closed the upstream early sends it.
+fn truncated_response(status: u16, body: &Value) -> Response {
+    let text = body.to_string();
+    let mut cut = text.len() / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        text[..cut].to_string(),
+    )
+        .into_response()
 }
 
 async fn stats(State(sim): State<Simulator>) -> Response {

@@ -57,6 +57,8 @@ impl CommandKind {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Where accepted creates are recorded ([`Client::recording_accepted`]).
+    pub(crate) accepted: Option<crate::recovery::AcceptedLog>,
 }
 
 pub(crate) struct Inner {
@@ -85,6 +87,7 @@ impl Client {
     pub fn with_transport(config: Config, transport: Arc<dyn Transport>) -> Self {
         Self {
             inner: Arc::new(Inner { config, transport }),
+            accepted: None,
         }
     }
 

@@ -160,12 +160,14 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later could succeed: connection failures, timeouts, HTTP 429/503,
-    /// CloudStack 429/530. Parameter (431), authentication (401) and other answers are final.
+    /// CloudStack 429/530, and answers that cannot be decoded (a proxy's truncated JSON or its
+    /// HTML page with status 200 says nothing about CloudStack, just like a dropped connection).
+    /// Parameter (431), authentication (401) and other answers are final.
     /// Whether a retry is *safe* for a mutating command is a separate question, see
     /// [`Error::may_have_applied`].
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::Decode { .. } => true,
             Error::Http { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             Error::Api {
                 error_code,
@@ -181,11 +183,13 @@ impl Error {
     }
 
     /// Whether the server may have acted on the request although we got an error: a timeout or
-    /// connection drop after sending, or a 5xx answer. Connection refused, 429 and 4xx answers
+    /// connection drop after sending, a 5xx answer, or an answer that cannot be decoded (the
+    /// request got through; only its answer was lost). Connection refused, 429 and 4xx answers
     /// mean it did not.
     pub fn may_have_applied(&self) -> bool {
         match self {
             Error::Transport { maybe_sent, .. } => *maybe_sent,
+            Error::Decode { .. } => true,
             Error::Http { status, .. } => *status >= 500,
             Error::Api {
                 error_code,
@@ -290,6 +294,14 @@ mod tests {
             message: "refused".into(),
         };
         assert!(refused.is_retryable() && !refused.may_have_applied());
+        // A garbled answer (truncated JSON, a proxy's HTML page with status 200) is a lost
+        // answer: a read is retried, a mutation may have been applied.
+        let garbled = Error::Decode {
+            command: "queryAsyncJobResult".into(),
+            message: "EOF while parsing an object".into(),
+        };
+        assert!(garbled.is_retryable() && garbled.may_have_applied());
+        assert!(!garbled.is_not_found() && !garbled.is_auth());
         let msg = api(431, 431, "Unable to find zone").to_string();
         assert!(msg.contains("CloudStack API error 431 (CSExceptionErrorCode: 4350)"));
         assert!(msg.contains("Unable to find zone"));

@@ -16,7 +16,11 @@
 //! - [`job`]: async-job polling (`queryAsyncJobResult`) with small-then-doubling backoff.
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
-//! - [`recovery`]: creates that are never duplicated when the network fails.
+//! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
+//!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
+//! - [`affinity`]: affinity groups.
+//! - [`user_data`]: registered user data.
+//! - [`volume`]: data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -26,6 +30,7 @@
 //! Secrets: the secret key, signatures and signed queries are never logged or printed
 //! (`Debug` impls redact them).
 
+pub mod affinity;
 pub mod api;
 pub mod client;
 pub mod config;
@@ -39,9 +44,12 @@ pub mod resolve;
 pub mod response;
 pub mod sign;
 pub mod transport;
+pub mod user_data;
+pub mod volume;
 
 pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};
 pub use error::{Error, Result};
 pub use params::Params;
+pub use recovery::{Accepted, AcceptedLog};
 pub use resolve::Resource;

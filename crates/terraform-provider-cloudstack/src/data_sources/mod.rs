@@ -14,6 +14,8 @@ use crate::{
 
 mod service_offering;
 mod template;
+mod user_data;
+mod volume;
 mod zone;
 
 /// Every data source type this provider serves.
@@ -22,6 +24,8 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(zone::Zone),
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
     ]
 }
 

@@ -7,11 +7,16 @@ use tfplugin5::Resource;
 
 use crate::provider::{Client, Handle};
 
+mod affinity_group;
+mod attach_volume;
+mod disk;
 mod instance;
 mod ipaddress;
 mod network;
 mod ssh_keypair;
 mod template;
+mod user_data;
+mod volume;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
 mod egress_firewall;
 mod firewall;
@@ -21,6 +26,11 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
+        Arc::new(affinity_group::AffinityGroup),
+        Arc::new(attach_volume::AttachVolume),
+        Arc::new(disk::Disk),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
         Arc::new(network::Network::new(handle.clone())),
         Arc::new(ipaddress::IpAddress::new(handle.clone())),
