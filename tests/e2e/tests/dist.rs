@@ -293,6 +293,19 @@ fn locked_hashes(ws: &Workspace) -> Vec<String> {
         .collect()
 }
 
+/// `terraform version` in the working directory lists our provider at the release version.
+#[track_caller]
+fn assert_version_lists_provider(tf: &TerraformBinary, ws: &Workspace) {
+    let out = ws.run(&["version"]).unwrap();
+    expect_ok(tf, &out, "version");
+    assert!(
+        out.stdout
+            .contains(&format!("+ provider {ADDRESS} v{VERSION}")),
+        "{}",
+        out.stdout
+    );
+}
+
 fn write_lock(ws: &Workspace, hashes: &[String]) {
     let list: String = hashes.iter().map(|h| format!("    \"{h}\",\n")).collect();
     std::fs::write(
@@ -354,14 +367,7 @@ fn terraform_installs_from_the_packed_filesystem_mirror_and_verifies_the_lock() 
             tf.version
         );
 
-        let out = ws.run(&["version"]).unwrap();
-        expect_ok(tf, &out, "version");
-        assert!(
-            out.stdout
-                .contains(&format!("+ provider {ADDRESS} v{VERSION}")),
-            "{}",
-            out.stdout
-        );
+        assert_version_lists_provider(tf, &ws);
         // The installed binary runs: Terraform reads its schema.
         let out = ws.run(&["providers", "schema", "-json"]).unwrap();
         expect_ok(tf, &out, "providers schema");
@@ -458,13 +464,7 @@ fn terraform_installs_from_a_network_mirror_over_https() {
             out.stdout
         );
         assert_eq!(locked_hashes(&ws), vec![h1.clone()]);
-        let out = ws.run(&["version"]).unwrap();
-        assert!(
-            out.stdout
-                .contains(&format!("+ provider {ADDRESS} v{VERSION}")),
-            "{}",
-            out.stdout
-        );
+        assert_version_lists_provider(tf, &ws);
     }
 }
 
