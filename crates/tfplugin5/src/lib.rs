@@ -52,6 +52,8 @@
 //!     async fn delete(&self, _c: &Client, _prior: &Value, _d: &mut Diagnostics) {}
 //! }
 //! ```
+#[cfg(test)]
+mod arbitrary;
 mod diagnostics;
 mod error;
 pub mod json;
@@ -60,6 +62,7 @@ pub mod plan;
 mod provider;
 pub mod schema;
 mod server;
+pub mod stored_hash;
 pub mod testing;
 pub mod timeouts;
 mod types;
@@ -71,7 +74,7 @@ pub use error::Error;
 pub use go_plugin::CancellationToken;
 pub use provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-pub use server::{routes, serve, GrpcProvider};
+pub use server::{routes, serve, GrpcProvider, MAX_MESSAGE_BYTES};
 pub use types::Type;
 pub use value::{Number, Value};
 
