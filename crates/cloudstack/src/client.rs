@@ -17,7 +17,7 @@ use crate::{
     params::Params,
     response::unwrap_envelope,
     sign::{signed_query, SigningParams},
-    transport::{HttpRequest, Method, ReqwestTransport, Transport},
+    transport::{HttpRequest, Method, ReqwestTransport, Transport, MAX_RESPONSE_BYTES},
 };
 
 /// Longest URL we send with GET; longer requests (typically with `userdata`) go as POST.
@@ -209,6 +209,12 @@ impl Client {
                 message: t.message,
             })?;
         debug!(?method, status = resp.status, elapsed = ?started.elapsed(), "CloudStack answered");
+        if resp.body.len() > MAX_RESPONSE_BYTES {
+            return Err(Error::ResponseTooLarge {
+                command: command.to_string(),
+                limit: MAX_RESPONSE_BYTES,
+            });
+        }
         unwrap_envelope(command, resp.status, &resp.body)
     }
 }

@@ -101,6 +101,21 @@ pub enum Error {
         len: usize,
     },
 
+    /// The answer is larger than this client reads
+    /// ([`crate::transport::MAX_RESPONSE_BYTES`]): reading it all could exhaust memory.
+    #[error(
+        "the answer to {command} is larger than {} MiB, the most this client reads; \
+         ask for less (`page`/`pagesize`, a narrower filter) or check what sits between you and \
+         CloudStack (a proxy answering with something else)",
+        limit / (1024 * 1024)
+    )]
+    ResponseTooLarge {
+        /// The command.
+        command: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// An async job finished with `jobstatus` 2.
     #[error("async job {job_id} ({command}) failed with error {error_code}: {text}")]
     JobFailed {

