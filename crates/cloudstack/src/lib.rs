@@ -13,7 +13,8 @@
 //!
 //! Client (async, over the [`transport::Transport`] seam; reqwest + rustls by default):
 //! - [`client`]: [`Client`], one command with retries for transient failures only.
-//! - [`job`]: async-job polling (`queryAsyncJobResult`) with small-then-doubling backoff.
+//! - [`job`]: one async-job watcher per client: every pending job asked at once with
+//!   `listAsyncJobs`, per-job `queryAsyncJobResult` only as a fallback.
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids

@@ -8,5 +8,6 @@ mod binary;
 mod concurrency;
 mod faults;
 mod forwarding;
+mod jobs;
 mod lifecycle;
 mod persistence;
