@@ -172,6 +172,7 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                         remove_ip(w, &ip);
                     }
                     w.egress_rules.retain(|r| &r.networkid != id);
+                    w.vpc.tier_acls.remove(id.as_str());
                     w.networks.retain(|n| &n.id != id);
                 }
                 other => {
@@ -185,6 +186,9 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             Ok(json!({"success": true}))
         }
         JobAction::Success => Ok(json!({"success": true})),
+        JobAction::Vpc { object, id, remove } => {
+            crate::handlers::vpc::finish(w, object, id, *remove)
+        }
     }
 }
 

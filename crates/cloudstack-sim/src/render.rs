@@ -90,7 +90,7 @@ pub fn network_offering(n: &NetworkOffering) -> Value {
         "isdefault": true, "specifyvlan": n.specifyvlan, "conservemode": true,
         "specifyipranges": n.specifyipranges, "availability": "Optional", "networkrate": 200,
         "state": "Enabled", "guestiptype": n.guestiptype, "serviceofferingid": "",
-        "service": services, "forvpc": false, "ispersistent": false, "egressdefaultpolicy": true,
+        "service": services, "forvpc": n.forvpc, "ispersistent": false, "egressdefaultpolicy": true,
         "supportsstrechedl2subnet": false, "supportspublicaccess": false,
     })
 }
@@ -181,6 +181,9 @@ pub fn network(w: &World, n: &Network) -> Value {
     owner(&mut v);
     if let Some(vpc) = &n.vpcid {
         v.insert("vpcid".into(), json!(vpc));
+    }
+    if let Some(acl) = w.vpc.tier_acls.get(&n.id) {
+        v.insert("aclid".into(), json!(acl));
     }
     Value::Object(v)
 }

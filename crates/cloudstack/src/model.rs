@@ -321,6 +321,9 @@ pub struct AsyncJob {
     pub created: Option<String>,
 }
 
+mod vpc;
+pub use vpc::*;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,3 +10,4 @@ mod faults;
 mod forwarding;
 mod lifecycle;
 mod persistence;
+mod vpc;

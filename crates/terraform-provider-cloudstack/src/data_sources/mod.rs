@@ -9,11 +9,13 @@ use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, 
 
 use crate::{
     common::bounded,
+    kit::Typed,
     provider::{Client, Handle},
 };
 
 mod service_offering;
 mod template;
+mod vpc;
 mod zone;
 
 /// Every data source type this provider serves.
@@ -22,6 +24,8 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(zone::Zone),
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
+        // typed data sources (crate::kit)
+        Arc::new(Typed(vpc::VpcData)),
     ]
 }
 

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use tfplugin5::Resource;
 
-use crate::provider::{Client, Handle};
+use crate::{
+    kit::Typed,
+    provider::{Client, Handle},
+};
 
 mod instance;
 mod ipaddress;
 mod network;
 mod ssh_keypair;
 mod template;
+mod vpc;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
 mod egress_firewall;
 mod firewall;
@@ -30,5 +34,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(port_forward::resource()),
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
+        // typed resources (crate::kit)
+        Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
 }
