@@ -7,6 +7,7 @@ mod data_sources;
 mod kit;
 mod provider;
 mod resources;
+mod rule_set;
 
 use std::process::ExitCode;
 

@@ -122,6 +122,53 @@ output "vpc_cidr" {{ value = data.cloudstack_vpc.found.cidr }}
     )
 }
 
+/// The VPC with a tier, an ACL list and its rules, and a VPC address; `port` is what the
+/// in-place update of the rules changes.
+fn vpc_tier(port: u16) -> String {
+    vpc_family("mesos2")
+        + &format!(
+            r#"
+resource "cloudstack_network_acl" "acl" {{
+  name   = "mesos-acl"
+  vpc_id = cloudstack_vpc.vpc.id
+}}
+
+resource "cloudstack_network_acl_rule" "rules" {{
+  acl_id  = cloudstack_network_acl.acl.id
+  managed = true
+  rule {{
+    rule_number  = 10
+    cidr_list    = ["0.0.0.0/0"]
+    protocol     = "tcp"
+    port         = "{port}"
+    traffic_type = "ingress"
+  }}
+  rule {{
+    rule_number  = 20
+    action       = "deny"
+    cidr_list    = ["10.0.0.0/8"]
+    protocol     = "all"
+    traffic_type = "egress"
+  }}
+}}
+
+resource "cloudstack_network" "tier" {{
+  name             = "masters"
+  cidr             = "10.20.1.0/24"
+  network_offering = "DefaultIsolatedNetworkOfferingForVpcNetworks"
+  vpc_id           = cloudstack_vpc.vpc.id
+  acl_id           = cloudstack_network_acl.acl.id
+  zone             = "zone001"
+}}
+
+resource "cloudstack_ipaddress" "vip" {{
+  vpc_id     = cloudstack_vpc.vpc.id
+  depends_on = [cloudstack_network.tier]
+}}
+"#
+        )
+}
+
 struct Run<'a> {
     ws: Workspace,
     api: &'a Api,
@@ -224,8 +271,24 @@ fn vpc_family_lifecycle() {
         // import by id
         run.reimport("cloudstack_vpc.vpc", &id);
 
+        tier_acls_and_rules(&run);
+
         run.tf(&["destroy", "-auto-approve"], 0, "destroy");
         assert!(run.api.list("listVPCs", "vpc", &[]).is_empty());
+        let lists = run.api.list("listNetworkACLLists", "networkacllist", &[]);
+        assert!(
+            lists.iter().all(|l| l.get("vpcid").is_none()),
+            "ACL lists left: {lists:?}"
+        );
+        assert!(run
+            .api
+            .list("listNetworkACLs", "networkacl", &[])
+            .is_empty());
+        let nets = run.api.list("listNetworks", "network", &[]);
+        assert!(
+            nets.iter().all(|n| n.get("vpcid").is_none()),
+            "tiers left: {nets:?}"
+        );
         let left = run
             .api
             .list("listPublicIpAddresses", "publicipaddress", &[]);
@@ -234,4 +297,55 @@ fn vpc_family_lifecycle() {
             "VPC addresses left: {left:?}"
         );
     }
+}
+
+/// ACL list, rules and a tier inside the VPC: create, clean plan, a rule changed in place
+/// (port), rules changed and deleted behind Terraform's back and repaired, imports.
+fn tier_acls_and_rules(run: &Run<'_>) {
+    run.apply(&vpc_tier(8080), "create tier, ACL and rules");
+    run.plan_clean("plan after creating the tier");
+    let acl = run.state_id("cloudstack_network_acl.acl");
+    let items = |run: &Run<'_>| {
+        run.api
+            .list("listNetworkACLs", "networkacl", &[("aclid", &acl)])
+    };
+    let now = items(run);
+    assert_eq!(now.len(), 2, "{now:?}");
+    let tier = run.state_id("cloudstack_network.tier");
+    let net = run.api.list("listNetworks", "network", &[("id", &tier)]);
+    assert_eq!(net[0]["aclid"], acl.as_str());
+    let vip = run.state_id("cloudstack_ipaddress.vip");
+    assert_eq!(
+        run.api
+            .list("listPublicIpAddresses", "publicipaddress", &[("id", &vip)])[0]["vpcid"],
+        run.state_id("cloudstack_vpc.vpc").as_str()
+    );
+
+    // in place: the port of rule 10
+    run.apply(&vpc_tier(8081), "change a port");
+    let now = items(run);
+    let web: Vec<_> = now.iter().filter(|i| i["number"] == 10).collect();
+    assert_eq!(web.len(), 1, "{now:?}");
+    assert_eq!(web[0]["startport"], "8081");
+
+    // drift: an item allowed → denied, another deleted, behind Terraform's back
+    let web_id = web[0]["id"].as_str().unwrap().to_string();
+    run.api.call(
+        "updateNetworkACLItem",
+        &[("id", &web_id), ("action", "Deny")],
+    );
+    let deny = now.iter().find(|i| i["number"] == 20).unwrap();
+    run.api
+        .call("deleteNetworkACL", &[("id", deny["id"].as_str().unwrap())]);
+    run.plan_changes("plan after ACL drift");
+    run.apply(&vpc_tier(8081), "repair the rules");
+    run.plan_clean("plan after repairing the rules");
+    let now = items(run);
+    assert_eq!(now.len(), 2, "{now:?}");
+    let allow = now.iter().find(|i| i["number"] == 10).unwrap();
+    assert_eq!(allow["action"], "Allow");
+
+    // imports: the list by id, the rules by list id
+    run.reimport("cloudstack_network_acl.acl", &acl);
+    run.reimport("cloudstack_network_acl_rule.rules", &acl);
 }

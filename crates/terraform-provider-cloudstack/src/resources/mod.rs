@@ -13,6 +13,8 @@ use crate::{
 mod instance;
 mod ipaddress;
 mod network;
+mod network_acl;
+mod network_acl_rule;
 mod ssh_keypair;
 mod template;
 mod vpc;
@@ -35,6 +37,8 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
         // typed resources (crate::kit)
+        Arc::new(Typed(network_acl::NetworkAcl)),
+        Arc::new(Typed(network_acl_rule::NetworkAclRule)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
 }
