@@ -8,6 +8,7 @@ mod network_acl;
 mod offering;
 mod rules;
 mod ssh_keypair;
+mod static_nat;
 mod tags;
 mod template;
 mod virtual_machine;
@@ -155,6 +156,8 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "deletenetworkacl" => network_acl::delete_item,
         "deletenetworkacllist" => network_acl::delete_list,
         "deletevpc" => vpc::delete_vpc,
+        "disablestaticnat" => static_nat::disable,
+        "enablestaticnat" => static_nat::enable,
         "listnetworkacllists" => network_acl::list_lists,
         "listnetworkacls" => network_acl::list_items,
         "listvpcofferings" => vpc::list_offerings,

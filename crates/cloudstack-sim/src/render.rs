@@ -275,6 +275,15 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
     if let Some(vpc) = &ip.vpcid {
         v.insert("vpcid".into(), json!(vpc));
     }
+    if let Some(nat) = w.vpc.static_nat.get(&ip.id) {
+        v.insert("isstaticnat".into(), json!(true));
+        v.insert("virtualmachineid".into(), json!(nat.virtualmachineid));
+        v.insert("vmipaddress".into(), json!(nat.vmguestip));
+        if let Some(vm) = w.vm(&nat.virtualmachineid) {
+            v.insert("virtualmachinename".into(), json!(vm.name));
+            v.insert("virtualmachinedisplayname".into(), json!(vm.displayname));
+        }
+    }
     Value::Object(v)
 }
 

@@ -215,7 +215,7 @@ model! {
     PublicIpAddress {
         strings: [ipaddress, zoneid, zonename, state, associatednetworkid, associatednetworkname,
                   networkid, virtualmachineid, virtualmachinename, vpcid, account, domainid,
-                  allocated, vlanid],
+                  allocated, vlanid, vmipaddress, project, projectid],
         ints: [],
         bools: [issourcenat, isstaticnat, isportable, forvirtualnetwork],
         extra: {

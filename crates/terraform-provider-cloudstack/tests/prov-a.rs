@@ -165,6 +165,20 @@ resource "cloudstack_ipaddress" "vip" {{
   vpc_id     = cloudstack_vpc.vpc.id
   depends_on = [cloudstack_network.tier]
 }}
+
+resource "cloudstack_instance" "master" {{
+  name             = "master-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = cloudstack_network.tier.id
+  expunge          = true
+}}
+
+resource "cloudstack_static_nat" "master" {{
+  ip_address_id      = cloudstack_ipaddress.vip.id
+  virtual_machine_id = cloudstack_instance.master.id
+}}
 "#
         )
 }
@@ -348,4 +362,19 @@ fn tier_acls_and_rules(run: &Run<'_>) {
     // imports: the list by id, the rules by list id
     run.reimport("cloudstack_network_acl.acl", &acl);
     run.reimport("cloudstack_network_acl_rule.rules", &acl);
+
+    // static NAT: on, turned off behind Terraform's back and back on, imported
+    let ip = |run: &Run<'_>| {
+        run.api
+            .list("listPublicIpAddresses", "publicipaddress", &[("id", &vip)])
+            .remove(0)
+    };
+    let vm = run.state_id("cloudstack_instance.master");
+    assert_eq!(ip(run)["isstaticnat"], true);
+    assert_eq!(ip(run)["virtualmachineid"], vm.as_str());
+    run.api.call("disableStaticNat", &[("ipaddressid", &vip)]);
+    run.plan_changes("plan after static NAT was disabled");
+    run.apply(&vpc_tier(8081), "re-enable static NAT");
+    assert_eq!(ip(run)["isstaticnat"], true);
+    run.reimport("cloudstack_static_nat.master", &vip);
 }

@@ -98,6 +98,17 @@ pub struct NetworkAclItem {
     pub state: String,
 }
 
+/// Static NAT of a public IP to a VM (`enableStaticNat`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StaticNat {
+    /// The VM.
+    pub virtualmachineid: String,
+    /// The VM's guest address the IP maps to.
+    pub vmguestip: String,
+    /// The VM's network.
+    pub networkid: String,
+}
+
 /// The VPC family's part of the world.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -112,6 +123,8 @@ pub struct VpcWorld {
     pub acl_items: Vec<NetworkAclItem>,
     /// The ACL list of each VPC tier (network id → list id).
     pub tier_acls: std::collections::BTreeMap<String, String>,
+    /// Static NAT by public IP id.
+    pub static_nat: std::collections::BTreeMap<String, StaticNat>,
 }
 
 impl Default for VpcWorld {
@@ -154,6 +167,7 @@ impl Default for VpcWorld {
             ],
             acl_items: Vec::new(),
             tier_acls: Default::default(),
+            static_nat: Default::default(),
         }
     }
 }

@@ -151,3 +151,58 @@ async fn vpc_lifecycle_tiers_and_acls() {
     assert!(gone.get("vpc").is_none(), "{gone}");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn static_nat_maps_one_ip_to_one_vm() {
+    let t = TestSim::start(Options::default()).await;
+    let vm = t.deploy("nat-vm", &[]).await;
+    let vm_id = vm["id"].as_str().unwrap().to_string();
+    let ip = t
+        .run_async(
+            "associateIpAddress",
+            &[("networkid", crate::support::NETWORK)],
+        )
+        .await["ipaddress"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.ok(
+        "enableStaticNat",
+        &[("ipaddressid", &ip), ("virtualmachineid", &vm_id)],
+    )
+    .await;
+    let listed = t.ok("listPublicIpAddresses", &[("id", &ip)]).await;
+    let got = &listed["publicipaddress"][0];
+    assert_eq!(got["isstaticnat"], true);
+    assert_eq!(got["virtualmachineid"], vm_id.as_str());
+    assert_eq!(got["vmipaddress"], vm["nic"][0]["ipaddress"]);
+
+    // the network's source NAT address cannot be used
+    let snat = t
+        .ok(
+            "listPublicIpAddresses",
+            &[
+                ("associatednetworkid", crate::support::NETWORK),
+                ("issourcenat", "true"),
+            ],
+        )
+        .await["publicipaddress"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = t
+        .call(
+            "enableStaticNat",
+            &[("ipaddressid", &snat), ("virtualmachineid", &vm_id)],
+        )
+        .await;
+    assert_eq!(refused.status, 431);
+
+    t.run_async("disableStaticNat", &[("ipaddressid", &ip)])
+        .await;
+    let listed = t.ok("listPublicIpAddresses", &[("id", &ip)]).await;
+    assert_eq!(listed["publicipaddress"][0]["isstaticnat"], false);
+    let again = t.call("disableStaticNat", &[("ipaddressid", &ip)]).await;
+    assert_eq!(again.status, 431);
+    t.stop().await;
+}

@@ -16,6 +16,7 @@ mod network;
 mod network_acl;
 mod network_acl_rule;
 mod ssh_keypair;
+mod static_nat;
 mod template;
 mod vpc;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
@@ -39,6 +40,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         // typed resources (crate::kit)
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(static_nat::StaticNat)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
 }
