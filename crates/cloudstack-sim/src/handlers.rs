@@ -5,14 +5,17 @@ mod address;
 mod affinity_group;
 mod job;
 mod network;
+mod network_acl;
 mod offering;
 mod rules;
 mod ssh_keypair;
+mod static_nat;
 mod tags;
 mod template;
 mod user_data;
 mod virtual_machine;
 mod volume;
+pub(crate) mod vpc;
 mod zone;
 
 pub use ssh_keypair::generate_key;
@@ -109,7 +112,6 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "listcapabilities" => zone::list_capabilities,
         "listprojects" => zone::list_empty_projects,
         "listsecuritygroups" => zone::list_empty_security_groups,
-        "listvpcs" => zone::list_empty_vpcs,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,
@@ -164,6 +166,23 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "createtags" => tags::create,
         "deletetags" => tags::delete,
         "listtags" => tags::list,
+        // VPC family (handlers/vpc.rs, handlers/network_acl.rs)
+        "createnetworkacl" => network_acl::create_item,
+        "createnetworkacllist" => network_acl::create_list,
+        "createvpc" => vpc::create_vpc,
+        "deletenetworkacl" => network_acl::delete_item,
+        "deletenetworkacllist" => network_acl::delete_list,
+        "deletevpc" => vpc::delete_vpc,
+        "disablestaticnat" => static_nat::disable,
+        "enablestaticnat" => static_nat::enable,
+        "listnetworkacllists" => network_acl::list_lists,
+        "listnetworkacls" => network_acl::list_items,
+        "listvpcofferings" => vpc::list_offerings,
+        "listvpcs" => vpc::list_vpcs,
+        "replacenetworkacllist" => network_acl::replace_list,
+        "restartvpc" => vpc::restart_vpc,
+        "updatenetworkaclitem" => network_acl::update_item,
+        "updatevpc" => vpc::update_vpc,
         "queryasyncjobresult" => job::query_async_job_result,
         "listasyncjobs" => job::list_async_jobs,
         _ => return None,

@@ -4,11 +4,10 @@
 
 mod common;
 mod data_sources;
-// the first typed resources (VPC family) follow in the next commits
-#[allow(dead_code)]
 mod kit;
 mod provider;
 mod resources;
+mod rule_set;
 
 use std::process::ExitCode;
 

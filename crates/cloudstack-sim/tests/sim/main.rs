@@ -11,3 +11,4 @@ mod forwarding;
 mod jobs;
 mod lifecycle;
 mod persistence;
+mod vpc;
