@@ -7,6 +7,7 @@ mod job;
 mod network;
 mod offering;
 mod rules;
+pub(crate) mod security_group;
 mod ssh_keypair;
 mod tags;
 mod template;
@@ -15,6 +16,7 @@ mod virtual_machine;
 mod volume;
 mod zone;
 
+pub use security_group::{SecurityGroup, SecurityGroupRule};
 pub use ssh_keypair::generate_key;
 pub use user_data::UserData;
 
@@ -103,12 +105,18 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "deleteuserdata" => user_data::delete,
         "listuserdata" => user_data::list,
         "registeruserdata" => user_data::register,
+        "authorizesecuritygroupegress" => security_group::authorize_egress,
+        "authorizesecuritygroupingress" => security_group::authorize_ingress,
+        "createsecuritygroup" => security_group::create,
+        "deletesecuritygroup" => security_group::delete,
+        "listsecuritygroups" => security_group::list,
+        "revokesecuritygroupegress" => security_group::revoke_egress,
+        "revokesecuritygroupingress" => security_group::revoke_ingress,
         "listzones" => zone::list_zones,
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
         "listprojects" => zone::list_empty_projects,
-        "listsecuritygroups" => zone::list_empty_security_groups,
         "listvpcs" => zone::list_empty_vpcs,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,

@@ -164,6 +164,8 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                 let r = r.clone();
                 Ok(json!({"firewallrule": render::egress_rule(w, &r)}))
             }
+            "securitygroupingress" => crate::handlers::security_group::authorized(w, false, id),
+            "securitygroupegress" => crate::handlers::security_group::authorized(w, true, id),
             "volume" => {
                 let v = w
                     .volumes

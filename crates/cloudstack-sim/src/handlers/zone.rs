@@ -95,11 +95,6 @@ pub fn list_empty_projects(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiE
     list_answer(p, "project", Vec::new())
 }
 
-/// listSecurityGroups: advanced zones without security groups.
-pub fn list_empty_security_groups(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "securitygroup", Vec::new())
-}
-
 /// listVPCs: no VPCs in the simulator.
 pub fn list_empty_vpcs(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     list_answer(p, "vpc", Vec::new())
