@@ -4,6 +4,9 @@
 
 mod common;
 mod data_sources;
+// the first typed resources (VPC family) follow in the next commits
+#[allow(dead_code)]
+mod kit;
 mod provider;
 mod resources;
 

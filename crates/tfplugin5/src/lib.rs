@@ -13,6 +13,8 @@
 //! - [`Provider`], [`Resource`], [`DataSource`]: what a provider implements.
 //! - [`GrpcProvider`], [`routes`], [`serve`]: the gRPC service and the
 //!   go-plugin wiring (handshake, AutoMTLS, logging) from the `go-plugin` crate.
+//! - [`model`]: typed models, plain structs converted to and from
+//!   [`Value`] with serde, checked against their schema in tests.
 //! - [`timeouts`]: the Go SDK's `timeouts` block, Go duration syntax.
 //! - [`testing`]: real-Terraform test harness (find binaries, offline mirror).
 //! - [`proto`]: code generated from `proto/tfplugin5.proto` at build time
@@ -55,6 +57,7 @@
 mod diagnostics;
 mod error;
 pub mod json;
+pub mod model;
 pub mod msgpack;
 pub mod plan;
 mod provider;
