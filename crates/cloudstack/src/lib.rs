@@ -18,6 +18,7 @@
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails.
 //! - [`affinity`]: affinity groups.
+//! - [`security_group`]: security groups.
 //! - [`user_data`]: registered user data.
 //! - [`volume`]: data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
@@ -41,6 +42,7 @@ pub mod params;
 pub mod recovery;
 pub mod resolve;
 pub mod response;
+pub mod security_group;
 pub mod sign;
 pub mod transport;
 pub mod user_data;

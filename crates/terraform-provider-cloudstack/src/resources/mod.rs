@@ -13,6 +13,7 @@ mod disk;
 mod instance;
 mod ipaddress;
 mod network;
+mod security_group;
 mod ssh_keypair;
 mod template;
 mod user_data;
@@ -29,6 +30,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(affinity_group::AffinityGroup),
         Arc::new(attach_volume::AttachVolume),
         Arc::new(disk::Disk),
+        Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
