@@ -6,7 +6,8 @@
 //! `cloudstack_volume`): attach, resize in place, the shrink guard, detached behind
 //! Terraform's back and attached again, import, destroy; registered user data (resource,
 //! data source, an instance's `userdata_id` read back, refused deletion while in use);
-//! security groups (and the simulator's rule authorization).
+//! security groups (and the simulator's rule authorization); data source
+//! `cloudstack_ssh_keypair`.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -525,6 +526,35 @@ fn security_groups(ws: &Workspace, sim: &Sim) {
     assert_eq!(names.len(), seed.security_groups.len(), "{names:?}");
 }
 
+const KEYPAIR_LOOKUP: &str = r#"
+resource "cloudstack_ssh_keypair" "k" {
+  name = "lookup-key"
+}
+
+data "cloudstack_ssh_keypair" "k" {
+  filter {
+    name  = "name"
+    value = "^lookup-key$"
+  }
+  depends_on = [cloudstack_ssh_keypair.k]
+}
+
+output "same" { value = data.cloudstack_ssh_keypair.k.fingerprint == cloudstack_ssh_keypair.k.fingerprint }
+output "id" { value = data.cloudstack_ssh_keypair.k.id }
+"#;
+
+/// The key pair data source finds the pair by a name filter.
+fn keypair_lookup(ws: &Workspace, sim: &Sim) {
+    write(ws, sim, KEYPAIR_LOOKUP);
+    let out = apply(ws, "apply key pair and its lookup");
+    assert!(out.stdout.contains("same = true"), "{}", out.stdout);
+    assert!(out.stdout.contains("id = \"lookup-key\""), "{}", out.stdout);
+    plan_is_clean(ws, "plan after apply");
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    assert!(sim.sim.world().ssh_keypairs.is_empty());
+}
+
 #[test]
 fn prov_b_resources() {
     for tf in &binaries() {
@@ -538,5 +568,6 @@ fn prov_b_resources() {
         disks(&ws, &sim);
         user_data(&ws, &sim);
         security_groups(&ws, &sim);
+        keypair_lookup(&ws, &sim);
     }
 }
