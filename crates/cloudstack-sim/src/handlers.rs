@@ -6,6 +6,7 @@ mod affinity_group;
 mod job;
 mod network;
 mod offering;
+mod project;
 mod rules;
 pub(crate) mod security_group;
 mod ssh_keypair;
@@ -16,6 +17,7 @@ mod virtual_machine;
 mod volume;
 mod zone;
 
+pub use project::Project;
 pub use security_group::{SecurityGroup, SecurityGroupRule};
 pub use ssh_keypair::generate_key;
 pub use user_data::UserData;
@@ -112,11 +114,14 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "listsecuritygroups" => security_group::list,
         "revokesecuritygroupegress" => security_group::revoke_egress,
         "revokesecuritygroupingress" => security_group::revoke_ingress,
+        "createproject" => project::create,
+        "deleteproject" => project::delete,
+        "listprojects" => project::list,
+        "updateproject" => project::update,
         "listzones" => zone::list_zones,
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
-        "listprojects" => zone::list_empty_projects,
         "listvpcs" => zone::list_empty_vpcs,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,

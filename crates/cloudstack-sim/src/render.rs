@@ -455,3 +455,12 @@ pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
     }
     Value::Object(v)
 }
+
+/// A project (`ProjectResponse`), owned by the simulator's account.
+pub fn project(p: &crate::state::Project) -> Value {
+    json!({
+        "id": p.id, "name": p.name, "displaytext": p.displaytext, "state": p.state,
+        "created": p.created, "domainid": DOMAIN_ID, "domain": "ROOT",
+        "owner": [{"account": ACCOUNT, "accountid": ACCOUNT_ID}], "tags": [],
+    })
+}

@@ -539,6 +539,8 @@ pub struct World {
     pub user_data: Vec<UserData>,
     /// Security groups with their rules.
     pub security_groups: Vec<SecurityGroup>,
+    /// Projects.
+    pub projects: Vec<Project>,
     /// OS types.
     pub os_types: Vec<OsType>,
     /// Service offerings.
@@ -664,6 +666,7 @@ impl World {
         self.affinity_groups.iter().any(|x| x.id == id)
             || self.hosts.iter().any(|x| x.id == id)
             || self.user_data.iter().any(|x| x.id == id)
+            || self.projects.iter().any(|x| x.id == id)
             || self
                 .security_groups
                 .iter()
@@ -709,4 +712,4 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub use crate::handlers::{SecurityGroup, SecurityGroupRule, UserData};
+pub use crate::handlers::{Project, SecurityGroup, SecurityGroupRule, UserData};

@@ -17,10 +17,9 @@
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails.
-//! - [`affinity`]: affinity groups.
-//! - [`security_group`]: security groups.
-//! - [`user_data`]: registered user data.
-//! - [`volume`]: data volumes (create, attach, detach, resize, delete).
+//! - [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]: one module per
+//!   command family of affinity groups, projects, security groups, registered user data and
+//!   data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -39,6 +38,7 @@ pub mod job;
 pub mod list;
 pub mod model;
 pub mod params;
+pub mod project;
 pub mod recovery;
 pub mod resolve;
 pub mod response;

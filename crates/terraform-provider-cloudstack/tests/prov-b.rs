@@ -7,7 +7,8 @@
 //! Terraform's back and attached again, import, destroy; registered user data (resource,
 //! data source, an instance's `userdata_id` read back, refused deletion while in use);
 //! security groups (and the simulator's rule authorization); data source
-//! `cloudstack_ssh_keypair`.
+//! `cloudstack_ssh_keypair`; projects (resource, data source, an affinity group inside one:
+//! hidden from lists without its project id, imported as `<project>/<id>`).
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -555,6 +556,108 @@ fn keypair_lookup(ws: &Workspace, sim: &Sim) {
     assert!(sim.sim.world().ssh_keypairs.is_empty());
 }
 
+const PROJECT: &str = r#"
+resource "cloudstack_project" "p" {
+  name        = "mesos"
+  displaytext = "DISPLAY"
+}
+
+resource "cloudstack_affinity_group" "pg" {
+  name    = "p-masters"
+  type    = "host anti-affinity"
+  project = cloudstack_project.p.name
+}
+
+data "cloudstack_project" "p" {
+  filter {
+    name  = "name"
+    value = "^mesos$"
+  }
+  depends_on = [cloudstack_project.p]
+}
+
+output "ds_state" { value = data.cloudstack_project.p.state }
+"#;
+
+/// A project with an affinity group in it.
+fn projects(ws: &Workspace, sim: &Sim) {
+    write(ws, sim, &PROJECT.replace("DISPLAY", "Mesos cluster"));
+    let out = apply(ws, "apply project");
+    assert!(
+        out.stdout.contains("ds_state = \"Active\""),
+        "{}",
+        out.stdout
+    );
+    let w = sim.sim.world();
+    let project = w.projects[0].clone();
+    let group = w.affinity_groups[0].clone();
+    assert_eq!(group.projectid.as_deref(), Some(project.id.as_str()));
+    // objects of a project are listed only with its id
+    let (gid, pid) = (group.id.clone(), project.id.clone());
+    let (plain, scoped) = sim
+        .api(|c| async move {
+            let plain = c
+                .list_affinity_groups(&cloudstack::Params::new().with("id", &gid))
+                .await?;
+            let scoped = c
+                .list_affinity_groups(
+                    &cloudstack::Params::new()
+                        .with("id", &gid)
+                        .with("projectid", &pid),
+                )
+                .await?;
+            Ok((plain.len(), scoped.len()))
+        })
+        .unwrap();
+    assert_eq!((plain, scoped), (0, 1));
+    plan_is_clean(ws, "plan after apply");
+
+    // in place: displaytext; drift: a rename behind Terraform's back is undone
+    write(ws, sim, &PROJECT.replace("DISPLAY", "Mesos"));
+    let out = apply(ws, "apply displaytext");
+    assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+    assert_eq!(sim.sim.world().projects[0].displaytext, "Mesos");
+    assert_eq!(sim.sim.world().projects[0].id, project.id);
+    let id = project.id.clone();
+    sim.api(|c| async move {
+        c.update_project(&id, &cloudstack::Params::new().with("name", "renamed"))
+            .await
+    })
+    .unwrap();
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 2, "plan after the rename");
+    apply(ws, "apply undoes the rename");
+    assert_eq!(sim.sim.world().projects[0].name, "mesos");
+    plan_is_clean(ws, "plan after repair");
+
+    for (addr, id) in [
+        (
+            "cloudstack_affinity_group.pg",
+            format!("mesos/{}", group.id),
+        ),
+        ("cloudstack_project.p", project.id.clone()),
+    ] {
+        expect(
+            &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+            0,
+            "state rm",
+        );
+        expect(
+            &ws.run(&["import", "-no-color", addr, &id]).unwrap(),
+            0,
+            "import",
+        );
+    }
+    plan_is_clean(ws, "plan after import");
+
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    let w = sim.sim.world();
+    assert!(w.projects.is_empty() && w.affinity_groups.is_empty());
+}
+
 #[test]
 fn prov_b_resources() {
     for tf in &binaries() {
@@ -569,5 +672,6 @@ fn prov_b_resources() {
         user_data(&ws, &sim);
         security_groups(&ws, &sim);
         keypair_lookup(&ws, &sim);
+        projects(&ws, &sim);
     }
 }

@@ -170,6 +170,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .map(|n| n.eq_ignore_ascii_case(&g.name))
                 .unwrap_or(true)
         })
+        .filter(|g| super::project::visible(p, g.projectid.as_deref()))
         .filter(|g| keyword_matches(p, &[&g.name]))
         .map(|g| render::security_group(w, g))
         .collect();

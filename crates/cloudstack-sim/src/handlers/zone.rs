@@ -90,11 +90,6 @@ pub fn list_capabilities(_ctx: &mut Ctx<'_>, _p: &Params) -> Result<Value, ApiEr
     }}))
 }
 
-/// listProjects: the simulator has no projects.
-pub fn list_empty_projects(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "project", Vec::new())
-}
-
 /// listVPCs: no VPCs in the simulator.
 pub fn list_empty_vpcs(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     list_answer(p, "vpc", Vec::new())

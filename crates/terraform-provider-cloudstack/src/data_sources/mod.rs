@@ -12,6 +12,7 @@ use crate::{
     provider::{Client, Handle},
 };
 
+mod project;
 mod service_offering;
 mod ssh_keypair;
 mod template;
@@ -25,6 +26,7 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(zone::Zone),
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
+        Arc::new(crate::kit::Typed(project::Project)),
         Arc::new(crate::kit::Typed(ssh_keypair::SshKeypair)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),

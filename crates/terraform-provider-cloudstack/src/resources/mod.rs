@@ -13,6 +13,7 @@ mod disk;
 mod instance;
 mod ipaddress;
 mod network;
+mod project;
 mod security_group;
 mod ssh_keypair;
 mod template;
@@ -30,6 +31,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(affinity_group::AffinityGroup),
         Arc::new(attach_volume::AttachVolume),
         Arc::new(disk::Disk),
+        Arc::new(crate::kit::Typed(project::Project)),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
