@@ -7,7 +7,9 @@ mod job;
 mod network;
 mod network_acl;
 mod offering;
+mod project;
 mod rules;
+pub(crate) mod security_group;
 mod ssh_keypair;
 mod static_nat;
 mod tags;
@@ -18,6 +20,8 @@ mod volume;
 pub(crate) mod vpc;
 mod zone;
 
+pub use project::Project;
+pub use security_group::{SecurityGroup, SecurityGroupRule};
 pub use ssh_keypair::generate_key;
 pub use user_data::UserData;
 
@@ -106,12 +110,21 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "deleteuserdata" => user_data::delete,
         "listuserdata" => user_data::list,
         "registeruserdata" => user_data::register,
+        "authorizesecuritygroupegress" => security_group::authorize_egress,
+        "authorizesecuritygroupingress" => security_group::authorize_ingress,
+        "createsecuritygroup" => security_group::create,
+        "deletesecuritygroup" => security_group::delete,
+        "listsecuritygroups" => security_group::list,
+        "revokesecuritygroupegress" => security_group::revoke_egress,
+        "revokesecuritygroupingress" => security_group::revoke_ingress,
+        "createproject" => project::create,
+        "deleteproject" => project::delete,
+        "listprojects" => project::list,
+        "updateproject" => project::update,
         "listzones" => zone::list_zones,
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
-        "listprojects" => zone::list_empty_projects,
-        "listsecuritygroups" => zone::list_empty_security_groups,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,

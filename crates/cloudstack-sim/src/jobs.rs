@@ -166,6 +166,16 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                 let r = r.clone();
                 Ok(json!({"firewallrule": render::egress_rule(w, &r)}))
             }
+            "securitygroupingress" => crate::handlers::security_group::authorized(w, false, id),
+            "securitygroupegress" => crate::handlers::security_group::authorized(w, true, id),
+            "project" => {
+                let p = w
+                    .projects
+                    .iter()
+                    .find(|p| &p.id == id)
+                    .ok_or_else(|| gone("project", id))?;
+                Ok(json!({"project": render::project(p)}))
+            }
             "volume" => {
                 let v = w
                     .volumes
@@ -199,6 +209,12 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                         return Err(gone("IP address", id));
                     }
                     remove_ip(w, id);
+                }
+                "project" => {
+                    if !w.projects.iter().any(|p| &p.id == id) {
+                        return Err(gone("project", id));
+                    }
+                    w.projects.retain(|p| &p.id != id);
                 }
                 "affinitygroup" => {
                     if !w.affinity_groups.iter().any(|g| &g.id == id) {

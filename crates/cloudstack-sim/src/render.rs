@@ -425,3 +425,54 @@ pub fn user_data(u: &crate::handlers::UserData) -> Value {
     }
     Value::Object(v)
 }
+
+/// A security group (`SecurityGroupResponse`) with its rules.
+pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
+    let rules = |rs: &[crate::state::SecurityGroupRule]| -> Vec<Value> {
+        rs.iter()
+            .map(|r| {
+                let mut v = obj(json!({"ruleid": r.ruleid, "protocol": r.protocol, "tags": []}));
+                for (k, x) in [
+                    ("startport", r.startport),
+                    ("endport", r.endport),
+                    ("icmptype", r.icmptype),
+                    ("icmpcode", r.icmpcode),
+                ] {
+                    if let Some(x) = x {
+                        v.insert(k.into(), json!(x));
+                    }
+                }
+                if let Some(c) = &r.cidr {
+                    v.insert("cidr".into(), json!(c));
+                }
+                if let Some(n) = &r.securitygroupname {
+                    v.insert("securitygroupname".into(), json!(n));
+                    v.insert("account".into(), json!(ACCOUNT));
+                }
+                Value::Object(v)
+            })
+            .collect()
+    };
+    let mut v = obj(json!({
+        "id": g.id, "name": g.name, "ingressrule": rules(&g.ingress),
+        "egressrule": rules(&g.egress), "tags": tags_json(w, &g.id),
+        "virtualmachinecount": 0, "virtualmachineids": [],
+    }));
+    if let Some(d) = &g.description {
+        v.insert("description".into(), json!(d));
+    }
+    owner(&mut v);
+    if let Some(p) = &g.projectid {
+        v.insert("projectid".into(), json!(p));
+    }
+    Value::Object(v)
+}
+
+/// A project (`ProjectResponse`), owned by the simulator's account.
+pub fn project(p: &crate::state::Project) -> Value {
+    json!({
+        "id": p.id, "name": p.name, "displaytext": p.displaytext, "state": p.state,
+        "created": p.created, "domainid": DOMAIN_ID, "domain": "ROOT",
+        "owner": [{"account": ACCOUNT, "accountid": ACCOUNT_ID}], "tags": [],
+    })
+}

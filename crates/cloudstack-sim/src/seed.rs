@@ -7,6 +7,7 @@
 
 use crate::cidr::Ipv4Cidr;
 use crate::placement::Host;
+use crate::state::SecurityGroup;
 use crate::state::{
     DiskOffering, Network, NetworkOffering, OsType, PublicIp, ServiceOffering, Template, World,
     Zone,
@@ -58,6 +59,9 @@ fn hosts(zone: &str) -> Vec<Host> {
         })
         .collect()
 }
+
+/// The account's `default` security group.
+pub const DEFAULT_SECURITY_GROUP_ID: &str = "d1a2b3c4-0000-4000-8000-000000000201";
 
 const OS_CATEGORY_UBUNTU: &str = "c0a80a01-0000-4000-8000-0000000000c1";
 const OS_CATEGORY_OTHER: &str = "c0a80a01-0000-4000-8000-0000000000c2";
@@ -283,6 +287,14 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             allocated: created,
         }],
         hosts: hosts(ZONE_ID),
+        security_groups: vec![SecurityGroup {
+            id: DEFAULT_SECURITY_GROUP_ID.into(),
+            name: "default".into(),
+            description: Some("Default Security Group".into()),
+            projectid: None,
+            ingress: Vec::new(),
+            egress: Vec::new(),
+        }],
         next_ip_offset: 1,
         ..World::default()
     }

@@ -553,6 +553,10 @@ pub struct World {
     pub hosts: Vec<crate::placement::Host>,
     /// Registered user data.
     pub user_data: Vec<UserData>,
+    /// Security groups with their rules.
+    pub security_groups: Vec<SecurityGroup>,
+    /// Projects.
+    pub projects: Vec<Project>,
     /// OS types.
     pub os_types: Vec<OsType>,
     /// Service offerings.
@@ -680,6 +684,11 @@ impl World {
         self.affinity_groups.iter().any(|x| x.id == id)
             || self.hosts.iter().any(|x| x.id == id)
             || self.user_data.iter().any(|x| x.id == id)
+            || self.projects.iter().any(|x| x.id == id)
+            || self
+                .security_groups
+                .iter()
+                .any(|g| g.id == id || g.ingress.iter().chain(&g.egress).any(|r| r.ruleid == id))
             || self.zones.iter().any(|x| x.id == id)
             || self.os_types.iter().any(|x| x.id == id)
             || self.service_offerings.iter().any(|x| x.id == id)
@@ -722,4 +731,4 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub use crate::handlers::UserData;
+pub use crate::handlers::{Project, SecurityGroup, SecurityGroupRule, UserData};

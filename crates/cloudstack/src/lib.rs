@@ -19,9 +19,9 @@
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
 //!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
-//! - [`affinity`]: affinity groups.
-//! - [`user_data`]: registered user data.
-//! - [`volume`]: data volumes (create, attach, detach, resize, delete).
+//! - [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]: one module per
+//!   command family of affinity groups, projects, security groups, registered user data and
+//!   data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -40,9 +40,11 @@ pub mod job;
 pub mod list;
 pub mod model;
 pub mod params;
+pub mod project;
 pub mod recovery;
 pub mod resolve;
 pub mod response;
+pub mod security_group;
 pub mod sign;
 pub mod transport;
 pub mod user_data;

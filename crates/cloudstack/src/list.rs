@@ -59,6 +59,37 @@ impl Client {
             .map(|v| decode(command, v))
             .collect()
     }
+
+    /// One object by `id` (`listall=true`), `None` when it does not exist. With
+    /// `any_project`, an object not among the account's is looked for in every project
+    /// (`projectid=-1`, which lists only projects' objects).
+    pub(crate) async fn get_by_id<T: DeserializeOwned>(
+        &self,
+        (command, key): (&str, &str),
+        id: &str,
+        any_project: bool,
+        id_of: impl Fn(&T) -> &str,
+    ) -> Result<Option<T>> {
+        let mut p = Params::new().with("id", id).with("listall", "true");
+        let scopes: &[Option<&str>] = if any_project {
+            &[None, Some("-1")]
+        } else {
+            &[None]
+        };
+        for scope in scopes {
+            p.set_opt("projectid", *scope);
+            match self.list_all::<T>(command, key, &p).await {
+                Ok(v) => {
+                    if let Some(o) = v.into_iter().find(|o| id_of(o) == id) {
+                        return Ok(Some(o));
+                    }
+                }
+                Err(e) if e.is_param_error() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// Decodes one object into a model, as a [`Error::Decode`] on mismatch.

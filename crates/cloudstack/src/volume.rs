@@ -97,25 +97,10 @@ impl Client {
     /// the account's is looked for in every project (`projectid=-1`, which lists only
     /// projects' volumes).
     pub async fn get_volume(&self, id: &str, any_project: bool) -> Result<Option<Volume>> {
-        let mut p = Params::new().with("id", id).with("listall", "true");
-        let scopes: &[Option<&str>] = if any_project {
-            &[None, Some("-1")]
-        } else {
-            &[None]
-        };
-        for scope in scopes {
-            p.set_opt("projectid", *scope);
-            match self.list_volumes(&p).await {
-                Ok(v) => {
-                    if let Some(v) = v.into_iter().find(|v| v.id == id) {
-                        return Ok(Some(v));
-                    }
-                }
-                Err(e) if e.is_param_error() => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(None)
+        self.get_by_id(("listVolumes", "volume"), id, any_project, |v: &Volume| {
+            v.id.as_str()
+        })
+        .await
     }
 
     async fn volume_job(&self, command: &str, params: &Params) -> Result<Volume> {

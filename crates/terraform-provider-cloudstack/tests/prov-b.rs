@@ -5,7 +5,10 @@
 //! (`cloudstack_disk`, `cloudstack_volume`, `cloudstack_attach_volume`, data source
 //! `cloudstack_volume`): attach, resize in place, the shrink guard, detached behind
 //! Terraform's back and attached again, import, destroy; registered user data (resource,
-//! data source, an instance's `userdata_id` read back, refused deletion while in use).
+//! data source, an instance's `userdata_id` read back, refused deletion while in use);
+//! security groups (and the simulator's rule authorization); data source
+//! `cloudstack_ssh_keypair`; projects (resource, data source, an affinity group inside one:
+//! hidden from lists without its project id, imported as `<project>/<id>`).
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -416,6 +419,245 @@ fn user_data(ws: &Workspace, sim: &Sim) {
     assert_eq!(w.virtual_machines.len(), seed.virtual_machines.len());
 }
 
+const SECURITY_GROUPS: &str = r#"
+resource "cloudstack_security_group" "web" {
+  name        = "web"
+  description = "web servers"
+}
+
+resource "cloudstack_security_group" "plain" {
+  name = "plain"
+}
+"#;
+
+/// Security groups; their rules through the API.
+fn security_groups(ws: &Workspace, sim: &Sim) {
+    let seed = sim.sim.world();
+    write(ws, sim, SECURITY_GROUPS);
+    apply(ws, "apply security groups");
+    let w = sim.sim.world();
+    let group = |name: &str| {
+        w.security_groups
+            .iter()
+            .find(|g| g.name == name)
+            .unwrap()
+            .clone()
+    };
+    let web = group("web");
+    assert_eq!(web.description.as_deref(), Some("web servers"));
+    assert_eq!(group("plain").description.as_deref(), Some("plain"));
+    plan_is_clean(ws, "plan after apply");
+
+    // rules: one per CIDR; the same rule again fails the job as in CloudStack
+    let rule = cloudstack::Params::new()
+        .with("securitygroupid", &web.id)
+        .with("protocol", "tcp")
+        .with("startport", "22")
+        .with("endport", "22")
+        .with("cidrlist", "10.0.0.0/8,192.168.0.0/16");
+    let r = rule.clone();
+    let v = sim
+        .api(|c| async move { c.request_async("authorizeSecurityGroupIngress", &r).await })
+        .unwrap();
+    assert_eq!(
+        v["securitygroup"]["ingressrule"].as_array().unwrap().len(),
+        2
+    );
+    let again = sim
+        .api(|c| async move {
+            c.request_async("authorizeSecurityGroupIngress", &rule)
+                .await
+        })
+        .unwrap_err();
+    assert!(
+        again
+            .to_string()
+            .contains("Failed to authorize security group ingress rule(s)"),
+        "{again}"
+    );
+    // the account's default group stays
+    let default = cloudstack::Params::new().with("name", "default");
+    let refused = sim
+        .api(|c| async move { c.request("deleteSecurityGroup", &default).await })
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("cannot be deleted"),
+        "{refused}"
+    );
+
+    // drift: a group deleted behind Terraform's back is created again
+    let id = web.id.clone();
+    sim.api(|c| async move { c.delete_security_group(&id, None).await })
+        .unwrap();
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 2, "plan after the group was deleted");
+    assert!(
+        out.stdout.contains("1 to add, 0 to change"),
+        "{}",
+        out.stdout
+    );
+    apply(ws, "apply creates it again");
+    plan_is_clean(ws, "plan after repair");
+
+    let addr = "cloudstack_security_group.plain";
+    let plain = group("plain");
+    expect(
+        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+        0,
+        "state rm",
+    );
+    expect(
+        &ws.run(&["import", "-no-color", addr, &plain.id]).unwrap(),
+        0,
+        "import",
+    );
+    plan_is_clean(ws, "plan after import");
+
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    let names: Vec<String> = sim
+        .sim
+        .world()
+        .security_groups
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names.len(), seed.security_groups.len(), "{names:?}");
+}
+
+const KEYPAIR_LOOKUP: &str = r#"
+resource "cloudstack_ssh_keypair" "k" {
+  name = "lookup-key"
+}
+
+data "cloudstack_ssh_keypair" "k" {
+  filter {
+    name  = "name"
+    value = "^lookup-key$"
+  }
+  depends_on = [cloudstack_ssh_keypair.k]
+}
+
+output "same" { value = data.cloudstack_ssh_keypair.k.fingerprint == cloudstack_ssh_keypair.k.fingerprint }
+output "id" { value = data.cloudstack_ssh_keypair.k.id }
+"#;
+
+/// The key pair data source finds the pair by a name filter.
+fn keypair_lookup(ws: &Workspace, sim: &Sim) {
+    write(ws, sim, KEYPAIR_LOOKUP);
+    let out = apply(ws, "apply key pair and its lookup");
+    assert!(out.stdout.contains("same = true"), "{}", out.stdout);
+    assert!(out.stdout.contains("id = \"lookup-key\""), "{}", out.stdout);
+    plan_is_clean(ws, "plan after apply");
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    assert!(sim.sim.world().ssh_keypairs.is_empty());
+}
+
+const PROJECT: &str = r#"
+resource "cloudstack_project" "p" {
+  name        = "mesos"
+  displaytext = "DISPLAY"
+}
+
+resource "cloudstack_affinity_group" "pg" {
+  name    = "p-masters"
+  type    = "host anti-affinity"
+  project = cloudstack_project.p.name
+}
+
+data "cloudstack_project" "p" {
+  filter {
+    name  = "name"
+    value = "^mesos$"
+  }
+  depends_on = [cloudstack_project.p]
+}
+
+output "ds_state" { value = data.cloudstack_project.p.state }
+"#;
+
+/// A project with an affinity group in it.
+fn projects(ws: &Workspace, sim: &Sim) {
+    write(ws, sim, &PROJECT.replace("DISPLAY", "Mesos cluster"));
+    let out = apply(ws, "apply project");
+    assert!(
+        out.stdout.contains("ds_state = \"Active\""),
+        "{}",
+        out.stdout
+    );
+    let w = sim.sim.world();
+    let project = w.projects[0].clone();
+    let group = w.affinity_groups[0].clone();
+    assert_eq!(group.projectid.as_deref(), Some(project.id.as_str()));
+    // objects of a project are listed only with its id
+    let (gid, pid) = (group.id.clone(), project.id.clone());
+    let (plain, scoped) = sim
+        .api(|c| async move {
+            let plain = c
+                .list_affinity_groups(&cloudstack::Params::new().with("id", &gid))
+                .await?;
+            let scoped = c
+                .list_affinity_groups(
+                    &cloudstack::Params::new()
+                        .with("id", &gid)
+                        .with("projectid", &pid),
+                )
+                .await?;
+            Ok((plain.len(), scoped.len()))
+        })
+        .unwrap();
+    assert_eq!((plain, scoped), (0, 1));
+    plan_is_clean(ws, "plan after apply");
+
+    // in place: displaytext; drift: a rename behind Terraform's back is undone
+    write(ws, sim, &PROJECT.replace("DISPLAY", "Mesos"));
+    let out = apply(ws, "apply displaytext");
+    assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+    assert_eq!(sim.sim.world().projects[0].displaytext, "Mesos");
+    assert_eq!(sim.sim.world().projects[0].id, project.id);
+    let id = project.id.clone();
+    sim.api(|c| async move {
+        c.update_project(&id, &cloudstack::Params::new().with("name", "renamed"))
+            .await
+    })
+    .unwrap();
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 2, "plan after the rename");
+    apply(ws, "apply undoes the rename");
+    assert_eq!(sim.sim.world().projects[0].name, "mesos");
+    plan_is_clean(ws, "plan after repair");
+
+    for (addr, id) in [
+        (
+            "cloudstack_affinity_group.pg",
+            format!("mesos/{}", group.id),
+        ),
+        ("cloudstack_project.p", project.id.clone()),
+    ] {
+        expect(
+            &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+            0,
+            "state rm",
+        );
+        expect(
+            &ws.run(&["import", "-no-color", addr, &id]).unwrap(),
+            0,
+            "import",
+        );
+    }
+    plan_is_clean(ws, "plan after import");
+
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    let w = sim.sim.world();
+    assert!(w.projects.is_empty() && w.affinity_groups.is_empty());
+}
+
 #[test]
 fn prov_b_resources() {
     for tf in &binaries() {
@@ -428,5 +670,8 @@ fn prov_b_resources() {
         affinity_group(&ws, &sim);
         disks(&ws, &sim);
         user_data(&ws, &sim);
+        security_groups(&ws, &sim);
+        keypair_lookup(&ws, &sim);
+        projects(&ws, &sim);
     }
 }

@@ -124,6 +124,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .affinity_groups
         .iter()
         .filter(|g| id.as_deref().map(|i| i == g.id).unwrap_or(true))
+        .filter(|g| super::project::visible(p, g.projectid.as_deref()))
         .filter(|g| name_matches(p, &g.name))
         .filter(|g| p.opt("type").map(|t| t == g.kind).unwrap_or(true))
         .filter(|g| {

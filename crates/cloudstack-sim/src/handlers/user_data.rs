@@ -99,6 +99,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .user_data
         .iter()
         .filter(|u| id.as_deref().map(|i| i == u.id).unwrap_or(true))
+        .filter(|u| super::project::visible(p, u.projectid.as_deref()))
         .filter(|u| name_matches(p, &u.name))
         .filter(|u| keyword_matches(p, &[&u.name]))
         .map(render::user_data)

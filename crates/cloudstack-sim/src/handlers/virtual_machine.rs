@@ -596,6 +596,7 @@ pub fn list_volumes(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .unwrap_or(true)
         })
         .filter(|v| zoneid.as_deref().map(|z| z == v.zoneid).unwrap_or(true))
+        .filter(|v| super::project::visible(p, v.projectid.as_deref()))
         .filter(|v| name_matches(p, &v.name))
         .filter(|v| keyword_matches(p, &[&v.name]))
         .map(|v| render::volume(w, v))

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use cloudstack::Params;
 use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, list_all, newest, Filters};
+use super::{filtered_schema, list_all, pick, str_field, Filters};
 use crate::{common::resolve_project, provider::Client};
 
 /// The `cloudstack_user_data` data source.
@@ -66,23 +66,8 @@ impl DataSource<Client> for UserData {
         else {
             return Value::Null;
         };
-        let str_of =
-            |o: &serde_json::Value, k: &str| o.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let Some(best) = newest(&all, &filters) else {
-            let names: Vec<String> = all.iter().filter_map(|o| str_of(o, "name")).collect();
-            diags.attribute_error(
-                "filter",
-                "No user data is matching with the specified regex",
-                format!(
-                    "filters: {}; user data: {}",
-                    filters.describe(),
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ),
-            );
+        let str_of = str_field;
+        let Some(best) = pick(&all, &filters, "user data", diags) else {
             return Value::Null;
         };
         let mut out = config.clone();

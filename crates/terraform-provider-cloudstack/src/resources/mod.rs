@@ -18,6 +18,8 @@ mod ipaddress;
 mod network;
 mod network_acl;
 mod network_acl_rule;
+mod project;
+mod security_group;
 mod ssh_keypair;
 mod static_nat;
 mod template;
@@ -36,6 +38,8 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(affinity_group::AffinityGroup),
         Arc::new(attach_volume::AttachVolume),
         Arc::new(disk::Disk),
+        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
