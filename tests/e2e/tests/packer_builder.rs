@@ -317,6 +317,35 @@ fn printed_cs_commands(output: &str) -> Vec<String> {
     commands
 }
 
+/// Runs the `cs` commands an aborted build printed, which must be one per thing it made
+/// (last made first), and checks that nothing is left afterwards.
+async fn remove_what_an_aborted_build_left(env: &Env, cs: &Path, output: &str) {
+    let commands = printed_cs_commands(output);
+    let names: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "deleteFirewallRule",
+            "deletePortForwardingRule",
+            "disassociateIpAddress",
+            "destroyVirtualMachine",
+            "deleteSSHKeyPair"
+        ],
+        "{output}"
+    );
+    for command in &commands {
+        let out = python_cs(cs, &env.sim.api_url, SIM_SECRET_KEY)
+            .args(command.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cs {command}: {}", text(&out));
+    }
+    assert_nothing_left(&env.client()).await;
+}
+
 /// `-on-error=abort` (passed to the builder as `packer_on_error`): the failed build leaves
 /// the VM, its IP, rules and key pair for debugging and prints how to remove each; running
 /// those commands (python `cs`) then leaves nothing behind.
@@ -341,43 +370,12 @@ async fn on_error_abort_leaves_everything_and_says_how_to_remove_it() {
     assert_eq!(vms[0].state.as_deref(), Some("Running"));
     assert_eq!(client.list_ssh_key_pairs(&all).await.unwrap().len(), 1);
 
-    let commands = printed_cs_commands(&t);
-    let names: Vec<&str> = commands
-        .iter()
-        .filter_map(|c| c.split_whitespace().next())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "deleteFirewallRule",
-            "deletePortForwardingRule",
-            "disassociateIpAddress",
-            "destroyVirtualMachine",
-            "deleteSSHKeyPair"
-        ],
-        "{t}"
-    );
-    for command in &commands {
-        let out = python_cs(&cs, &env.sim.api_url, SIM_SECRET_KEY)
-            .args(command.split_whitespace())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "cs {command}: {}", text(&out));
-    }
-    assert_nothing_left(&client).await;
+    remove_what_an_aborted_build_left(&env, &cs, &t).await;
 }
 
-/// `-debug` (`packer_debug`): the build pauses after each step and before each cleanup,
-/// asking through Packer's Ui; enter continues. Packer only asks on a terminal, so the
-/// build runs under `script` (a pty), and a person "presses enter" (a carriage return, as
-/// a raw-mode terminal sends it) every 100 ms.
-#[tokio::test]
-async fn debug_pauses_between_steps() {
-    let Some(env) = Env::start(&[]) else { return };
-    let Some(script) = require_tool("script (bsdutils)", which("script")) else {
-        return;
-    };
-    let packer = env.build_command_with(&["-debug"], "packer-e2e-debug", "true");
+/// Runs `packer` under `script` (a pseudo-terminal: Packer asks questions only on one),
+/// typing `keys` every 100 ms until it exits. A terminal in raw mode sends enter as `\r`.
+fn run_in_pty(script: &Path, packer: &Command, keys: &'static [u8]) -> Output {
     let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
     let line = std::iter::once(quote(packer.get_program()))
         .chain(packer.get_args().map(quote))
@@ -403,11 +401,56 @@ async fn debug_pauses_between_steps() {
     let mut stdin = child.stdin.take().unwrap();
     std::thread::spawn(move || {
         use std::io::Write;
-        while stdin.write_all(b"\r").and_then(|()| stdin.flush()).is_ok() {
+        while stdin.write_all(keys).and_then(|()| stdin.flush()).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
     });
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `-on-error=ask`: the failed step's error is shown and Packer's Ui asks what to do;
+/// answering `a` aborts without cleanup, leaving what the printed commands remove.
+#[tokio::test]
+async fn on_error_ask_answered_abort_leaves_everything() {
+    let Some(env) = Env::start(&[]) else { return };
+    let (Some(script), Some(cs)) = (
+        require_tool("script (bsdutils)", which("script")),
+        require_tool("python cs", which("cs")),
+    ) else {
+        return;
+    };
+    let out = run_in_pty(
+        &script,
+        &env.build_command_with(&["-on-error=ask"], "packer-e2e-ask", "exit 1"),
+        b"a\r",
+    );
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Step \"provision\" failed"), "{t}");
+    assert!(
+        t.contains("[c] Clean up and exit, [a] abort without cleanup"),
+        "{t}"
+    );
+    assert!(t.contains("Aborted without cleanup"), "{t}");
+    assert!(!t.contains("Destroying instance"), "{t}");
+    remove_what_an_aborted_build_left(&env, &cs, &t).await;
+}
+
+/// `-debug` (`packer_debug`): the build pauses after each step and before each cleanup,
+/// asking through Packer's Ui; enter continues. Packer only asks on a terminal, so the
+/// build runs under `script` (a pty), and a person "presses enter" (a carriage return, as
+/// a raw-mode terminal sends it) every 100 ms.
+#[tokio::test]
+async fn debug_pauses_between_steps() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(script) = require_tool("script (bsdutils)", which("script")) else {
+        return;
+    };
+    let out = run_in_pty(
+        &script,
+        &env.build_command_with(&["-debug"], "packer-e2e-debug", "true"),
+        b"\r",
+    );
     let t = text(&out);
     assert!(
         out.status.success(),
