@@ -1282,7 +1282,10 @@ mod tests {
         // Job results now come from the client's watcher (listAsyncJobs), a read that is
         // retried when garbled, so how many creates end tainted depends on which answers the
         // faults hit; what may never vary is that exactly the planned VMs remain (above).
-        assert!(stats["faults"].as_u64().unwrap_or(0) > 0, "no fault injected: {stats}");
+        assert!(
+            stats["faults"].as_u64().unwrap_or(0) > 0,
+            "no fault injected: {stats}"
+        );
         eprintln!("{tainted} creates recorded as tainted and replaced");
     }
 
