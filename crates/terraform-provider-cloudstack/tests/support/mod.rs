@@ -171,3 +171,17 @@ pub fn binaries() -> Vec<TerraformBinary> {
     }
     b
 }
+
+/// Forgets `addr` and imports it again by `id`.
+pub fn reimport(ws: &Workspace, addr: &str, id: &str) {
+    expect(
+        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+        0,
+        "state rm",
+    );
+    expect(
+        &ws.run(&["import", "-no-color", addr, id]).unwrap(),
+        0,
+        "import",
+    );
+}
