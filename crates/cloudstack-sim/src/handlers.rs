@@ -5,16 +5,19 @@ mod address;
 mod affinity_group;
 mod job;
 mod network;
+mod network_acl;
 mod offering;
 mod project;
 mod rules;
 pub(crate) mod security_group;
 mod ssh_keypair;
+mod static_nat;
 mod tags;
 mod template;
 mod user_data;
 mod virtual_machine;
 mod volume;
+pub(crate) mod vpc;
 mod zone;
 
 pub use project::Project;
@@ -122,7 +125,6 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
-        "listvpcs" => zone::list_empty_vpcs,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,
@@ -177,6 +179,23 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "createtags" => tags::create,
         "deletetags" => tags::delete,
         "listtags" => tags::list,
+        // VPC family (handlers/vpc.rs, handlers/network_acl.rs)
+        "createnetworkacl" => network_acl::create_item,
+        "createnetworkacllist" => network_acl::create_list,
+        "createvpc" => vpc::create_vpc,
+        "deletenetworkacl" => network_acl::delete_item,
+        "deletenetworkacllist" => network_acl::delete_list,
+        "deletevpc" => vpc::delete_vpc,
+        "disablestaticnat" => static_nat::disable,
+        "enablestaticnat" => static_nat::enable,
+        "listnetworkacllists" => network_acl::list_lists,
+        "listnetworkacls" => network_acl::list_items,
+        "listvpcofferings" => vpc::list_offerings,
+        "listvpcs" => vpc::list_vpcs,
+        "replacenetworkacllist" => network_acl::replace_list,
+        "restartvpc" => vpc::restart_vpc,
+        "updatenetworkaclitem" => network_acl::update_item,
+        "updatevpc" => vpc::update_vpc,
         "queryasyncjobresult" => job::query_async_job_result,
         "listasyncjobs" => job::list_async_jobs,
         _ => return None,

@@ -15,6 +15,7 @@ fn gone(what: &str, id: &str) -> ApiError {
 
 fn remove_ip(w: &mut World, id: &str) {
     w.retire(id);
+    w.vpc.static_nat.remove(id);
     w.public_ips.retain(|i| i.id != id);
     w.port_forwarding_rules.retain(|r| r.ipaddressid != id);
     w.firewall_rules.retain(|r| r.ipaddressid != id);
@@ -39,6 +40,7 @@ fn remove_vm(w: &mut World, id: &str) {
         }
     }
     w.port_forwarding_rules.retain(|r| r.virtualmachineid != id);
+    w.vpc.static_nat.retain(|_, n| n.virtualmachineid != id);
     w.tags
         .retain(|t| t.resourceid != id && !roots.contains(&t.resourceid));
 }
@@ -240,6 +242,7 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                         remove_ip(w, &ip);
                     }
                     w.egress_rules.retain(|r| &r.networkid != id);
+                    w.vpc.tier_acls.remove(id.as_str());
                     w.networks.retain(|n| &n.id != id);
                 }
                 other => {
@@ -253,6 +256,9 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             Ok(json!({"success": true}))
         }
         JobAction::Success => Ok(json!({"success": true})),
+        JobAction::Vpc { object, id, remove } => {
+            crate::handlers::vpc::finish(w, object, id, *remove)
+        }
     }
 }
 

@@ -106,7 +106,7 @@ pub fn network_offering(n: &NetworkOffering) -> Value {
         "isdefault": true, "specifyvlan": n.specifyvlan, "conservemode": true,
         "specifyipranges": n.specifyipranges, "availability": "Optional", "networkrate": 200,
         "state": "Enabled", "guestiptype": n.guestiptype, "serviceofferingid": "",
-        "service": services, "forvpc": false, "ispersistent": false, "egressdefaultpolicy": true,
+        "service": services, "forvpc": n.forvpc, "ispersistent": false, "egressdefaultpolicy": true,
         "supportsstrechedl2subnet": false, "supportspublicaccess": false,
     })
 }
@@ -201,6 +201,9 @@ pub fn network(w: &World, n: &Network) -> Value {
     owner(&mut v);
     if let Some(vpc) = &n.vpcid {
         v.insert("vpcid".into(), json!(vpc));
+    }
+    if let Some(acl) = w.vpc.tier_acls.get(&n.id) {
+        v.insert("aclid".into(), json!(acl));
     }
     Value::Object(v)
 }
@@ -310,6 +313,15 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
     }
     if let Some(vpc) = &ip.vpcid {
         v.insert("vpcid".into(), json!(vpc));
+    }
+    if let Some(nat) = w.vpc.static_nat.get(&ip.id) {
+        v.insert("isstaticnat".into(), json!(true));
+        v.insert("virtualmachineid".into(), json!(nat.virtualmachineid));
+        v.insert("vmipaddress".into(), json!(nat.vmguestip));
+        if let Some(vm) = w.vm(&nat.virtualmachineid) {
+            v.insert("virtualmachinename".into(), json!(vm.name));
+            v.insert("virtualmachinedisplayname".into(), json!(vm.displayname));
+        }
     }
     Value::Object(v)
 }

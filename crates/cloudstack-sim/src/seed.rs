@@ -33,6 +33,8 @@ pub const NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
 pub const ISOLATED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c40";
 /// Network offering `DefaultSharedNetworkOffering`.
 pub const SHARED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c41";
+/// Network offering `DefaultIsolatedNetworkOfferingForVpcNetworks` (VPC tiers).
+pub const VPC_TIER_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c42";
 /// Source NAT IP of `guestnet001`.
 pub const SOURCE_NAT_IP_ID: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c70";
 /// OS type `Ubuntu 14.04 (64-bit)`.
@@ -169,6 +171,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 .collect(),
                 specifyipranges: false,
                 specifyvlan: false,
+                forvpc: false,
             },
             NetworkOffering {
                 id: SHARED_OFFERING_ID.into(),
@@ -181,6 +184,31 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                     .collect(),
                 specifyipranges: true,
                 specifyvlan: true,
+                forvpc: false,
+            },
+            NetworkOffering {
+                id: VPC_TIER_OFFERING_ID.into(),
+                name: "DefaultIsolatedNetworkOfferingForVpcNetworks".into(),
+                displaytext: "Offering for Isolated VPC networks with Source Nat service enabled"
+                    .into(),
+                guestiptype: "Isolated".into(),
+                services: [
+                    "Dhcp",
+                    "Dns",
+                    "Lb",
+                    "NetworkACL",
+                    "PortForwarding",
+                    "SourceNat",
+                    "StaticNat",
+                    "UserData",
+                    "Vpn",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                specifyipranges: false,
+                specifyvlan: false,
+                forvpc: true,
             },
         ],
         templates: vec![

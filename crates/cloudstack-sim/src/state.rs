@@ -9,6 +9,9 @@ use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod vpc;
+pub use vpc::*;
+
 /// A zone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Zone {
@@ -87,6 +90,9 @@ pub struct NetworkOffering {
     /// Whether VLAN must be given.
     #[serde(default)]
     pub specifyvlan: bool,
+    /// For VPC tiers only (and only offering usable for them).
+    #[serde(default)]
+    pub forvpc: bool,
 }
 
 impl NetworkOffering {
@@ -493,6 +499,16 @@ pub enum JobAction {
     },
     /// Nothing left to do; answers `success` (tags).
     Success,
+    /// Finish a VPC-family command (see `handlers::vpc::finish`): activate
+    /// the object and answer with it, or remove it.
+    Vpc {
+        /// `vpc`, `networkacllist`, `networkacl`, ...
+        object: String,
+        /// UUID.
+        id: String,
+        /// Remove instead of activate.
+        remove: bool,
+    },
 }
 
 /// An async job.
@@ -571,6 +587,8 @@ pub struct World {
     pub tags: Vec<Tag>,
     /// Async jobs.
     pub jobs: Vec<AsyncJob>,
+    /// VPCs, ACL lists and their rules.
+    pub vpc: VpcWorld,
     /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
     /// filters a list to nothing, while an id that never existed is a 431.
     pub retired_ids: Vec<String>,
@@ -685,6 +703,7 @@ impl World {
             || self.firewall_rules.iter().any(|x| x.id == id)
             || self.egress_rules.iter().any(|x| x.id == id)
             || self.ssh_keypairs.iter().any(|x| x.id == id)
+            || self.vpc.knows_id(id)
             || self.retired_ids.iter().any(|x| x == id)
     }
 

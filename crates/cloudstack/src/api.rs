@@ -193,11 +193,22 @@ fn same_list(want: &[String], got: Option<String>) -> bool {
 }
 
 impl Client {
-    /// Makes a mutating call without a recovery lookup: an unclear failure is reported as
-    /// [`Error::Unconfirmed`] instead of being retried.
+    /// Makes a create call without a recovery lookup: an unclear failure is reported as
+    /// [`Error::Unconfirmed`] instead of being retried. The id is recorded once accepted.
     async fn mutate_async(&self, command: &str, params: &Params, key: &str) -> Result<Value> {
-        match self.request_async(command, params).await {
-            Ok(v) => Ok(v.get(key).cloned().unwrap_or(v)),
+        let done = match self.request(command, params).await {
+            Ok(answer) => {
+                self.note_accepted(command, Some(key), &answer);
+                self.finish_job(command, answer).await
+            }
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(v) => {
+                let v = v.get(key).cloned().unwrap_or(v);
+                self.note_accepted(command, None, &v);
+                Ok(v)
+            }
             Err(e) if e.may_have_applied() && !matches!(e, Error::JobFailed { .. }) => {
                 Err(Error::Unconfirmed {
                     command: command.to_string(),

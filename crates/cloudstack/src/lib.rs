@@ -13,10 +13,12 @@
 //!
 //! Client (async, over the [`transport::Transport`] seam; reqwest + rustls by default):
 //! - [`client`]: [`Client`], one command with retries for transient failures only.
-//! - [`job`]: async-job polling (`queryAsyncJobResult`) with small-then-doubling backoff.
+//! - [`job`]: one async-job watcher per client: every pending job asked at once with
+//!   `listAsyncJobs`, per-job `queryAsyncJobResult` only as a fallback.
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
-//! - [`recovery`]: creates that are never duplicated when the network fails.
+//! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
+//!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
 //! - [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]: one module per
 //!   command family of affinity groups, projects, security groups, registered user data and
 //!   data volumes (create, attach, detach, resize, delete).
@@ -52,4 +54,5 @@ pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};
 pub use error::{Error, Result};
 pub use params::Params;
+pub use recovery::{Accepted, AcceptedLog};
 pub use resolve::Resource;

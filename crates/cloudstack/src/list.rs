@@ -100,7 +100,7 @@ pub(crate) fn decode<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> 
     })
 }
 
-fn items(command: &str, key: &str, answer: &Value) -> Result<(Vec<Value>, Option<u64>)> {
+pub(crate) fn items(command: &str, key: &str, answer: &Value) -> Result<(Vec<Value>, Option<u64>)> {
     let count = answer.get("count").and_then(as_u64);
     let list = match answer.get(key) {
         None | Some(Value::Null) => Vec::new(),

@@ -233,7 +233,7 @@ model! {
     PublicIpAddress {
         strings: [ipaddress, zoneid, zonename, state, associatednetworkid, associatednetworkname,
                   networkid, virtualmachineid, virtualmachinename, vpcid, account, domainid,
-                  allocated, vlanid],
+                  allocated, vlanid, vmipaddress, project, projectid],
         ints: [],
         bools: [issourcenat, isstaticnat, isportable, forvirtualnetwork],
         extra: {
@@ -338,6 +338,9 @@ pub struct AsyncJob {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created: Option<String>,
 }
+
+mod vpc;
+pub use vpc::*;
 
 #[cfg(test)]
 mod tests {

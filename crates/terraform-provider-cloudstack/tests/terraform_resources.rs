@@ -265,7 +265,112 @@ fn bad_input_is_named_before_any_change() {
         assert_ne!(out.code, 0);
         assert!(out.stderr.contains("Invalid CIDR"), "{}", out.stderr);
 
+        // a timeout beyond any duration: refused by `plan`, naming the attribute
+        let timeout = STACK.replace("create = \"5m\"", "create = \"99999999999999999999h\"");
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{timeout}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["plan", "-no-color"]).unwrap();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("Invalid timeouts.create"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("longer than the largest"),
+            "{}",
+            out.stderr
+        );
+
         assert_eq!(sim.mutations(), 0, "no API change: {}", sim.sim.stats());
+    }
+}
+
+const USER_DATA_VM: &str = r##"
+resource "cloudstack_instance" "ud" {
+  name             = "ud-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54"
+  user_data        = "#cloud-config\npassword: hunter2-in-user-data\n"
+  expunge          = true
+}
+"##;
+
+/// `user_data` is kept in plan and state as its SHA1, as the Go provider keeps it: the secret
+/// in it never reaches the state file or Terraform's output; the state (what the Go provider
+/// writes) plans no change, and a state holding the text (an older release) plans none
+/// either and loses the text at the next write.
+#[test]
+fn user_data_is_kept_as_its_sha1() {
+    let secret = "hunter2-in-user-data";
+    let hash = tfplugin5::stored_hash::sha1_hex("#cloud-config\npassword: hunter2-in-user-data\n");
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let sim = Sim::start();
+        let ws = workspace(
+            tf,
+            &format!(
+                "{}{USER_DATA_VM}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        );
+        let plan = ws.run(&["plan", "-no-color"]).unwrap();
+        expect(&plan, 0, "plan");
+        assert!(plan.stdout.contains(&hash), "{}", plan.stdout);
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply");
+        let state_file = ws.work_dir().join("terraform.tfstate");
+        let state = std::fs::read_to_string(&state_file).unwrap();
+        assert!(
+            state.contains(&format!("\"user_data\": \"{hash}\"")),
+            "{state}"
+        );
+        for text in [&plan.stdout, &plan.stderr, &out.stdout, &out.stderr, &state] {
+            assert!(!text.contains(secret), "secret leaked: {text}");
+        }
+        plan_is_clean(&ws, "plan after apply");
+
+        // A state of an older release, holding the text: no change planned, no API call.
+        let before = sim.mutations();
+        let old = state.replace(
+            &format!("\"user_data\": \"{hash}\""),
+            "\"user_data\": \"#cloud-config\\npassword: hunter2-in-user-data\\n\"",
+        );
+        assert_ne!(old, state);
+        std::fs::write(&state_file, old).unwrap();
+        plan_is_clean(&ws, "plan over a plain-text state");
+        assert_eq!(sim.mutations(), before, "{}", sim.sim.stats());
+
+        // A changed user_data is an in-place update showing hashes, never the text.
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY),
+                USER_DATA_VM.replace("hunter2-in-user-data", "hunter3-in-user-data")
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply changed user_data");
+        assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+        assert!(!out.stdout.contains("hunter3"), "{}", out.stdout);
+        let state = std::fs::read_to_string(&state_file).unwrap();
+        assert!(!state.contains("hunter"), "{state}");
+        plan_is_clean(&ws, "plan after the update");
+        expect(
+            &ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "destroy",
+        );
     }
 }
 

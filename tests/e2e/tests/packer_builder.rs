@@ -17,7 +17,7 @@ use std::{
 
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
-    assert_nothing_left, install_packer_plugin, packer_command, require_tool, sshd::Sshd, which,
+    assert_nothing_left, install_packer_plugin, packer_command, require_tool, sshd::Sshd,
     workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
@@ -30,7 +30,7 @@ struct Env {
 }
 
 fn packer_and_sshd() -> Option<PathBuf> {
-    let packer = require_tool("packer", which("packer"))?;
+    let packer = mesostack_e2e::require_packer()?;
     require_tool("sshd", Sshd::installed().then(|| "sshd".into()))?;
     Some(packer)
 }
@@ -164,7 +164,7 @@ async fn successful_deploys(client: &Client) -> usize {
 
 #[test]
 fn validate_accepts_the_seed_template_unchanged_and_names_bad_fields() {
-    let Some(packer) = require_tool("packer", which("packer")) else {
+    let Some(packer) = mesostack_e2e::require_packer() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -364,6 +364,67 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
     assert_eq!(templates[0].isready, Some(true));
     assert_nothing_left(&client).await;
     assert_eq!(successful_deploys(&client).await, 1, "{stats}");
+}
+
+/// Faults of a flaky proxy: commands go through, then some answers arrive truncated or as
+/// an HTML page with status 200 (job polls included).
+const GARBLING_PROXY: [&str; 6] = [
+    "--fault-rate",
+    "0.3",
+    "--fault-seed",
+    "5",
+    "--fault-kinds",
+    "truncated_after,html_after",
+];
+
+/// Asserts the simulator injected garbled answers, and nothing else.
+fn assert_garbled(stats: &serde_json::Value) {
+    let kinds = stats["fault_kinds"].as_object().unwrap();
+    assert!(kinds.contains_key("truncated_after"), "{stats}");
+    assert!(kinds.contains_key("html_after"), "{stats}");
+    assert!(
+        kinds
+            .keys()
+            .all(|k| k == "truncated_after" || k == "html_after"),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn a_garbling_proxy_builds_once_and_leaves_nothing() {
+    let Some(env) = Env::start(&GARBLING_PROXY) else {
+        return;
+    };
+    env.succeed(&mut env.build_command("packer-e2e-garbled", "true"));
+    let stats = env.sim.stats();
+    assert_garbled(&stats);
+    let client = env.client();
+    let templates = templates_named(&client, "packer-e2e-garbled").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert_nothing_left(&client).await;
+    assert_eq!(successful_deploys(&client).await, 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
+    let Some(env) = Env::start(&GARBLING_PROXY) else {
+        return;
+    };
+    let out = env
+        .build_command("packer-e2e-garbled-fail", "exit 1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-garbled-fail")
+        .await
+        .is_empty());
+    assert_nothing_left(&client).await;
 }
 
 /// Root and `unshare` for the simulator's VM sandboxes, or `None` (skip) with the reason;

@@ -121,15 +121,25 @@ impl Step<BuildState> for CreateTemplate {
             volume_id: volume.clone(),
             extra,
         };
-        let created = state
-            .client
-            .create_template(&req)
-            .await
-            .map_err(Error::api(format!(
-                "creating template {} from volume {volume} (check the template name is not \
-                 taken and the account's template limit)",
-                t.name
-            )))?;
+        let created = match state.client.create_template(&req).await {
+            Ok(created) => created,
+            Err(e) => {
+                // Accepted, then lost: say which template exists, the build's result or not.
+                let accepted = match state.accepted.last_id("createTemplate") {
+                    Some(id) => format!(
+                        "; CloudStack had accepted it as template {id}: check it, or delete it \
+                         with deleteTemplate id={id}"
+                    ),
+                    None => String::new(),
+                };
+                return Err(Error::api(format!(
+                    "creating template {} from volume {volume} (check the template name is not \
+                     taken and the account's template limit){accepted}",
+                    t.name
+                ))(e)
+                .into());
+            }
+        };
         ctx.ui
             .message(format!(
                 "Template {} has id {}; waiting until it is ready...",

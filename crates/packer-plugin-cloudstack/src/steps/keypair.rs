@@ -102,17 +102,19 @@ impl Step<BuildState> for Keypair {
         ctx.ui
             .say(format!("Deleting temporary SSH key pair {name}..."))
             .await;
-        match state.client.delete_ssh_key_pair(&name).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                ctx.ui
-                    .error(format!(
-                        "Error deleting temporary SSH key pair {name}: {e}; delete it yourself \
-                         (deleteSSHKeyPair name={name})"
-                    ))
-                    .await
-            }
+        let timeout = state.config.async_timeout;
+        let r = super::retry_cleanup("deleting the temporary key pair", timeout, || {
+            state.client.delete_ssh_key_pair(&name)
+        })
+        .await;
+        if let Err(e) = r {
+            ctx.ui
+                .error(format!(
+                    "Error deleting temporary SSH key pair {name}: {e}; gave up after {}s \
+                     (async_timeout): delete it yourself (deleteSSHKeyPair name={name})",
+                    timeout.as_secs()
+                ))
+                .await
         }
     }
 }

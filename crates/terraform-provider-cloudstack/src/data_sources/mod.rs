@@ -9,6 +9,7 @@ use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, 
 
 use crate::{
     common::bounded,
+    kit::Typed,
     provider::{Client, Handle},
 };
 
@@ -18,6 +19,7 @@ mod ssh_keypair;
 mod template;
 mod user_data;
 mod volume;
+mod vpc;
 mod zone;
 
 /// Every data source type this provider serves.
@@ -30,6 +32,8 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(crate::kit::Typed(ssh_keypair::SshKeypair)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
+        // typed data sources (crate::kit)
+        Arc::new(Typed(vpc::VpcData)),
     ]
 }
 

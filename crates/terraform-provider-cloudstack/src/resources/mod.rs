@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use tfplugin5::Resource;
 
-use crate::provider::{Client, Handle};
+use crate::{
+    kit::Typed,
+    provider::{Client, Handle},
+};
 
 mod affinity_group;
 mod attach_volume;
@@ -13,12 +16,16 @@ mod disk;
 mod instance;
 mod ipaddress;
 mod network;
+mod network_acl;
+mod network_acl_rule;
 mod project;
 mod security_group;
 mod ssh_keypair;
+mod static_nat;
 mod template;
 mod user_data;
 mod volume;
+mod vpc;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
 mod egress_firewall;
 mod firewall;
@@ -44,5 +51,10 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(port_forward::resource()),
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
+        // typed resources (crate::kit)
+        Arc::new(Typed(network_acl::NetworkAcl)),
+        Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(static_nat::StaticNat)),
+        Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
 }

@@ -161,15 +161,7 @@ pub fn plan_is_clean(ws: &Workspace, what: &str) {
 
 /// Every Terraform release found; none is a skip, except under CI where it fails.
 pub fn binaries() -> Vec<TerraformBinary> {
-    let b = find_terraform_binaries();
-    if b.is_empty() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no terraform binary found; `./dev test` installs Terraform 1.0.3"
-        );
-        println!("SKIPPED: no terraform binary found (see tfplugin5::testing)");
-    }
-    b
+    mesostack_e2e::require_terraforms(find_terraform_binaries())
 }
 
 /// Forgets `addr` and imports it again by `id`.
