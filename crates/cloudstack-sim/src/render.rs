@@ -21,6 +21,19 @@ fn owner(v: &mut Map<String, Value>) {
     v.insert("domain".into(), json!("ROOT"));
 }
 
+/// Inserts `key` when there is a value (CloudStack leaves unset fields out).
+fn put_opt(v: &mut Map<String, Value>, key: &str, value: Option<&String>) {
+    if let Some(x) = value {
+        v.insert(key.into(), json!(x));
+    }
+}
+
+/// The owner fields, plus `projectid` for a project's object.
+fn owned(v: &mut Map<String, Value>, projectid: Option<&String>) {
+    owner(v);
+    put_opt(v, "projectid", projectid);
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -146,9 +159,7 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
             v.insert("attached".into(), json!(a));
         }
     }
-    if let Some(p) = &vol.projectid {
-        v.insert("projectid".into(), json!(p));
-    }
+    put_opt(&mut v, "projectid", vol.projectid.as_ref());
     if let Some(t) = &vol.templateid {
         v.insert("templateid".into(), json!(t));
     }
@@ -402,27 +413,17 @@ pub fn affinity_group(w: &World, g: &AffinityGroup) -> Value {
     let mut v = obj(json!({
         "id": g.id, "name": g.name, "type": g.kind, "virtualmachineIds": members,
     }));
-    if let Some(d) = &g.description {
-        v.insert("description".into(), json!(d));
-    }
-    owner(&mut v);
-    if let Some(p) = &g.projectid {
-        v.insert("projectid".into(), json!(p));
-    }
+    put_opt(&mut v, "description", g.description.as_ref());
+    owned(&mut v, g.projectid.as_ref());
     Value::Object(v)
 }
 
 /// A registered user data (`UserDataResponse`).
 pub fn user_data(u: &crate::handlers::UserData) -> Value {
     let mut v = obj(json!({"id": u.id, "name": u.name, "userdata": u.userdata}));
-    owner(&mut v);
+    owned(&mut v, u.projectid.as_ref());
     v.insert("accountid".into(), json!(ACCOUNT_ID));
-    if let Some(p) = &u.params {
-        v.insert("params".into(), json!(p));
-    }
-    if let Some(p) = &u.projectid {
-        v.insert("projectid".into(), json!(p));
-    }
+    put_opt(&mut v, "params", u.params.as_ref());
     Value::Object(v)
 }
 
@@ -458,13 +459,8 @@ pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
         "egressrule": rules(&g.egress), "tags": tags_json(w, &g.id),
         "virtualmachinecount": 0, "virtualmachineids": [],
     }));
-    if let Some(d) = &g.description {
-        v.insert("description".into(), json!(d));
-    }
-    owner(&mut v);
-    if let Some(p) = &g.projectid {
-        v.insert("projectid".into(), json!(p));
-    }
+    put_opt(&mut v, "description", g.description.as_ref());
+    owned(&mut v, g.projectid.as_ref());
     Value::Object(v)
 }
 

@@ -125,16 +125,7 @@ fn affinity_group(ws: &Workspace, sim: &Sim) {
 
     // import by id, then nothing to change
     let addr = "cloudstack_affinity_group.masters";
-    expect(
-        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
-        0,
-        "state rm",
-    );
-    expect(
-        &ws.run(&["import", "-no-color", addr, &group.id]).unwrap(),
-        0,
-        "import",
-    );
+    reimport(ws, addr, &group.id);
     plan_is_clean(ws, "plan after import");
 
     let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
@@ -286,16 +277,7 @@ fn disks(ws: &Workspace, sim: &Sim) {
         ("cloudstack_volume.spare", spare.id.as_str()),
         ("cloudstack_attach_volume.spare", spare.id.as_str()),
     ] {
-        expect(
-            &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
-            0,
-            "state rm",
-        );
-        expect(
-            &ws.run(&["import", "-no-color", addr, id]).unwrap(),
-            0,
-            "import",
-        );
+        reimport(ws, addr, id);
     }
     plan_is_clean(ws, "plan after import");
 
@@ -400,16 +382,7 @@ fn user_data(ws: &Workspace, sim: &Sim) {
     plan_is_clean(ws, "plan after repair");
 
     let addr = "cloudstack_user_data.init";
-    expect(
-        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
-        0,
-        "state rm",
-    );
-    expect(
-        &ws.run(&["import", "-no-color", addr, &init.id]).unwrap(),
-        0,
-        "import",
-    );
+    reimport(ws, addr, &init.id);
     plan_is_clean(ws, "plan after import");
 
     let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
@@ -503,16 +476,7 @@ fn security_groups(ws: &Workspace, sim: &Sim) {
 
     let addr = "cloudstack_security_group.plain";
     let plain = group("plain");
-    expect(
-        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
-        0,
-        "state rm",
-    );
-    expect(
-        &ws.run(&["import", "-no-color", addr, &plain.id]).unwrap(),
-        0,
-        "import",
-    );
+    reimport(ws, addr, &plain.id);
     plan_is_clean(ws, "plan after import");
 
     let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
@@ -639,16 +603,7 @@ fn projects(ws: &Workspace, sim: &Sim) {
         ),
         ("cloudstack_project.p", project.id.clone()),
     ] {
-        expect(
-            &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
-            0,
-            "state rm",
-        );
-        expect(
-            &ws.run(&["import", "-no-color", addr, &id]).unwrap(),
-            0,
-            "import",
-        );
+        reimport(ws, addr, &id);
     }
     plan_is_clean(ws, "plan after import");
 

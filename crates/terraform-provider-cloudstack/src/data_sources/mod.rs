@@ -124,6 +124,13 @@ pub fn str_field(o: &serde_json::Value, key: &str) -> Option<String> {
     o.get(key).and_then(|v| v.as_str()).map(str::to_string)
 }
 
+/// One `filter` block in a typed model ([`crate::kit::TypedDataSource`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FilterModel {
+    name: String,
+    value: String,
+}
+
 /// Compiled filters of a data source configuration.
 #[derive(Debug)]
 pub struct Filters(Vec<(String, String, Regex)>);

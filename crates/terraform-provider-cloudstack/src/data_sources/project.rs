@@ -8,19 +8,12 @@ use cloudstack::Params;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, list_all, pick, str_field, Filters};
+use super::{filtered_schema, list_all, pick, str_field, FilterModel, Filters};
 use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_project` data source.
 #[derive(Debug)]
 pub struct Project;
-
-/// One `filter` block.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Filter {
-    name: String,
-    value: String,
-}
 
 /// The data source's attributes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,7 +25,7 @@ pub struct Model {
     account: Field<String>,
     state: Field<String>,
     tags: Field<BTreeMap<String, String>>,
-    filter: Vec<Filter>,
+    filter: Vec<FilterModel>,
 }
 
 fn schema() -> Schema {

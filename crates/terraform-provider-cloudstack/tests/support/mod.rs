@@ -163,3 +163,17 @@ pub fn plan_is_clean(ws: &Workspace, what: &str) {
 pub fn binaries() -> Vec<TerraformBinary> {
     mesostack_e2e::require_terraforms(find_terraform_binaries())
 }
+
+/// Forgets `addr` and imports it again by `id`.
+pub fn reimport(ws: &Workspace, addr: &str, id: &str) {
+    expect(
+        &ws.run(&["state", "rm", "-no-color", addr]).unwrap(),
+        0,
+        "state rm",
+    );
+    expect(
+        &ws.run(&["import", "-no-color", addr, id]).unwrap(),
+        0,
+        "import",
+    );
+}
