@@ -13,6 +13,7 @@ use crate::sandbox::{self, Sandbox};
 use crate::seed;
 use crate::state::World;
 use crate::stats::Stats;
+use crate::throttle::RateLimiter;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -42,6 +43,7 @@ struct Inner {
     world: Mutex<World>,
     stats: Stats,
     faults: FaultInjector,
+    throttle: Option<RateLimiter>,
     forwarder: Forwarder,
     sandbox: Option<Arc<Sandbox>>,
 }
@@ -81,6 +83,7 @@ impl Simulator {
                     options.fault_seed,
                     &options.fault_kinds,
                 ),
+                throttle: options.api_rate_limit.map(RateLimiter::new),
                 forwarder: Forwarder::new(
                     options.ssh_target,
                     options.ssh_authorized_keys.clone(),
@@ -226,7 +229,8 @@ impl Simulator {
             None
         };
         let mutating = handlers::is_mutating(&cmd);
-        let latency = self.inner.options.job_latency.for_command(&cmd);
+        let job_latency = &self.inner.options.job_latency;
+        let latency = job_latency.for_command(&cmd);
         let (result, later, snap) = {
             let mut w = self
                 .inner
@@ -269,7 +273,7 @@ impl Simulator {
             (result, later, snap)
         };
         for j in later {
-            self.schedule(j, latency);
+            self.schedule(j, job_latency.sample(&cmd));
         }
         self.after_change(snap).await;
         result
@@ -412,6 +416,17 @@ async fn answer(
         chrono::Utc::now(),
     ) {
         return (error_response(command, &e), fault);
+    }
+    // Like CloudStack, throttling applies to authenticated requests, before anything runs.
+    if let Some(limiter) = &sim.inner.throttle {
+        let key = pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("apikey"))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        if let Err(e) = limiter.check(key, Instant::now()) {
+            return (error_response(command, &e), fault);
+        }
     }
     let p = Params::new(command, pairs);
     if let Some(r) = p.opt("response") {

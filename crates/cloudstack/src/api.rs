@@ -222,7 +222,7 @@ impl Client {
     /// Runs a delete-like command and waits for its job. If the command had to be re-sent
     /// after a failure that may have been applied, a job failing with "does not exist" means
     /// the first attempt did the work.
-    async fn delete_async(&self, command: &str, params: &Params) -> Result<()> {
+    pub(crate) async fn delete_async(&self, command: &str, params: &Params) -> Result<()> {
         let (answer, resent) = self.request_tracked(command, params, false).await?;
         match self.finish_job(command, answer).await {
             Ok(_) => Ok(()),
@@ -232,7 +232,7 @@ impl Client {
     }
 
     /// Lists with `params` and returns the object whose `name` is exactly `name`.
-    async fn find_by_name(
+    pub(crate) async fn find_by_name(
         &self,
         command: &str,
         key: &str,
@@ -258,7 +258,7 @@ impl Client {
         }
     }
 
-    fn typed<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> {
+    pub(crate) fn typed<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> {
         decode(command, v)
     }
 

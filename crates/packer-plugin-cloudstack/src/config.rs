@@ -478,11 +478,11 @@ impl Fields<'_> {
     fn duration(&mut self, names: &[&'static str]) -> Option<Duration> {
         let s = self.string_raw(names)?;
         let s = self.render(names[0], s)?;
-        match parse_go_duration(&s) {
-            Some(d) => Some(d),
-            None => {
+        match go_duration::parse(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
                 self.errors.push(format!(
-                    "{}: {s:?} is not a duration (like \"30s\", \"15m\", \"1h30m\")",
+                    "{}: {s:?} is not a duration: {e} (like \"30s\", \"15m\", \"1h30m\")",
                     names[0]
                 ));
                 None
@@ -553,45 +553,6 @@ impl Fields<'_> {
         }
         out
     }
-}
-
-/// Parses Go's `time.ParseDuration` syntax: `300ms`, `1.5h`, `2h45m`, `0`.
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    if s.is_empty() || s.starts_with('-') {
-        return None;
-    }
-    let s = s.strip_prefix('+').unwrap_or(s);
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * unit;
-    }
-    Duration::try_from_secs_f64(total).ok()
 }
 
 impl Config {
@@ -1107,14 +1068,24 @@ mod tests {
     }
 
     #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        for bad in ["", "15", "m", "-1s", "15 minutes", "1x"] {
-            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+    fn durations_use_gos_syntax_and_bad_ones_are_named() {
+        let mut b = mesostack_builder();
+        b["ssh_timeout"] = json!("1.5h");
+        b["async_timeout"] = json!("2h45m");
+        let (c, _) = parse(b, &env_with_creds).unwrap();
+        assert_eq!(c.ssh.timeout, Duration::from_secs(5400));
+        assert_eq!(c.async_timeout, Duration::from_secs(9900));
+        let mut b = mesostack_builder();
+        b["ssh_timeout"] = json!("99999999999999999999h");
+        b["async_timeout"] = json!("15");
+        b["state_timeout"] = json!("-1s");
+        let joined = errors_text(&errors(b));
+        for needle in [
+            "ssh_timeout: \"99999999999999999999h\" is not a duration: it is longer",
+            "async_timeout: \"15\" is not a duration: a number has no unit",
+            "state_timeout: \"-1s\" is not a duration: it is negative",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
         }
     }
 }

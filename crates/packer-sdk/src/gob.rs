@@ -130,4 +130,128 @@ mod tests {
         // 2300218 << 1 = 0x46327 4 -> three bytes after a 0xfd count
         assert_eq!(&big[big.len() - 6..], &[0x01, 0xfd, 0x46, 0x32, 0x74, 0x00]);
     }
+
+    /// A reader of exactly the subset written above, following the `encoding/gob` package
+    /// documentation independently of the encoder's code.
+    mod decode {
+        pub(super) struct Reader<'a>(pub(super) &'a [u8]);
+
+        impl Reader<'_> {
+            pub(super) fn byte(&mut self) -> Option<u8> {
+                let (b, rest) = self.0.split_first()?;
+                self.0 = rest;
+                Some(*b)
+            }
+            pub(super) fn uint(&mut self) -> Option<u64> {
+                let b = self.byte()?;
+                if b < 0x80 {
+                    return Some(u64::from(b));
+                }
+                let n = usize::from(b.wrapping_neg());
+                if n == 0 || n > 8 || self.0.len() < n {
+                    return None;
+                }
+                let (bytes, rest) = self.0.split_at(n);
+                self.0 = rest;
+                Some(bytes.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b)))
+            }
+            pub(super) fn int(&mut self) -> Option<i64> {
+                let u = self.uint()?;
+                Some(if u & 1 == 1 {
+                    !(u >> 1) as i64
+                } else {
+                    (u >> 1) as i64
+                })
+            }
+            pub(super) fn string(&mut self) -> Option<String> {
+                let n = usize::try_from(self.uint()?).ok()?;
+                if self.0.len() < n {
+                    return None;
+                }
+                let (bytes, rest) = self.0.split_at(n);
+                self.0 = rest;
+                String::from_utf8(bytes.to_vec()).ok()
+            }
+            pub(super) fn frame(&mut self) -> Option<Reader<'_>> {
+                let n = usize::try_from(self.uint()?).ok()?;
+                if self.0.len() < n {
+                    return None;
+                }
+                let (msg, rest) = self.0.split_at(n);
+                self.0 = rest;
+                Some(Reader(msg))
+            }
+        }
+
+        /// The struct's name, field names and field values (absent = zero).
+        pub(super) fn int_struct(bytes: &[u8]) -> Option<(String, Vec<(String, i64)>)> {
+            let mut stream = Reader(bytes);
+            let mut def = stream.frame()?;
+            (def.int()? == -65).then_some(())?;
+            (def.byte()? == 3 && def.byte()? == 1 && def.byte()? == 1).then_some(())?;
+            let name = def.string()?;
+            (def.byte()? == 1 && def.int()? == 65 && def.byte()? == 0).then_some(())?;
+            (def.byte()? == 1).then_some(())?;
+            let count = def.uint()?;
+            let mut fields = Vec::new();
+            for _ in 0..count {
+                (def.byte()? == 1).then_some(())?;
+                let field = def.string()?;
+                (def.byte()? == 1 && def.int()? == 2 && def.byte()? == 0).then_some(())?;
+                fields.push((field, 0));
+            }
+            (def.byte()? == 0 && def.byte()? == 0 && def.0.is_empty()).then_some(())?;
+            let mut val = stream.frame()?;
+            (val.int()? == 65).then_some(())?;
+            let mut index: i64 = -1;
+            loop {
+                let delta = val.uint()?;
+                if delta == 0 {
+                    break;
+                }
+                index += i64::try_from(delta).ok()?;
+                let slot = fields.get_mut(usize::try_from(index).ok()?)?;
+                slot.1 = val.int()?;
+            }
+            (val.0.is_empty() && stream.0.is_empty()).then_some((name, fields))
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use super::decode::int_struct;
+
+        proptest! {
+            /// What we write is what a gob reader reads: name, fields in order, every value
+            /// (zeros omitted on the wire, read back as zero).
+            #[test]
+            fn int_structs_round_trip(
+                name in "[A-Z][A-Za-z]{0,20}",
+                fields in prop::collection::btree_map("[A-Z][A-Za-z]{0,10}", any::<i64>(), 0..6),
+            ) {
+                let fields: Vec<(String, i64)> = fields.into_iter().collect();
+                let borrowed: Vec<(&str, i64)> = fields.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                let bytes = encode_int_struct(&name, &borrowed);
+                prop_assert_eq!(int_struct(&bytes), Some((name, fields)));
+            }
+
+            /// Every exit status Packer can be told, including negative ones.
+            #[test]
+            fn exit_statuses_round_trip(status in any::<i32>()) {
+                let (name, fields) = int_struct(&command_finished(status)).expect("decodes");
+                prop_assert_eq!(name, "CommandFinished");
+                prop_assert_eq!(fields, vec![("ExitStatus".to_string(), i64::from(status))]);
+            }
+
+            /// The reader rejects any truncation of a valid stream.
+            #[test]
+            fn truncations_are_rejected(status in any::<i32>(), cut in any::<prop::sample::Index>()) {
+                let bytes = command_finished(status);
+                let cut = cut.index(bytes.len());
+                prop_assert_eq!(int_struct(&bytes[..cut]), None);
+            }
+        }
+    }
 }

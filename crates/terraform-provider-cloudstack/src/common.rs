@@ -334,16 +334,19 @@ pub fn tags_of(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// CloudStack's embedded tags as a sorted map (what typed models hold).
+pub fn tags_map(tags: &[cloudstack::model::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .collect()
+}
+
 /// CloudStack's embedded tags as a Terraform map value.
 pub fn tags_value(tags: &[cloudstack::model::Tag]) -> Value {
     Value::Map(
-        tags.iter()
-            .filter_map(|t| {
-                Some((
-                    t.key.clone()?,
-                    Value::from(t.value.clone().unwrap_or_default()),
-                ))
-            })
+        tags_map(tags)
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
             .collect(),
     )
 }

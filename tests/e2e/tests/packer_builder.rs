@@ -18,7 +18,7 @@ use std::{
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
     assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, require_tool,
-    sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
+    sshd::Sshd, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -30,7 +30,7 @@ struct Env {
 }
 
 fn packer_and_sshd() -> Option<PathBuf> {
-    let packer = require_tool("packer", which("packer"))?;
+    let packer = mesostack_e2e::require_packer()?;
     require_tool("sshd", Sshd::installed().then(|| "sshd".into()))?;
     Some(packer)
 }
@@ -164,7 +164,7 @@ async fn successful_deploys(client: &Client) -> usize {
 
 #[test]
 fn validate_accepts_the_seed_template_unchanged_and_names_bad_fields() {
-    let Some(packer) = require_tool("packer", which("packer")) else {
+    let Some(packer) = mesostack_e2e::require_packer() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

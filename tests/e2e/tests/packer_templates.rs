@@ -17,7 +17,7 @@ use std::{
     process::{Command, Output},
 };
 
-use mesostack_e2e::{install_packer_plugin, packer_command, require_tool, which, workspace_root};
+use mesostack_e2e::{install_packer_plugin, packer_command, which, workspace_root};
 use serde_json::{json, Value};
 
 fn templates_dir() -> PathBuf {
@@ -119,7 +119,7 @@ fn defaults_point_at_the_simulators_seeded_world() {
 /// `packer validate` with Packer 1.6.6 and our builder as `packer-builder-cloudstack` on
 /// PACKER_PLUGIN_PATH; returns None (skipped) without packer.
 fn packer_validate(template: &Path, extra_args: &[&str]) -> Option<Output> {
-    let packer = require_tool("packer", which("packer"))?;
+    let packer = mesostack_e2e::require_packer()?;
     let dir = tempfile::tempdir().expect("tempdir");
     install_packer_plugin(dir.path());
     // Run from elsewhere, so relative paths in the template would break: they must not.
@@ -671,7 +671,7 @@ fn build_in_sandbox(template: &Path) -> Option<(Output, PathBuf, tempfile::TempD
     if !mesostack_e2e::require_vm_sandboxes() {
         return None;
     }
-    let packer = require_tool("packer", which("packer"))?;
+    let packer = mesostack_e2e::require_packer()?;
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = dir.path().join("sandbox");
     let sim = mesostack_e2e::SimProcess::start(&["--vm-sandbox".as_ref(), sandbox.as_os_str()]);

@@ -26,13 +26,9 @@ use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary
 const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
 const KEY_NAME: &str = "mesostack-e2e";
 
-/// Every Terraform found, or none after saying why the test is skipped.
+/// Every Terraform found, or none after saying why the test is skipped (a failure under CI).
 fn terraforms() -> Vec<TerraformBinary> {
-    let found = find_terraform_binaries();
-    if found.is_empty() {
-        mesostack_e2e::require_tool("terraform", None);
-    }
-    found
+    mesostack_e2e::require_terraforms(find_terraform_binaries())
 }
 
 /// Runs `check` with every Terraform release found and our provider (skipped without one).

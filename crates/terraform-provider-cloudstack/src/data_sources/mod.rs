@@ -9,11 +9,17 @@ use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, 
 
 use crate::{
     common::bounded,
+    kit::Typed,
     provider::{Client, Handle},
 };
 
+mod project;
 mod service_offering;
+mod ssh_keypair;
 mod template;
+mod user_data;
+mod volume;
+mod vpc;
 mod zone;
 
 /// Every data source type this provider serves.
@@ -22,6 +28,12 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(zone::Zone),
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
+        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(ssh_keypair::SshKeypair)),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
+        // typed data sources (crate::kit)
+        Arc::new(Typed(vpc::VpcData)),
     ]
 }
 
@@ -73,6 +85,43 @@ pub fn newest<'a>(
     all.iter()
         .filter(|o| filters.matches(o))
         .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
+}
+
+/// The newest object passing `filters` ([`newest`]); none is an error on
+/// `filter` ("No <what> is matching ...", the Go provider's words) listing
+/// the names there are.
+pub fn pick<'a>(
+    all: &'a [serde_json::Value],
+    filters: &Filters,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<&'a serde_json::Value> {
+    let best = newest(all, filters);
+    if best.is_none() {
+        let names: Vec<&str> = all
+            .iter()
+            .filter_map(|o| o.get("name").and_then(|v| v.as_str()))
+            .collect();
+        diags.attribute_error(
+            "filter",
+            format!("No {what} is matching with the specified regex"),
+            format!(
+                "filters: {}; there are: {}",
+                filters.describe(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
+    }
+    best
+}
+
+/// A string field of a CloudStack object.
+pub fn str_field(o: &serde_json::Value, key: &str) -> Option<String> {
+    o.get(key).and_then(|v| v.as_str()).map(str::to_string)
 }
 
 /// Compiled filters of a data source configuration.

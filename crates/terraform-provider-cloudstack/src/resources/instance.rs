@@ -1,11 +1,11 @@
 //! `cloudstack_instance`: a virtual machine, with the Go provider's schema.
 //!
 //! Differences from the Go provider:
-//! - `user_data` is kept in state as written (the Go provider stores its
-//!   SHA1; Terraform's protocol forbids a planned value that differs from
-//!   the configuration outside the legacy SDK). A prior state holding the
-//!   SHA1 of the new value (state written by the Go provider) updates
-//!   nothing in CloudStack.
+//! - `user_data` is kept in plan and state as its SHA1 hex, as the Go
+//!   provider keeps it (`tfplugin5::stored_hash`), so its secrets never land
+//!   in state or plan output; a state written by the Go provider plans no
+//!   change, and one of an older mesostack release (plain text) is hashed
+//!   when read.
 //! - `keypair` is read back (drift shows); names of zone, template and
 //!   service offering are checked at plan time (unknown ones list what
 //!   exists) and matched exactly.
@@ -16,8 +16,10 @@
 //!
 //! Accepted but not read back: `host_id`, `cluster_id`, `pod_id`,
 //! `properties`, `nicnetworklist`, `userdata_details`, `details` (sent at
-//! deploy; `details` also updated in place), security and affinity groups
-//! (sent at deploy; affinity changes use `updateVMAffinityGroup`).
+//! deploy; `details` also updated in place), security groups (sent at
+//! deploy). Affinity groups are read back in whichever of
+//! `affinity_group_ids`/`affinity_group_names` is set (changes use
+//! `updateVMAffinityGroup`).
 
 use std::time::Duration;
 
@@ -25,9 +27,9 @@ use base64::Engine as _;
 use cloudstack::{
     api::DeployVirtualMachine, model::VirtualMachine, AcceptedLog, Params, Resource as Kind,
 };
-use sha1::{Digest as _, Sha1};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, stored_hash::sha1_hex, Attribute, Block, Diagnostics, PlanRequest, Resource,
+    Schema, Type, Value,
 };
 
 use crate::{
@@ -98,7 +100,7 @@ fn schema() -> Schema {
                 .default(true)
                 .force_new(),
         )
-        .attribute(Attribute::optional("user_data", Type::String))
+        .attribute(Attribute::optional("user_data", Type::String).stored_as_sha1())
         .attribute(Attribute::optional("userdata_id", Type::String))
         .attribute(Attribute::optional(
             "userdata_details",
@@ -135,13 +137,6 @@ fn encode_user_data(ud: &str) -> String {
     } else {
         b64.encode(ud.as_bytes())
     }
-}
-
-fn sha1_hex(s: &str) -> String {
-    Sha1::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `name[i].key=value` map parameters (CloudStack's encoding).
@@ -205,6 +200,20 @@ fn fill_state(base: &Value, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> 
         !base.get("keypair").is_null() || (imported && base.get("keypairs").is_null());
     if keypair_managed && vm.keypair.is_some() {
         s.set_attr("keypair", Value::from(vm.keypair.clone()));
+    }
+    // affinity groups are read back in the attribute the configuration uses
+    // (as the Go provider does), so groups changed behind Terraform's back show
+    if !base.get("affinity_group_ids").is_null() {
+        let ids = vm.affinitygroup.iter().map(|g| g.id.clone());
+        s.set_attr("affinity_group_ids", Value::set(ids));
+    }
+    if !base.get("affinity_group_names").is_null() {
+        let names = vm.affinitygroup.iter().filter_map(|g| g.name.clone());
+        s.set_attr("affinity_group_names", Value::set(names));
+    }
+    // registered user data: shown when set, or when the configuration names one
+    if vm.userdataid.is_some() || !base.get("userdata_id").is_null() {
+        s.set_attr("userdata_id", Value::from(vm.userdataid.clone()));
     }
     s.set_attr("tags", tags_value(&vm.tags));
     if let Some(gib) = root_disk_gib {
@@ -459,6 +468,9 @@ impl Instance {
                 // lost): keep its id so Terraform records it instead of
                 // deploying a second one next time. Once CloudStack named the id,
                 // the VM is recorded even when it cannot be read back now.
+                // A start that failed (e.g. no host left for an anti-affinity
+                // group) leaves the VM in Error: it is looked up to be removed.
+                let failed_job = matches!(&e, OpError::Api(cloudstack::Error::JobFailed { .. }));
                 let found = match (accepted.last_id("deployVirtualMachine"), &req.name) {
                     (Some(id), _) => match find_vm(c, &id).await {
                         Ok(vm) => vm,
@@ -472,11 +484,13 @@ impl Instance {
                             })
                         }
                     },
-                    (None, Some(name)) if e.may_exist() => find_by_name(c, name, &zone_id).await,
+                    (None, Some(name)) if e.may_exist() || failed_job => {
+                        find_by_name(c, name, &zone_id).await
+                    }
                     _ => None,
                 };
-                let Some(vm) = found else {
-                    let attr = attr_in_text(
+                let attr = || {
+                    attr_in_text(
                         &e,
                         &[
                             ("ipaddress", "ip_address"),
@@ -488,12 +502,29 @@ impl Instance {
                             ("template", "template"),
                             ("network", "network_id"),
                             ("zone", "zone"),
+                            ("affinity", "affinity_group_ids"),
                             ("name", "name"),
                         ],
-                    );
-                    diags.push(e.diagnostic(&action, attr, "create"));
+                    )
+                };
+                let Some(vm) = found else {
+                    diags.push(e.diagnostic(&action, attr(), "create"));
                     return Value::Null;
                 };
+                if failed_job && vm.state.as_deref() == Some("Error") {
+                    let mut d = e.diagnostic(&action, attr(), "create");
+                    let expunged = api.destroy_virtual_machine(&vm.id, true);
+                    if let Err(cleanup) = bounded(c, limit, expunged).await {
+                        d.detail.push_str(&format!(
+                            "\n\nThe failed VM {} (state Error) could not be expunged: {}. \
+                             Destroy it with destroyVirtualMachine expunge=true.",
+                            vm.id,
+                            cleanup.diagnostic("expunging", None, "create").detail
+                        ));
+                    }
+                    diags.push(d);
+                    return Value::Null;
+                }
                 let want = if req.start_vm == Some(false) {
                     "Stopped"
                 } else {

@@ -24,9 +24,10 @@ use tfplugin5::{
 use crate::{common::unknowns_to_null, provider::Client};
 
 use super::firewall::{
-    api_error_detail, bounded, check_port_number, check_protocol, scope_exists, unless_stopped,
-    Kind, SharedLists, MAX_IN_FLIGHT,
+    api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
+    SharedLists,
 };
+use crate::rule_set::{in_parallel, MAX_IN_FLIGHT};
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
@@ -279,7 +280,7 @@ async fn converge(
         .into_iter()
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
-    let deleted = bounded(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
+    let deleted = in_parallel(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
         let r = unless_stopped(stop, delete_one(client, &id)).await;
         (f, id, state, r)
     })
@@ -306,7 +307,7 @@ async fn converge(
         })
         .collect();
     let ip_ref = ip_id.as_str();
-    let created = bounded(todo, MAX_IN_FLIGHT, |(n, f)| async move {
+    let created = in_parallel(todo, MAX_IN_FLIGHT, |(n, f)| async move {
         // a forward CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
@@ -498,7 +499,7 @@ impl Resource<Client> for PortForward {
             .filter_map(|e| e.get_str("uuid").map(str::to_string))
             .collect();
         PF_LISTS.clear();
-        let results = bounded(ids, MAX_IN_FLIGHT, |id| async move {
+        let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
             let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
             (id, r)
         })
