@@ -119,6 +119,12 @@ impl PluginInfo {
     }
 
     /// The JSON `describe` prints (packer-plugin-sdk `plugin/set.go` field names).
+    ///
+    /// It announces API `x5.0` and `protocol_version` `v2`: current Packer then starts us
+    /// with `--protobuf` and reads the HCL2 spec as hcl_spec.proto, the encoding it keeps
+    /// for the future. Packer 1.6.6 never asks `describe` (it predates it) and gets the gob
+    /// spec; so does current Packer when some other plugin lacks v2 or `PACKER_FORCE_GOB`
+    /// is set. Both encodings come from one spec, so either way HCL2 templates work.
     pub fn describe_json(&self) -> String {
         serde_json::json!({
             "version": self.version,

@@ -262,6 +262,21 @@ pub fn start_plugin(mut command: Command) -> (Child, String) {
     (child, line)
 }
 
+/// python `cs` (at `cs`, from [`require_tool`]) pointed at the simulator `api_url` with its
+/// key and `secret`, ignoring any user configuration, quiet and with a 30 s timeout.
+pub fn python_cs(cs: &Path, api_url: &str, secret: &str) -> Command {
+    let mut command = Command::new(cs);
+    command
+        .arg("--quiet")
+        .env("CLOUDSTACK_ENDPOINT", api_url)
+        .env("CLOUDSTACK_KEY", SIM_API_KEY)
+        .env("CLOUDSTACK_SECRET", secret)
+        .env("CLOUDSTACK_TIMEOUT", "30")
+        .env_remove("CLOUDSTACK_REGION")
+        .env("CLOUDSTACK_CONFIG", "/nonexistent/cloudstack.ini");
+    command
+}
+
 /// Finds an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -44,6 +44,19 @@ impl Step<BuildState> for CreateInstance {
         "create_instance"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        state
+            .vm_id
+            .iter()
+            .map(|id| {
+                format!(
+                    "instance {} ({id}): cs destroyVirtualMachine id={id} expunge=true",
+                    state.config.instance_name
+                )
+            })
+            .collect()
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         let r = &state.resolved;

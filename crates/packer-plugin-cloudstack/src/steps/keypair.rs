@@ -33,6 +33,14 @@ impl Step<BuildState> for Keypair {
         "keypair"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        state
+            .temporary_keypair
+            .iter()
+            .map(|name| format!("temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}"))
+            .collect()
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         state.ssh_password = c.ssh.password.clone();

@@ -14,6 +14,7 @@ use packer_sdk::steps::Step;
 
 use crate::{config::Config, error::Error, ssh::SshCommunicator};
 
+pub mod clear_authorized_keys;
 pub mod connect;
 pub mod create_instance;
 pub mod create_template;
@@ -160,6 +161,7 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(detach_iso::DetachIso),
         Box::new(connect::Connect),
         Box::new(provision::Provision),
+        Box::new(clear_authorized_keys::ClearAuthorizedKeys),
         Box::new(shutdown::Shutdown),
         Box::new(create_template::CreateTemplate),
         Box::new(tags::Tags),

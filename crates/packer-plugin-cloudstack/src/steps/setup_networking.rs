@@ -27,6 +27,22 @@ impl Step<BuildState> for SetupNetworking {
         "setup_networking"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        let mut left = Vec::new();
+        if let Some(id) = &state.firewall_rule_id {
+            left.push(format!("firewall rule {id}: cs deleteFirewallRule id={id}"));
+        }
+        if let Some(id) = &state.port_forward_id {
+            left.push(format!(
+                "port forward {id}: cs deletePortForwardingRule id={id}"
+            ));
+        }
+        if let (true, Some((id, ip))) = (state.ip_associated, &state.public_ip) {
+            left.push(format!("public IP {ip}: cs disassociateIpAddress id={id}"));
+        }
+        left
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         if c.use_local_ip_address {

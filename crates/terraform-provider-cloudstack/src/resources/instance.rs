@@ -1279,7 +1279,14 @@ mod tests {
         let stats = env.sim.stats();
         let kinds = stats["fault_kinds"].as_object().unwrap();
         assert!(kinds.contains_key("truncated_after") && kinds.contains_key("html_after"));
-        assert!(tainted > 0, "no create was recorded as tainted: {stats}");
+        // Job results now come from the client's watcher (listAsyncJobs), a read that is
+        // retried when garbled, so how many creates end tainted depends on which answers the
+        // faults hit; what may never vary is that exactly the planned VMs remain (above).
+        assert!(
+            stats["faults"].as_u64().unwrap_or(0) > 0,
+            "no fault injected: {stats}"
+        );
+        eprintln!("{tainted} creates recorded as tainted and replaced");
     }
 
     #[tokio::test]
