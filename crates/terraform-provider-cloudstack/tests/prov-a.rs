@@ -125,6 +125,11 @@ output "vpc_cidr" {{ value = data.cloudstack_vpc.found.cidr }}
 /// The VPC with a tier, an ACL list and its rules, and a VPC address; `port` is what the
 /// in-place update of the rules changes.
 fn vpc_tier(port: u16) -> String {
+    vpc_tier_lb(port, "roundrobin")
+}
+
+/// [`vpc_tier`] with the load balancer's `algorithm` (what its in-place update changes).
+fn vpc_tier_lb(port: u16, algorithm: &str) -> String {
     vpc_family("mesos2")
         + &format!(
             r#"
@@ -178,6 +183,21 @@ resource "cloudstack_instance" "master" {{
 resource "cloudstack_static_nat" "master" {{
   ip_address_id      = cloudstack_ipaddress.vip.id
   virtual_machine_id = cloudstack_instance.master.id
+}}
+
+resource "cloudstack_ipaddress" "lb" {{
+  vpc_id     = cloudstack_vpc.vpc.id
+  depends_on = [cloudstack_network.tier]
+}}
+
+resource "cloudstack_loadbalancer_rule" "marathon" {{
+  name          = "marathon"
+  ip_address_id = cloudstack_ipaddress.lb.id
+  network_id    = cloudstack_network.tier.id
+  algorithm     = "{algorithm}"
+  private_port  = 8080
+  public_port   = 8080
+  member_ids    = [cloudstack_instance.master.id]
 }}
 "#
         )
@@ -377,4 +397,32 @@ fn tier_acls_and_rules(run: &Run<'_>) {
     run.apply(&vpc_tier(8081), "re-enable static NAT");
     assert_eq!(ip(run)["isstaticnat"], true);
     run.reimport("cloudstack_static_nat.master", &vip);
+
+    // load balancer: algorithm in place, a member removed behind Terraform's back, import
+    let lb = run.state_id("cloudstack_loadbalancer_rule.marathon");
+    let rule = |run: &Run<'_>| {
+        run.api
+            .list("listLoadBalancerRules", "loadbalancerrule", &[("id", &lb)])
+            .remove(0)
+    };
+    let members = |run: &Run<'_>| {
+        run.api.list(
+            "listLoadBalancerRuleInstances",
+            "loadbalancerruleinstance",
+            &[("id", &lb)],
+        )
+    };
+    assert_eq!(rule(run)["algorithm"], "roundrobin");
+    assert_eq!(members(run).len(), 1);
+    run.apply(&vpc_tier_lb(8081, "leastconn"), "change the algorithm");
+    assert_eq!(run.state_id("cloudstack_loadbalancer_rule.marathon"), lb);
+    assert_eq!(rule(run)["algorithm"], "leastconn");
+    run.api.call(
+        "removeFromLoadBalancerRule",
+        &[("id", &lb), ("virtualmachineids", &vm)],
+    );
+    run.plan_changes("plan after a member was removed");
+    run.apply(&vpc_tier_lb(8081, "leastconn"), "re-assign the member");
+    assert_eq!(members(run).len(), 1);
+    run.reimport("cloudstack_loadbalancer_rule.marathon", &lb);
 }

@@ -12,6 +12,7 @@ use crate::{
 
 mod instance;
 mod ipaddress;
+mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
@@ -38,6 +39,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
         // typed resources (crate::kit)
+        Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
         Arc::new(Typed(static_nat::StaticNat)),
