@@ -185,6 +185,32 @@ resource "cloudstack_static_nat" "master" {{
   virtual_machine_id = cloudstack_instance.master.id
 }}
 
+data "cloudstack_network_offering" "tier" {{
+  filter {{
+    name  = "name"
+    value = "ForVpcNetworks$"
+  }}
+}}
+
+data "cloudstack_ipaddress" "vip" {{
+  filter {{
+    name  = "ip_address"
+    value = "^${{cloudstack_ipaddress.vip.ip_address}}$"
+  }}
+}}
+
+data "cloudstack_instance" "master" {{
+  filter {{
+    name  = "display_name"
+    value = "^master-0$"
+  }}
+  depends_on = [cloudstack_instance.master]
+}}
+
+output "tier_offering_for_vpc" {{ value = data.cloudstack_network_offering.tier.for_vpc }}
+output "vip_vpc" {{ value = data.cloudstack_ipaddress.vip.vpc_id }}
+output "master_state" {{ value = data.cloudstack_instance.master.state }}
+
 resource "cloudstack_ipaddress" "lb" {{
   vpc_id     = cloudstack_vpc.vpc.id
   depends_on = [cloudstack_network.tier]
@@ -354,6 +380,12 @@ fn tier_acls_and_rules(run: &Run<'_>) {
             .list("listPublicIpAddresses", "publicipaddress", &[("id", &vip)])[0]["vpcid"],
         run.state_id("cloudstack_vpc.vpc").as_str()
     );
+
+    // data sources
+    let out = |name: &str| run.tf(&["output", "-raw", name], 0, name).stdout;
+    assert_eq!(out("tier_offering_for_vpc"), "true");
+    assert_eq!(out("vip_vpc"), run.state_id("cloudstack_vpc.vpc"));
+    assert_eq!(out("master_state"), "Running");
 
     // in place: the port of rule 10
     run.apply(&vpc_tier(8081), "change a port");

@@ -13,6 +13,9 @@ use crate::{
     provider::{Client, Handle},
 };
 
+mod instance;
+mod ipaddress;
+mod network_offering;
 mod service_offering;
 mod template;
 mod vpc;
@@ -25,6 +28,9 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
         // typed data sources (crate::kit)
+        Arc::new(Typed(instance::InstanceData)),
+        Arc::new(Typed(ipaddress::IpAddressData)),
+        Arc::new(Typed(network_offering::NetworkOfferingData)),
         Arc::new(Typed(vpc::VpcData)),
     ]
 }
@@ -77,6 +83,51 @@ pub fn newest<'a>(
     all.iter()
         .filter(|o| filters.matches(o))
         .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
+}
+
+/// What the typed data sources share: the newest object `command` lists
+/// under `key` that passes the configuration's filters, decoded. No match
+/// is an error on `filter` naming the objects there are (`what`, e.g. "IP
+/// addresses").
+pub async fn pick_newest<T: serde::de::DeserializeOwned>(
+    cx: crate::kit::Ctx<'_>,
+    (command, key): (&str, &str),
+    params: &Params,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let filters = Filters::parse(cx.raw, diags)?;
+    let all = list_all(cx.c, command, key, params, what, None, diags).await?;
+    let Some(best) = newest(&all, &filters) else {
+        let names: Vec<&str> = all
+            .iter()
+            .filter_map(|o| {
+                o.get("name")
+                    .or_else(|| o.get("ipaddress"))
+                    .and_then(|n| n.as_str())
+            })
+            .collect();
+        diags.attribute_error(
+            "filter",
+            format!("No {what} match the filters"),
+            format!(
+                "filters: {}; {what}: {}",
+                filters.describe(),
+                names.join(", ")
+            ),
+        );
+        return None;
+    };
+    match serde_json::from_value(best.clone()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.error(
+                format!("Cannot read the {what} CloudStack listed"),
+                e.to_string(),
+            );
+            None
+        }
+    }
 }
 
 /// Compiled filters of a data source configuration.
