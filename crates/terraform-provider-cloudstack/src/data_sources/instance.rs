@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use cloudstack::{model::VirtualMachine, Params};
+use cloudstack::model::VirtualMachine;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value};
 
-use super::{filtered_schema, list_all, pick_newest, vpc::FilterModel, Filters};
+use super::{filtered_schema, list_all, pick_newest, project_scope, vpc::FilterModel, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -81,11 +81,7 @@ impl TypedDataSource for InstanceData {
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
-        let mut p = Params::new().with("listall", "true");
-        p.set_opt(
-            "projectid",
-            cx.project_id(m.project.as_deref(), diags).await.ok()?,
-        );
+        let p = project_scope(cx, m.project.as_deref(), diags).await?;
         let command = ("listVirtualMachines", "virtualmachine");
         let wanted_ip = m.nic.first().and_then(|n| n.ip_address.clone());
         let vm: VirtualMachine = match &wanted_ip {

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use cloudstack::{model::PublicIpAddress, Params};
+use cloudstack::model::PublicIpAddress;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, pick_newest, vpc::FilterModel, Filters};
+use super::{filtered_schema, pick_newest, project_scope, vpc::FilterModel, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -67,11 +67,7 @@ impl TypedDataSource for IpAddressData {
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
-        let mut p = Params::new().with("listall", "true");
-        p.set_opt(
-            "projectid",
-            cx.project_id(m.project.as_deref(), diags).await.ok()?,
-        );
+        let p = project_scope(cx, m.project.as_deref(), diags).await?;
         let command = ("listPublicIpAddresses", "publicipaddress");
         let ip: PublicIpAddress = pick_newest(cx, command, &p, "IP addresses", diags).await?;
         m.id = Some(ip.id.clone());

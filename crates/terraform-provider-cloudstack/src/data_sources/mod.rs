@@ -85,6 +85,19 @@ pub fn newest<'a>(
         .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
 }
 
+/// The list parameters of a data source with an optional `project`:
+/// everything the caller may see, inside that project when set; `None`
+/// after an error naming `project`.
+pub async fn project_scope(
+    cx: crate::kit::Ctx<'_>,
+    project: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<Params> {
+    let mut p = Params::new().with("listall", "true");
+    p.set_opt("projectid", cx.project_id(project, diags).await.ok()?);
+    Some(p)
+}
+
 /// What the typed data sources share: the newest object `command` lists
 /// under `key` that passes the configuration's filters, decoded. No match
 /// is an error on `filter` naming the objects there are (`what`, e.g. "IP

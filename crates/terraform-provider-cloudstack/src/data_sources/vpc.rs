@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use cloudstack::{model::Vpc, Params};
+use cloudstack::model::Vpc;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, pick_newest, Filters};
+use super::{filtered_schema, pick_newest, project_scope, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -74,11 +74,7 @@ impl TypedDataSource for VpcData {
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
-        let mut p = Params::new().with("listall", "true");
-        p.set_opt(
-            "projectid",
-            cx.project_id(m.project.as_deref(), diags).await.ok()?,
-        );
+        let p = project_scope(cx, m.project.as_deref(), diags).await?;
         let vpc: Vpc = pick_newest(cx, ("listVPCs", "vpc"), &p, "VPCs", diags).await?;
         m.id = Some(vpc.id.clone());
         m.name = vpc.name;

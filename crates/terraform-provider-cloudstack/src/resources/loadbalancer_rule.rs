@@ -368,24 +368,10 @@ impl TypedResource for LoadBalancerRuleResource {
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
-        let c = cx.c;
         let Some(id) = prior.id else { return };
         let p = Params::new().with("id", &id);
-        match bounded(
-            c,
-            c.timeout,
-            c.api.request_async("deleteLoadBalancerRule", &p),
-        )
-        .await
-        {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(
-                &format!("deleting load balancer rule {id}"),
-                None,
-                "delete",
-            )),
-        }
+        let what = format!("load balancer rule {id}");
+        cx.delete("deleteLoadBalancerRule", &p, &what, diags).await
     }
 }
 
