@@ -4,6 +4,7 @@
 mod address;
 mod affinity_group;
 mod job;
+mod load_balancer;
 mod network;
 mod network_acl;
 mod offering;
@@ -179,21 +180,28 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "createtags" => tags::create,
         "deletetags" => tags::delete,
         "listtags" => tags::list,
-        // VPC family (handlers/vpc.rs, handlers/network_acl.rs)
+        // VPC family (handlers/vpc.rs, network_acl.rs, static_nat.rs, load_balancer.rs)
+        "assigntoloadbalancerrule" => load_balancer::assign,
+        "createloadbalancerrule" => load_balancer::create,
         "createnetworkacl" => network_acl::create_item,
         "createnetworkacllist" => network_acl::create_list,
         "createvpc" => vpc::create_vpc,
+        "deleteloadbalancerrule" => load_balancer::delete,
         "deletenetworkacl" => network_acl::delete_item,
         "deletenetworkacllist" => network_acl::delete_list,
         "deletevpc" => vpc::delete_vpc,
         "disablestaticnat" => static_nat::disable,
         "enablestaticnat" => static_nat::enable,
+        "listloadbalancerruleinstances" => load_balancer::list_instances,
+        "listloadbalancerrules" => load_balancer::list,
         "listnetworkacllists" => network_acl::list_lists,
         "listnetworkacls" => network_acl::list_items,
         "listvpcofferings" => vpc::list_offerings,
         "listvpcs" => vpc::list_vpcs,
+        "removefromloadbalancerrule" => load_balancer::remove,
         "replacenetworkacllist" => network_acl::replace_list,
         "restartvpc" => vpc::restart_vpc,
+        "updateloadbalancerrule" => load_balancer::update,
         "updatenetworkaclitem" => network_acl::update_item,
         "updatevpc" => vpc::update_vpc,
         "queryasyncjobresult" => job::query_async_job_result,

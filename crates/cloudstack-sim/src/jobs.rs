@@ -16,6 +16,7 @@ fn gone(what: &str, id: &str) -> ApiError {
 fn remove_ip(w: &mut World, id: &str) {
     w.retire(id);
     w.vpc.static_nat.remove(id);
+    w.vpc.lb_rules.retain(|r| r.publicipid != id);
     w.public_ips.retain(|i| i.id != id);
     w.port_forwarding_rules.retain(|r| r.ipaddressid != id);
     w.firewall_rules.retain(|r| r.ipaddressid != id);
@@ -41,6 +42,9 @@ fn remove_vm(w: &mut World, id: &str) {
     }
     w.port_forwarding_rules.retain(|r| r.virtualmachineid != id);
     w.vpc.static_nat.retain(|_, n| n.virtualmachineid != id);
+    for r in &mut w.vpc.lb_rules {
+        r.members.retain(|m| m != id);
+    }
     w.tags
         .retain(|t| t.resourceid != id && !roots.contains(&t.resourceid));
 }

@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
+use cloudstack::Params;
 use serde::{de::DeserializeOwned, Serialize};
 use tfplugin5::{
     async_trait, model, DataSource, Diagnostics, PlanRequest, Resource, Schema, Value,
 };
 
 use crate::{
-    common::{import_state, op_timeout, planned_unless_failed, resolve_project},
+    common::{bounded, import_state, op_timeout, planned_unless_failed, resolve_project},
     provider::Client,
 };
 
@@ -35,6 +36,25 @@ impl<'a> Ctx<'a> {
     /// resource's `timeouts` block, else the provider's `timeout`.
     pub fn limit(&self, op: &str, diags: &mut Diagnostics) -> Duration {
         op_timeout(self.c, self.raw, op, diags)
+    }
+
+    /// Runs the delete `command` with `params` (waiting for its job, within
+    /// the resource's delete timeout); an object already gone is not an
+    /// error, anything else is "Error deleting <what>".
+    pub async fn delete(
+        &self,
+        command: &str,
+        params: &Params,
+        what: &str,
+        diags: &mut Diagnostics,
+    ) {
+        let limit = self.limit("delete", diags);
+        let api = self.c.api_with_timeout(limit);
+        match bounded(self.c, limit, api.request_async(command, params)).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => diags.push(e.diagnostic(&format!("deleting {what}"), None, "delete")),
+        }
     }
 
     /// The project id for the `project` attribute (name or id), or `None`

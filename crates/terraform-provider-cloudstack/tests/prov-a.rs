@@ -125,6 +125,11 @@ output "vpc_cidr" {{ value = data.cloudstack_vpc.found.cidr }}
 /// The VPC with a tier, an ACL list and its rules, and a VPC address; `port` is what the
 /// in-place update of the rules changes.
 fn vpc_tier(port: u16) -> String {
+    vpc_tier_lb(port, "roundrobin")
+}
+
+/// [`vpc_tier`] with the load balancer's `algorithm` (what its in-place update changes).
+fn vpc_tier_lb(port: u16, algorithm: &str) -> String {
     vpc_family("mesos2")
         + &format!(
             r#"
@@ -178,6 +183,47 @@ resource "cloudstack_instance" "master" {{
 resource "cloudstack_static_nat" "master" {{
   ip_address_id      = cloudstack_ipaddress.vip.id
   virtual_machine_id = cloudstack_instance.master.id
+}}
+
+data "cloudstack_network_offering" "tier" {{
+  filter {{
+    name  = "name"
+    value = "ForVpcNetworks$"
+  }}
+}}
+
+data "cloudstack_ipaddress" "vip" {{
+  filter {{
+    name  = "ip_address"
+    value = "^${{cloudstack_ipaddress.vip.ip_address}}$"
+  }}
+}}
+
+data "cloudstack_instance" "master" {{
+  filter {{
+    name  = "display_name"
+    value = "^master-0$"
+  }}
+  depends_on = [cloudstack_instance.master]
+}}
+
+output "tier_offering_for_vpc" {{ value = data.cloudstack_network_offering.tier.for_vpc }}
+output "vip_vpc" {{ value = data.cloudstack_ipaddress.vip.vpc_id }}
+output "master_state" {{ value = data.cloudstack_instance.master.state }}
+
+resource "cloudstack_ipaddress" "lb" {{
+  vpc_id     = cloudstack_vpc.vpc.id
+  depends_on = [cloudstack_network.tier]
+}}
+
+resource "cloudstack_loadbalancer_rule" "marathon" {{
+  name          = "marathon"
+  ip_address_id = cloudstack_ipaddress.lb.id
+  network_id    = cloudstack_network.tier.id
+  algorithm     = "{algorithm}"
+  private_port  = 8080
+  public_port   = 8080
+  member_ids    = [cloudstack_instance.master.id]
 }}
 "#
         )
@@ -335,6 +381,12 @@ fn tier_acls_and_rules(run: &Run<'_>) {
         run.state_id("cloudstack_vpc.vpc").as_str()
     );
 
+    // data sources
+    let out = |name: &str| run.tf(&["output", "-raw", name], 0, name).stdout;
+    assert_eq!(out("tier_offering_for_vpc"), "true");
+    assert_eq!(out("vip_vpc"), run.state_id("cloudstack_vpc.vpc"));
+    assert_eq!(out("master_state"), "Running");
+
     // in place: the port of rule 10
     run.apply(&vpc_tier(8081), "change a port");
     let now = items(run);
@@ -377,4 +429,32 @@ fn tier_acls_and_rules(run: &Run<'_>) {
     run.apply(&vpc_tier(8081), "re-enable static NAT");
     assert_eq!(ip(run)["isstaticnat"], true);
     run.reimport("cloudstack_static_nat.master", &vip);
+
+    // load balancer: algorithm in place, a member removed behind Terraform's back, import
+    let lb = run.state_id("cloudstack_loadbalancer_rule.marathon");
+    let rule = |run: &Run<'_>| {
+        run.api
+            .list("listLoadBalancerRules", "loadbalancerrule", &[("id", &lb)])
+            .remove(0)
+    };
+    let members = |run: &Run<'_>| {
+        run.api.list(
+            "listLoadBalancerRuleInstances",
+            "loadbalancerruleinstance",
+            &[("id", &lb)],
+        )
+    };
+    assert_eq!(rule(run)["algorithm"], "roundrobin");
+    assert_eq!(members(run).len(), 1);
+    run.apply(&vpc_tier_lb(8081, "leastconn"), "change the algorithm");
+    assert_eq!(run.state_id("cloudstack_loadbalancer_rule.marathon"), lb);
+    assert_eq!(rule(run)["algorithm"], "leastconn");
+    run.api.call(
+        "removeFromLoadBalancerRule",
+        &[("id", &lb), ("virtualmachineids", &vm)],
+    );
+    run.plan_changes("plan after a member was removed");
+    run.apply(&vpc_tier_lb(8081, "leastconn"), "re-assign the member");
+    assert_eq!(members(run).len(), 1);
+    run.reimport("cloudstack_loadbalancer_rule.marathon", &lb);
 }

@@ -286,6 +286,7 @@ pub(crate) fn finish(
                 w.vpc.acl_lists.retain(|l| l.id != id);
             }
             "networkacl" => w.vpc.acl_items.retain(|i| i.id != id),
+            "loadbalancer" => w.vpc.lb_rules.retain(|r| r.id != id),
             other => {
                 return Err(ApiError::with_code(
                     530,
@@ -318,6 +319,17 @@ pub(crate) fn finish(
             item.state = "Active".into();
             let item = item.clone();
             Ok(json!({"networkacl": super::network_acl::render_item(w, &item)}))
+        }
+        "loadbalancer" => {
+            let rule = w
+                .vpc
+                .lb_rules
+                .iter_mut()
+                .find(|r| r.id == id)
+                .ok_or_else(|| gone("load balancer rule", id))?;
+            rule.state = "Active".into();
+            let rule = rule.clone();
+            Ok(json!({"loadbalancer": super::load_balancer::render_rule(w, &rule)}))
         }
         other => Err(ApiError {
             errorcode: 530,

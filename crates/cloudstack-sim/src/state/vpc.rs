@@ -109,6 +109,35 @@ pub struct StaticNat {
     pub networkid: String,
 }
 
+/// A load balancer rule on a public IP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadBalancerRule {
+    /// UUID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `roundrobin`, `leastconn` or `source`.
+    pub algorithm: String,
+    /// Public IP UUID.
+    pub publicipid: String,
+    /// Public port.
+    pub publicport: u16,
+    /// VM port.
+    pub privateport: u16,
+    /// `tcp`, `udp` or `tcp-proxy`.
+    pub protocol: String,
+    /// Guest network of the members.
+    pub networkid: String,
+    /// Source CIDRs allowed.
+    pub cidrlist: Vec<String>,
+    /// Member VM UUIDs.
+    pub members: Vec<String>,
+    /// `Add`, `Active`, `Revoke`.
+    pub state: String,
+}
+
 /// The VPC family's part of the world.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -125,6 +154,8 @@ pub struct VpcWorld {
     pub tier_acls: std::collections::BTreeMap<String, String>,
     /// Static NAT by public IP id.
     pub static_nat: std::collections::BTreeMap<String, StaticNat>,
+    /// Load balancer rules.
+    pub lb_rules: Vec<LoadBalancerRule>,
 }
 
 impl Default for VpcWorld {
@@ -168,6 +199,7 @@ impl Default for VpcWorld {
             acl_items: Vec::new(),
             tier_acls: Default::default(),
             static_nat: Default::default(),
+            lb_rules: Vec::new(),
         }
     }
 }
@@ -179,6 +211,7 @@ impl VpcWorld {
             || self.vpcs.iter().any(|x| x.id == id)
             || self.acl_lists.iter().any(|x| x.id == id)
             || self.acl_items.iter().any(|x| x.id == id)
+            || self.lb_rules.iter().any(|x| x.id == id)
     }
 
     /// VPC by id.

@@ -206,3 +206,63 @@ async fn static_nat_maps_one_ip_to_one_vm() {
     assert_eq!(again.status, 431);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn load_balancer_rules_and_members() {
+    let t = TestSim::start(Options::default()).await;
+    let vm = t.deploy("lb-vm", &[]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ip = t
+        .run_async(
+            "associateIpAddress",
+            &[("networkid", crate::support::NETWORK)],
+        )
+        .await["ipaddress"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let args = [
+        ("name", "web"),
+        ("algorithm", "roundrobin"),
+        ("privateport", "80"),
+        ("publicport", "80"),
+        ("publicipid", ip.as_str()),
+    ];
+    let lb = t.run_async("createLoadBalancerRule", &args).await["loadbalancer"].clone();
+    assert_eq!(lb["publicport"], "80");
+    assert_eq!(lb["networkid"], crate::support::NETWORK);
+    let id = lb["id"].as_str().unwrap().to_string();
+    // the same public port again: NetworkRuleConflictException
+    let clash = t.call("createLoadBalancerRule", &args).await;
+    assert_eq!(clash.status, 537, "{}", clash.body);
+    let bad = t
+        .call(
+            "updateLoadBalancerRule",
+            &[("id", &id), ("algorithm", "random")],
+        )
+        .await;
+    assert_eq!(bad.status, 431);
+
+    t.run_async(
+        "assignToLoadBalancerRule",
+        &[("id", &id), ("virtualmachineids", &vm)],
+    )
+    .await;
+    let members = t.ok("listLoadBalancerRuleInstances", &[("id", &id)]).await;
+    assert_eq!(members["loadbalancerruleinstance"][0]["id"], vm.as_str());
+    t.run_async(
+        "removeFromLoadBalancerRule",
+        &[("id", &id), ("virtualmachineids", &vm)],
+    )
+    .await;
+    let members = t.ok("listLoadBalancerRuleInstances", &[("id", &id)]).await;
+    assert!(
+        members.get("loadbalancerruleinstance").is_none(),
+        "{members}"
+    );
+    t.run_async("deleteLoadBalancerRule", &[("id", &id)]).await;
+    assert!(t.world().vpc.lb_rules.is_empty());
+    t.stop().await;
+}

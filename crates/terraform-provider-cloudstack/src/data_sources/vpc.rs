@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use cloudstack::{model::Vpc, Params};
+use cloudstack::model::Vpc;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, list_all, newest, Filters};
+use super::{filtered_schema, pick_newest, project_scope, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -74,36 +74,8 @@ impl TypedDataSource for VpcData {
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
-        let filters = Filters::parse(cx.raw, diags)?;
-        let mut p = Params::new().with("listall", "true");
-        p.set_opt(
-            "projectid",
-            cx.project_id(m.project.as_deref(), diags).await.ok()?,
-        );
-        let all = list_all(cx.c, "listVPCs", "vpc", &p, "VPCs", None, diags).await?;
-        let Some(best) = newest(&all, &filters) else {
-            let names: Vec<&str> = all
-                .iter()
-                .filter_map(|o| o.get("name").and_then(|n| n.as_str()))
-                .collect();
-            diags.attribute_error(
-                "filter",
-                "No VPC is matching with the specified regex",
-                format!(
-                    "filters: {}; VPCs: {}",
-                    filters.describe(),
-                    names.join(", ")
-                ),
-            );
-            return None;
-        };
-        let vpc: Vpc = match serde_json::from_value(best.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                diags.error("Cannot read the VPC CloudStack listed", e.to_string());
-                return None;
-            }
-        };
+        let p = project_scope(cx, m.project.as_deref(), diags).await?;
+        let vpc: Vpc = pick_newest(cx, ("listVPCs", "vpc"), &p, "VPCs", diags).await?;
         m.id = Some(vpc.id.clone());
         m.name = vpc.name;
         m.display_text = vpc.displaytext;

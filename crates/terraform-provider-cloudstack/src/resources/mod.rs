@@ -15,6 +15,7 @@ mod attach_volume;
 mod disk;
 mod instance;
 mod ipaddress;
+mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
@@ -52,6 +53,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
         // typed resources (crate::kit)
+        Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
         Arc::new(Typed(static_nat::StaticNat)),

@@ -170,18 +170,10 @@ impl TypedResource for NetworkAcl {
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
-        let c = cx.c;
         let Some(id) = prior.id else { return };
-        let limit = cx.limit("delete", diags);
-        let api = c.api_with_timeout(limit);
         let p = Params::new().with("id", &id);
-        match bounded(c, limit, api.request_async("deleteNetworkACLList", &p)).await {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("deleting network ACL list {id}"), None, "delete"))
-            }
-        }
+        let what = format!("network ACL list {id}");
+        cx.delete("deleteNetworkACLList", &p, &what, diags).await
     }
 }
 

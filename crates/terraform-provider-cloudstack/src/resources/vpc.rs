@@ -334,16 +334,10 @@ impl TypedResource for VpcResource {
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
-        let c = cx.c;
         let Some(id) = prior.id else { return };
-        let limit = cx.limit("delete", diags);
-        let api = c.api_with_timeout(limit);
         let p = Params::new().with("id", &id);
-        match bounded(c, limit, api.request_async("deleteVPC", &p)).await {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting VPC {id}"), None, "delete")),
-        }
+        cx.delete("deleteVPC", &p, &format!("VPC {id}"), diags)
+            .await
     }
 }
 
