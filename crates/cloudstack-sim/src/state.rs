@@ -184,6 +184,19 @@ pub struct Volume {
     pub deviceid: i64,
     /// Creation time.
     pub created: String,
+    /// `Allocated` (created, never attached) or `Ready`.
+    #[serde(default = "ready")]
+    pub state: String,
+    /// When it was attached to its VM.
+    #[serde(default)]
+    pub attached: Option<String>,
+    /// Owning project, if any.
+    #[serde(default)]
+    pub projectid: Option<String>,
+}
+
+fn ready() -> String {
+    "Ready".into()
 }
 
 /// A guest network.
@@ -288,6 +301,15 @@ pub struct VirtualMachine {
     /// Attached ISO.
     #[serde(default)]
     pub isoid: Option<String>,
+    /// Affinity groups (ids).
+    #[serde(default)]
+    pub affinitygroupids: Vec<String>,
+    /// Host it runs on while Starting/Running/Stopping (see [`crate::placement`]).
+    #[serde(default)]
+    pub hostid: Option<String>,
+    /// Registered user data it was deployed with.
+    #[serde(default)]
+    pub userdataid: Option<String>,
 }
 
 /// A public IP address.
@@ -525,6 +547,16 @@ pub struct AsyncJob {
 pub struct World {
     /// Zones.
     pub zones: Vec<Zone>,
+    /// Affinity groups.
+    pub affinity_groups: Vec<crate::placement::AffinityGroup>,
+    /// Hypervisor hosts (placement only).
+    pub hosts: Vec<crate::placement::Host>,
+    /// Registered user data.
+    pub user_data: Vec<UserData>,
+    /// Security groups with their rules.
+    pub security_groups: Vec<SecurityGroup>,
+    /// Projects.
+    pub projects: Vec<Project>,
     /// OS types.
     pub os_types: Vec<OsType>,
     /// Service offerings.
@@ -649,7 +681,15 @@ impl World {
     /// Whether an id names (or named) any object; used to reject unknown ids like
     /// CloudStack's UUID translation does.
     pub fn knows_id(&self, id: &str) -> bool {
-        self.zones.iter().any(|x| x.id == id)
+        self.affinity_groups.iter().any(|x| x.id == id)
+            || self.hosts.iter().any(|x| x.id == id)
+            || self.user_data.iter().any(|x| x.id == id)
+            || self.projects.iter().any(|x| x.id == id)
+            || self
+                .security_groups
+                .iter()
+                .any(|g| g.id == id || g.ingress.iter().chain(&g.egress).any(|r| r.ruleid == id))
+            || self.zones.iter().any(|x| x.id == id)
             || self.os_types.iter().any(|x| x.id == id)
             || self.service_offerings.iter().any(|x| x.id == id)
             || self.disk_offerings.iter().any(|x| x.id == id)
@@ -690,3 +730,5 @@ pub fn timestamp() -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+pub use crate::handlers::{Project, SecurityGroup, SecurityGroupRule, UserData};

@@ -14,6 +14,10 @@ pub enum Method {
     Post,
 }
 
+/// The largest answer read (64 MiB, far above any real CloudStack answer of one page). The
+/// transport stops one byte past it and the client reports [`Error::ResponseTooLarge`].
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// One HTTP request to the API endpoint.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -101,18 +105,25 @@ impl Transport for ReqwestTransport {
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(req.query),
             };
-            let resp = builder.send().await.map_err(classify)?;
+            let mut resp = builder.send().await.map_err(classify)?;
             let status = resp.status().as_u16();
-            let body = resp.bytes().await.map_err(|e| {
+            // Read at most one byte past the cap: enough for the client to report
+            // `ResponseTooLarge`, never an unbounded buffer.
+            let expected = resp.content_length().unwrap_or(0).min(1 << 20);
+            let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            while let Some(chunk) = resp.chunk().await.map_err(|e| {
                 // The server answered, so it certainly received the request.
                 let mut t = classify(e);
                 t.maybe_sent = true;
                 t
-            })?;
-            Ok(HttpResponse {
-                status,
-                body: body.to_vec(),
-            })
+            })? {
+                let room = MAX_RESPONSE_BYTES + 1 - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() > MAX_RESPONSE_BYTES {
+                    break;
+                }
+            }
+            Ok(HttpResponse { status, body })
         })
     }
 }

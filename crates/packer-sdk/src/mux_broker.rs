@@ -256,4 +256,62 @@ mod tests {
         assert!(matches!(err, Error::Broker(_)), "{err}");
         assert!(started.elapsed() >= ACCEPT_TIMEOUT);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(24))]
+
+            /// Any broker id (the 4-byte little-endian prefix) reaches its acceptor, is
+            /// acknowledged, and the stream then carries data both ways unchanged.
+            #[test]
+            fn any_id_round_trips(id in any::<u32>(), payload in prop::collection::vec(any::<u8>(), 1..256)) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let (there, back) = rt.block_on(async move {
+                    let (server, client) = pair();
+                    let accepted = tokio::spawn(async move { server.accept(id).await });
+                    let mut c = client.dial(id).await.expect("dial");
+                    let mut s = accepted.await.expect("no panic").expect("accept");
+                    c.write_all(&payload).await.expect("write");
+                    let mut there = vec![0u8; payload.len()];
+                    s.read_exact(&mut there).await.expect("read");
+                    s.write_all(&there).await.expect("echo");
+                    let mut back = vec![0u8; payload.len()];
+                    c.read_exact(&mut back).await.expect("read echo");
+                    (there == payload, back == payload)
+                });
+                prop_assert!(there && back);
+            }
+
+            /// An inbound stream that sends fewer than 4 id bytes and hangs up is dropped
+            /// quietly; the broker goes on brokering.
+            #[test]
+            fn short_ids_are_dropped(short in prop::collection::vec(any::<u8>(), 0..4)) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let ok = rt.block_on(async move {
+                    let (server, client) = pair();
+                    let mut raw = client.inner.session.open().await.expect("open");
+                    raw.write_all(&short).await.expect("write");
+                    raw.shutdown().await.expect("close");
+                    drop(raw);
+                    let accepted = tokio::spawn({
+                        let s = server.clone();
+                        async move { s.accept(77).await }
+                    });
+                    let dialed = client.dial(77).await;
+                    dialed.is_ok() && accepted.await.map(|r| r.is_ok()).unwrap_or(false)
+                });
+                prop_assert!(ok);
+            }
+        }
+    }
 }

@@ -335,4 +335,71 @@ mod tests {
         drop(peer);
         assert!(matches!(call.await.unwrap(), Err(Error::Closed)));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use tokio::io::AsyncWriteExt as _;
+
+        use super::*;
+
+        /// Feeds `frames` to a server, closes the stream, and returns how the server ended.
+        fn serve_bytes(frames: Vec<u8>) -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let (a, peer) = tokio::io::duplex(1 << 16);
+                let server = tokio::spawn(serve(a, Arc::new(Echo)));
+                // Replies are read and dropped so the server never blocks on a full pipe.
+                let (mut rd, mut wr) = tokio::io::split(peer);
+                let drain = tokio::spawn(async move {
+                    let mut sink = Vec::new();
+                    let _ = rd.read_to_end(&mut sink).await;
+                });
+                let _ = wr.write_all(&frames).await;
+                let _ = wr.shutdown().await;
+                let ended = tokio::time::timeout(Duration::from_secs(10), server)
+                    .await
+                    .expect("the server ends once the stream closes")
+                    .expect("the server task did not panic");
+                drain.abort();
+                ended
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Garbage frames end the call with an error (or, when they happen to be valid
+            /// requests, are served) and never panic the server.
+            #[test]
+            fn garbage_frames_end_with_an_error_not_a_panic(
+                garbage in prop::collection::vec(any::<u8>(), 1..256),
+            ) {
+                let whole_messages = {
+                    let mut rest = &garbage[..];
+                    loop {
+                        match codec::decode_message(rest) {
+                            Ok((_, _, used)) => rest = &rest[used..],
+                            Err(_) => break rest.is_empty(),
+                        }
+                    }
+                };
+                let ended = serve_bytes(garbage);
+                prop_assert_eq!(ended.is_ok(), whole_messages, "{:?}", ended);
+            }
+
+            /// A valid request followed by garbage: the request is answered, then the garbage
+            /// ends the server with a codec error.
+            #[test]
+            fn valid_then_garbage(tail in prop::collection::vec(any::<u8>(), 1..64)) {
+                let mut frames = codec::encode_request("Test.Echo", 1, &Value::from("hi"));
+                frames.push(0xc1);
+                frames.extend(tail);
+                let ended = serve_bytes(frames);
+                prop_assert!(matches!(ended, Err(Error::Codec(CodecError::Invalid(_)))), "{:?}", ended);
+            }
+        }
+    }
 }

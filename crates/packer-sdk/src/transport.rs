@@ -130,3 +130,115 @@ where
     });
     (Session { open_tx }, in_rx, task)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A raw hashicorp/yamux frame header: version 0, type, flags, stream id, length.
+    fn header(kind: u8, flags: u16, stream: u32, length: u32) -> Vec<u8> {
+        let mut h = vec![0, kind];
+        h.extend_from_slice(&flags.to_be_bytes());
+        h.extend_from_slice(&stream.to_be_bytes());
+        h.extend_from_slice(&length.to_be_bytes());
+        h
+    }
+
+    /// The next ping ACK the session sends, skipping its other frames (rust-yamux sends its
+    /// own pings to measure the round trip, and window updates).
+    async fn next_ping_ack<R: AsyncRead + Unpin>(rd: &mut R) -> Vec<u8> {
+        loop {
+            let mut h = [0u8; 12];
+            rd.read_exact(&mut h).await.expect("read a frame header");
+            let length = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            match (h[1], u16::from_be_bytes([h[2], h[3]])) {
+                (2, flags) if flags & 2 != 0 => return h.to_vec(),
+                (0, _) => {
+                    let mut payload = vec![0u8; length as usize];
+                    rd.read_exact(&mut payload)
+                        .await
+                        .expect("read a data payload");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Packer's hashicorp/yamux pings every 30 s and drops the session when a ping goes
+    /// unanswered (a long provisioner would die). Instead of waiting for real keep-alives,
+    /// speak them byte for byte: a ping SYN with a nonce must come back as a ping ACK with
+    /// the same nonce, every time, on an idle session.
+    #[tokio::test]
+    async fn answers_keepalive_pings_with_their_nonce() {
+        const PING: u8 = 2;
+        const SYN: u16 = 1;
+        const ACK: u16 = 2;
+        let (ours, mut packer) = tokio::io::duplex(64 * 1024);
+        let (_session, _inbound, _task) = spawn_server(ours);
+        for nonce in [1u32, 0xdead_beef, u32::MAX] {
+            packer
+                .write_all(&header(PING, SYN, 0, nonce))
+                .await
+                .expect("write ping");
+            let ack = tokio::time::timeout(Duration::from_secs(5), next_ping_ack(&mut packer))
+                .await
+                .expect("a ping ACK within 5 s");
+            assert_eq!(ack, header(PING, ACK, 0, nonce), "nonce {nonce:#x}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            /// Whatever bytes the peer sends before hanging up, the session ends (an error or a
+            /// clean close), never panics, and opening a stream afterwards is an error.
+            #[test]
+            fn garbage_ends_the_session_without_a_panic(
+                garbage in prop::collection::vec(any::<u8>(), 0..512),
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    let (ours, mut peer) = tokio::io::duplex(1 << 16);
+                    let (session, _inbound, task) = spawn_server(ours);
+                    let _ = peer.write_all(&garbage).await;
+                    drop(peer);
+                    tokio::time::timeout(Duration::from_secs(10), task)
+                        .await
+                        .expect("the session ends when the peer hangs up")
+                        .expect("the driver did not panic")
+                        .ok();
+                    prop_assert!(session.open().await.is_err());
+                    Ok(())
+                })?;
+            }
+
+            /// A ping with any nonce is acknowledged with that nonce.
+            #[test]
+            fn any_ping_nonce_is_echoed(nonce in any::<u32>()) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let ack = rt.block_on(async move {
+                    let (ours, mut packer) = tokio::io::duplex(1 << 16);
+                    let (_session, _inbound, _task) = spawn_server(ours);
+                    packer.write_all(&header(2, 1, 0, nonce)).await.expect("write");
+                    next_ping_ack(&mut packer).await
+                });
+                prop_assert_eq!(ack, header(2, 2, 0, nonce));
+            }
+        }
+    }
+}

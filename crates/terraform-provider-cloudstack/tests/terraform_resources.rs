@@ -6,120 +6,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use std::{path::Path, thread, time::Duration};
+mod support;
 
-use cloudstack_sim::{Options, Simulator};
-use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+use std::{thread, time::Duration};
 
-const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-cloudstack");
-const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
-
-/// A simulator on its own runtime thread; stops when dropped.
-struct Sim {
-    sim: Simulator,
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        Sim::with(Options::default())
-    }
-
-    fn with(options: Options) -> Sim {
-        let sim = Simulator::new(options).unwrap();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let s2 = sim.clone();
-        let thread = thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let _ = cloudstack_sim::run(listener, s2, async {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            });
-        });
-        let addr = addr_rx.recv().unwrap();
-        Sim {
-            sim,
-            url: format!("http://{addr}/client/api"),
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn mutations(&self) -> u64 {
-        let stats = self.sim.stats();
-        stats["requests"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| {
-                        let k = k.to_ascii_lowercase();
-                        !(k.starts_with("list") || k.starts_with("query") || k.starts_with("get"))
-                    })
-                    .map(|(_, v)| v.as_u64().unwrap_or(0))
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    /// Expunges a VM through the API, behind Terraform's back.
-    fn expunge_vm(&self, id: &str) {
-        let cfg = cloudstack::Config::new(
-            &self.url,
-            cloudstack_sim::DEFAULT_API_KEY,
-            cloudstack_sim::DEFAULT_SECRET_KEY,
-        );
-        let client = cloudstack::Client::new(cfg).unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(client.destroy_virtual_machine(id, true))
-            .unwrap();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-#[track_caller]
-fn expect(out: &CommandOutput, code: i32, what: &str) {
-    assert_eq!(
-        out.code, code,
-        "{what}: exit {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.code, out.stdout, out.stderr
-    );
-}
-
-fn provider_block(url: &str, secret: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{key}"
-  secret_key = "{secret}"
-  timeout    = 120
-}}
-"#,
-        key = cloudstack_sim::DEFAULT_API_KEY
-    )
-}
+use cloudstack_sim::Options;
+use support::*;
 
 const STACK: &str = r#"
 resource "cloudstack_network" "net" {
@@ -156,43 +48,6 @@ resource "cloudstack_ipaddress" "ip" {
 output "ip" { value = cloudstack_ipaddress.ip.ip_address }
 output "vm_ip" { value = cloudstack_instance.vm.ip_address }
 "#;
-
-fn workspace(tf: &TerraformBinary, main_tf: &str) -> Workspace {
-    let ws = Workspace::new(tf, Path::new(BIN), SOURCE, env!("CARGO_PKG_VERSION")).unwrap();
-    ws.write("main.tf", main_tf).unwrap();
-    expect(&ws.run(&["init", "-no-color"]).unwrap(), 0, "init");
-    ws
-}
-
-fn state_id(ws: &Workspace, addr: &str) -> String {
-    let out = ws.run(&["state", "show", "-no-color", addr]).unwrap();
-    expect(&out, 0, "state show");
-    out.stdout
-        .lines()
-        .find_map(|l| {
-            let l = l.trim();
-            l.strip_prefix("id")
-                .map(|r| r.trim_start())
-                .and_then(|r| r.strip_prefix('='))
-                .map(|r| r.trim().trim_matches('"').to_string())
-        })
-        .unwrap()
-}
-
-fn plan_is_clean(ws: &Workspace, what: &str) {
-    let out = ws
-        .run(&["plan", "-no-color", "-detailed-exitcode"])
-        .unwrap();
-    expect(&out, 0, what);
-}
-
-fn binaries() -> Vec<TerraformBinary> {
-    let b = find_terraform_binaries();
-    if b.is_empty() {
-        println!("SKIPPED: no terraform binary found (see tfplugin5::testing)");
-    }
-    b
-}
 
 #[test]
 fn lifecycle_import_drift_destroy() {
@@ -410,7 +265,112 @@ fn bad_input_is_named_before_any_change() {
         assert_ne!(out.code, 0);
         assert!(out.stderr.contains("Invalid CIDR"), "{}", out.stderr);
 
+        // a timeout beyond any duration: refused by `plan`, naming the attribute
+        let timeout = STACK.replace("create = \"5m\"", "create = \"99999999999999999999h\"");
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{timeout}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["plan", "-no-color"]).unwrap();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("Invalid timeouts.create"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("longer than the largest"),
+            "{}",
+            out.stderr
+        );
+
         assert_eq!(sim.mutations(), 0, "no API change: {}", sim.sim.stats());
+    }
+}
+
+const USER_DATA_VM: &str = r##"
+resource "cloudstack_instance" "ud" {
+  name             = "ud-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54"
+  user_data        = "#cloud-config\npassword: hunter2-in-user-data\n"
+  expunge          = true
+}
+"##;
+
+/// `user_data` is kept in plan and state as its SHA1, as the Go provider keeps it: the secret
+/// in it never reaches the state file or Terraform's output; the state (what the Go provider
+/// writes) plans no change, and a state holding the text (an older release) plans none
+/// either and loses the text at the next write.
+#[test]
+fn user_data_is_kept_as_its_sha1() {
+    let secret = "hunter2-in-user-data";
+    let hash = tfplugin5::stored_hash::sha1_hex("#cloud-config\npassword: hunter2-in-user-data\n");
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let sim = Sim::start();
+        let ws = workspace(
+            tf,
+            &format!(
+                "{}{USER_DATA_VM}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        );
+        let plan = ws.run(&["plan", "-no-color"]).unwrap();
+        expect(&plan, 0, "plan");
+        assert!(plan.stdout.contains(&hash), "{}", plan.stdout);
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply");
+        let state_file = ws.work_dir().join("terraform.tfstate");
+        let state = std::fs::read_to_string(&state_file).unwrap();
+        assert!(
+            state.contains(&format!("\"user_data\": \"{hash}\"")),
+            "{state}"
+        );
+        for text in [&plan.stdout, &plan.stderr, &out.stdout, &out.stderr, &state] {
+            assert!(!text.contains(secret), "secret leaked: {text}");
+        }
+        plan_is_clean(&ws, "plan after apply");
+
+        // A state of an older release, holding the text: no change planned, no API call.
+        let before = sim.mutations();
+        let old = state.replace(
+            &format!("\"user_data\": \"{hash}\""),
+            "\"user_data\": \"#cloud-config\\npassword: hunter2-in-user-data\\n\"",
+        );
+        assert_ne!(old, state);
+        std::fs::write(&state_file, old).unwrap();
+        plan_is_clean(&ws, "plan over a plain-text state");
+        assert_eq!(sim.mutations(), before, "{}", sim.sim.stats());
+
+        // A changed user_data is an in-place update showing hashes, never the text.
+        ws.write(
+            "main.tf",
+            &format!(
+                "{}{}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY),
+                USER_DATA_VM.replace("hunter2-in-user-data", "hunter3-in-user-data")
+            ),
+        )
+        .unwrap();
+        let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+        expect(&out, 0, "apply changed user_data");
+        assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+        assert!(!out.stdout.contains("hunter3"), "{}", out.stdout);
+        let state = std::fs::read_to_string(&state_file).unwrap();
+        assert!(!state.contains("hunter"), "{state}");
+        plan_is_clean(&ws, "plan after the update");
+        expect(
+            &ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "destroy",
+        );
     }
 }
 

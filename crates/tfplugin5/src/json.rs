@@ -203,4 +203,52 @@ mod to_json_tests {
         assert_eq!(from_json(&j, &ty).unwrap(), v);
         assert!(to_json(&Value::list([Value::Unknown])).is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::arbitrary::{any_type, typed_object, typed_value};
+
+        fn to_bytes(v: &Value) -> Vec<u8> {
+            serde_json::to_vec(&to_json(v).expect("known values have a JSON form"))
+                .expect("JSON serialises")
+        }
+
+        proptest! {
+            /// Every known value of a type survives `to_json` and the typed decoder.
+            #[test]
+            fn round_trip((ty, v) in typed_value(false)) {
+                prop_assert_eq!(decode(&to_bytes(&v), &ty).expect("decodes"), v);
+            }
+
+            /// A truncated object is always an error.
+            #[test]
+            fn truncation_is_rejected((ty, v) in typed_object(false), cut in any::<prop::sample::Index>()) {
+                let bytes = to_bytes(&v);
+                let cut = cut.index(bytes.len());
+                prop_assert!(decode(&bytes[..cut], &ty).is_err());
+            }
+
+            /// A string where a number is wanted is rejected, unless it is a number's text.
+            #[test]
+            fn wrong_kind_is_rejected(s in "[a-z ]{1,12}") {
+                let bytes = serde_json::to_vec(&serde_json::json!({ "n": s })).expect("JSON");
+                let ty = Type::object([("n", Type::Number)]);
+                prop_assert!(decode(&bytes, &ty).is_err());
+                prop_assert!(decode(&bytes, &Type::list(Type::String)).is_err());
+            }
+
+            /// Any text: an error or a value of the type, never a panic; what decodes
+            /// round-trips.
+            #[test]
+            fn garbage_never_panics(ty in any_type(), text in "[\\[\\]{}\",:0-9a-z.\\- ]{0,48}") {
+                if let Ok(v) = decode(text.as_bytes(), &ty) {
+                    if v.is_fully_known() {
+                        prop_assert_eq!(decode(&to_bytes(&v), &ty).expect("decodes"), v);
+                    }
+                }
+            }
+        }
+    }
 }

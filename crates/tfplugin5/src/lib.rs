@@ -54,6 +54,8 @@
 //!     async fn delete(&self, _c: &Client, _prior: &Value, _d: &mut Diagnostics) {}
 //! }
 //! ```
+#[cfg(test)]
+mod arbitrary;
 mod diagnostics;
 mod error;
 pub mod json;
@@ -63,6 +65,7 @@ pub mod plan;
 mod provider;
 pub mod schema;
 mod server;
+pub mod stored_hash;
 pub mod testing;
 pub mod timeouts;
 mod types;
@@ -74,7 +77,7 @@ pub use error::Error;
 pub use go_plugin::CancellationToken;
 pub use provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-pub use server::{routes, serve, GrpcProvider};
+pub use server::{routes, run, serve, GrpcProvider, Release, MAX_MESSAGE_BYTES};
 pub use types::Type;
 pub use value::{Number, Value};
 

@@ -144,6 +144,9 @@ pub struct Attribute {
     pub force_new: bool,
     /// Value planned when configuration leaves the attribute unset.
     pub default: Option<Value>,
+    /// Kept in plan and state as the SHA1 hex of the configured text (the Go SDK's
+    /// `StateFunc` hashing, e.g. `user_data`); see [`crate::stored_hash`].
+    pub stored_as_sha1: bool,
 }
 
 impl Attribute {
@@ -159,6 +162,7 @@ impl Attribute {
             deprecated: false,
             force_new: false,
             default: None,
+            stored_as_sha1: false,
         }
     }
     /// Must be set in configuration.
@@ -208,6 +212,13 @@ impl Attribute {
     /// Plans `v` when configuration leaves the attribute unset.
     pub fn default(mut self, v: impl Into<Value>) -> Attribute {
         self.default = Some(v.into());
+        self
+    }
+    /// Keeps only the SHA1 hex of the configured string in plan and state, as the Go SDK's
+    /// `StateFunc` does for secrets such as `user_data`; the resource still receives the
+    /// configured text at apply. Top-level string attributes only.
+    pub fn stored_as_sha1(mut self) -> Attribute {
+        self.stored_as_sha1 = true;
         self
     }
     /// Marks deprecated.

@@ -13,7 +13,7 @@ use crate::{
     plan::{self, normalize, plan_change},
     proto::{self, provider_server::Provider as GrpcProviderService},
     provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource},
-    AttributePath, Diagnostic, Diagnostics, Error, Schema, Type, Value,
+    stored_hash, AttributePath, Diagnostic, Diagnostics, Error, Schema, Type, Value,
 };
 
 struct Registered<T: ?Sized> {
@@ -220,6 +220,7 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         let mut diags = Diagnostics::default();
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
             if let Some(config) = decode_or(req.config.as_ref(), &r.ty, &mut diags) {
+                crate::timeouts::validate(&config, &mut diags);
                 r.imp.validate(&config, &mut diags).await;
             }
         }
@@ -259,7 +260,20 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         let mut upgraded = None;
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
             let raw = req.raw_state.unwrap_or_default();
-            if raw.json.is_empty() {
+            if req.version > r.schema.version || req.version < 0 {
+                diags.error(
+                    format!(
+                        "Unknown schema version {} of {}",
+                        req.version, req.type_name
+                    ),
+                    format!(
+                        "This provider knows {} schema versions 0 to {}; the state was written \
+                         by another (probably newer) provider release. Use that release, or \
+                         upgrade this provider.",
+                        req.type_name, r.schema.version
+                    ),
+                );
+            } else if raw.json.is_empty() {
                 if raw.flatmap.is_empty() {
                     upgraded = encode(&Value::Null, &r.ty, &mut diags);
                 } else {
@@ -275,6 +289,14 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
                         let j = r.imp.upgrade_state(req.version, j, &mut diags);
                         match json::from_json(&j, &r.ty) {
                             Ok(v) => {
+                                // A state of an older release may hold hashed attributes'
+                                // text: hash it now, so it leaves the state at the next write.
+                                let v = stored_hash::conceal(
+                                    &r.schema.block,
+                                    &v,
+                                    &Value::Null,
+                                    &Value::Null,
+                                );
                                 upgraded =
                                     encode(&normalize(&r.schema.block, &v), &r.ty, &mut diags)
                             }
@@ -359,11 +381,16 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         let mut diags = Diagnostics::default();
         let mut planned_state = None;
         let mut requires_replace = vec![];
+        let mut legacy_type_system = false;
         if let Some(r) = self.resource(&req.type_name, &mut diags) {
+            legacy_type_system = stored_hash::any(&r.schema.block);
             let prior = decode_or(req.prior_state.as_ref(), &r.ty, &mut diags);
-            let proposed = decode_or(req.proposed_new_state.as_ref(), &r.ty, &mut diags);
+            let proposed = decode_or(req.proposed_new_state.as_ref(), &r.ty, &mut diags)
+                .map(|p| stored_hash::hash_config(&r.schema.block, &p));
             let config = decode_or(req.config.as_ref(), &r.ty, &mut diags);
             if let (Some(prior), Some(proposed), Some(config)) = (prior, proposed, config) {
+                // Values unknown at validate time (e.g. from another resource) are known here.
+                crate::timeouts::validate(&config, &mut diags);
                 let mut plan = plan_change(&r.schema.block, &prior, &proposed, &config);
                 if !plan.planned.is_null() {
                     r.imp
@@ -392,7 +419,7 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
             requires_replace,
             planned_private: req.prior_private,
             diagnostics: diags.to_proto(),
-            legacy_type_system: false,
+            legacy_type_system,
         }))
     }
 
@@ -403,13 +430,20 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
         let req = req.into_inner();
         let mut diags = Diagnostics::default();
         let mut new_state = None;
+        let mut legacy_type_system = false;
         if let (Some(r), Some(client)) = (
             self.resource(&req.type_name, &mut diags),
             self.client(&mut diags),
         ) {
+            legacy_type_system = stored_hash::any(&r.schema.block);
             let prior = decode_or(req.prior_state.as_ref(), &r.ty, &mut diags);
-            let planned = decode_or(req.planned_state.as_ref(), &r.ty, &mut diags);
-            if let (Some(prior), Some(planned)) = (prior, planned) {
+            let planned_hashed = decode_or(req.planned_state.as_ref(), &r.ty, &mut diags);
+            let config = decode_or(req.config.as_ref(), &r.ty, &mut diags);
+            if let (Some(prior), Some(planned_hashed), Some(config)) =
+                (prior, planned_hashed, config)
+            {
+                // The resource works with the configured text of hashed attributes.
+                let planned = stored_hash::reveal(&r.schema.block, &planned_hashed, &config);
                 let result = if planned.is_null() {
                     tracing::debug!(type_name = %req.type_name, "ApplyResourceChange: delete");
                     r.imp.delete(&client, &prior, &mut diags).await;
@@ -438,6 +472,8 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
                         normalize(&r.schema.block, &updated)
                     }
                 };
+                let result =
+                    stored_hash::conceal(&r.schema.block, &result, &planned, &planned_hashed);
                 check_known(&req.type_name, &result, &mut diags);
                 new_state = encode(&result, &r.ty, &mut diags);
             }
@@ -446,7 +482,7 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
             new_state,
             private: req.planned_private,
             diagnostics: diags.to_proto(),
-            legacy_type_system: false,
+            legacy_type_system,
         }))
     }
 
@@ -519,12 +555,17 @@ impl<P: Provider> GrpcProviderService for GrpcProvider<P> {
     }
 }
 
+/// The largest gRPC message sent or received: 256 MiB, as terraform-plugin-go's servers
+/// allow, far above any real plan or state, yet bounded so a broken or hostile peer gets a
+/// gRPC error for that call instead of exhausting memory.
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
 /// The gRPC routes for `provider` (tfplugin5.Provider only; go-plugin adds
-/// its own services). Message size limits are lifted like Terraform's.
+/// its own services), with message sizes capped at [`MAX_MESSAGE_BYTES`].
 pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
     let svc = proto::provider_server::ProviderServer::new(GrpcProvider::new(provider))
-        .max_decoding_message_size(usize::MAX)
-        .max_encoding_message_size(usize::MAX);
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     tonic::service::Routes::new(svc)
 }
 
@@ -533,12 +574,58 @@ pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
 /// logging from `TF_LOG_PROVIDER`/`TF_LOG` and Go-like crash reports on
 /// panic, and serves until Terraform shuts us down.
 pub async fn serve<P: Provider>(provider: P) -> Result<(), Error> {
+    start(provider, None).await
+}
+
+/// Name and version of a provider binary: what `--version` prints and the
+/// first log line says, so a user can tell which build Terraform runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    /// The binary's name, e.g. `terraform-provider-cloudstack`.
+    pub name: &'static str,
+    /// Its version without the `v`, e.g. `0.2.0`.
+    pub version: &'static str,
+}
+
+impl Release {
+    /// `NAME vVERSION (Terraform plugin protocol 5)`.
+    pub fn version_line(&self) -> String {
+        format!(
+            "{} v{} (Terraform plugin protocol 5)",
+            self.name, self.version
+        )
+    }
+}
+
+/// A whole provider `main`: `--version` (or `-version`, `version`) prints
+/// [`Release::version_line`] without needing Terraform; otherwise [`serve`],
+/// with the release as the first log line. An error (including "run by
+/// hand") goes to stderr, where Terraform's log or the person sees it.
+pub async fn run<P: Provider>(provider: P, release: Release) -> std::process::ExitCode {
+    let first = std::env::args().nth(1);
+    if matches!(first.as_deref(), Some("--version" | "-version" | "version")) {
+        println!("{}", release.version_line());
+        return std::process::ExitCode::SUCCESS;
+    }
+    match start(provider, Some(release)).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start<P: Provider>(provider: P, release: Option<Release>) -> Result<(), Error> {
     let opts = go_plugin::ServeOptions::from_env(&go_plugin::TERRAFORM_PROTOCOL5)?;
     go_plugin::logging::install_panic_hook();
     go_plugin::logging::init(go_plugin::logging::level_from_env(&[
         std::env::var("TF_LOG_PROVIDER").ok(),
         std::env::var("TF_LOG").ok(),
     ]));
+    if let Some(r) = release {
+        tracing::info!(version = r.version, "{} v{} starting", r.name, r.version);
+    }
     go_plugin::server::serve_stdout(opts, routes(provider)).await?;
     Ok(())
 }

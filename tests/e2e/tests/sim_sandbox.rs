@@ -15,6 +15,7 @@ use cloudstack::{
 use mesostack_e2e::{http_get_json, require_tool, which, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use tfplugin5::testing::{find_terraform_binaries, Workspace};
 
 /// The tools this test needs, or `None` (skip) with the reason printed; panics under CI.
 fn tools() -> Option<(PathBuf, PathBuf)> {
@@ -456,34 +457,50 @@ fn http_get_text(host_port: &str) -> String {
 }
 
 /// Terraform's own SSH communicator (Go, scp protocol) against a sandboxed VM: the `file`
-/// and `remote-exec` provisioners of a built-in `terraform_data` resource (no provider to
-/// download).
+/// and `remote-exec` provisioners of a `cloudstack_ssh_keypair` of our provider (so it runs
+/// on every Terraform release found, 1.0.3 included).
 #[tokio::test]
 async fn terraform_provisioners_reach_the_vm_root() {
     let Some(_) = tools() else {
         return;
     };
-    // Optional even under CI: only some machines carry a Terraform newer than the 1.0.3 that
-    // `./dev setup` installs, and 1.0.3 has no built-in resource to hang provisioners on.
-    let Some(terraform) = modern_terraform() else {
-        eprintln!("SKIPPED: no terraform >= 1.4 (terraform_data) on this machine");
-        return;
-    };
-    let vm = deploy().await;
-    let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-    std::fs::create_dir_all(w.join("conf")).unwrap();
-    std::fs::write(w.join("conf/zoo.cfg"), "server.1=10.1.1.10:2888:3888\n").unwrap();
-    std::fs::write(
-        w.join("configure.sh"),
-        "#!/bin/sh\nset -eu\nsudo mkdir -p /etc/marathon/conf\necho \"$(hostname)\" | sudo tee /etc/marathon/conf/hostname\n",
-    )
-    .unwrap();
-    std::fs::write(
-        w.join("main.tf"),
-        format!(
+    let terraforms = mesostack_e2e::require_terraforms(find_terraform_binaries());
+    let provider = mesostack_e2e::workspace_bin(
+        "terraform-provider-cloudstack",
+        "terraform-provider-cloudstack",
+    );
+    for tf in &terraforms {
+        println!("terraform {} at {}", tf.version, tf.path.display());
+        let vm = deploy().await;
+        let ws = Workspace::new(
+            tf,
+            &provider,
+            "registry.terraform.io/cloudstack/cloudstack",
+            "0.1.0",
+        )
+        .unwrap();
+        let w = ws.work_dir();
+        std::fs::create_dir_all(w.join("conf")).unwrap();
+        std::fs::write(w.join("conf/zoo.cfg"), "server.1=10.1.1.10:2888:3888\n").unwrap();
+        std::fs::write(
+            w.join("configure.sh"),
+            "#!/bin/sh\nset -eu\nsudo mkdir -p /etc/marathon/conf\necho \"$(hostname)\" | sudo tee /etc/marathon/conf/hostname\n",
+        )
+        .unwrap();
+        let main_tf = format!(
             r#"
-resource "terraform_data" "provision" {{
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{api_url}"
+  api_key    = "{api_key}"
+  secret_key = "{secret_key}"
+}}
+resource "cloudstack_ssh_keypair" "provision" {{
+  name = "provisioner-anchor"
   connection {{
     type        = "ssh"
     host        = "{ip}"
@@ -508,58 +525,41 @@ resource "terraform_data" "provision" {{
   }}
 }}
 "#,
+            api_url = vm.sim.api_url,
+            api_key = SIM_API_KEY,
+            secret_key = SIM_SECRET_KEY,
             ip = vm.public_ip,
             port = vm.ssh_port,
             key = vm.key.display()
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(&terraform)
-            .args(args)
-            .current_dir(w)
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "terraform {args:?}: {}", text(&out));
-    };
-    run(&["init", "-input=false", "-no-color"]);
-    run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert_eq!(
-        std::fs::read_to_string(vm_file(&vm, "/etc/zookeeper/conf/zoo.cfg")).unwrap(),
-        "server.1=10.1.1.10:2888:3888\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(vm_file(&vm, "/var/lib/zookeeper/myid")).unwrap(),
-        "1\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(vm_file(&vm, "/etc/marathon/conf/hostname")).unwrap(),
-        "master-0\n"
-    );
-    let log = std::fs::read_to_string(vm_file(&vm, "/var/log/mesostack-sim/commands.log")).unwrap();
-    assert!(log.contains("apt-get install -y zookeeperd\n"), "{log}");
-}
-
-/// A Terraform new enough for the built-in `terraform_data` resource (1.4+): the one on
-/// `PATH` may be the legacy 1.0.3 the other tests use.
-fn modern_terraform() -> Option<PathBuf> {
-    let candidates = [
-        Some(PathBuf::from("/usr/local/bin/terraform")),
-        which("terraform"),
-    ];
-    candidates.into_iter().flatten().find(|t| {
-        let Ok(out) = Command::new(t).args(["version", "-json"]).output() else {
-            return false;
-        };
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let version = v["terraform_version"].as_str().unwrap_or("0.0.0");
-        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        major > 1 || (major == 1 && minor >= 4)
-    })
+        );
+        ws.write("main.tf", &main_tf).unwrap();
+        for args in [
+            &["init", "-input=false", "-no-color"][..],
+            &["apply", "-auto-approve", "-input=false", "-no-color"],
+        ] {
+            let out = ws.run(args).unwrap();
+            assert_eq!(
+                out.code, 0,
+                "terraform {args:?}:\n{}\n{}",
+                out.stdout, out.stderr
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(vm_file(&vm, "/etc/zookeeper/conf/zoo.cfg")).unwrap(),
+            "server.1=10.1.1.10:2888:3888\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(vm_file(&vm, "/var/lib/zookeeper/myid")).unwrap(),
+            "1\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(vm_file(&vm, "/etc/marathon/conf/hostname")).unwrap(),
+            "master-0\n"
+        );
+        let log =
+            std::fs::read_to_string(vm_file(&vm, "/var/log/mesostack-sim/commands.log")).unwrap();
+        assert!(log.contains("apt-get install -y zookeeperd\n"), "{log}");
+    }
 }
 
 /// Packer 1.6.6's built-in Go `cloudstack` builder with its `shell` and `file` provisioners
@@ -570,7 +570,7 @@ async fn packer_shell_provisioner_runs_in_the_build_vm_root() {
     let Some(_) = tools() else {
         return;
     };
-    let Some(packer) = require_tool("packer", which("packer")) else {
+    let Some(packer) = mesostack_e2e::require_packer() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

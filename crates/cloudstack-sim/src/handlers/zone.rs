@@ -90,16 +90,6 @@ pub fn list_capabilities(_ctx: &mut Ctx<'_>, _p: &Params) -> Result<Value, ApiEr
     }}))
 }
 
-/// listProjects: the simulator has no projects.
-pub fn list_empty_projects(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "project", Vec::new())
-}
-
-/// listSecurityGroups: advanced zones without security groups.
-pub fn list_empty_security_groups(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "securitygroup", Vec::new())
-}
-
 /// listRegions: the single local region.
 pub fn list_regions(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     list_answer(

@@ -364,8 +364,13 @@ mod tests {
     async fn streams_and_exit_status_and_only_the_vm_key_logs_in() {
         let dir = tempfile::tempdir().unwrap();
         let sandbox = Sandbox::new(dir.path(), &[]).unwrap();
-        if let Some(reason) = sandbox.unavailable() {
-            eprintln!("SKIPPED: {reason}");
+        let unavailable = sandbox.unavailable().map(|r| format!("VM sandboxes: {r}"));
+        if mesostack_e2e::require(
+            unavailable.is_none().then_some(()),
+            &unavailable.unwrap_or_default(),
+        )
+        .is_none()
+        {
             return;
         }
         let key = client_key(7);

@@ -191,3 +191,68 @@ async fn timeout_is_reported_as_maybe_sent() {
         other => panic!("unexpected {other}"),
     }
 }
+
+/// A server (or a proxy gone wrong) that never stops answering: the client stops reading one
+/// byte past `MAX_RESPONSE_BYTES`, reports `ResponseTooLarge` naming the command, and does not
+/// ask again.
+#[tokio::test]
+async fn endless_answer_stops_at_the_size_cap() {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<usize>();
+    tokio::spawn(async move {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        *count.lock().unwrap() += 1;
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        let mut sent = 0usize;
+        if sock.write_all(head.as_bytes()).await.is_ok() {
+            let filler = vec![b' '; 1 << 20];
+            let chunk = [
+                format!("{:x}\r\n", filler.len()).into_bytes(),
+                filler,
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            let mut first = b"16\r\n{\"listzonesresponse\": \r\n".to_vec();
+            while sock.write_all(&first).await.is_ok() {
+                sent += first.len();
+                first.clone_from(&chunk);
+            }
+        }
+        let _ = sent_tx.send(sent);
+        // Keep accepting so a retry would be counted, not refused.
+        while let Ok((sock, _)) = listener.accept().await {
+            *count.lock().unwrap() += 1;
+            drop(sock);
+        }
+    });
+    let mut cfg = config(&format!("http://{addr}/client/api"));
+    cfg.request_timeout = Duration::from_secs(120);
+    let client = Client::new(cfg).unwrap();
+    let err = client.list_zones(&Params::new()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ResponseTooLarge { command, limit }
+            if command == "listZones" && *limit == cloudstack::transport::MAX_RESPONSE_BYTES),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("larger than 64 MiB"), "{text}");
+    assert!(!err.is_retryable());
+    let sent = sent_rx.await.unwrap();
+    assert!(
+        sent < cloudstack::transport::MAX_RESPONSE_BYTES + (16 << 20),
+        "the client kept reading: {sent} bytes sent"
+    );
+    assert_eq!(
+        *accepted.lock().unwrap(),
+        1,
+        "a too-large answer was asked for again"
+    );
+}

@@ -9,5 +9,6 @@ mod http;
 mod jobs;
 mod lists;
 mod logging;
+mod parsing;
 mod retries;
 mod signing;

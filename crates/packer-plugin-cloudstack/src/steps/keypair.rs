@@ -33,6 +33,14 @@ impl Step<BuildState> for Keypair {
         "keypair"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        state
+            .temporary_keypair
+            .iter()
+            .map(|name| format!("temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}"))
+            .collect()
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         state.ssh_password = c.ssh.password.clone();
@@ -102,17 +110,19 @@ impl Step<BuildState> for Keypair {
         ctx.ui
             .say(format!("Deleting temporary SSH key pair {name}..."))
             .await;
-        match state.client.delete_ssh_key_pair(&name).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                ctx.ui
-                    .error(format!(
-                        "Error deleting temporary SSH key pair {name}: {e}; delete it yourself \
-                         (deleteSSHKeyPair name={name})"
-                    ))
-                    .await
-            }
+        let timeout = state.config.async_timeout;
+        let r = super::retry_cleanup("deleting the temporary key pair", timeout, || {
+            state.client.delete_ssh_key_pair(&name)
+        })
+        .await;
+        if let Err(e) = r {
+            ctx.ui
+                .error(format!(
+                    "Error deleting temporary SSH key pair {name}: {e}; gave up after {}s \
+                     (async_timeout): delete it yourself (deleteSSHKeyPair name={name})",
+                    timeout.as_secs()
+                ))
+                .await
         }
     }
 }

@@ -16,10 +16,7 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Option<Self> {
-        let Some(packer) = mesostack_e2e::which("packer") else {
-            eprintln!("SKIP: `packer` is not on PATH (install the Debian package `packer`)");
-            return None;
-        };
+        let packer = mesostack_e2e::require_packer()?;
         let dir = tempfile::tempdir().unwrap();
         mesostack_e2e::link_packer_plugin(dir.path(), Path::new(BIN), "packer-builder-cloudstack");
         Some(Self { packer, dir })
@@ -64,8 +61,9 @@ impl Scratch {
 #[test]
 fn seed_template_validates_unchanged() {
     let Some(s) = Scratch::new() else { return };
-    // The fixture is the seed's file byte for byte (checked when the seed is present).
-    if let Ok(seed) = std::fs::read_to_string("/work/shared/seed/original/packer/mesostack.json") {
+    // The fixture is the seed's file byte for byte.
+    if let Some(seed) = mesostack_e2e::require_shared_file("seed/original/packer/mesostack.json") {
+        let seed = std::fs::read_to_string(seed).unwrap();
         assert_eq!(seed, SEED, "fixture drifted from the seed template");
     }
     let t = s.write("mesostack.json", SEED);

@@ -31,7 +31,7 @@ use crate::{
 };
 use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
-    Params,
+    AcceptedLog, Params,
 };
 use tfplugin5::{
     async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
@@ -269,6 +269,13 @@ impl Kind {
         match self {
             Kind::Ingress => "ip_address_id",
             Kind::Egress => "network_id",
+        }
+    }
+    /// The command creating one rule.
+    fn create_command(self) -> &'static str {
+        match self {
+            Kind::Ingress => "createFirewallRule",
+            Kind::Egress => "createEgressFirewallRule",
         }
     }
     fn scope_param(self) -> &'static str {
@@ -524,6 +531,21 @@ struct ApiRule {
     icmp_code: Option<i64>,
 }
 
+impl ApiRule {
+    /// The rule CloudStack holds (or accepted to create) as `id` for unit `u`.
+    fn of_unit(u: &Unit, id: String) -> ApiRule {
+        ApiRule {
+            id,
+            protocol: u.protocol.clone(),
+            cidrs: u.cidrs.clone(),
+            dest_cidrs: u.dest_cidrs.clone(),
+            icmp_type: u.icmp.map(|x| x.0),
+            icmp_code: u.icmp.map(|x| x.1),
+            ..ApiRule::default()
+        }
+    }
+}
+
 impl From<cloudstack::model::FirewallRule> for ApiRule {
     fn from(r: cloudstack::model::FirewallRule) -> ApiRule {
         ApiRule {
@@ -703,15 +725,7 @@ async fn converge(
                 .map(|(p, id)| (p.clone(), id.clone()));
             let reuse = found.map(|(p, id)| {
                 used.insert(id.clone());
-                ApiRule {
-                    id,
-                    protocol: p.protocol,
-                    cidrs: p.cidrs,
-                    dest_cidrs: p.dest_cidrs,
-                    icmp_type: p.icmp.map(|x| x.0),
-                    icmp_code: p.icmp.map(|x| x.1),
-                    ..ApiRule::default()
-                }
+                ApiRule::of_unit(&p, id)
             });
             wanted.push((i, u, reuse));
         }
@@ -747,36 +761,52 @@ async fn converge(
         .collect();
     let scope_ref = scope_id.as_str();
     let created = in_parallel(todo, limit, |(n, u)| async move {
-        (
-            n,
-            unless_stopped(stop, create_unit(client, kind, scope_ref, &u)).await,
-        )
+        // a rule CloudStack accepted is kept in state even if its job's answer is lost
+        let accepted = AcceptedLog::new();
+        let recording = client.recording_accepted(&accepted);
+        let r = unless_stopped(stop, create_unit(&recording, kind, scope_ref, &u)).await;
+        (n, r, accepted.last_id(kind.create_command()))
     })
     .await;
-    for (n, r) in created {
-        match r {
-            Ok(rule) => wanted[n].2 = Some(rule),
-            Err(e) => diags.push(
-                Diagnostic::error(
-                    format!(
-                        "Failed to create {} rule for {} {}",
-                        wanted[n].1.protocol,
-                        if wanted[n].1.ports.is_some() {
-                            "port"
-                        } else {
-                            "protocol"
-                        },
-                        wanted[n].1.key
-                    ),
-                    format!(
-                        "{}. The rules that were created are kept in the state; apply again to \
-                         create the missing ones.",
-                        e.detail()
-                    ),
-                )
-                .at(AttributePath::attr("rule")),
-            ),
-        }
+    for (n, r, accepted) in created {
+        let e = match r {
+            Ok(rule) => {
+                wanted[n].2 = Some(rule);
+                continue;
+            }
+            Err(e) => e,
+        };
+        let kept = match accepted {
+            Some(id) => {
+                let note = format!(
+                    " CloudStack accepted this rule as {id}; it is kept in the state too, and \
+                     the next refresh drops it if it does not exist."
+                );
+                wanted[n].2 = Some(ApiRule::of_unit(&wanted[n].1, id));
+                note
+            }
+            None => String::new(),
+        };
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "Failed to create {} rule for {} {}",
+                    wanted[n].1.protocol,
+                    if wanted[n].1.ports.is_some() {
+                        "port"
+                    } else {
+                        "protocol"
+                    },
+                    wanted[n].1.key
+                ),
+                format!(
+                    "{}. The rules that were created are kept in the state; apply again to \
+                     create the missing ones.{kept}",
+                    e.detail()
+                ),
+            )
+            .at(AttributePath::attr("rule")),
+        );
     }
     RULE_LISTS.clear();
     // rebuild the rule elements from what exists

@@ -10,15 +10,22 @@ use crate::{
     provider::{Client, Handle},
 };
 
+mod affinity_group;
+mod attach_volume;
+mod disk;
 mod instance;
 mod ipaddress;
 mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
+mod project;
+mod security_group;
 mod ssh_keypair;
 mod static_nat;
 mod template;
+mod user_data;
+mod volume;
 mod vpc;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
 mod egress_firewall;
@@ -29,6 +36,13 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
+        Arc::new(affinity_group::AffinityGroup),
+        Arc::new(attach_volume::AttachVolume),
+        Arc::new(disk::Disk),
+        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
         Arc::new(network::Network::new(handle.clone())),
         Arc::new(ipaddress::IpAddress::new(handle.clone())),

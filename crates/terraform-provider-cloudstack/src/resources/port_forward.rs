@@ -15,13 +15,13 @@ use std::{
     sync::LazyLock,
 };
 
-use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Params};
+use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, AcceptedLog, Params};
 use tfplugin5::{
     async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
     NestedBlock, PlanRequest, Resource, Schema, Type, Value,
 };
 
-use crate::provider::Client;
+use crate::{common::unknowns_to_null, provider::Client};
 
 use super::firewall::{
     api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
@@ -308,29 +308,47 @@ async fn converge(
         .collect();
     let ip_ref = ip_id.as_str();
     let created = in_parallel(todo, MAX_IN_FLIGHT, |(n, f)| async move {
-        let r = unless_stopped(stop, create_one(client, ip_ref, &f)).await;
-        (n, f, r)
+        // a forward CloudStack accepted is kept in state even if its job's answer is lost
+        let accepted = AcceptedLog::new();
+        let recording = client.recording_accepted(&accepted);
+        let r = unless_stopped(stop, create_one(&recording, ip_ref, &f)).await;
+        (n, f, r, accepted.last_id("createPortForwardingRule"))
     })
     .await;
-    for (n, f, r) in created {
-        match r {
+    for (n, f, r, accepted) in created {
+        let e = match r {
             Ok(rule) => {
                 let mut s = wanted[n].0.clone();
                 refresh(&mut s, &rule);
                 wanted[n].2 = Some(s);
+                continue;
             }
-            Err(e) => diags.push(
-                Diagnostic::error(
-                    format!("Failed to create port forward {}", describe(&f)),
-                    format!(
-                        "{}. The forwards that were created are kept in the state; apply again \
-                         to create the missing ones.",
-                        e.detail()
-                    ),
+            Err(e) => e,
+        };
+        let kept = match accepted {
+            Some(id) => {
+                let mut s = wanted[n].0.clone();
+                s.set_attr("uuid", id.as_str());
+                unknowns_to_null(&mut s);
+                wanted[n].2 = Some(s);
+                format!(
+                    " CloudStack accepted this forward as {id}; it is kept in the state too, \
+                     and the next refresh drops it if it does not exist."
                 )
-                .at(AttributePath::attr("forward")),
-            ),
-        }
+            }
+            None => String::new(),
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("Failed to create port forward {}", describe(&f)),
+                format!(
+                    "{}. The forwards that were created are kept in the state; apply again \
+                     to create the missing ones.{kept}",
+                    e.detail()
+                ),
+            )
+            .at(AttributePath::attr("forward")),
+        );
     }
     PF_LISTS.clear();
     let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
@@ -730,7 +748,14 @@ mod tests {
         let plan = planned(&env.ip, vec![fwd(1222, 22, &env.vm)]);
         let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
-        assert!(state.is_null());
         assert!(d.0[0].detail.contains("Interrupted"), "{d:?}");
+        // CloudStack had accepted the rule: it stays in state (Terraform taints the
+        // resource), so neither a duplicate nor an orphan follows.
+        let kept = state.get_slice("forward");
+        assert_eq!(kept.len(), 1, "{state:?}");
+        let rules = env.sim.world().port_forwarding_rules;
+        assert_eq!(rules.len(), 1);
+        assert_eq!(kept[0].get_str("uuid"), Some(rules[0].id.as_str()));
+        assert!(d.0[0].detail.contains("accepted"), "{d:?}");
     }
 }
