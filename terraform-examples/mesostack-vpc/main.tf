@@ -13,8 +13,8 @@ locals {
 }
 
 resource "cloudstack_project" "mesos" {
-  name         = var.project_name
-  display_text = "Mesos cluster (mesostack)"
+  name        = var.project_name
+  displaytext = "Mesos cluster (mesostack)"
 }
 
 resource "cloudstack_ssh_keypair" "mesos" {

@@ -408,3 +408,30 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// Simulator flags for a flaky proxy in front of CloudStack: commands go through, then
+/// some answers (job polls and lists included) arrive as truncated JSON or as an HTML
+/// page with status 200.
+pub const GARBLING_PROXY: [&str; 6] = [
+    "--fault-rate",
+    "0.3",
+    "--fault-seed",
+    "5",
+    "--fault-kinds",
+    "truncated_after,html_after",
+];
+
+/// Asserts that the simulator (its `/sim/stats`) injected both kinds of garbled answer of
+/// [`GARBLING_PROXY`], and no other fault.
+pub fn assert_garbled(stats: &serde_json::Value) {
+    let kinds = stats["fault_kinds"].as_object().expect("fault_kinds");
+    for kind in ["truncated_after", "html_after"] {
+        assert!(kinds.contains_key(kind), "no {kind} fault: {stats}");
+    }
+    assert!(
+        kinds
+            .keys()
+            .all(|k| k == "truncated_after" || k == "html_after"),
+        "other faults: {stats}"
+    );
+}

@@ -17,8 +17,9 @@ use std::{
 
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
-    assert_nothing_left, install_packer_plugin, packer_command, python_cs, require_tool,
-    sshd::Sshd, which, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
+    assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, python_cs,
+    require_tool, sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
+    SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -547,30 +548,6 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
     assert_eq!(templates[0].isready, Some(true));
     assert_nothing_left(&client).await;
     assert_eq!(successful_deploys(&client).await, 1, "{stats}");
-}
-
-/// Faults of a flaky proxy: commands go through, then some answers arrive truncated or as
-/// an HTML page with status 200 (job polls included).
-const GARBLING_PROXY: [&str; 6] = [
-    "--fault-rate",
-    "0.3",
-    "--fault-seed",
-    "5",
-    "--fault-kinds",
-    "truncated_after,html_after",
-];
-
-/// Asserts the simulator injected garbled answers, and nothing else.
-fn assert_garbled(stats: &serde_json::Value) {
-    let kinds = stats["fault_kinds"].as_object().unwrap();
-    assert!(kinds.contains_key("truncated_after"), "{stats}");
-    assert!(kinds.contains_key("html_after"), "{stats}");
-    assert!(
-        kinds
-            .keys()
-            .all(|k| k == "truncated_after" || k == "html_after"),
-        "{stats}"
-    );
 }
 
 #[tokio::test]

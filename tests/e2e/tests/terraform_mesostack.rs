@@ -16,7 +16,10 @@ use std::{
 };
 
 use cloudstack::Params;
-use mesostack_e2e::{workspace_bin, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
+use mesostack_e2e::{
+    assert_garbled, workspace_bin, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
+    SIM_SECRET_KEY,
+};
 use serde_json::Value;
 use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
 
@@ -914,14 +917,7 @@ fn a_garbling_proxy_neither_duplicates_nor_orphans() {
 }
 
 fn converges_through_a_garbling_proxy(tf: &TerraformBinary, provider: &Path) {
-    let sim = SimProcess::start(&[
-        "--fault-rate",
-        "0.3",
-        "--fault-seed",
-        "9",
-        "--fault-kinds",
-        "truncated_after,html_after",
-    ]);
+    let sim = SimProcess::start(&GARBLING_PROXY);
     let seeded = everything(&sim);
     rt().block_on(api(&sim).create_ssh_key_pair(KEY_NAME))
         .unwrap();
@@ -934,15 +930,7 @@ fn converges_through_a_garbling_proxy(tf: &TerraformBinary, provider: &Path) {
         m.version
     );
     // Faults of exactly the proxy's kinds were injected.
-    let kinds = stats["fault_kinds"].as_object().unwrap();
-    assert!(kinds.contains_key("truncated_after"), "{stats}");
-    assert!(kinds.contains_key("html_after"), "{stats}");
-    assert!(
-        kinds
-            .keys()
-            .all(|k| k == "truncated_after" || k == "html_after"),
-        "{stats}"
-    );
+    assert_garbled(&stats);
 
     // Exactly the planned objects, counted across the whole simulator.
     let all = everything(&sim);

@@ -47,7 +47,8 @@ impl Module {
         ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack-vpc"))
             .unwrap();
         let public_key = std::fs::read_to_string(
-            workspace_root().join("crates/terraform-provider-cloudstack/tests/fixtures/fixture_rsa.pub"),
+            workspace_root()
+                .join("crates/terraform-provider-cloudstack/tests/fixtures/fixture_rsa.pub"),
         )
         .unwrap();
         let env = [
@@ -123,7 +124,11 @@ fn census(sim: &SimProcess) -> BTreeMap<&'static str, usize> {
         ("vms", "listVirtualMachines", "virtualmachine"),
         ("data_disks", "listVolumes", "volume"),
         ("lb_rules", "listLoadBalancerRules", "loadbalancerrule"),
-        ("port_forwards", "listPortForwardingRules", "portforwardingrule"),
+        (
+            "port_forwards",
+            "listPortForwardingRules",
+            "portforwardingrule",
+        ),
         ("acl_lists", "listNetworkACLLists", "networkacllist"),
         ("acl_rules", "listNetworkACLs", "networkacl"),
         ("affinity_groups", "listAffinityGroups", "affinitygroup"),

@@ -174,54 +174,45 @@ impl Step<BuildState> for CreateInstance {
         let Some(id) = state.vm_id.take() else {
             return;
         };
-        let timeout = state.config.async_timeout;
         let (st, vm): (&BuildState, &str) = (state, &id);
         ctx.ui.say(format!("Destroying instance {id}...")).await;
         // An answer lost after the server acted makes the retried call fail ("already
         // destroyed"); the VM's state, read afterwards, is what counts.
-        let destroyed = super::retry_cleanup("destroying the instance", timeout, || async move {
-            let Err(e) = st.client.destroy_virtual_machine(vm, false).await else {
-                return Ok(());
-            };
-            match vm_state(st, vm).await {
-                Ok(None) => Ok(()),
-                Ok(Some(s)) if s == "Destroyed" || s == "Expunging" => Ok(()),
-                Ok(Some(_)) => Err(e),
-                // could not tell: try again
-                Err(read) => Err(read),
-            }
-        })
-        .await;
-        if let Err(e) = destroyed {
-            ctx.ui
-                .error(format!(
-                    "Error destroying instance {id}: {e}; gave up after {}s (async_timeout): \
-                     destroy it yourself (destroyVirtualMachine id={id} expunge=true)",
-                    timeout.as_secs()
-                ))
-                .await;
-            return;
-        }
-        if st.config.expunge {
-            ctx.ui.say(format!("Expunging instance {id}...")).await;
-            let expunged = super::retry_cleanup("expunging the instance", timeout, || async move {
-                let Err(e) = st.client.expunge_virtual_machine(vm).await else {
+        let destroyed = super::clean_up(
+            st,
+            ctx,
+            &format!("destroying instance {id}"),
+            &format!("destroy it yourself (destroyVirtualMachine id={id} expunge=true)"),
+            || async move {
+                let Err(e) = st.client.destroy_virtual_machine(vm, false).await else {
                     return Ok(());
                 };
-                match vm_state(st, vm).await {
-                    Ok(None) => Ok(()),
-                    Ok(Some(_)) => Err(e),
-                    Err(read) => Err(read),
+                match vm_state(st, vm).await? {
+                    None => Ok(()),
+                    Some(s) if s == "Destroyed" || s == "Expunging" => Ok(()),
+                    Some(_) => Err(e),
                 }
-            })
+            },
+        )
+        .await;
+        if destroyed && st.config.expunge {
+            ctx.ui.say(format!("Expunging instance {id}...")).await;
+            super::clean_up(
+                st,
+                ctx,
+                &format!("expunging instance {id}"),
+                &format!("it is destroyed but not expunged (expungeVirtualMachine id={id})"),
+                || async move {
+                    let Err(e) = st.client.expunge_virtual_machine(vm).await else {
+                        return Ok(());
+                    };
+                    match vm_state(st, vm).await? {
+                        None => Ok(()),
+                        Some(_) => Err(e),
+                    }
+                },
+            )
             .await;
-            if let Err(e) = expunged {
-                ctx.ui
-                    .error(format!(
-                        "Error expunging instance {id}: {e}; it is destroyed but not expunged"
-                    ))
-                    .await
-            }
         }
     }
 }

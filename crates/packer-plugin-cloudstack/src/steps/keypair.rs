@@ -110,19 +110,13 @@ impl Step<BuildState> for Keypair {
         ctx.ui
             .say(format!("Deleting temporary SSH key pair {name}..."))
             .await;
-        let timeout = state.config.async_timeout;
-        let r = super::retry_cleanup("deleting the temporary key pair", timeout, || {
-            state.client.delete_ssh_key_pair(&name)
-        })
+        super::clean_up(
+            state,
+            ctx,
+            &format!("deleting temporary SSH key pair {name}"),
+            &format!("delete it yourself (deleteSSHKeyPair name={name})"),
+            || state.client.delete_ssh_key_pair(&name),
+        )
         .await;
-        if let Err(e) = r {
-            ctx.ui
-                .error(format!(
-                    "Error deleting temporary SSH key pair {name}: {e}; gave up after {}s \
-                     (async_timeout): delete it yourself (deleteSSHKeyPair name={name})",
-                    timeout.as_secs()
-                ))
-                .await
-        }
     }
 }

@@ -179,6 +179,35 @@ pub(crate) async fn unless_cancelled<T>(
     }
 }
 
+/// Runs a cleanup call through [`retry_cleanup`] within `async_timeout`; if it still fails,
+/// tells the user what is left and the call that removes it (`by_hand`). Returns whether
+/// the cleanup is done.
+pub(crate) async fn clean_up<F, Fut>(
+    state: &BuildState,
+    ctx: &packer_sdk::steps::StepContext,
+    what: &str,
+    by_hand: &str,
+    call: F,
+) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), cloudstack::Error>>,
+{
+    let timeout = state.config.async_timeout;
+    match retry_cleanup(what, timeout, call).await {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.ui
+                .error(format!(
+                    "Error {what}: {e}; gave up after {}s (async_timeout): {by_hand}",
+                    timeout.as_secs()
+                ))
+                .await;
+            false
+        }
+    }
+}
+
 /// First pause between cleanup attempts; doubles up to [`CLEANUP_PAUSE_CAP`].
 const CLEANUP_PAUSE: Duration = Duration::from_millis(500);
 const CLEANUP_PAUSE_CAP: Duration = Duration::from_secs(15);
@@ -187,7 +216,7 @@ const CLEANUP_PAUSE_CAP: Duration = Duration::from_secs(15);
 /// `timeout` has passed: a flaky API or proxy must not leave temporary objects behind.
 /// Only failures that another attempt could fix are retried (dropped or garbled answers,
 /// 5xx/530, jobs still running); an answer such as "permission denied" is final.
-pub(crate) async fn retry_cleanup<F, Fut>(
+async fn retry_cleanup<F, Fut>(
     what: &str,
     timeout: Duration,
     call: F,

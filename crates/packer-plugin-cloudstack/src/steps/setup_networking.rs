@@ -184,58 +184,48 @@ impl Step<BuildState> for SetupNetworking {
 
     async fn cleanup(&self, state: &mut BuildState, ctx: &StepContext) {
         let client = state.client.clone();
-        let timeout = state.config.async_timeout;
-        let gave_up = |what: String, e: cloudstack::Error, how: String| {
-            format!(
-                "Error {what}: {e}; gave up after {}s (async_timeout): {how}",
-                timeout.as_secs()
-            )
-        };
         if let Some(id) = state.firewall_rule_id.take() {
             ctx.ui.say(format!("Deleting firewall rule {id}...")).await;
-            let r = super::retry_cleanup("deleting the firewall rule", timeout, || {
-                client.delete_firewall_rule(&id)
-            })
+            super::clean_up(
+                state,
+                ctx,
+                &format!("deleting firewall rule {id}"),
+                &format!("delete it yourself (deleteFirewallRule id={id})"),
+                || client.delete_firewall_rule(&id),
+            )
             .await;
-            if let Err(e) = r {
-                let how = format!("delete it yourself (deleteFirewallRule id={id})");
-                let msg = gave_up(format!("deleting firewall rule {id}"), e, how);
-                ctx.ui.error(msg).await;
-            }
         }
         if let Some(id) = state.port_forward_id.take() {
             ctx.ui.say(format!("Deleting port forward {id}...")).await;
-            let r = super::retry_cleanup("deleting the port forward", timeout, || {
-                client.delete_port_forwarding_rule(&id)
-            })
+            super::clean_up(
+                state,
+                ctx,
+                &format!("deleting port forward {id}"),
+                &format!("delete it yourself (deletePortForwardingRule id={id})"),
+                || client.delete_port_forwarding_rule(&id),
+            )
             .await;
-            if let Err(e) = r {
-                let how = format!("delete it yourself (deletePortForwardingRule id={id})");
-                let msg = gave_up(format!("deleting port forward {id}"), e, how);
-                ctx.ui.error(msg).await;
-            }
         }
-        if state.ip_associated {
-            state.ip_associated = false;
-            if let Some((id, ip)) = state.public_ip.take() {
-                let shown = if ip.is_empty() {
-                    id.clone()
-                } else {
-                    format!("{ip} ({id})")
-                };
-                ctx.ui
-                    .say(format!("Releasing public IP address {shown}..."))
-                    .await;
-                let r = super::retry_cleanup("releasing the public IP", timeout, || {
-                    client.disassociate_ip_address(&id)
-                })
+        if !std::mem::take(&mut state.ip_associated) {
+            return;
+        }
+        if let Some((id, ip)) = state.public_ip.take() {
+            let shown = if ip.is_empty() {
+                id.clone()
+            } else {
+                format!("{ip} ({id})")
+            };
+            ctx.ui
+                .say(format!("Releasing public IP address {shown}..."))
                 .await;
-                if let Err(e) = r {
-                    let how = format!("release it yourself (disassociateIpAddress id={id})");
-                    let msg = gave_up(format!("releasing public IP address {shown}"), e, how);
-                    ctx.ui.error(msg).await;
-                }
-            }
+            super::clean_up(
+                state,
+                ctx,
+                &format!("releasing public IP address {shown}"),
+                &format!("release it yourself (disassociateIpAddress id={id})"),
+                || client.disassociate_ip_address(&id),
+            )
+            .await;
         }
     }
 }

@@ -93,43 +93,6 @@ pub fn newest<'a>(
         .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
 }
 
-/// The list parameters of a data source with an optional `project`:
-/// everything the caller may see, inside that project when set; `None`
-/// after an error naming `project`.
-pub async fn project_scope(
-    cx: crate::kit::Ctx<'_>,
-    project: Option<&str>,
-    diags: &mut Diagnostics,
-) -> Option<Params> {
-    let mut p = Params::new().with("listall", "true");
-    p.set_opt("projectid", cx.project_id(project, diags).await.ok()?);
-    Some(p)
-}
-
-/// What the typed data sources share: the newest object `command` lists
-/// under `key` that passes the configuration's filters ([`pick`]), decoded.
-pub async fn pick_newest<T: serde::de::DeserializeOwned>(
-    cx: crate::kit::Ctx<'_>,
-    (command, key): (&str, &str),
-    params: &Params,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<T> {
-    let filters = Filters::parse(cx.raw, diags)?;
-    let all = list_all(cx.c, command, key, params, what, None, diags).await?;
-    let best = pick(&all, &filters, what, diags)?;
-    match serde_json::from_value(best.clone()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            diags.error(
-                format!("Cannot read the {what} CloudStack listed"),
-                e.to_string(),
-            );
-            None
-        }
-    }
-}
-
 /// The newest object passing `filters` ([`newest`]); none is an error on
 /// `filter` ("No <what> is matching ...", the Go provider's words) listing
 /// the names there are.
@@ -172,6 +135,43 @@ pub fn str_field(o: &serde_json::Value, key: &str) -> Option<String> {
 pub struct FilterModel {
     name: String,
     value: String,
+}
+
+/// The list parameters of a data source with an optional `project`:
+/// everything the caller may see, inside that project when set; `None`
+/// after an error naming `project`.
+pub async fn project_scope(
+    cx: crate::kit::Ctx<'_>,
+    project: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<Params> {
+    let mut p = Params::new().with("listall", "true");
+    p.set_opt("projectid", cx.project_id(project, diags).await.ok()?);
+    Some(p)
+}
+
+/// What the typed data sources share: the newest object `command` lists
+/// under `key` that passes the configuration's filters ([`pick`]), decoded.
+pub async fn pick_newest<T: serde::de::DeserializeOwned>(
+    cx: crate::kit::Ctx<'_>,
+    (command, key): (&str, &str),
+    params: &Params,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let filters = Filters::parse(cx.raw, diags)?;
+    let all = list_all(cx.c, command, key, params, what, None, diags).await?;
+    let best = pick(&all, &filters, what, diags)?;
+    match serde_json::from_value(best.clone()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.error(
+                format!("Cannot read the {what} CloudStack listed"),
+                e.to_string(),
+            );
+            None
+        }
+    }
 }
 
 /// Compiled filters of a data source configuration.
