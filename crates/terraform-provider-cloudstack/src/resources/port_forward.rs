@@ -201,6 +201,22 @@ async fn create_one(
     if let Some(ip) = &f.guest_ip {
         extra.set("vmguestip", ip.as_str());
     }
+    // the VM's network, as the Go provider sends it: a VPC address is on no
+    // network until its first rule names the tier
+    if let Ok(Some(vm)) = client.get_virtual_machine(&f.vm).await {
+        let nic = match &f.guest_ip {
+            Some(g) => vm
+                .nic
+                .iter()
+                .find(|n| n.ipaddress.as_deref() == Some(g.as_str())),
+            None => vm
+                .nic
+                .iter()
+                .find(|n| n.isdefault == Some(true))
+                .or(vm.nic.first()),
+        };
+        extra.set_opt("networkid", nic.and_then(|n| n.networkid.as_deref()));
+    }
     client
         .create_port_forwarding_rule(&CreatePortForwardingRule {
             ip_address_id: ip_id.to_string(),
