@@ -102,17 +102,20 @@ pub fn create_port_forwarding_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Valu
             vm.name, network_id
         )));
     };
-    // A VPC address not yet in use belongs to no tier: CloudStack associates it with the
-    // rule's network when that network is a tier of the same VPC (RulesManagerImpl).
-    let network_vpc = ctx
-        .world
-        .networks
-        .iter()
-        .find(|n| n.id == network_id)
-        .and_then(|n| n.vpcid.clone());
-    let associate =
-        ip.associatednetworkid.is_none() && ip.vpcid.is_some() && ip.vpcid == network_vpc;
-    if !associate && ip.associatednetworkid.as_deref() != Some(network_id.as_str()) {
+    // a VPC address joins the tier of its first rule (IpAddressManager's
+    // association on demand)
+    let tier_of_ip_vpc = ip.associatednetworkid.is_none()
+        && ip.vpcid.is_some()
+        && ctx
+            .world
+            .network(&network_id)
+            .and_then(|n| n.vpcid.as_deref())
+            == ip.vpcid.as_deref();
+    if tier_of_ip_vpc {
+        if let Some(m) = ctx.world.public_ips.iter_mut().find(|i| i.id == ip.id) {
+            m.associatednetworkid = Some(network_id.clone());
+        }
+    } else if ip.associatednetworkid.as_deref() != Some(network_id.as_str()) {
         return Err(ApiError::param(format!(
             "Unable to create port forwarding rule: ip address {} is not associated with network {}",
             ip.ipaddress, network_id
@@ -129,11 +132,6 @@ pub fn create_port_forwarding_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Valu
         )));
     }
     let vmguestip = p.opt("vmguestip").unwrap_or(&nic.ipaddress).to_string();
-    if associate {
-        if let Some(held) = ctx.world.public_ips.iter_mut().find(|i| i.id == ip.id) {
-            held.associatednetworkid = Some(network_id.clone());
-        }
-    }
     let id = new_id();
     ctx.world.port_forwarding_rules.push(PortForwardingRule {
         id: id.clone(),

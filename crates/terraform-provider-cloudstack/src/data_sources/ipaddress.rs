@@ -7,7 +7,7 @@ use cloudstack::model::PublicIpAddress;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, pick_newest, project_scope, vpc::FilterModel, Filters};
+use super::{filtered_schema, pick_newest, project_scope, FilterModel, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},

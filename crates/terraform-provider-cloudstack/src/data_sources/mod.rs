@@ -151,9 +151,7 @@ pub async fn project_scope(
 }
 
 /// What the typed data sources share: the newest object `command` lists
-/// under `key` that passes the configuration's filters, decoded. No match
-/// is an error on `filter` naming the objects there are (`what`, e.g. "IP
-/// addresses").
+/// under `key` that passes the configuration's filters ([`pick`]), decoded.
 pub async fn pick_newest<T: serde::de::DeserializeOwned>(
     cx: crate::kit::Ctx<'_>,
     (command, key): (&str, &str),
@@ -163,26 +161,7 @@ pub async fn pick_newest<T: serde::de::DeserializeOwned>(
 ) -> Option<T> {
     let filters = Filters::parse(cx.raw, diags)?;
     let all = list_all(cx.c, command, key, params, what, None, diags).await?;
-    let Some(best) = newest(&all, &filters) else {
-        let names: Vec<&str> = all
-            .iter()
-            .filter_map(|o| {
-                o.get("name")
-                    .or_else(|| o.get("ipaddress"))
-                    .and_then(|n| n.as_str())
-            })
-            .collect();
-        diags.attribute_error(
-            "filter",
-            format!("No {what} match the filters"),
-            format!(
-                "filters: {}; {what}: {}",
-                filters.describe(),
-                names.join(", ")
-            ),
-        );
-        return None;
-    };
+    let best = pick(&all, &filters, what, diags)?;
     match serde_json::from_value(best.clone()) {
         Ok(v) => Some(v),
         Err(e) => {

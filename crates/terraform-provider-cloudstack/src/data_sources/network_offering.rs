@@ -7,7 +7,7 @@ use cloudstack::Params;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, pick_newest, vpc::FilterModel, Filters};
+use super::{filtered_schema, pick_newest, FilterModel, Filters};
 use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_network_offering` data source.

@@ -7,7 +7,7 @@ use cloudstack::model::Vpc;
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
-use super::{filtered_schema, pick_newest, project_scope, Filters};
+use super::{filtered_schema, pick_newest, project_scope, FilterModel, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -16,13 +16,6 @@ use crate::{
 /// The `cloudstack_vpc` data source.
 #[derive(Debug)]
 pub struct VpcData;
-
-/// One `filter { name, value }` block.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FilterModel {
-    name: Option<String>,
-    value: Option<String>,
-}
 
 /// The data source's value.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -201,8 +201,21 @@ async fn create_one(
     if let Some(ip) = &f.guest_ip {
         extra.set("vmguestip", ip.as_str());
     }
-    if let Some(net) = vm_network(client, &f.vm, f.guest_ip.as_deref()).await? {
-        extra.set("networkid", net);
+    // the VM's network, as the Go provider sends it: a VPC address is on no
+    // network until its first rule names the tier
+    if let Ok(Some(vm)) = client.get_virtual_machine(&f.vm).await {
+        let nic = match &f.guest_ip {
+            Some(g) => vm
+                .nic
+                .iter()
+                .find(|n| n.ipaddress.as_deref() == Some(g.as_str())),
+            None => vm
+                .nic
+                .iter()
+                .find(|n| n.isdefault == Some(true))
+                .or(vm.nic.first()),
+        };
+        extra.set_opt("networkid", nic.and_then(|n| n.networkid.as_deref()));
     }
     client
         .create_port_forwarding_rule(&CreatePortForwardingRule {
@@ -216,31 +229,6 @@ async fn create_one(
             extra,
         })
         .await
-}
-
-/// The network of the VM's NIC the forward leads to (the one holding `guest_ip`, else the
-/// first), sent as `networkid` like the Go provider does: CloudStack needs it when the public
-/// address is not yet associated with a network (a VPC address), and checks it otherwise.
-async fn vm_network(
-    client: &cloudstack::Client,
-    vm_id: &str,
-    guest_ip: Option<&str>,
-) -> Result<Option<String>, cloudstack::Error> {
-    let by_id = Params::new().with("id", vm_id).with("listall", "true");
-    let mut found = client.list_virtual_machines(&by_id).await?;
-    if found.is_empty() {
-        // a VM of a project is listed only with a project id (-1: every project)
-        found = client
-            .list_virtual_machines(&by_id.with("projectid", "-1"))
-            .await?;
-    }
-    let Some(vm) = found.into_iter().find(|v| v.id == vm_id) else {
-        return Ok(None);
-    };
-    let nic = guest_ip
-        .and_then(|ip| vm.nic.iter().find(|n| n.ipaddress.as_deref() == Some(ip)))
-        .or_else(|| vm.nic.first());
-    Ok(nic.and_then(|n| n.networkid.clone()))
 }
 
 async fn delete_one(client: &cloudstack::Client, id: &str) -> Result<(), cloudstack::Error> {
