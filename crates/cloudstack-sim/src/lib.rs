@@ -42,8 +42,9 @@ pub mod seed;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod tls;
 
 pub use config::{JobLatency, Options, DEFAULT_API_KEY, DEFAULT_SECRET_KEY};
 pub use error::{ApiError, Error};
-pub use server::{run, Simulator};
+pub use server::{run, run_with_tls, Simulator};
 pub use state::World;

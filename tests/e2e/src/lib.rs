@@ -274,7 +274,8 @@ pub fn which(name: &str) -> Option<PathBuf> {
 #[derive(Debug)]
 pub struct SimProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT/client/api`, as printed by the simulator.
+    /// `http://127.0.0.1:PORT/client/api` (`https://` with `--tls-dir`), as printed by the
+    /// simulator.
     pub api_url: String,
     /// `http://127.0.0.1:PORT`, for `/sim/stats`.
     pub base_url: String,
@@ -310,7 +311,7 @@ impl SimProcess {
                 .next()
                 .expect("cloudstack-sim printed its address before exiting")
                 .expect("readable stdout");
-            if let Some(pos) = line.find("http://") {
+            if let Some(pos) = line.find("https://").or_else(|| line.find("http://")) {
                 break line[pos..].trim().to_string();
             }
         };
