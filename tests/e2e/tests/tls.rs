@@ -7,10 +7,7 @@
 
 use std::path::Path;
 
-use mesostack_e2e::{
-    install_packer_plugin, packer_command, require_tool, sshd::Sshd, workspace_bin, workspace_root,
-    SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
-};
+use mesostack_e2e::{workspace_bin, SimProcess, SshdBuild};
 use tfplugin5::testing::{find_terraform_binaries, Workspace};
 
 /// A simulator serving HTTPS with a fresh CA written to `dir/ca.pem`.
@@ -27,23 +24,8 @@ fn main_tf(url: &str, ca_file: Option<&Path>) -> String {
     let ca = ca_file
         .map(|p| format!("  ca_file    = \"{}\"\n", p.display()))
         .unwrap_or_default();
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{SIM_API_KEY}"
-  secret_key = "{SIM_SECRET_KEY}"
-{ca}}}
-resource "cloudstack_ssh_keypair" "k" {{
-  name = "tls-key"
-}}
-"#
-    )
+    let resource = "resource \"cloudstack_ssh_keypair\" \"k\" {\n  name = \"tls-key\"\n}\n";
+    format!("{}{resource}", mesostack_e2e::provider_tf(url, &ca))
 }
 
 #[test]
@@ -111,68 +93,23 @@ fn terraform_provider_over_https_with_verification() {
 
 #[test]
 fn packer_builder_over_https_with_verification() {
-    let Some(packer) = mesostack_e2e::require_packer() else {
+    let Some(run) = SshdBuild::start() else {
         return;
     };
-    if require_tool("sshd", Sshd::installed().then(|| "sshd".into())).is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    install_packer_plugin(dir.path());
-    let sshd_dir = dir.path().join("sshd");
-    std::fs::create_dir_all(&sshd_dir).unwrap();
-    let sshd = Sshd::start(&sshd_dir);
-    let certs = dir.path().join("certs");
-    let sim = https_sim(&certs, &sshd.sim_args());
-    let fixtures = workspace_root().join("tests/e2e/fixtures/packer");
-    std::fs::copy(
-        fixtures.join("provision.sh"),
-        dir.path().join("provision.sh"),
-    )
-    .unwrap();
-    let build = |name: &str, ca_file: Option<&Path>| {
-        let mut t: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(fixtures.join("build.json")).unwrap())
-                .unwrap();
-        if let Some(ca) = ca_file {
-            t["builders"][0]["ca_file"] = ca.display().to_string().into();
-        }
-        let template = dir.path().join(format!("{name}.json"));
-        std::fs::write(&template, t.to_string()).unwrap();
-        let out = packer_command(&packer, dir.path())
-            .args(["build", "-color=false"])
-            .env("CLOUDSTACK_API_URL", &sim.api_url)
-            .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
-            .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY)
-            .env_remove("CLOUDSTACK_CA_FILE")
-            .arg("-var")
-            .arg(format!("template_name={name}"))
-            .arg("-var")
-            .arg(format!("ssh_username={}", sshd.user))
-            .arg("-var")
-            .arg(format!(
-                "marker_dir={}",
-                dir.path().join("markers").display()
-            ))
-            .arg(&template)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    };
+    let certs = run.dir.path().join("certs");
+    let sim = https_sim(&certs, &run.sshd.sim_args());
 
-    let (ok, text) = build("tls-untrusted", None);
+    let (ok, text) = run.build(&sim, "tls-untrusted", |_| {});
     assert!(!ok, "{text}");
     let flat = text.replace('\n', " ");
     assert!(flat.contains("certificate is not trusted"), "{text}");
     assert!(flat.contains("ca_file"), "{text}");
 
-    let (ok, text) = build("tls-trusted", Some(&certs.join("ca.pem")));
-    assert!(ok, "{text}");
+    let ca = certs.join("ca.pem").display().to_string();
+    let (ok, text) = run.build(&sim, "tls-trusted", |t| {
+        t["builders"][0]["ca_file"] = ca.into();
+    });
+    assert!(ok, "{text}\n--- log ---\n{}", run.log());
     assert!(
         text.contains("A template was created: tls-trusted"),
         "{text}"
