@@ -1,19 +1,13 @@
-# The mesostack image for current Packer (1.7+, HCL2): the same build as mesostack.json,
-# with the same variables and defaults and the same provisioning, using the modern field
-# names of the cloudstack builder. Credentials come only from the environment:
+# The mesostack image as an HCL2 template: the same build as mesostack.json, with the same
+# variables and defaults and the same provisioning, using the modern field names of the
+# cloudstack builder. Credentials come only from the environment:
 # CLOUDSTACK_API_URL, CLOUDSTACK_API_KEY, CLOUDSTACK_SECRET_KEY.
 #
-#   packer init packer-templates/mesostack.pkr.hcl     # or: packer plugins install --path ...
-#   packer build packer-templates/mesostack.pkr.hcl
-
-packer {
-  required_plugins {
-    cloudstack = {
-      version = ">= 0.1.0"
-      source  = "github.com/mesostack/cloudstack"
-    }
-  }
-}
+#   Packer 1.6.6:  packer build packer-templates/mesostack.pkr.hcl
+#   Packer 1.7+:   packer init packer-templates/   (reads plugins.pkr.hcl; or packer plugins
+#                  install --path ...), then packer build packer-templates/
+#
+# The required_plugins block lives in plugins.pkr.hcl because Packer 1.6.6 rejects it.
 
 variable "zone" {
   type        = string

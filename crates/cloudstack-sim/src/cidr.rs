@@ -38,6 +38,14 @@ impl Ipv4Cidr {
     pub fn host(&self, n: u32) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.base).wrapping_add(n))
     }
+    /// Whether `other` lies entirely inside this block (VPC tiers in their VPC).
+    pub fn contains_cidr(&self, other: &Ipv4Cidr) -> bool {
+        other.prefix >= self.prefix && self.contains(other.base)
+    }
+    /// Whether the two blocks share any address (tiers of one VPC must not).
+    pub fn overlaps(&self, other: &Ipv4Cidr) -> bool {
+        self.contains_cidr(other) || other.contains_cidr(self)
+    }
     /// The dotted netmask.
     pub fn netmask(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.mask())
@@ -85,5 +93,10 @@ mod tests {
         let all: Ipv4Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("1.2.3.4".parse().unwrap()));
         assert!("1.2.3.4/33".parse::<Ipv4Cidr>().is_err());
+        let vpc: Ipv4Cidr = "10.0.0.0/16".parse().unwrap();
+        let tier: Ipv4Cidr = "10.0.1.0/24".parse().unwrap();
+        assert!(vpc.contains_cidr(&tier) && !tier.contains_cidr(&vpc));
+        assert!(tier.overlaps(&vpc));
+        assert!(!tier.overlaps(&"10.0.2.0/24".parse().unwrap()));
     }
 }

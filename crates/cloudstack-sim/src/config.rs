@@ -1,6 +1,7 @@
 //! Simulator options (the library face of the binary's flags).
 
 use crate::cidr::Ipv4Cidr;
+use rand::Rng as _;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ pub struct JobLatency {
     pub default: Duration,
     /// Overrides keyed by lower-cased command name (`deployvirtualmachine`).
     pub per_command: HashMap<String, Duration>,
+    /// Spread of each job's latency (`--job-latency-jitter`): 0.2 draws it uniformly within
+    /// ±20% of the configured value, as a real cloud's jobs vary.
+    pub jitter: f64,
 }
 
 impl JobLatency {
@@ -32,6 +36,34 @@ impl JobLatency {
             .get(&command.to_lowercase())
             .copied()
             .unwrap_or(self.default)
+    }
+
+    /// The latency of one new job of `command`, with the jitter applied.
+    pub fn sample(&self, command: &str) -> Duration {
+        let base = self.for_command(command);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if base.is_zero() || jitter == 0.0 {
+            return base;
+        }
+        let factor = 1.0 + rand::thread_rng().gen_range(-jitter..=jitter);
+        base.mul_f64(factor)
+    }
+
+    /// Parses `--job-latency-jitter`: a fraction in 0..=1.
+    pub fn set_jitter(&mut self, spec: &str) -> Result<(), String> {
+        match spec.trim().parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => {
+                self.jitter = f;
+                Ok(())
+            }
+            _ => Err(format!(
+                "invalid jitter {spec:?}: expected a fraction from 0 to 1 (0.2 = ±20%)"
+            )),
+        }
     }
 
     /// Parses one `--job-latency-ms` value: `N` or `command=N`.
@@ -73,6 +105,8 @@ pub struct Options {
     pub fault_rate: f64,
     /// Seed of the fault RNG (same seed + same request order = same faults).
     pub fault_seed: u64,
+    /// Which faults are drawn (`--fault-kinds`); empty means [`crate::faults::Fault::DEFAULT`].
+    pub fault_kinds: Vec<crate::faults::Fault>,
     /// Where forwarded connections go (a VM's SSH endpoint).
     pub ssh_target: Option<SocketAddr>,
     /// File rewritten with the public keys of running VMs' key pairs (an `AuthorizedKeysFile`).
@@ -83,6 +117,9 @@ pub struct Options {
     /// `None`); lets a test give the `--ssh-target` user the same password, as the
     /// CloudStack password server would have set it inside the VM.
     pub vm_password: Option<String>,
+    /// Requests per second per API key (`--api-rate-limit`); beyond it requests are answered
+    /// 429 like CloudStack's API throttling (`api.throttling.*`). `None`: unlimited.
+    pub api_rate_limit: Option<u32>,
     /// VM sandbox directory (`--vm-sandbox`): forwarded port 22 reaches an embedded SSH
     /// server running commands in per-VM namespaces under this directory (see
     /// [`crate::sandbox`]); exclusive with `ssh_target`.
@@ -99,10 +136,12 @@ impl Default for Options {
             job_latency: JobLatency::default(),
             fault_rate: 0.0,
             fault_seed: 0,
+            fault_kinds: Vec::new(),
             ssh_target: None,
             ssh_authorized_keys: None,
             public_ip_range: DEFAULT_PUBLIC_IP_RANGE,
             vm_password: None,
+            api_rate_limit: None,
             vm_sandbox: None,
         }
     }
@@ -124,5 +163,21 @@ mod tests {
             Duration::from_millis(2000)
         );
         assert!(l.apply("x=y").is_err());
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread() {
+        let mut l = JobLatency::default();
+        l.apply("1000").unwrap();
+        assert_eq!(l.sample("x"), Duration::from_millis(1000));
+        l.set_jitter("0.2").unwrap();
+        let samples: Vec<Duration> = (0..200).map(|_| l.sample("x")).collect();
+        assert!(samples
+            .iter()
+            .all(|d| (Duration::from_millis(800)..=Duration::from_millis(1200)).contains(d)));
+        assert!(samples.iter().any(|d| *d != samples[0]), "no spread at all");
+        assert!(l.set_jitter("1.5").is_err() && l.set_jitter("x").is_err());
+        l.per_command.insert("quick".into(), Duration::ZERO);
+        assert_eq!(l.sample("quick"), Duration::ZERO);
     }
 }

@@ -53,6 +53,8 @@ pub mod code {
     pub const PARAM_ERROR: u16 = 431;
     /// Unknown command.
     pub const UNSUPPORTED_ACTION_ERROR: u16 = 432;
+    /// API limit exceeded (`--api-rate-limit`), `ApiErrorCode.API_LIMIT_EXCEED`.
+    pub const API_LIMIT_EXCEED: u16 = 429;
     /// Internal error (also used by fault injection).
     pub const INTERNAL_ERROR: u16 = 530;
     /// Resource unavailable.

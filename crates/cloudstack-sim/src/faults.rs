@@ -1,5 +1,7 @@
-//! Seeded fault injection (`--fault-rate`, `--fault-seed`): transient failures before or
-//! after a change is applied, so clients' retry and recovery logic can be tested.
+//! Seeded fault injection (`--fault-rate`, `--fault-seed`, `--fault-kinds`): transient
+//! failures before or after a command is executed, so clients' retry and recovery logic can
+//! be tested, including what a flaky proxy in front of CloudStack does: let the command
+//! through, then answer with truncated JSON or its own HTML page with status 200.
 //!
 //! Every request draws the same number of random values, so the same seed and the same
 //! request order give the same faults. Faults never corrupt state: a "before" fault
@@ -23,13 +25,75 @@ pub enum Fault {
     UnavailableAfter,
     /// Change applied, then connection closed without an answer.
     DropAfter,
+    /// Command executed, then the JSON answer cut short (status 200), as a proxy that
+    /// drops the end of a response leaves it. Reads too.
+    TruncatedAfter,
+    /// Command executed, then a proxy's HTML page (status 200) instead of the answer.
+    /// Reads too.
+    HtmlAfter,
 }
 
 impl Fault {
-    /// Whether the change is applied before the failure.
+    /// Every kind, in the order `--fault-kinds all` draws them.
+    pub const ALL: [Fault; 7] = [
+        Fault::UnavailableBefore,
+        Fault::InternalBefore,
+        Fault::DropBefore,
+        Fault::UnavailableAfter,
+        Fault::DropAfter,
+        Fault::TruncatedAfter,
+        Fault::HtmlAfter,
+    ];
+
+    /// The kinds drawn when `--fault-kinds` is not given (no garbled answers).
+    pub const DEFAULT: [Fault; 5] = [
+        Fault::UnavailableBefore,
+        Fault::InternalBefore,
+        Fault::DropBefore,
+        Fault::UnavailableAfter,
+        Fault::DropAfter,
+    ];
+
+    /// Whether the command is executed before the failure.
     pub fn after(self) -> bool {
-        matches!(self, Fault::UnavailableAfter | Fault::DropAfter)
+        matches!(
+            self,
+            Fault::UnavailableAfter | Fault::DropAfter | Fault::TruncatedAfter | Fault::HtmlAfter
+        )
     }
+
+    /// Whether the fault can strike a read (`list*`, `queryAsyncJobResult`): every "before"
+    /// fault, and the garbled answers (a proxy does not care what it garbles).
+    pub fn hits_reads(self) -> bool {
+        !self.after() || matches!(self, Fault::TruncatedAfter | Fault::HtmlAfter)
+    }
+
+    /// Parses `--fault-kinds`: `all`, `default`, or names (see [`Fault::name`]) separated by
+    /// commas.
+    pub fn parse_list(spec: &str) -> Result<Vec<Fault>, String> {
+        let mut kinds = Vec::new();
+        for word in spec.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "all" => kinds.extend(Fault::ALL),
+                "default" => kinds.extend(Fault::DEFAULT),
+                _ => match Fault::ALL.into_iter().find(|f| f.name() == word) {
+                    Some(f) => kinds.push(f),
+                    None => {
+                        return Err(format!(
+                            "unknown fault kind {word:?}; known: all, default, {}",
+                            Fault::ALL.map(Fault::name).join(", ")
+                        ))
+                    }
+                },
+            }
+        }
+        if kinds.is_empty() {
+            return Err("--fault-kinds needs at least one kind".into());
+        }
+        kinds.dedup();
+        Ok(kinds)
+    }
+
     /// Short name for stats.
     pub fn name(self) -> &'static str {
         match self {
@@ -38,6 +102,8 @@ impl Fault {
             Fault::DropBefore => "drop_before",
             Fault::UnavailableAfter => "unavailable_after",
             Fault::DropAfter => "drop_after",
+            Fault::TruncatedAfter => "truncated_after",
+            Fault::HtmlAfter => "html_after",
         }
     }
 }
@@ -46,17 +112,24 @@ impl Fault {
 #[derive(Debug)]
 pub struct FaultInjector {
     rate: f64,
+    kinds: Vec<Fault>,
     rng: Mutex<ChaCha8Rng>,
 }
 
 impl FaultInjector {
-    /// `rate` is clamped to 0..=1.
-    pub fn new(rate: f64, seed: u64) -> Self {
+    /// `rate` is clamped to 0..=1; faults are drawn from `kinds` (an empty list means
+    /// [`Fault::DEFAULT`]).
+    pub fn new(rate: f64, seed: u64, kinds: &[Fault]) -> Self {
         FaultInjector {
             rate: if rate.is_finite() {
                 rate.clamp(0.0, 1.0)
             } else {
                 0.0
+            },
+            kinds: if kinds.is_empty() {
+                Fault::DEFAULT.to_vec()
+            } else {
+                kinds.to_vec()
             },
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         }
@@ -67,28 +140,24 @@ impl FaultInjector {
         if self.rate <= 0.0 {
             return None;
         }
+        // The range is 5 for the default kinds, so seeds give the faults they always gave.
+        let range = u32::try_from(self.kinds.len().max(5)).unwrap_or(5);
         let (hit, pick) = match self.rng.lock() {
-            Ok(mut rng) => (rng.gen::<f64>(), rng.gen_range(0..5u32)),
+            Ok(mut rng) => (rng.gen::<f64>(), rng.gen_range(0..range)),
             Err(_) => return None,
         };
         if hit >= self.rate {
             return None;
         }
-        let kinds: &[Fault] = if mutating {
-            &[
-                Fault::UnavailableBefore,
-                Fault::InternalBefore,
-                Fault::DropBefore,
-                Fault::UnavailableAfter,
-                Fault::DropAfter,
-            ]
-        } else {
-            &[
-                Fault::UnavailableBefore,
-                Fault::InternalBefore,
-                Fault::DropBefore,
-            ]
-        };
+        let kinds: Vec<Fault> = self
+            .kinds
+            .iter()
+            .copied()
+            .filter(|f| mutating || f.hits_reads())
+            .collect();
+        if kinds.is_empty() {
+            return None;
+        }
         Some(kinds[pick as usize % kinds.len()])
     }
 }
@@ -100,8 +169,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_faults_and_rate_roughly_respected() {
-        let a = FaultInjector::new(0.3, 7);
-        let b = FaultInjector::new(0.3, 7);
+        let a = FaultInjector::new(0.3, 7, &[]);
+        let b = FaultInjector::new(0.3, 7, &Fault::DEFAULT);
         let da: Vec<_> = (0..1000).map(|i| a.draw(i % 2 == 0)).collect();
         let db: Vec<_> = (0..1000).map(|i| b.draw(i % 2 == 0)).collect();
         assert_eq!(da, db);
@@ -112,6 +181,41 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, f)| i % 2 == 0 || !f.map(Fault::after).unwrap_or(false)));
-        assert!(FaultInjector::new(0.0, 1).draw(true).is_none());
+        assert!(FaultInjector::new(0.0, 1, &Fault::ALL).draw(true).is_none());
+    }
+
+    #[test]
+    fn garbled_answers_strike_reads_and_writes() {
+        let only = Fault::parse_list("truncated_after,html_after").unwrap();
+        let f = FaultInjector::new(1.0, 3, &only);
+        let reads: Vec<_> = (0..50).map(|_| f.draw(false).unwrap()).collect();
+        let writes: Vec<_> = (0..50).map(|_| f.draw(true).unwrap()).collect();
+        for kinds in [&reads, &writes] {
+            assert!(kinds.contains(&Fault::TruncatedAfter) && kinds.contains(&Fault::HtmlAfter));
+            assert!(kinds.iter().all(|k| only.contains(k)));
+        }
+        // Reads never get faults that would pretend a change was applied.
+        let drops = FaultInjector::new(1.0, 3, &[Fault::DropAfter]);
+        assert!(drops.draw(false).is_none());
+        assert_eq!(drops.draw(true), Some(Fault::DropAfter));
+    }
+
+    #[test]
+    fn kind_lists_parse() {
+        assert_eq!(Fault::parse_list("all").unwrap(), Fault::ALL.to_vec());
+        assert_eq!(
+            Fault::parse_list("default").unwrap(),
+            Fault::DEFAULT.to_vec()
+        );
+        assert_eq!(
+            Fault::parse_list(" html_after , drop_before").unwrap(),
+            vec![Fault::HtmlAfter, Fault::DropBefore]
+        );
+        let e = Fault::parse_list("garble").unwrap_err();
+        assert!(
+            e.contains("\"garble\"") && e.contains("truncated_after"),
+            "{e}"
+        );
+        assert!(Fault::parse_list("").is_err());
     }
 }

@@ -2,17 +2,29 @@
 //! handler shares (list paging, id checks, async job creation).
 
 mod address;
+mod affinity_group;
 mod job;
+mod load_balancer;
 mod network;
+mod network_acl;
 mod offering;
+mod project;
 mod rules;
+pub(crate) mod security_group;
 mod ssh_keypair;
+mod static_nat;
 mod tags;
 mod template;
+mod user_data;
 mod virtual_machine;
+mod volume;
+pub(crate) mod vpc;
 mod zone;
 
+pub use project::Project;
+pub use security_group::{SecurityGroup, SecurityGroupRule};
 pub use ssh_keypair::generate_key;
+pub use user_data::UserData;
 
 use crate::config::Options;
 use crate::error::ApiError;
@@ -91,13 +103,29 @@ pub type Handler = fn(&mut Ctx<'_>, &Params) -> Result<Value, ApiError>;
 /// The handler for a command (lower-cased name), or `None` if the command is unknown.
 pub fn lookup(command: &str) -> Option<Handler> {
     let h: Handler = match command {
+        "createaffinitygroup" => affinity_group::create,
+        "deleteaffinitygroup" => affinity_group::delete,
+        "listaffinitygroups" => affinity_group::list,
+        "listaffinitygrouptypes" => affinity_group::list_types,
+        "updatevmaffinitygroup" => affinity_group::update_vm,
+        "deleteuserdata" => user_data::delete,
+        "listuserdata" => user_data::list,
+        "registeruserdata" => user_data::register,
+        "authorizesecuritygroupegress" => security_group::authorize_egress,
+        "authorizesecuritygroupingress" => security_group::authorize_ingress,
+        "createsecuritygroup" => security_group::create,
+        "deletesecuritygroup" => security_group::delete,
+        "listsecuritygroups" => security_group::list,
+        "revokesecuritygroupegress" => security_group::revoke_egress,
+        "revokesecuritygroupingress" => security_group::revoke_ingress,
+        "createproject" => project::create,
+        "deleteproject" => project::delete,
+        "listprojects" => project::list,
+        "updateproject" => project::update,
         "listzones" => zone::list_zones,
         "listostypes" => zone::list_os_types,
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
-        "listprojects" => zone::list_empty_projects,
-        "listsecuritygroups" => zone::list_empty_security_groups,
-        "listvpcs" => zone::list_empty_vpcs,
         "listregions" => zone::list_regions,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,
@@ -110,7 +138,12 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "updatetemplate" => template::update_template,
         "updatetemplatepermissions" => template::update_template_permissions,
         "deletetemplate" => template::delete_template,
+        "attachvolume" => volume::attach,
+        "createvolume" => volume::create,
+        "deletevolume" => volume::delete,
+        "detachvolume" => volume::detach,
         "listvolumes" => virtual_machine::list_volumes,
+        "resizevolume" => volume::resize,
         "listvirtualmachines" => virtual_machine::list_virtual_machines,
         "deployvirtualmachine" => virtual_machine::deploy,
         "startvirtualmachine" => virtual_machine::start,
@@ -147,6 +180,30 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "createtags" => tags::create,
         "deletetags" => tags::delete,
         "listtags" => tags::list,
+        // VPC family (handlers/vpc.rs, network_acl.rs, static_nat.rs, load_balancer.rs)
+        "assigntoloadbalancerrule" => load_balancer::assign,
+        "createloadbalancerrule" => load_balancer::create,
+        "createnetworkacl" => network_acl::create_item,
+        "createnetworkacllist" => network_acl::create_list,
+        "createvpc" => vpc::create_vpc,
+        "deleteloadbalancerrule" => load_balancer::delete,
+        "deletenetworkacl" => network_acl::delete_item,
+        "deletenetworkacllist" => network_acl::delete_list,
+        "deletevpc" => vpc::delete_vpc,
+        "disablestaticnat" => static_nat::disable,
+        "enablestaticnat" => static_nat::enable,
+        "listloadbalancerruleinstances" => load_balancer::list_instances,
+        "listloadbalancerrules" => load_balancer::list,
+        "listnetworkacllists" => network_acl::list_lists,
+        "listnetworkacls" => network_acl::list_items,
+        "listvpcofferings" => vpc::list_offerings,
+        "listvpcs" => vpc::list_vpcs,
+        "removefromloadbalancerrule" => load_balancer::remove,
+        "replacenetworkacllist" => network_acl::replace_list,
+        "restartvpc" => vpc::restart_vpc,
+        "updateloadbalancerrule" => load_balancer::update,
+        "updatenetworkaclitem" => network_acl::update_item,
+        "updatevpc" => vpc::update_vpc,
         "queryasyncjobresult" => job::query_async_job_result,
         "listasyncjobs" => job::list_async_jobs,
         _ => return None,

@@ -15,6 +15,8 @@ fn gone(what: &str, id: &str) -> ApiError {
 
 fn remove_ip(w: &mut World, id: &str) {
     w.retire(id);
+    w.vpc.static_nat.remove(id);
+    w.vpc.lb_rules.retain(|r| r.publicipid != id);
     w.public_ips.retain(|i| i.id != id);
     w.port_forwarding_rules.retain(|r| r.ipaddressid != id);
     w.firewall_rules.retain(|r| r.ipaddressid != id);
@@ -24,17 +26,27 @@ fn remove_ip(w: &mut World, id: &str) {
 fn remove_vm(w: &mut World, id: &str) {
     w.retire(id);
     w.virtual_machines.retain(|v| v.id != id);
-    let vols: Vec<String> = w
+    // the ROOT volume goes with the VM; data disks are detached and kept, as CloudStack does
+    let roots: Vec<String> = w
         .volumes
         .iter()
-        .filter(|v| v.virtualmachineid.as_deref() == Some(id))
+        .filter(|v| v.virtualmachineid.as_deref() == Some(id) && v.kind == "ROOT")
         .map(|v| v.id.clone())
         .collect();
-    w.volumes
-        .retain(|v| v.virtualmachineid.as_deref() != Some(id));
+    w.volumes.retain(|v| !roots.contains(&v.id));
+    for v in &mut w.volumes {
+        if v.virtualmachineid.as_deref() == Some(id) {
+            v.virtualmachineid = None;
+            v.attached = None;
+        }
+    }
     w.port_forwarding_rules.retain(|r| r.virtualmachineid != id);
+    w.vpc.static_nat.retain(|_, n| n.virtualmachineid != id);
+    for r in &mut w.vpc.lb_rules {
+        r.members.retain(|m| m != id);
+    }
     w.tags
-        .retain(|t| t.resourceid != id && !vols.contains(&t.resourceid));
+        .retain(|t| t.resourceid != id && !roots.contains(&t.resourceid));
 }
 
 fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> {
@@ -46,6 +58,26 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                     530,
                     format!("VM {} was destroyed while the job ran", v.name),
                 ));
+            }
+            if state == "Running" && v.hostid.is_none() {
+                match crate::placement::choose_host(w, vm) {
+                    Ok(host) => {
+                        if let Some(v) = w.vm_mut(vm) {
+                            v.hostid = host;
+                        }
+                    }
+                    Err(e) => {
+                        // the planner found no host: the VM is left in Error, as CloudStack does
+                        if let Some(v) = w.vm_mut(vm) {
+                            v.state = "Error".into();
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            let v = w.vm_mut(vm).ok_or_else(|| gone("VM", vm))?;
+            if state == "Stopped" {
+                v.hostid = None;
             }
             v.state = state.clone();
             let v = w.vm(vm).ok_or_else(|| gone("VM", vm))?;
@@ -59,6 +91,7 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
         JobAction::VmDestroy { vm, expunge } => {
             let v = w.vm_mut(vm).ok_or_else(|| gone("VM", vm))?;
             v.state = if *expunge { "Expunging" } else { "Destroyed" }.into();
+            v.hostid = None;
             let v = w.vm(vm).ok_or_else(|| gone("VM", vm))?;
             let out = json!({"virtualmachine": render::virtual_machine(w, v, false)});
             if *expunge {
@@ -137,6 +170,32 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                 let r = r.clone();
                 Ok(json!({"firewallrule": render::egress_rule(w, &r)}))
             }
+            "securitygroupingress" => crate::handlers::security_group::authorized(w, false, id),
+            "securitygroupegress" => crate::handlers::security_group::authorized(w, true, id),
+            "project" => {
+                let p = w
+                    .projects
+                    .iter()
+                    .find(|p| &p.id == id)
+                    .ok_or_else(|| gone("project", id))?;
+                Ok(json!({"project": render::project(p)}))
+            }
+            "volume" => {
+                let v = w
+                    .volumes
+                    .iter()
+                    .find(|v| &v.id == id)
+                    .ok_or_else(|| gone("volume", id))?;
+                Ok(json!({"volume": render::volume(w, v)}))
+            }
+            "affinitygroup" => {
+                let g = w
+                    .affinity_groups
+                    .iter()
+                    .find(|g| &g.id == id)
+                    .ok_or_else(|| gone("affinity group", id))?;
+                Ok(json!({"affinitygroup": render::affinity_group(w, g)}))
+            }
             "network" => {
                 let n = w.network(id).ok_or_else(|| gone("network", id))?;
                 Ok(json!({"network": render::network(w, n)}))
@@ -155,6 +214,21 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                     }
                     remove_ip(w, id);
                 }
+                "project" => {
+                    if !w.projects.iter().any(|p| &p.id == id) {
+                        return Err(gone("project", id));
+                    }
+                    w.projects.retain(|p| &p.id != id);
+                }
+                "affinitygroup" => {
+                    if !w.affinity_groups.iter().any(|g| &g.id == id) {
+                        return Err(gone("affinity group", id));
+                    }
+                    w.affinity_groups.retain(|g| &g.id != id);
+                    for vm in &mut w.virtual_machines {
+                        vm.affinitygroupids.retain(|g| g != id);
+                    }
+                }
                 "portforwardingrule" => w.port_forwarding_rules.retain(|r| &r.id != id),
                 "firewallrule" => w.firewall_rules.retain(|r| &r.id != id),
                 "egressfirewallrule" => w.egress_rules.retain(|r| &r.id != id),
@@ -172,6 +246,7 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
                         remove_ip(w, &ip);
                     }
                     w.egress_rules.retain(|r| &r.networkid != id);
+                    w.vpc.tier_acls.remove(id.as_str());
                     w.networks.retain(|n| &n.id != id);
                 }
                 other => {
@@ -185,6 +260,9 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             Ok(json!({"success": true}))
         }
         JobAction::Success => Ok(json!({"success": true})),
+        JobAction::Vpc { object, id, remove } => {
+            crate::handlers::vpc::finish(w, object, id, *remove)
+        }
     }
 }
 

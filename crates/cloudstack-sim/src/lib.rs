@@ -11,6 +11,7 @@
 //! - [`state`]: the world (typed objects, atomic persistence); [`seed`]: the default world.
 //! - `handlers/*`: one file per command family, dispatched from a table.
 //! - [`jobs`]: finishing async jobs; [`faults`]: seeded fault injection;
+//!   [`throttle`]: `--api-rate-limit`, CloudStack's API throttling;
 //!   [`forward`]: real TCP port forwarding gated by firewall rules; [`stats`]: `/sim/stats`.
 //! - [`sandbox`]: `--vm-sandbox`, VMs that take real SSH provisioning in per-VM namespaces.
 //!
@@ -36,12 +37,14 @@ pub mod forward;
 mod handlers;
 pub mod jobs;
 pub mod params;
+pub mod placement;
 pub mod render;
 pub mod sandbox;
 pub mod seed;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod throttle;
 pub mod tls;
 
 pub use config::{JobLatency, Options, DEFAULT_API_KEY, DEFAULT_SECRET_KEY};

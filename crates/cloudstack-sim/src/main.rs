@@ -28,12 +28,24 @@ struct Cli {
     /// Async job latency: `N` (milliseconds, all commands) or `COMMAND=N`; repeatable.
     #[arg(long = "job-latency-ms", value_name = "N|COMMAND=N")]
     job_latency_ms: Vec<String>,
+    /// Spread of job latencies: 0.2 makes each job take its latency ±20% (uniform).
+    #[arg(long, value_name = "FRACTION")]
+    job_latency_jitter: Option<String>,
+    /// Requests per second per API key; more are answered 429 with CloudStack's
+    /// "api limit" text, like its API throttling (default: unlimited).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    api_rate_limit: Option<u32>,
     /// Probability (0..1) that a request gets a transient fault.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
     /// Seed of the fault generator.
     #[arg(long, default_value_t = 0)]
     fault_seed: u64,
+    /// Which faults to draw: `all`, `default`, or kinds separated by commas
+    /// (unavailable_before, internal_error_before, drop_before, unavailable_after,
+    /// drop_after, truncated_after, html_after). Default: all but the garbled answers.
+    #[arg(long, value_name = "KINDS", default_value = "default")]
+    fault_kinds: String,
     /// Where forwarded public ports lead (a VM's SSH endpoint), e.g. 127.0.0.1:2222.
     #[arg(long, conflicts_with = "vm_sandbox")]
     ssh_target: Option<SocketAddr>,
@@ -74,6 +86,9 @@ async fn main() -> anyhow::Result<()> {
     for spec in &cli.job_latency_ms {
         job_latency.apply(spec).map_err(anyhow::Error::msg)?;
     }
+    if let Some(jitter) = &cli.job_latency_jitter {
+        job_latency.set_jitter(jitter).map_err(anyhow::Error::msg)?;
+    }
     let options = Options {
         api_key: cli.api_key,
         secret_key: cli.secret_key,
@@ -82,10 +97,13 @@ async fn main() -> anyhow::Result<()> {
         job_latency,
         fault_rate: cli.fault_rate,
         fault_seed: cli.fault_seed,
+        fault_kinds: cloudstack_sim::faults::Fault::parse_list(&cli.fault_kinds)
+            .map_err(anyhow::Error::msg)?,
         ssh_target: cli.ssh_target,
         ssh_authorized_keys: cli.ssh_authorized_keys,
         public_ip_range: cli.public_ip_range,
         vm_password: cli.vm_password,
+        api_rate_limit: cli.api_rate_limit,
         vm_sandbox: if cli.print_seed { None } else { cli.vm_sandbox },
     };
     let sim = Simulator::new(options).context("starting the simulator")?;

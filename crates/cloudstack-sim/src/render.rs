@@ -1,6 +1,7 @@
 //! CloudStack 4.x response shapes for each object (field names and JSON types as the
 //! real management server returns them, because real clients decode them strictly).
 
+use crate::placement::AffinityGroup;
 use crate::state::{
     DiskOffering, EgressRule, FirewallRule, Network, NetworkOffering, OsType, PortForwardingRule,
     PublicIp, ServiceOffering, SshKeyPair, Tag, Template, VirtualMachine, Volume, World, Zone,
@@ -9,6 +10,8 @@ use serde_json::{json, Map, Value};
 
 /// The account every object belongs to (the simulator has a single root admin).
 pub const ACCOUNT: &str = "admin";
+/// The admin account's UUID in the simulator.
+pub const ACCOUNT_ID: &str = "8a2a2c1e-0000-4000-8000-000000000002";
 /// The ROOT domain's UUID in the simulator.
 pub const DOMAIN_ID: &str = "8a2a2c1e-0000-4000-8000-000000000001";
 
@@ -16,6 +19,19 @@ fn owner(v: &mut Map<String, Value>) {
     v.insert("account".into(), json!(ACCOUNT));
     v.insert("domainid".into(), json!(DOMAIN_ID));
     v.insert("domain".into(), json!("ROOT"));
+}
+
+/// Inserts `key` when there is a value (CloudStack leaves unset fields out).
+fn put_opt(v: &mut Map<String, Value>, key: &str, value: Option<&String>) {
+    if let Some(x) = value {
+        v.insert(key.into(), json!(x));
+    }
+}
+
+/// The owner fields, plus `projectid` for a project's object.
+fn owned(v: &mut Map<String, Value>, projectid: Option<&String>) {
+    owner(v);
+    put_opt(v, "projectid", projectid);
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -90,7 +106,7 @@ pub fn network_offering(n: &NetworkOffering) -> Value {
         "isdefault": true, "specifyvlan": n.specifyvlan, "conservemode": true,
         "specifyipranges": n.specifyipranges, "availability": "Optional", "networkrate": 200,
         "state": "Enabled", "guestiptype": n.guestiptype, "serviceofferingid": "",
-        "service": services, "forvpc": false, "ispersistent": false, "egressdefaultpolicy": true,
+        "service": services, "forvpc": n.forvpc, "ispersistent": false, "egressdefaultpolicy": true,
         "supportsstrechedl2subnet": false, "supportspublicaccess": false,
     })
 }
@@ -128,7 +144,7 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
     let mut v = obj(json!({
         "id": vol.id, "name": vol.name, "type": vol.kind, "zoneid": vol.zoneid,
         "zonename": zone_name(w, &vol.zoneid), "deviceid": vol.deviceid, "size": vol.size,
-        "created": vol.created, "state": "Ready", "storagetype": "shared",
+        "created": vol.created, "state": vol.state, "storagetype": "shared",
         "provisioningtype": "thin", "hypervisor": vm.map(|m| m.hypervisor.clone()).unwrap_or_else(|| "KVM".into()),
         "storage": "primary01", "destroyed": false, "isextractable": true,
         "tags": tags_json(w, &vol.id),
@@ -139,7 +155,11 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
         v.insert("vmname".into(), json!(vm.name));
         v.insert("vmdisplayname".into(), json!(vm.displayname));
         v.insert("vmstate".into(), json!(vm.state));
+        if let Some(a) = &vol.attached {
+            v.insert("attached".into(), json!(a));
+        }
     }
+    put_opt(&mut v, "projectid", vol.projectid.as_ref());
     if let Some(t) = &vol.templateid {
         v.insert("templateid".into(), json!(t));
     }
@@ -182,6 +202,9 @@ pub fn network(w: &World, n: &Network) -> Value {
     if let Some(vpc) = &n.vpcid {
         v.insert("vpcid".into(), json!(vpc));
     }
+    if let Some(acl) = w.vpc.tier_acls.get(&n.id) {
+        v.insert("aclid".into(), json!(acl));
+    }
     Value::Object(v)
 }
 
@@ -222,7 +245,10 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
         "rootdevicetype": "ROOT", "securitygroup": [], "nic": nics, "hypervisor": vm.hypervisor,
-        "instancename": format!("i-2-{}-VM", vm.number), "affinitygroup": [],
+        "instancename": format!("i-2-{}-VM", vm.number),
+        "affinitygroup": vm.affinitygroupids.iter()
+            .filter_map(|g| w.affinity_groups.iter().find(|x| &x.id == g))
+            .map(|g| affinity_group(w, g)).collect::<Vec<_>>(),
         "displayvm": true, "isdynamicallyscalable": false, "details": {},
         "tags": tags_json(w, &vm.id),
     }));
@@ -230,6 +256,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
     if let Some(k) = &vm.keypair {
         v.insert("keypair".into(), json!(k));
         v.insert("keypairs".into(), json!(k));
+    }
+    if let Some(h) = vm
+        .hostid
+        .as_deref()
+        .and_then(|h| w.hosts.iter().find(|x| x.id == h))
+    {
+        v.insert("hostid".into(), json!(h.id));
+        v.insert("hostname".into(), json!(h.name));
     }
     if let Some(g) = &vm.group {
         v.insert("group".into(), json!(g));
@@ -239,6 +273,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
     }
     if let (true, Some(p)) = (with_password, &vm.password) {
         v.insert("password".into(), json!(p));
+    }
+    if let Some(u) = vm
+        .userdataid
+        .as_deref()
+        .and_then(|u| w.user_data.iter().find(|x| x.id == u))
+    {
+        v.insert("userdataid".into(), json!(u.id));
+        v.insert("userdataname".into(), json!(u.name));
     }
     if let Some(iso) = &vm.isoid {
         v.insert("isoid".into(), json!(iso));
@@ -271,6 +313,15 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
     }
     if let Some(vpc) = &ip.vpcid {
         v.insert("vpcid".into(), json!(vpc));
+    }
+    if let Some(nat) = w.vpc.static_nat.get(&ip.id) {
+        v.insert("isstaticnat".into(), json!(true));
+        v.insert("virtualmachineid".into(), json!(nat.virtualmachineid));
+        v.insert("vmipaddress".into(), json!(nat.vmguestip));
+        if let Some(vm) = w.vm(&nat.virtualmachineid) {
+            v.insert("virtualmachinename".into(), json!(vm.name));
+            v.insert("virtualmachinedisplayname".into(), json!(vm.displayname));
+        }
     }
     Value::Object(v)
 }
@@ -349,4 +400,75 @@ pub fn ssh_keypair(k: &SshKeyPair) -> Value {
     let mut v = obj(json!({"id": k.id, "name": k.name, "fingerprint": k.fingerprint}));
     owner(&mut v);
     Value::Object(v)
+}
+
+/// An affinity group (`AffinityGroupResponse`), with its members' ids.
+pub fn affinity_group(w: &World, g: &AffinityGroup) -> Value {
+    let members: Vec<&str> = w
+        .virtual_machines
+        .iter()
+        .filter(|v| v.affinitygroupids.contains(&g.id))
+        .map(|v| v.id.as_str())
+        .collect();
+    let mut v = obj(json!({
+        "id": g.id, "name": g.name, "type": g.kind, "virtualmachineIds": members,
+    }));
+    put_opt(&mut v, "description", g.description.as_ref());
+    owned(&mut v, g.projectid.as_ref());
+    Value::Object(v)
+}
+
+/// A registered user data (`UserDataResponse`).
+pub fn user_data(u: &crate::handlers::UserData) -> Value {
+    let mut v = obj(json!({"id": u.id, "name": u.name, "userdata": u.userdata}));
+    owned(&mut v, u.projectid.as_ref());
+    v.insert("accountid".into(), json!(ACCOUNT_ID));
+    put_opt(&mut v, "params", u.params.as_ref());
+    Value::Object(v)
+}
+
+/// A security group (`SecurityGroupResponse`) with its rules.
+pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
+    let rules = |rs: &[crate::state::SecurityGroupRule]| -> Vec<Value> {
+        rs.iter()
+            .map(|r| {
+                let mut v = obj(json!({"ruleid": r.ruleid, "protocol": r.protocol, "tags": []}));
+                for (k, x) in [
+                    ("startport", r.startport),
+                    ("endport", r.endport),
+                    ("icmptype", r.icmptype),
+                    ("icmpcode", r.icmpcode),
+                ] {
+                    if let Some(x) = x {
+                        v.insert(k.into(), json!(x));
+                    }
+                }
+                if let Some(c) = &r.cidr {
+                    v.insert("cidr".into(), json!(c));
+                }
+                if let Some(n) = &r.securitygroupname {
+                    v.insert("securitygroupname".into(), json!(n));
+                    v.insert("account".into(), json!(ACCOUNT));
+                }
+                Value::Object(v)
+            })
+            .collect()
+    };
+    let mut v = obj(json!({
+        "id": g.id, "name": g.name, "ingressrule": rules(&g.ingress),
+        "egressrule": rules(&g.egress), "tags": tags_json(w, &g.id),
+        "virtualmachinecount": 0, "virtualmachineids": [],
+    }));
+    put_opt(&mut v, "description", g.description.as_ref());
+    owned(&mut v, g.projectid.as_ref());
+    Value::Object(v)
+}
+
+/// A project (`ProjectResponse`), owned by the simulator's account.
+pub fn project(p: &crate::state::Project) -> Value {
+    json!({
+        "id": p.id, "name": p.name, "displaytext": p.displaytext, "state": p.state,
+        "created": p.created, "domainid": DOMAIN_ID, "domain": "ROOT",
+        "owner": [{"account": ACCOUNT, "accountid": ACCOUNT_ID}], "tags": [],
+    })
 }

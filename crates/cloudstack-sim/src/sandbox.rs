@@ -202,7 +202,18 @@ impl Sandbox {
         let tmp = root.join("upper/tmp");
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777))
             .map_err(|e| Error::io(format!("chmod {}", tmp.display()), e))?;
-        mk(root.join("upper").join(home.trim_start_matches('/')))?;
+        let home_dir = root.join("upper").join(home.trim_start_matches('/'));
+        mk(home_dir.clone())?;
+        // What cloud-init does on a real VM: the key pair's public key lets the login user
+        // in. Written once, so what the VM later removes stays removed.
+        let ssh_dir = home_dir.join(".ssh");
+        let keys = ssh_dir.join("authorized_keys");
+        if !vm.public_keys.is_empty() && !keys.exists() {
+            mk(ssh_dir)?;
+            let text: String = vm.public_keys.iter().map(|k| format!("{k}\n")).collect();
+            std::fs::write(&keys, text)
+                .map_err(|e| Error::io(format!("writing {}", keys.display()), e))?;
+        }
         Ok(root)
     }
 

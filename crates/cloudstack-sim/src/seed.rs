@@ -6,6 +6,8 @@
 //! UUIDs name real objects here.
 
 use crate::cidr::Ipv4Cidr;
+use crate::placement::Host;
+use crate::state::SecurityGroup;
 use crate::state::{
     DiskOffering, Network, NetworkOffering, OsType, PublicIp, ServiceOffering, Template, World,
     Zone,
@@ -31,10 +33,35 @@ pub const NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
 pub const ISOLATED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c40";
 /// Network offering `DefaultSharedNetworkOffering`.
 pub const SHARED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c41";
+/// Network offering `DefaultIsolatedNetworkOfferingForVpcNetworks` (VPC tiers).
+pub const VPC_TIER_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c42";
 /// Source NAT IP of `guestnet001`.
 pub const SOURCE_NAT_IP_ID: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c70";
 /// OS type `Ubuntu 14.04 (64-bit)`.
 pub const OS_UBUNTU_1404_ID: &str = "c0a80a01-0000-4000-8000-000000000141";
+
+/// Hosts of `zone001` (`kvm01`..`kvm03`): host anti-affinity fits three members.
+pub const HOST_IDS: [&str; 3] = [
+    "d1a2b3c4-0000-4000-8000-000000000101",
+    "d1a2b3c4-0000-4000-8000-000000000102",
+    "d1a2b3c4-0000-4000-8000-000000000103",
+];
+
+/// The seeded hosts of a zone.
+fn hosts(zone: &str) -> Vec<Host> {
+    HOST_IDS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Host {
+            id: (*id).into(),
+            name: format!("kvm{:02}", i + 1),
+            zoneid: zone.into(),
+        })
+        .collect()
+}
+
+/// The account's `default` security group.
+pub const DEFAULT_SECURITY_GROUP_ID: &str = "d1a2b3c4-0000-4000-8000-000000000201";
 
 const OS_CATEGORY_UBUNTU: &str = "c0a80a01-0000-4000-8000-0000000000c1";
 const OS_CATEGORY_OTHER: &str = "c0a80a01-0000-4000-8000-0000000000c2";
@@ -144,6 +171,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 .collect(),
                 specifyipranges: false,
                 specifyvlan: false,
+                forvpc: false,
             },
             NetworkOffering {
                 id: SHARED_OFFERING_ID.into(),
@@ -156,6 +184,31 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                     .collect(),
                 specifyipranges: true,
                 specifyvlan: true,
+                forvpc: false,
+            },
+            NetworkOffering {
+                id: VPC_TIER_OFFERING_ID.into(),
+                name: "DefaultIsolatedNetworkOfferingForVpcNetworks".into(),
+                displaytext: "Offering for Isolated VPC networks with Source Nat service enabled"
+                    .into(),
+                guestiptype: "Isolated".into(),
+                services: [
+                    "Dhcp",
+                    "Dns",
+                    "Lb",
+                    "NetworkACL",
+                    "PortForwarding",
+                    "SourceNat",
+                    "StaticNat",
+                    "UserData",
+                    "Vpn",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                specifyipranges: false,
+                specifyvlan: false,
+                forvpc: true,
             },
         ],
         templates: vec![
@@ -232,6 +285,15 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             issourcenat: true,
             state: "Allocated".into(),
             allocated: created,
+        }],
+        hosts: hosts(ZONE_ID),
+        security_groups: vec![SecurityGroup {
+            id: DEFAULT_SECURITY_GROUP_ID.into(),
+            name: "default".into(),
+            description: Some("Default Security Group".into()),
+            projectid: None,
+            ingress: Vec::new(),
+            egress: Vec::new(),
         }],
         next_ip_offset: 1,
         ..World::default()

@@ -13,6 +13,7 @@ use crate::sandbox::{self, Sandbox};
 use crate::seed;
 use crate::state::World;
 use crate::stats::Stats;
+use crate::throttle::RateLimiter;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
@@ -42,6 +43,7 @@ struct Inner {
     world: Mutex<World>,
     stats: Stats,
     faults: FaultInjector,
+    throttle: Option<RateLimiter>,
     forwarder: Forwarder,
     sandbox: Option<Arc<Sandbox>>,
 }
@@ -76,7 +78,12 @@ impl Simulator {
         };
         Ok(Simulator {
             inner: Arc::new(Inner {
-                faults: FaultInjector::new(options.fault_rate, options.fault_seed),
+                faults: FaultInjector::new(
+                    options.fault_rate,
+                    options.fault_seed,
+                    &options.fault_kinds,
+                ),
+                throttle: options.api_rate_limit.map(RateLimiter::new),
                 forwarder: Forwarder::new(
                     options.ssh_target,
                     options.ssh_authorized_keys.clone(),
@@ -222,7 +229,8 @@ impl Simulator {
             None
         };
         let mutating = handlers::is_mutating(&cmd);
-        let latency = self.inner.options.job_latency.for_command(&cmd);
+        let job_latency = &self.inner.options.job_latency;
+        let latency = job_latency.for_command(&cmd);
         let (result, later, snap) = {
             let mut w = self
                 .inner
@@ -265,7 +273,7 @@ impl Simulator {
             (result, later, snap)
         };
         for j in later {
-            self.schedule(j, latency);
+            self.schedule(j, job_latency.sample(&cmd));
         }
         self.after_change(snap).await;
         result
@@ -311,6 +319,13 @@ fn fault_response(command: &str, fault: Fault) -> Response {
                 errortext: "Internal error executing command, please contact your system administrator".into(),
             },
         ),
+        // A login or maintenance page a proxy serves instead of CloudStack's answer.
+        Fault::HtmlAfter | Fault::TruncatedAfter => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<!DOCTYPE html><html><head><title>Gateway</title></head><body><h1>Session expired</h1><p>Please sign in again.</p></body></html>",
+        )
+            .into_response(),
         Fault::DropBefore | Fault::DropAfter => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);
@@ -402,6 +417,17 @@ async fn answer(
     ) {
         return (error_response(command, &e), fault);
     }
+    // Like CloudStack, throttling applies to authenticated requests, before anything runs.
+    if let Some(limiter) = &sim.inner.throttle {
+        let key = pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("apikey"))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        if let Err(e) = limiter.check(key, Instant::now()) {
+            return (error_response(command, &e), fault);
+        }
+    }
     let p = Params::new(command, pairs);
     if let Some(r) = p.opt("response") {
         if !r.eq_ignore_ascii_case("json") {
@@ -412,15 +438,33 @@ async fn answer(
         }
     }
     let result = sim.execute(&p).await;
-    let response = match &result {
-        Ok(body) => json_response(200, envelope(command, body.clone())),
-        Err(e) => error_response(command, e),
+    let (status, body) = match &result {
+        Ok(body) => (200, envelope(command, body.clone())),
+        Err(e) => (e.errorcode, envelope(command, e.body())),
     };
     match fault {
+        // The command ran; a proxy cuts its answer short (status kept).
+        Some(f @ Fault::TruncatedAfter) => (truncated_response(status, &body), Some(f)),
         // The change is applied (or the request failed anyway); now lose the answer.
         Some(f) if f.after() => (fault_response(command, f), Some(f)),
-        _ => (response, fault),
+        _ => (json_response(status, body), fault),
     }
+}
+
+/// The first half of an answer's JSON, as a proxy that closed the upstream early sends it.
+fn truncated_response(status: u16, body: &Value) -> Response {
+    let text = body.to_string();
+    let mut cut = text.len() / 2;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        text[..cut].to_string(),
+    )
+        .into_response()
 }
 
 async fn stats(State(sim): State<Simulator>) -> Response {

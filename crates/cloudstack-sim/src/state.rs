@@ -9,6 +9,9 @@ use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod vpc;
+pub use vpc::*;
+
 /// A zone.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Zone {
@@ -87,6 +90,9 @@ pub struct NetworkOffering {
     /// Whether VLAN must be given.
     #[serde(default)]
     pub specifyvlan: bool,
+    /// For VPC tiers only (and only offering usable for them).
+    #[serde(default)]
+    pub forvpc: bool,
 }
 
 impl NetworkOffering {
@@ -178,6 +184,19 @@ pub struct Volume {
     pub deviceid: i64,
     /// Creation time.
     pub created: String,
+    /// `Allocated` (created, never attached) or `Ready`.
+    #[serde(default = "ready")]
+    pub state: String,
+    /// When it was attached to its VM.
+    #[serde(default)]
+    pub attached: Option<String>,
+    /// Owning project, if any.
+    #[serde(default)]
+    pub projectid: Option<String>,
+}
+
+fn ready() -> String {
+    "Ready".into()
 }
 
 /// A guest network.
@@ -282,6 +301,15 @@ pub struct VirtualMachine {
     /// Attached ISO.
     #[serde(default)]
     pub isoid: Option<String>,
+    /// Affinity groups (ids).
+    #[serde(default)]
+    pub affinitygroupids: Vec<String>,
+    /// Host it runs on while Starting/Running/Stopping (see [`crate::placement`]).
+    #[serde(default)]
+    pub hostid: Option<String>,
+    /// Registered user data it was deployed with.
+    #[serde(default)]
+    pub userdataid: Option<String>,
 }
 
 /// A public IP address.
@@ -471,6 +499,16 @@ pub enum JobAction {
     },
     /// Nothing left to do; answers `success` (tags).
     Success,
+    /// Finish a VPC-family command (see `handlers::vpc::finish`): activate
+    /// the object and answer with it, or remove it.
+    Vpc {
+        /// `vpc`, `networkacllist`, `networkacl`, ...
+        object: String,
+        /// UUID.
+        id: String,
+        /// Remove instead of activate.
+        remove: bool,
+    },
 }
 
 /// An async job.
@@ -509,6 +547,16 @@ pub struct AsyncJob {
 pub struct World {
     /// Zones.
     pub zones: Vec<Zone>,
+    /// Affinity groups.
+    pub affinity_groups: Vec<crate::placement::AffinityGroup>,
+    /// Hypervisor hosts (placement only).
+    pub hosts: Vec<crate::placement::Host>,
+    /// Registered user data.
+    pub user_data: Vec<UserData>,
+    /// Security groups with their rules.
+    pub security_groups: Vec<SecurityGroup>,
+    /// Projects.
+    pub projects: Vec<Project>,
     /// OS types.
     pub os_types: Vec<OsType>,
     /// Service offerings.
@@ -539,6 +587,8 @@ pub struct World {
     pub tags: Vec<Tag>,
     /// Async jobs.
     pub jobs: Vec<AsyncJob>,
+    /// VPCs, ACL lists and their rules.
+    pub vpc: VpcWorld,
     /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
     /// filters a list to nothing, while an id that never existed is a 431.
     pub retired_ids: Vec<String>,
@@ -631,7 +681,15 @@ impl World {
     /// Whether an id names (or named) any object; used to reject unknown ids like
     /// CloudStack's UUID translation does.
     pub fn knows_id(&self, id: &str) -> bool {
-        self.zones.iter().any(|x| x.id == id)
+        self.affinity_groups.iter().any(|x| x.id == id)
+            || self.hosts.iter().any(|x| x.id == id)
+            || self.user_data.iter().any(|x| x.id == id)
+            || self.projects.iter().any(|x| x.id == id)
+            || self
+                .security_groups
+                .iter()
+                .any(|g| g.id == id || g.ingress.iter().chain(&g.egress).any(|r| r.ruleid == id))
+            || self.zones.iter().any(|x| x.id == id)
             || self.os_types.iter().any(|x| x.id == id)
             || self.service_offerings.iter().any(|x| x.id == id)
             || self.disk_offerings.iter().any(|x| x.id == id)
@@ -645,6 +703,7 @@ impl World {
             || self.firewall_rules.iter().any(|x| x.id == id)
             || self.egress_rules.iter().any(|x| x.id == id)
             || self.ssh_keypairs.iter().any(|x| x.id == id)
+            || self.vpc.knows_id(id)
             || self.retired_ids.iter().any(|x| x == id)
     }
 
@@ -671,3 +730,5 @@ pub fn timestamp() -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+pub use crate::handlers::{Project, SecurityGroup, SecurityGroupRule, UserData};

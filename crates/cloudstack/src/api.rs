@@ -193,11 +193,22 @@ fn same_list(want: &[String], got: Option<String>) -> bool {
 }
 
 impl Client {
-    /// Makes a mutating call without a recovery lookup: an unclear failure is reported as
-    /// [`Error::Unconfirmed`] instead of being retried.
+    /// Makes a create call without a recovery lookup: an unclear failure is reported as
+    /// [`Error::Unconfirmed`] instead of being retried. The id is recorded once accepted.
     async fn mutate_async(&self, command: &str, params: &Params, key: &str) -> Result<Value> {
-        match self.request_async(command, params).await {
-            Ok(v) => Ok(v.get(key).cloned().unwrap_or(v)),
+        let done = match self.request(command, params).await {
+            Ok(answer) => {
+                self.note_accepted(command, Some(key), &answer);
+                self.finish_job(command, answer).await
+            }
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(v) => {
+                let v = v.get(key).cloned().unwrap_or(v);
+                self.note_accepted(command, None, &v);
+                Ok(v)
+            }
             Err(e) if e.may_have_applied() && !matches!(e, Error::JobFailed { .. }) => {
                 Err(Error::Unconfirmed {
                     command: command.to_string(),
@@ -211,7 +222,7 @@ impl Client {
     /// Runs a delete-like command and waits for its job. If the command had to be re-sent
     /// after a failure that may have been applied, a job failing with "does not exist" means
     /// the first attempt did the work.
-    async fn delete_async(&self, command: &str, params: &Params) -> Result<()> {
+    pub(crate) async fn delete_async(&self, command: &str, params: &Params) -> Result<()> {
         let (answer, resent) = self.request_tracked(command, params, false).await?;
         match self.finish_job(command, answer).await {
             Ok(_) => Ok(()),
@@ -221,7 +232,7 @@ impl Client {
     }
 
     /// Lists with `params` and returns the object whose `name` is exactly `name`.
-    async fn find_by_name(
+    pub(crate) async fn find_by_name(
         &self,
         command: &str,
         key: &str,
@@ -247,7 +258,7 @@ impl Client {
         }
     }
 
-    fn typed<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> {
+    pub(crate) fn typed<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> {
         decode(command, v)
     }
 

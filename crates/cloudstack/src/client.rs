@@ -14,6 +14,7 @@ use tracing::{debug, warn, Instrument as _};
 use crate::{
     config::Config,
     error::{Error, Result},
+    job::Watcher,
     params::Params,
     response::unwrap_envelope,
     sign::{signed_query, SigningParams},
@@ -57,11 +58,15 @@ impl CommandKind {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Where accepted creates are recorded ([`Client::recording_accepted`]).
+    pub(crate) accepted: Option<crate::recovery::AcceptedLog>,
 }
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
     transport: Arc<dyn Transport>,
+    /// Shared by every clone and by [`Client::with_async_timeout`] (see [`crate::job`]).
+    pub(crate) watcher: Arc<Watcher>,
 }
 
 impl fmt::Debug for Client {
@@ -84,7 +89,27 @@ impl Client {
     /// A client over any [`Transport`] (tests use scripted ones). Does not validate `config`.
     pub fn with_transport(config: Config, transport: Arc<dyn Transport>) -> Self {
         Self {
-            inner: Arc::new(Inner { config, transport }),
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                watcher: Arc::default(),
+            }),
+            accepted: None,
+        }
+    }
+
+    /// The same client (connection pool and async-job watcher) with another
+    /// `async_timeout`, for operations with their own timeout (Terraform's `timeouts`).
+    pub fn with_async_timeout(&self, limit: Duration) -> Self {
+        let mut config = self.inner.config.clone();
+        config.async_timeout = limit;
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                transport: Arc::clone(&self.inner.transport),
+                watcher: Arc::clone(&self.inner.watcher),
+            }),
+            accepted: self.accepted.clone(),
         }
     }
 
@@ -135,6 +160,7 @@ impl Client {
         let max = policy.max_attempts.max(1);
         let mut applied_maybe = false;
         let mut attempt = 1;
+        let mut throttled = Throttling::default();
         loop {
             let span = tracing::debug_span!("cloudstack", command, attempt);
             let result = self.send_once(command, params, post).instrument(span).await;
@@ -142,6 +168,18 @@ impl Client {
                 Ok(v) => return Ok((v, applied_maybe)),
                 Err(e) => e,
             };
+            // Throttled: CloudStack refused before executing, so any command may be re-sent
+            // once the account's window allows; this has its own, larger budget.
+            if err.is_throttled() {
+                let delay = throttled.wait_before_retry(&err, policy, command)?;
+                debug!(
+                    command,
+                    ?delay,
+                    "throttled by CloudStack (API limit), waiting"
+                );
+                tokio::time::sleep(delay).await;
+                continue;
+            }
             if kind == CommandKind::Delete && applied_maybe && err.is_not_found() {
                 debug!(command, "retried delete found nothing to delete: done");
                 return Ok((Value::Object(Default::default()), true));
@@ -213,6 +251,63 @@ impl Client {
             });
         }
         unwrap_envelope(command, resp.status, &resp.body)
+    }
+}
+
+/// Retries of throttled (429) requests per request: CloudStack's window is short
+/// (`api.throttling.interval`, 1 s by default), so waiting it out usually works; this many
+/// times `max_attempts` in a row means the workload does not fit the account's limit.
+const THROTTLED_ATTEMPTS_PER_ATTEMPT: u32 = 10;
+
+/// The throttled answers one request got so far.
+#[derive(Debug, Default)]
+struct Throttling {
+    count: u32,
+    first: Option<Instant>,
+}
+
+impl Throttling {
+    /// How long to wait before re-sending, or [`Error::Throttled`] once the budget is spent.
+    fn wait_before_retry(
+        &mut self,
+        err: &Error,
+        policy: &crate::config::RetryPolicy,
+        command: &str,
+    ) -> Result<Duration> {
+        let first = *self.first.get_or_insert_with(Instant::now);
+        self.count += 1;
+        if self.count
+            >= policy
+                .max_attempts
+                .max(1)
+                .saturating_mul(THROTTLED_ATTEMPTS_PER_ATTEMPT)
+        {
+            return Err(Error::Throttled {
+                command: command.to_string(),
+                attempts: self.count,
+                waited: first.elapsed(),
+                text: err.to_string(),
+            });
+        }
+        let backoff = backoff(
+            policy.initial_backoff,
+            policy.max_backoff,
+            self.count.min(16),
+        );
+        // What CloudStack says ("please retry after [N] ms"), spread a little so that
+        // parallel requests do not all come back at the same instant.
+        Ok(match err.retry_after() {
+            Some(after) => {
+                let spread = u64::try_from(policy.initial_backoff.as_millis()).unwrap_or(u64::MAX);
+                let extra = if spread == 0 {
+                    0
+                } else {
+                    rand::thread_rng().gen_range(0..=spread)
+                };
+                after + Duration::from_millis(extra)
+            }
+            None => backoff,
+        })
     }
 }
 

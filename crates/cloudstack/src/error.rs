@@ -35,7 +35,7 @@ pub mod codes {
 }
 
 /// Everything that can go wrong talking to CloudStack.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is incomplete or unreadable.
@@ -162,6 +162,21 @@ pub enum Error {
         matches: Vec<(String, String)>,
     },
 
+    /// CloudStack kept throttling the account (HTTP 429 or `errorcode` 429, "API limit
+    /// exceeded") after every retry. Nothing was applied: CloudStack throttles before it runs
+    /// a command.
+    #[error("CloudStack kept throttling {command} (API limit exceeded, answered {attempts} times over {waited:?}): {text}; the account's API rate limit (api.throttling.max per api.throttling.interval) is too low for this many parallel requests: lower the parallelism (terraform -parallelism) or ask the cloud operator to raise the limit")]
+    Throttled {
+        /// The command.
+        command: String,
+        /// How many throttled answers it got in a row.
+        attempts: u32,
+        /// How long it kept trying.
+        waited: Duration,
+        /// The last answer.
+        text: String,
+    },
+
     /// A mutating request may or may not have been applied and recovery could not tell.
     #[error("{command} may have been applied but its result is unknown: {source}")]
     Unconfirmed {
@@ -175,12 +190,14 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later could succeed: connection failures, timeouts, HTTP 429/503,
-    /// CloudStack 429/530. Parameter (431), authentication (401) and other answers are final.
+    /// CloudStack 429/530, and answers that cannot be decoded (a proxy's truncated JSON or its
+    /// HTML page with status 200 says nothing about CloudStack, just like a dropped connection).
+    /// Parameter (431), authentication (401) and other answers are final.
     /// Whether a retry is *safe* for a mutating command is a separate question, see
     /// [`Error::may_have_applied`].
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::Decode { .. } => true,
             Error::Http { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             Error::Api {
                 error_code,
@@ -191,16 +208,51 @@ impl Error {
                     || matches!(http_status, 503)
             }
             Error::Unconfirmed { source, .. } => source.is_retryable(),
+            Error::Throttled { .. } => true,
             _ => false,
         }
     }
 
+    /// Throttled by CloudStack's API limit: HTTP 429 or `errorcode` 429. The request was not
+    /// executed, so even a mutating one may be re-sent.
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            Error::Http { status, .. } => *status == 429,
+            Error::Api {
+                error_code,
+                http_status,
+                ..
+            } => *error_code == codes::API_LIMIT_EXCEED || *http_status == 429,
+            Error::Throttled { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The wait a throttled answer asks for: CloudStack's "please retry after [N] ms" (older
+    /// servers write the number without brackets).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let Error::Api { text, .. } = self else {
+            return None;
+        };
+        let rest = &text[text.find("retry after")? + "retry after".len()..];
+        let digits: String = rest
+            .trim_start_matches([' ', '['])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let ms: u64 = digits.parse().ok()?;
+        // Never trust a server's number blindly: a window is seconds, not hours.
+        Some(Duration::from_millis(ms.min(60_000)))
+    }
+
     /// Whether the server may have acted on the request although we got an error: a timeout or
-    /// connection drop after sending, or a 5xx answer. Connection refused, 429 and 4xx answers
+    /// connection drop after sending, a 5xx answer, or an answer that cannot be decoded (the
+    /// request got through; only its answer was lost). Connection refused, 429 and 4xx answers
     /// mean it did not.
     pub fn may_have_applied(&self) -> bool {
         match self {
             Error::Transport { maybe_sent, .. } => *maybe_sent,
+            Error::Decode { .. } => true,
             Error::Http { status, .. } => *status >= 500,
             Error::Api {
                 error_code,
@@ -298,6 +350,15 @@ mod tests {
         assert!(api(530, 530, "boom").may_have_applied());
         assert!(api(429, 429, "slow down").is_retryable());
         assert!(!api(429, 429, "slow down").may_have_applied());
+        assert!(api(429, 429, "slow down").is_throttled());
+        assert!(api(429, 200, "slow down").is_throttled());
+        assert!(!api(530, 530, "boom").is_throttled());
+        let http429 = Error::Http {
+            command: "listZones".into(),
+            status: 429,
+            body: "Too Many Requests".into(),
+        };
+        assert!(http429.is_throttled() && http429.is_retryable() && !http429.may_have_applied());
         let refused = Error::Transport {
             command: "x".into(),
             maybe_sent: false,
@@ -305,9 +366,50 @@ mod tests {
             message: "refused".into(),
         };
         assert!(refused.is_retryable() && !refused.may_have_applied());
+        // A garbled answer (truncated JSON, a proxy's HTML page with status 200) is a lost
+        // answer: a read is retried, a mutation may have been applied.
+        let garbled = Error::Decode {
+            command: "queryAsyncJobResult".into(),
+            message: "EOF while parsing an object".into(),
+        };
+        assert!(garbled.is_retryable() && garbled.may_have_applied());
+        assert!(!garbled.is_not_found() && !garbled.is_auth());
         let msg = api(431, 431, "Unable to find zone").to_string();
         assert!(msg.contains("CloudStack API error 431 (CSExceptionErrorCode: 4350)"));
         assert!(msg.contains("Unable to find zone"));
+    }
+
+    #[test]
+    fn retry_after_is_read_from_cloudstacks_text() {
+        let now = api(
+            429,
+            429,
+            "The given user has reached his/her account api limit, please retry after [218] ms.",
+        );
+        assert_eq!(now.retry_after(), Some(Duration::from_millis(218)));
+        let old = api(
+            429,
+            429,
+            "The given user has reached his/her account api limit, please retry after 900 ms.",
+        );
+        assert_eq!(old.retry_after(), Some(Duration::from_millis(900)));
+        assert_eq!(api(429, 429, "slow down").retry_after(), None);
+        let persisted = Error::Throttled {
+            command: "deployVirtualMachine".into(),
+            attempts: 60,
+            waited: Duration::from_secs(61),
+            text: now.to_string(),
+        };
+        let msg = persisted.to_string();
+        assert!(
+            msg.contains("kept throttling deployVirtualMachine"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("-parallelism") && msg.contains("api.throttling.max"),
+            "{msg}"
+        );
+        assert!(persisted.is_retryable() && !persisted.may_have_applied());
     }
 
     #[test]

@@ -13,10 +13,15 @@
 //!
 //! Client (async, over the [`transport::Transport`] seam; reqwest + rustls by default):
 //! - [`client`]: [`Client`], one command with retries for transient failures only.
-//! - [`job`]: async-job polling (`queryAsyncJobResult`) with small-then-doubling backoff.
+//! - [`job`]: one async-job watcher per client: every pending job asked at once with
+//!   `listAsyncJobs`, per-job `queryAsyncJobResult` only as a fallback.
 //! - [`list`]: paging through list calls.
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
-//! - [`recovery`]: creates that are never duplicated when the network fails.
+//! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
+//!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
+//! - [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]: one module per
+//!   command family of affinity groups, projects, security groups, registered user data and
+//!   data volumes (create, attach, detach, resize, delete).
 //! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
 //!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
 //!
@@ -26,6 +31,7 @@
 //! Secrets: the secret key, signatures and signed queries are never logged or printed
 //! (`Debug` impls redact them).
 
+pub mod affinity;
 pub mod api;
 pub mod client;
 pub mod config;
@@ -34,14 +40,19 @@ pub mod job;
 pub mod list;
 pub mod model;
 pub mod params;
+pub mod project;
 pub mod recovery;
 pub mod resolve;
 pub mod response;
+pub mod security_group;
 pub mod sign;
 pub mod transport;
+pub mod user_data;
+pub mod volume;
 
 pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};
 pub use error::{Error, Result};
 pub use params::Params;
+pub use recovery::{Accepted, AcceptedLog};
 pub use resolve::Resource;

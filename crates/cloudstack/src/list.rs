@@ -59,6 +59,37 @@ impl Client {
             .map(|v| decode(command, v))
             .collect()
     }
+
+    /// One object by `id` (`listall=true`), `None` when it does not exist. With
+    /// `any_project`, an object not among the account's is looked for in every project
+    /// (`projectid=-1`, which lists only projects' objects).
+    pub(crate) async fn get_by_id<T: DeserializeOwned>(
+        &self,
+        (command, key): (&str, &str),
+        id: &str,
+        any_project: bool,
+        id_of: impl Fn(&T) -> &str,
+    ) -> Result<Option<T>> {
+        let mut p = Params::new().with("id", id).with("listall", "true");
+        let scopes: &[Option<&str>] = if any_project {
+            &[None, Some("-1")]
+        } else {
+            &[None]
+        };
+        for scope in scopes {
+            p.set_opt("projectid", *scope);
+            match self.list_all::<T>(command, key, &p).await {
+                Ok(v) => {
+                    if let Some(o) = v.into_iter().find(|o| id_of(o) == id) {
+                        return Ok(Some(o));
+                    }
+                }
+                Err(e) if e.is_param_error() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// Decodes one object into a model, as a [`Error::Decode`] on mismatch.
@@ -69,7 +100,7 @@ pub(crate) fn decode<T: DeserializeOwned>(command: &str, v: Value) -> Result<T> 
     })
 }
 
-fn items(command: &str, key: &str, answer: &Value) -> Result<(Vec<Value>, Option<u64>)> {
+pub(crate) fn items(command: &str, key: &str, answer: &Value) -> Result<(Vec<Value>, Option<u64>)> {
     let count = answer.get("count").and_then(as_u64);
     let list = match answer.get(key) {
         None | Some(Value::Null) => Vec::new(),

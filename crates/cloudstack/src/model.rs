@@ -177,15 +177,28 @@ model! {
         strings: [name, displayname, state, zoneid, zonename, templateid, templatename,
                   serviceofferingid, serviceofferingname, diskofferingid, password, keypair,
                   jobid, hostname, hostid, hypervisor, account, domainid, created, ostypeid,
-                  publicip, publicipid, group, userdata, guestosid, rootdevicetype],
+                  publicip, publicipid, group, userdata, guestosid, rootdevicetype,
+                  userdataid, userdataname],
         ints: [cpunumber, cpuspeed, memory, jobstatus, rootdeviceid],
         bools: [passwordenabled, haenable, isdynamicallyscalable, forvirtualnetwork],
         extra: {
             /// Network interfaces.
             nic: Vec<Nic>,
             /// Resource tags.
-            tags: Vec<Tag>
+            tags: Vec<Tag>,
+            /// Affinity groups the VM belongs to.
+            affinitygroup: Vec<AffinityGroup>
         }
+    }
+}
+
+model! {
+    /// An affinity group (`listAffinityGroups` → `affinitygroup`); `type` is e.g.
+    /// `host anti-affinity`.
+    AffinityGroup {
+        strings: [name, description, r#type, account, domainid, project, projectid],
+        ints: [],
+        bools: []
     }
 }
 
@@ -204,9 +217,14 @@ model! {
     /// A volume (`listVolumes` → `volume`); `type` is `ROOT` or `DATADISK`.
     Volume {
         strings: [name, r#type, state, zoneid, zonename, virtualmachineid, vmname, vmstate,
-                  diskofferingid, storagetype, created, path, templateid],
+                  diskofferingid, diskofferingname, storagetype, created, path, templateid,
+                  attached, project, projectid],
         ints: [size, deviceid],
-        bools: [isextractable]
+        bools: [isextractable, deleteprotection],
+        extra: {
+            /// Resource tags.
+            tags: Vec<Tag>
+        }
     }
 }
 
@@ -215,7 +233,7 @@ model! {
     PublicIpAddress {
         strings: [ipaddress, zoneid, zonename, state, associatednetworkid, associatednetworkname,
                   networkid, virtualmachineid, virtualmachinename, vpcid, account, domainid,
-                  allocated, vlanid],
+                  allocated, vlanid, vmipaddress, project, projectid],
         ints: [],
         bools: [issourcenat, isstaticnat, isportable, forvirtualnetwork],
         extra: {
@@ -320,6 +338,9 @@ pub struct AsyncJob {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub created: Option<String>,
 }
+
+mod vpc;
+pub use vpc::*;
 
 #[cfg(test)]
 mod tests {

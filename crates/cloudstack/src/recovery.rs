@@ -6,8 +6,16 @@
 //! the result (after waiting for its pending job, if it names one); if it finds nothing, the
 //! create is sent again. If the lookup itself keeps failing, the outcome is reported as
 //! [`Error::Unconfirmed`].
+//!
+//! Once CloudStack has accepted a create (its answer names the new object's `id`), that id
+//! is written to the client's [`AcceptedLog`], if it has one, before anything else can fail
+//! (polling the job, decoding the result, a timeout that drops the future): the caller can
+//! always clean the object up or keep it in its state.
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
 
 use serde_json::Value;
 use tracing::{info, warn};
@@ -19,7 +27,95 @@ use crate::{
     params::Params,
 };
 
+/// One create CloudStack accepted: the command and the id its answer (or the recovery
+/// lookup) named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The create command (`deployVirtualMachine`).
+    pub command: String,
+    /// The new object's id.
+    pub id: String,
+    /// The async job creating it, when there is one.
+    pub job_id: Option<String>,
+}
+
+/// Where a client records every create CloudStack accepted, as soon as the id is known (see
+/// [`Client::recording_accepted`]). Cheap to clone; clones share the record.
+#[derive(Debug, Clone, Default)]
+pub struct AcceptedLog(Arc<Mutex<Vec<Accepted>>>);
+
+impl AcceptedLog {
+    /// A new, empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything recorded so far, oldest first.
+    pub fn entries(&self) -> Vec<Accepted> {
+        match self.0.lock() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The id of the latest accepted `command` (case-insensitive), if any.
+    pub fn last_id(&self, command: &str) -> Option<String> {
+        self.entries()
+            .into_iter()
+            .rev()
+            .find(|a| a.command.eq_ignore_ascii_case(command))
+            .map(|a| a.id)
+    }
+
+    fn record(&self, entry: Accepted) {
+        let mut v = match self.0.lock() {
+            Ok(v) => v,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !v.contains(&entry) {
+            v.push(entry);
+        }
+    }
+}
+
 impl Client {
+    /// A client (sharing this one's connections) that records every accepted create in `log`.
+    /// Give each operation its own log to know which objects *it* created.
+    pub fn recording_accepted(&self, log: &AcceptedLog) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            accepted: Some(log.clone()),
+        }
+    }
+
+    /// Records the id in a create's `answer` (`{"id", "jobid"}` of an async create, or the
+    /// object under `key` of a synchronous one) in the log, if this client keeps one.
+    pub(crate) fn note_accepted(&self, command: &str, key: Option<&str>, answer: &Value) {
+        let Some(log) = &self.accepted else {
+            return;
+        };
+        // `registerTemplate` answers a one-element list under its key
+        let object = match key.and_then(|k| answer.get(k)) {
+            Some(Value::Array(items)) => items.first().unwrap_or(answer),
+            Some(v) => v,
+            None => answer,
+        };
+        let id = [answer, object]
+            .into_iter()
+            .find_map(|v| match v.get("id") {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            });
+        if let Some(id) = id {
+            log.record(Accepted {
+                command: command.to_string(),
+                id,
+                job_id: job_id_of(answer).or_else(|| job_id_of(object)),
+            });
+        }
+    }
+
     /// Runs a non-idempotent `command` (waiting for its async job), recovering from unclear
     /// failures with `lookup` as described in the [module docs](self). `key` names the object
     /// inside the answer or job result (`"virtualmachine"` for `deployVirtualMachine`); the
@@ -75,16 +171,24 @@ impl Client {
             // `request_inner` already retries failures that prove the server saw nothing.
             let mut job_started = false;
             let err = match self.request_inner(command, params, post).await {
-                Ok(answer) => match self.finish_job(command, answer).await {
-                    Ok(result) => return Ok(extract(key, result)),
-                    // The create was accepted but polling its job kept failing: the object
-                    // exists (or will), so find it rather than report a bare transport error.
-                    Err(e) if e.is_retryable() => {
-                        job_started = true;
-                        e
+                Ok(answer) => {
+                    self.note_accepted(command, key, &answer);
+                    match self.finish_job(command, answer).await {
+                        Ok(result) => {
+                            let result = extract(key, result);
+                            self.note_accepted(command, None, &result);
+                            return Ok(result);
+                        }
+                        // The create was accepted but polling its job kept failing: the object
+                        // exists (or will), so find it rather than report a bare transport
+                        // error.
+                        Err(e) if e.is_retryable() => {
+                            job_started = true;
+                            e
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
-                },
+                }
                 Err(e) => e,
             };
             if !err.may_have_applied() && !job_started {
@@ -103,6 +207,7 @@ impl Client {
                 }
             };
             if let Some(obj) = found {
+                self.note_accepted(command, None, &obj);
                 info!(
                     command,
                     "first attempt had been applied; using the existing object"

@@ -37,6 +37,8 @@ pub enum Resource {
     VirtualMachine,
     /// `listOsTypes`, matched by `description`.
     OsType,
+    /// `listVPCOfferings`.
+    VpcOffering,
 }
 
 impl Resource {
@@ -51,6 +53,7 @@ impl Resource {
             Resource::Network => "network",
             Resource::VirtualMachine => "virtual machine",
             Resource::OsType => "OS type",
+            Resource::VpcOffering => "VPC offering",
         }
     }
 
@@ -64,6 +67,7 @@ impl Resource {
             Resource::Network => "listNetworks",
             Resource::VirtualMachine => "listVirtualMachines",
             Resource::OsType => "listOsTypes",
+            Resource::VpcOffering => "listVPCOfferings",
         }
     }
 
@@ -77,6 +81,7 @@ impl Resource {
             Resource::Network => "network",
             Resource::VirtualMachine => "virtualmachine",
             Resource::OsType => "ostype",
+            Resource::VpcOffering => "vpcoffering",
         }
     }
 

@@ -12,10 +12,12 @@ pub fn unwrap_envelope(command: &str, status: u16, body: &[u8]) -> Result<Value>
     let success = (200..300).contains(&status);
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) if success => {
+        // A JSON answer cut short is garbled whatever its status (CloudStack sends its
+        // 431/530 errors as JSON too): the answer is lost, not an HTTP error of its own.
+        Err(e) if success || body.trim_ascii_start().starts_with(b"{") => {
             return Err(Error::Decode {
                 command: command.to_string(),
-                message: format!("{e} (body starts {:?})", snippet(body)),
+                message: format!("{e} (HTTP {status}, body starts {:?})", snippet(body)),
             })
         }
         Err(_) => return Err(http_error(command, status, body)),
@@ -199,5 +201,16 @@ mod tests {
         let e = unwrap_envelope("listZones", 503, b"<html>Service Unavailable</html>").unwrap_err();
         assert!(matches!(e, Error::Http { status: 503, .. }));
         assert!(e.is_retryable());
+        // A proxy's own 4xx page is final; CloudStack's JSON error cut short is a lost answer.
+        let e = unwrap_envelope("listZones", 404, b"<html>Not Found</html>").unwrap_err();
+        assert!(matches!(e, Error::Http { status: 404, .. }) && !e.is_retryable());
+        let e = unwrap_envelope(
+            "deleteNetwork",
+            431,
+            br#" {"deletenetworkresponse":{"cserrorcode":9999,"errorcode":431,"errortext":"Unable"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+        assert!(e.is_retryable() && e.to_string().contains("HTTP 431"));
     }
 }

@@ -120,6 +120,9 @@ impl Builder for CloudStackBuilder {
             .config
             .clone()
             .ok_or("Builder.Run called before a successful Prepare")?;
-        run_build(Arc::new(config), StepContext { ui, hook, cancel }).await
+        let mut ctx = StepContext::new(ui, hook, cancel);
+        ctx.on_error = config.on_error;
+        ctx.debug = config.packer_debug;
+        run_build(Arc::new(config), ctx).await
     }
 }

@@ -27,8 +27,10 @@ use std::{
 };
 
 use packer_sdk::{
+    config::{Fields, PrepareConfigs},
     hcl_spec::{CtyType, Spec},
-    interpolate::{self, Context},
+    interpolate::Context,
+    steps::OnError,
 };
 use serde_json::{Map, Value};
 
@@ -66,8 +68,11 @@ pub struct SshConfig {
     pub pty: bool,
     /// `pause_before_connecting`.
     pub pause_before_connecting: Duration,
-    /// `ssh_clear_authorized_keys`.
+    /// `ssh_clear_authorized_keys`: remove the temporary key from `authorized_keys` before
+    /// the VM stops.
     pub clear_authorized_keys: bool,
+    /// `ssh_keep_alive_interval` (default 5s; negative disables: `None`).
+    pub keep_alive_interval: Option<Duration>,
 }
 
 /// Options of the template created from the VM.
@@ -115,8 +120,10 @@ pub struct HttpConfig {
 pub struct Config {
     /// `packer_build_name`.
     pub build_name: String,
-    /// `packer_debug`.
+    /// `packer_debug` (`-debug`): pause between steps.
     pub packer_debug: bool,
+    /// `packer_on_error` (`-on-error`): what a failed build does with what it made.
+    pub on_error: OnError,
     /// `api_url` / `CLOUDSTACK_API_URL`.
     pub api_url: String,
     /// `api_key` / `CLOUDSTACK_API_KEY`.
@@ -191,420 +198,121 @@ pub struct Config {
 }
 
 /// The outcome of reading the configuration: a config and warnings, or every error.
-pub type ParseResult = Result<(Config, Vec<String>), (Vec<String>, Vec<String>)>;
+pub type ParseResult = packer_sdk::config::Outcome<Config>;
 
 /// Communicator options of the Go SDK that are accepted (so templates validate) but not
-/// acted on yet; each use produces a warning naming it.
-const ACCEPTED_IGNORED: &[&str] = &[
-    "ssh_bastion_host",
-    "ssh_bastion_port",
-    "ssh_bastion_agent_auth",
-    "ssh_bastion_username",
-    "ssh_bastion_password",
-    "ssh_bastion_interactive",
-    "ssh_bastion_private_key_file",
-    "ssh_bastion_certificate_file",
-    "ssh_proxy_host",
-    "ssh_proxy_port",
-    "ssh_proxy_username",
-    "ssh_proxy_password",
-    "ssh_file_transfer_method",
-    "ssh_keep_alive_interval",
-    "ssh_read_write_timeout",
-    "ssh_disable_agent_forwarding",
-    "ssh_local_tunnels",
-    "ssh_remote_tunnels",
-    "ssh_ciphers",
-    "ssh_key_exchange_algorithms",
-    "ssh_certificate_file",
-    "ssh_interface",
-    "ssh_ip_version",
-    "temporary_key_pair_type",
-    "temporary_key_pair_bits",
-    "temporary_key_pair_name",
-    "http_content",
-    "http_network_protocol",
+/// acted on; each use produces a warning naming it.
+const ACCEPTED_IGNORED: &[(&str, Ty)] = &[
+    ("ssh_bastion_host", Ty::Str),
+    ("ssh_bastion_port", Ty::Num),
+    ("ssh_bastion_agent_auth", Ty::Bool),
+    ("ssh_bastion_username", Ty::Str),
+    ("ssh_bastion_password", Ty::Str),
+    ("ssh_bastion_interactive", Ty::Bool),
+    ("ssh_bastion_private_key_file", Ty::Str),
+    ("ssh_bastion_certificate_file", Ty::Str),
+    ("ssh_proxy_host", Ty::Str),
+    ("ssh_proxy_port", Ty::Num),
+    ("ssh_proxy_username", Ty::Str),
+    ("ssh_proxy_password", Ty::Str),
+    ("ssh_file_transfer_method", Ty::Str),
+    ("ssh_disable_agent_forwarding", Ty::Bool),
+    ("ssh_local_tunnels", Ty::List),
+    ("ssh_remote_tunnels", Ty::List),
+    ("ssh_ciphers", Ty::List),
+    ("ssh_key_exchange_algorithms", Ty::List),
+    ("ssh_certificate_file", Ty::Str),
+    ("ssh_interface", Ty::Str),
+    ("ssh_ip_version", Ty::Str),
+    ("temporary_key_pair_type", Ty::Str),
+    ("temporary_key_pair_bits", Ty::Num),
+    ("http_content", Ty::Map),
+    ("http_network_protocol", Ty::Str),
 ];
 
-/// Every attribute this builder accepts, with its HCL2 type, for modern Packer's
-/// `ConfigSpec` (HCL2 templates). Keep in step with [`Config::parse`]; a unit test checks
-/// that parse knows every name listed here.
+/// The HCL2 types of [`ACCEPTED_IGNORED`] (a `const` table cannot hold a boxed `CtyType`).
+#[derive(Clone, Copy)]
+enum Ty {
+    Str,
+    Num,
+    Bool,
+    List,
+    Map,
+}
+
+impl Ty {
+    fn cty(self) -> CtyType {
+        match self {
+            Ty::Str => CtyType::String,
+            Ty::Num => CtyType::Number,
+            Ty::Bool => CtyType::Bool,
+            Ty::List => CtyType::List(Box::new(CtyType::String)),
+            Ty::Map => CtyType::Map(Box::new(CtyType::String)),
+        }
+    }
+}
+
+/// Every attribute this builder accepts, with its HCL2 type, for `Builder.ConfigSpec`: the
+/// fields [`Config::parse`] reads, recorded while it reads an empty configuration.
 pub fn hcl_spec() -> Spec {
-    use CtyType::{Bool, Number, String as Str};
-    let list = || CtyType::List(Box::new(Str));
-    let map = || CtyType::Map(Box::new(Str));
-    let strings = [
-        "api_url",
-        "api_key",
-        "secret_key",
-        "ca_file",
-        "async_timeout",
-        "state_timeout",
-        "zone",
-        "zone_id",
-        "service_offering",
-        "service_offering_id",
-        "source_template",
-        "template_id",
-        "source_iso",
-        "network",
-        "project",
-        "disk_offering",
-        "disk_offering_id",
-        "hypervisor",
-        "instance_name",
-        "instance_display_name",
-        "user_data",
-        "user_data_file",
-        "temporary_keypair_name",
-        "public_ip_address",
-        "eject_iso_delay",
-        "detach_iso_wait",
-        "template_name",
-        "template_display_text",
-        "template_os",
-        "template_os_id",
-        "template_tag",
-        "communicator",
-        "ssh_host",
-        "ssh_username",
-        "ssh_password",
-        "ssh_private_key_file",
-        "ssh_key_path",
-        "ssh_keypair_name",
-        "keypair",
-        "ssh_timeout",
-        "ssh_wait_timeout",
-        "pause_before_connecting",
-        "http_directory",
-        "http_bind_address",
-        // accepted but unused (see ACCEPTED_IGNORED)
-        "ssh_bastion_host",
-        "ssh_bastion_username",
-        "ssh_bastion_password",
-        "ssh_bastion_private_key_file",
-        "ssh_bastion_certificate_file",
-        "ssh_proxy_host",
-        "ssh_proxy_username",
-        "ssh_proxy_password",
-        "ssh_file_transfer_method",
-        "ssh_keep_alive_interval",
-        "ssh_read_write_timeout",
-        "ssh_certificate_file",
-        "ssh_interface",
-        "ssh_ip_version",
-        "temporary_key_pair_type",
-        "temporary_key_pair_name",
-        "http_network_protocol",
-        // Packer's own settings
-        "packer_build_name",
-        "packer_builder_type",
-        "packer_core_version",
-        "packer_on_error",
-        "packer_template_path",
-    ];
-    let bools = [
-        "http_get_only",
-        "ssl_no_verify",
-        "insecure_skip_verify",
-        "use_local_ip_address",
-        "prevent_firewall_changes",
-        "create_security_group",
-        "expunge",
-        "eject_iso",
-        "template_featured",
-        "template_public",
-        "template_password_enabled",
-        "template_requires_hvm",
-        "template_scalable",
-        "template_extractable",
-        "ssh_agent_auth",
-        "ssh_pty",
-        "ssh_clear_authorized_keys",
-        "ssh_bastion_agent_auth",
-        "ssh_bastion_interactive",
-        "ssh_disable_agent_forwarding",
-        "packer_debug",
-        "packer_force",
-    ];
-    let numbers = [
-        "disk_size",
-        "public_port",
-        "ssh_port",
-        "ssh_handshake_attempts",
-        "http_port_min",
-        "http_port_max",
-        "ssh_bastion_port",
-        "ssh_proxy_port",
-        "temporary_key_pair_bits",
-    ];
-    let lists = [
-        "network_ids",
-        "cidr_list",
-        "security_groups",
-        "ssh_local_tunnels",
-        "ssh_remote_tunnels",
-        "ssh_ciphers",
-        "ssh_key_exchange_algorithms",
-        "packer_sensitive_variables",
-    ];
-    let maps = [
-        "tags",
-        "template_tags",
-        "http_content",
-        "packer_user_variables",
-    ];
-    Spec::object_of_attrs(
-        strings
-            .into_iter()
-            .map(|n| (n, Str))
-            .chain(bools.into_iter().map(|n| (n, Bool)))
-            .chain(numbers.into_iter().map(|n| (n, Number)))
-            .chain(lists.into_iter().map(|n| (n, list())))
-            .chain(maps.into_iter().map(|n| (n, map()))),
-    )
+    let ctx = Context::default();
+    let mut f = Fields::new(Map::new(), &ctx);
+    let _ = Config::read(&mut f, &PrepareConfigs::default(), &|_| None);
+    f.spec()
 }
 
-/// Reads fields out of the builder map, collecting errors; what is left at the end is unknown.
-struct Fields<'a> {
-    map: Map<String, Value>,
-    errors: Vec<String>,
-    warnings: Vec<String>,
-    ctx: &'a Context,
-}
-
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-impl Fields<'_> {
-    /// Takes the value of the first present name; a second spelling with a different value is
-    /// an error naming both.
-    fn take(&mut self, names: &[&'static str]) -> Option<(&'static str, Value)> {
-        let mut found: Option<(&'static str, Value)> = None;
-        for name in names {
-            if let Some(v) = self.map.remove(*name) {
-                if v.is_null() {
-                    continue;
-                }
-                match &found {
-                    Some((first, fv)) if *fv != v => self.errors.push(format!(
-                        "{first} and {name} are two spellings of one setting and disagree; set one"
-                    )),
-                    Some(_) => {}
-                    None => found = Some((name, v)),
-                }
-            }
-        }
-        found
-    }
-
-    fn string_raw(&mut self, names: &[&'static str]) -> Option<String> {
-        let (name, v) = self.take(names)?;
-        match v {
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            other => {
-                self.errors.push(format!(
-                    "{name}: must be a string, not {}",
-                    describe(&other)
+/// `ssh_keep_alive_interval`: a Go duration, negative to disable (Go's convention).
+fn keep_alive_interval(f: &mut Fields<'_>) -> Option<Duration> {
+    const DEFAULT: Duration = Duration::from_secs(5);
+    let raw = f.string(&["ssh_keep_alive_interval"]);
+    match raw.as_deref().map(str::trim) {
+        None => Some(DEFAULT),
+        Some(s) if s.starts_with('-') => None,
+        Some(s) => match go_duration::parse(s).ok() {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d),
+            None => {
+                f.error(format!(
+                    "ssh_keep_alive_interval: {s:?} is not a duration (like \"5s\"; negative \
+                     disables keepalives)"
                 ));
                 None
             }
-        }
-    }
-
-    fn render(&mut self, name: &str, s: String) -> Option<String> {
-        match interpolate::render(&s, self.ctx) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                self.errors.push(format!("{name}: {e}"));
-                None
-            }
-        }
-    }
-
-    /// A rendered, non-empty string.
-    fn string(&mut self, names: &[&'static str]) -> Option<String> {
-        let s = self.string_raw(names)?;
-        let s = self.render(names[0], s)?;
-        (!s.is_empty()).then_some(s)
-    }
-
-    fn bool(&mut self, names: &[&'static str]) -> bool {
-        let Some((name, v)) = self.take(names) else {
-            return false;
-        };
-        match &v {
-            Value::Bool(b) => *b,
-            Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-            Value::String(s) => match s.to_ascii_lowercase().as_str() {
-                "1" | "t" | "true" => true,
-                "" | "0" | "f" | "false" => false,
-                _ => {
-                    self.errors
-                        .push(format!("{name}: {s:?} is not a boolean (true/false)"));
-                    false
-                }
-            },
-            other => {
-                self.errors.push(format!(
-                    "{name}: must be a boolean, not {}",
-                    describe(other)
-                ));
-                false
-            }
-        }
-    }
-
-    fn uint(&mut self, names: &[&'static str], max: u64) -> Option<u64> {
-        let (name, v) = self.take(names)?;
-        let n = match &v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        };
-        match n {
-            Some(n) if n <= max => Some(n),
-            _ => {
-                self.errors.push(format!(
-                    "{name}: must be a whole number from 0 to {max}, not {v}"
-                ));
-                None
-            }
-        }
-    }
-
-    fn duration(&mut self, names: &[&'static str]) -> Option<Duration> {
-        let s = self.string_raw(names)?;
-        let s = self.render(names[0], s)?;
-        match go_duration::parse(&s) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.errors.push(format!(
-                    "{}: {s:?} is not a duration: {e} (like \"30s\", \"15m\", \"1h30m\")",
-                    names[0]
-                ));
-                None
-            }
-        }
-    }
-
-    /// A list of strings; a single string counts as a one-element list.
-    fn string_list(&mut self, names: &[&'static str]) -> Option<Vec<String>> {
-        let (name, v) = self.take(names)?;
-        let items = match v {
-            Value::Array(a) => a,
-            Value::String(s) => vec![Value::String(s)],
-            other => {
-                self.errors.push(format!(
-                    "{name}: must be a list of strings, not {}",
-                    describe(&other)
-                ));
-                return None;
-            }
-        };
-        let mut out = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            match item {
-                Value::String(s) => {
-                    if let Some(r) = self.render(name, s) {
-                        out.push(r);
-                    }
-                }
-                Value::Number(n) => out.push(n.to_string()),
-                other => self.errors.push(format!(
-                    "{name}[{i}]: must be a string, not {}",
-                    describe(&other)
-                )),
-            }
-        }
-        Some(out)
-    }
-
-    fn string_map(&mut self, names: &[&'static str]) -> BTreeMap<String, String> {
-        let Some((name, v)) = self.take(names) else {
-            return BTreeMap::new();
-        };
-        let Value::Object(m) = v else {
-            self.errors.push(format!(
-                "{name}: must be a map of strings, not {}",
-                describe(&v)
-            ));
-            return BTreeMap::new();
-        };
-        let mut out = BTreeMap::new();
-        for (k, v) in m {
-            let s = match v {
-                Value::String(s) => self.render(name, s),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                other => {
-                    self.errors.push(format!(
-                        "{name}.{k}: must be a string, not {}",
-                        describe(&other)
-                    ));
-                    None
-                }
-            };
-            if let Some(s) = s {
-                out.insert(k, s);
-            }
-        }
-        out
+        },
     }
 }
 
 impl Config {
-    /// Reads `configs` as Packer passes them to `Builder.Prepare`: the builder block first,
-    /// Packer's own settings after. `env` looks up environment variables (injected so tests
-    /// do not depend on the process environment).
+    /// Reads `configs` as Packer passes them to `Builder.Prepare` (the builder block and
+    /// Packer's own `packer_*` settings, in either order). `env` looks up environment
+    /// variables (injected so tests do not depend on the process environment).
     pub fn parse(configs: &[Value], env: &dyn Fn(&str) -> Option<String>) -> ParseResult {
-        let empty = Map::new();
-        let builder = configs
-            .first()
-            .and_then(Value::as_object)
-            .unwrap_or(&empty)
-            .clone();
-        // Later maps hold packer_* settings (Packer 1.6.6 sends one).
-        let mut packer = Map::new();
-        for c in configs.iter().skip(1) {
-            if let Some(m) = c.as_object() {
-                packer.extend(m.clone());
-            }
-        }
-        let packer = Value::Object(packer);
-        let ctx = Context::from_packer_config(&packer);
-        let mut f = Fields {
-            map: builder,
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            ctx: &ctx,
-        };
-        // packer_* keys may also appear in the builder map (HCL2 path); they are Packer's.
-        f.map.retain(|k, _| !k.starts_with("packer_"));
+        let configs = PrepareConfigs::split(configs);
+        let ctx = configs.context();
+        let mut f = Fields::new(configs.builder.clone(), &ctx);
+        let config = Config::read(&mut f, &configs, env);
+        f.finish(config)
+    }
 
+    /// Reads every field through `f` (which records each name and type: see [`hcl_spec`]).
+    /// `None` when something required is missing (`f` then holds the errors).
+    fn read(
+        f: &mut Fields<'_>,
+        configs: &PrepareConfigs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Config> {
         let cred = |f: &mut Fields<'_>, name: &'static str, var: &str| -> String {
             match f.string(&[name]).or_else(|| env(var)) {
                 Some(v) if !v.is_empty() => v,
                 _ => {
-                    f.errors
-                        .push(format!("{name}: must be set (in the template or {var})"));
+                    f.error(format!("{name}: must be set (in the template or {var})"));
                     String::new()
                 }
             }
         };
-        let api_url = cred(&mut f, "api_url", "CLOUDSTACK_API_URL");
-        let api_key = cred(&mut f, "api_key", "CLOUDSTACK_API_KEY");
-        let secret_key = cred(&mut f, "secret_key", "CLOUDSTACK_SECRET_KEY");
+        let api_url = cred(f, "api_url", "CLOUDSTACK_API_URL");
+        let api_key = cred(f, "api_key", "CLOUDSTACK_API_KEY");
+        let secret_key = cred(f, "secret_key", "CLOUDSTACK_SECRET_KEY");
         let http_get_only = f.bool(&["http_get_only"]);
         let ssl_no_verify = f.bool(&["ssl_no_verify", "insecure_skip_verify"]);
         let ca_file = f
@@ -613,7 +321,7 @@ impl Config {
             .filter(|p| !p.trim().is_empty());
         if let Some(path) = &ca_file {
             if !Path::new(path).is_file() {
-                f.errors.push(format!(
+                f.error(format!(
                     "ca_file: {path:?} is not a file (a PEM file of the CA certificates to trust)"
                 ));
             }
@@ -627,12 +335,11 @@ impl Config {
 
         let zone = f.string(&["zone", "zone_id"]);
         if zone.is_none() {
-            f.errors.push("zone: must be set (or zone_id)".into());
+            f.error("zone: must be set (or zone_id)");
         }
         let service_offering = f.string(&["service_offering", "service_offering_id"]);
         if service_offering.is_none() {
-            f.errors
-                .push("service_offering: must be set (or service_offering_id)".into());
+            f.error("service_offering: must be set (or service_offering_id)");
         }
         let template = f.string(&["source_template", "template_id"]);
         let iso = f.string(&["source_iso"]);
@@ -640,21 +347,18 @@ impl Config {
             (Some(t), None) => Some(Source::Template(t)),
             (None, Some(i)) => Some(Source::Iso(i)),
             (Some(_), Some(_)) => {
-                f.errors
-                    .push("source_template and source_iso: set only one of them".into());
+                f.error("source_template and source_iso: set only one of them");
                 None
             }
             (None, None) => {
-                f.errors
-                    .push("source_template: must be set (or template_id, or source_iso)".into());
+                f.error("source_template: must be set (or template_id, or source_iso)");
                 None
             }
         };
         let mut networks = f.string_list(&["network_ids"]).unwrap_or_default();
         if let Some(n) = f.string(&["network"]) {
             if !networks.is_empty() && networks != [n.clone()] {
-                f.errors
-                    .push("network and network_ids: set only one of them".into());
+                f.error("network and network_ids: set only one of them");
             }
             networks = vec![n];
         }
@@ -664,17 +368,15 @@ impl Config {
         let hypervisor = f.string(&["hypervisor"]);
         if matches!(source, Some(Source::Iso(_))) {
             if disk_offering.is_none() {
-                f.errors
-                    .push("disk_offering: must be set when booting from source_iso".into());
+                f.error("disk_offering: must be set when booting from source_iso");
             }
             if hypervisor.is_none() {
-                f.errors
-                    .push("hypervisor: must be set when booting from source_iso".into());
+                f.error("hypervisor: must be set when booting from source_iso");
             }
         }
         let instance_name = f
             .string(&["instance_name"])
-            .unwrap_or_else(|| format!("packer-{}", ctx.uuid));
+            .unwrap_or_else(|| format!("packer-{}", f.context().uuid));
         let instance_display_name = f
             .string(&["instance_display_name"])
             .unwrap_or_else(|| "Created by Packer".into());
@@ -683,29 +385,27 @@ impl Config {
         let user_data_file = f.string(&["user_data_file"]);
         let user_data = match (user_data_inline, user_data_file) {
             (Some(_), Some(_)) => {
-                f.errors
-                    .push("user_data and user_data_file: set only one of them".into());
+                f.error("user_data and user_data_file: set only one of them");
                 None
             }
             (Some(u), None) => Some(u),
             (None, Some(path)) => match std::fs::read_to_string(&path) {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    f.errors
-                        .push(format!("user_data_file: cannot read {path:?}: {e}"));
+                    f.error(format!("user_data_file: cannot read {path:?}: {e}"));
                     None
                 }
             },
             (None, None) => None,
         };
         let temporary_keypair_name = f
-            .string(&["temporary_keypair_name"])
-            .unwrap_or_else(|| format!("packer_{}", ctx.uuid));
+            .string(&["temporary_key_pair_name", "temporary_keypair_name"])
+            .unwrap_or_else(|| format!("packer_{}", f.context().uuid));
         let use_local_ip_address = f.bool(&["use_local_ip_address"]);
         let public_ip_address = f.string(&["public_ip_address"]);
         let public_port = f.uint(&["public_port"], 65_535).map(|p| p as u16);
         if public_port == Some(0) {
-            f.errors.push("public_port: must be from 1 to 65535".into());
+            f.error("public_port: must be from 1 to 65535");
         }
         let cidr_list = f
             .string_list(&["cidr_list"])
@@ -715,10 +415,9 @@ impl Config {
         let security_groups = f.string_list(&["security_groups"]).unwrap_or_default();
         let expunge = f.bool(&["expunge"]);
         if create_security_group && !expunge {
-            f.errors.push(
+            f.error(
                 "create_security_group: requires expunge to be true (a security group in use \
-                 by a destroyed but not expunged VM cannot be deleted)"
-                    .into(),
+                 by a destroyed but not expunged VM cannot be deleted)",
             );
         }
         let eject_iso = f.bool(&["eject_iso"]);
@@ -754,7 +453,7 @@ impl Config {
             "ssh" => false,
             "none" => true,
             other => {
-                f.errors.push(format!(
+                f.error(format!(
                     "communicator: {other:?} is not supported by this builder (use \"ssh\" or \"none\")"
                 ));
                 false
@@ -785,17 +484,31 @@ impl Config {
                 .duration(&["pause_before_connecting"])
                 .unwrap_or(Duration::ZERO),
             clear_authorized_keys: f.bool(&["ssh_clear_authorized_keys"]),
+            keep_alive_interval: keep_alive_interval(f),
         };
+        // Accepted so Go-builder templates validate, but not acted on: say so.
+        if ssh.agent_auth {
+            f.warn("ssh_agent_auth: accepted but not honoured (no SSH agent authentication)");
+        }
+        if ssh.pty {
+            f.warn("ssh_pty: accepted but not honoured (commands run without a pty)");
+        }
+        if f.duration(&["ssh_read_write_timeout"]).is_some() {
+            f.warn(
+                "ssh_read_write_timeout: accepted but not honoured (stalled commands end with \
+                 ssh_keep_alive_interval's keepalives instead)",
+            );
+        }
         if let Some(p) = &ssh.private_key_file {
             if !p.is_file() {
-                f.errors.push(format!(
+                f.error(format!(
                     "ssh_private_key_file: {} does not exist or is not a file",
                     p.display()
                 ));
             }
         }
         if ssh.port == 0 {
-            f.errors.push("ssh_port: must be from 1 to 65535".into());
+            f.error("ssh_port: must be from 1 to 65535");
         }
         let http = HttpConfig {
             directory: f.string(&["http_directory"]).map(PathBuf::from),
@@ -812,81 +525,64 @@ impl Config {
                 .unwrap_or_else(|| "0.0.0.0".into()),
         };
         if http.port_min > http.port_max {
-            f.errors
-                .push("http_port_min: must be less than or equal to http_port_max".into());
+            f.error("http_port_min: must be less than or equal to http_port_max");
         }
-        for key in ACCEPTED_IGNORED {
-            if f.map.remove(*key).is_some() {
-                f.warnings.push(format!(
-                    "{key}: accepted for compatibility but not used by this builder yet"
-                ));
-            }
+        for (key, ty) in ACCEPTED_IGNORED {
+            f.accepted_but_ignored(key, ty.cty());
         }
-        let mut unknown: Vec<String> = f.map.keys().cloned().collect();
-        unknown.sort();
-        for key in unknown {
-            f.errors.push(format!("unknown configuration key: {key:?}"));
-        }
-
-        if !f.errors.is_empty() {
-            return Err((f.errors, f.warnings));
-        }
+        let on_error_setting = configs.packer_str("packer_on_error");
+        let on_error = OnError::from_setting(on_error_setting).unwrap_or_else(|| {
+            f.error(format!(
+                "packer_on_error: {on_error_setting:?} is not one of cleanup, abort, ask, \
+                 run-cleanup-provisioner"
+            ));
+            OnError::Cleanup
+        });
         let (Some(zone), Some(service_offering), Some(source)) = (zone, service_offering, source)
         else {
-            // Unreachable: each None above pushed an error.
-            return Err((vec!["incomplete configuration".into()], f.warnings));
+            // Each None above recorded an error.
+            return None;
         };
-        let build_name = packer
-            .get("packer_build_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let packer_debug = packer
-            .get("packer_debug")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        Ok((
-            Config {
-                build_name,
-                packer_debug,
-                api_url,
-                api_key,
-                secret_key,
-                http_get_only,
-                ssl_no_verify,
-                ca_file,
-                async_timeout,
-                state_timeout,
-                zone,
-                service_offering,
-                source,
-                networks,
-                project,
-                disk_offering,
-                disk_size,
-                hypervisor,
-                instance_name,
-                instance_display_name,
-                user_data,
-                temporary_keypair_name,
-                use_local_ip_address,
-                public_ip_address,
-                public_port,
-                cidr_list,
-                prevent_firewall_changes,
-                create_security_group,
-                security_groups,
-                expunge,
-                eject_iso,
-                eject_iso_delay,
-                tags,
-                template,
-                ssh,
-                communicator_none,
-                http,
-            },
-            f.warnings,
-        ))
+        Some(Config {
+            build_name: configs.packer_str("packer_build_name").to_owned(),
+            packer_debug: configs.packer_bool("packer_debug"),
+            on_error,
+            api_url,
+            api_key,
+            secret_key,
+            http_get_only,
+            ssl_no_verify,
+            ca_file,
+            async_timeout,
+            state_timeout,
+            zone,
+            service_offering,
+            source,
+            networks,
+            project,
+            disk_offering,
+            disk_size,
+            hypervisor,
+            instance_name,
+            instance_display_name,
+            user_data,
+            temporary_keypair_name,
+            use_local_ip_address,
+            public_ip_address,
+            public_port,
+            cidr_list,
+            prevent_firewall_changes,
+            create_security_group,
+            security_groups,
+            expunge,
+            eject_iso,
+            eject_iso_delay,
+            tags,
+            template,
+            ssh,
+            communicator_none,
+            http,
+        })
     }
 }
 
@@ -1002,6 +698,34 @@ mod tests {
     }
 
     #[test]
+    fn ssh_options_keep_alive_key_pair_name_and_unhonoured_warnings() {
+        let (c, warnings) = parse(mesostack_builder(), &env_with_creds).unwrap();
+        assert_eq!(c.ssh.keep_alive_interval, Some(Duration::from_secs(5)));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let mut b = mesostack_builder();
+        b["ssh_keep_alive_interval"] = json!("-1s");
+        b["ssh_read_write_timeout"] = json!("5m");
+        b["ssh_agent_auth"] = json!(true);
+        b["temporary_key_pair_name"] = json!("my-temp");
+        b["ssh_clear_authorized_keys"] = json!(true);
+        let (c, warnings) = parse(b, &env_with_creds).unwrap();
+        assert_eq!(c.ssh.keep_alive_interval, None);
+        assert_eq!(c.temporary_keypair_name, "my-temp");
+        assert!(c.ssh.clear_authorized_keys);
+        for field in ["ssh_read_write_timeout:", "ssh_agent_auth:"] {
+            assert!(
+                warnings.iter().any(|w| w.starts_with(field)),
+                "{field} {warnings:?}"
+            );
+        }
+        let mut b = mesostack_builder();
+        b["ssh_keep_alive_interval"] = json!("often");
+        assert!(errors(b)
+            .iter()
+            .any(|e| e.starts_with("ssh_keep_alive_interval:")));
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once_and_named() {
         let errs = errors(json!({
             "zone_idd": "x", "ssh_port": "abc", "expunge": "maybe",
@@ -1060,10 +784,28 @@ mod tests {
     }
 
     #[test]
-    fn every_hcl_spec_attribute_is_a_known_key() {
+    fn the_hcl_spec_is_every_field_parse_reads() {
         let Spec::Object(attrs) = hcl_spec() else {
             panic!("root spec is not an object")
         };
+        // Both spellings, typed as parse reads them; ignored fields too.
+        let ty = |name: &str| match &attrs[name] {
+            Spec::Attr { ty, required, .. } => {
+                assert!(!required, "{name}");
+                ty.clone()
+            }
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(ty("zone"), CtyType::String);
+        assert_eq!(ty("zone_id"), CtyType::String);
+        assert_eq!(ty("ssh_port"), CtyType::Number);
+        assert_eq!(ty("expunge"), CtyType::Bool);
+        assert_eq!(ty("network_ids"), CtyType::List(Box::new(CtyType::String)));
+        assert_eq!(ty("tags"), CtyType::Map(Box::new(CtyType::String)));
+        assert_eq!(ty("ssh_bastion_host"), CtyType::String);
+        assert_eq!(ty("temporary_key_pair_name"), CtyType::String);
+        assert!(!attrs.contains_key("packer_debug"));
+        // Every attribute, given a value of its type, is accepted by parse.
         let mut b = serde_json::Map::new();
         for (name, spec) in &attrs {
             let Spec::Attr { ty, .. } = spec else {
@@ -1078,7 +820,6 @@ mod tests {
             };
             b.insert(name.clone(), v);
         }
-        assert!(attrs.len() > 90, "{}", attrs.len());
         let errs = match parse(Value::Object(b), &env_with_creds) {
             Ok(_) => Vec::new(),
             Err((errs, _)) => errs,
@@ -1087,6 +828,8 @@ mod tests {
         assert!(unknown.is_empty(), "{unknown:?}");
     }
 
+    /// Packer 1.6.6's HCL2 path: its settings first (as strings), then the decoded source
+    /// block with every unset attribute null.
     #[test]
     fn durations_use_gos_syntax_and_bad_ones_are_named() {
         let mut b = mesostack_builder();
@@ -1107,5 +850,24 @@ mod tests {
         ] {
             assert!(joined.contains(needle), "missing {needle:?} in:\n{joined}");
         }
+    }
+
+    #[test]
+    fn hcl2_configs_settings_first_and_nulls() {
+        let settings = json!({"packer_build_name": "mesos", "packer_builder_type": "cloudstack",
+                              "packer_debug": "true", "packer_force": "false",
+                              "packer_on_error": "abort"});
+        let source = json!({"zone": "z", "service_offering": "s", "source_template": "t",
+                            "ssh_port": 2222, "expunge": null, "template_tags": null,
+                            "network_ids": null});
+        let (c, warnings) = Config::parse(&[settings, source], &env_with_creds)
+            .map_err(|e| e.0)
+            .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.build_name, "mesos");
+        assert!(c.packer_debug);
+        assert_eq!(c.on_error, OnError::Abort);
+        assert_eq!(c.ssh.port, 2222);
+        assert!(!c.expunge);
     }
 }

@@ -66,6 +66,21 @@ impl SshAuth {
     }
 }
 
+/// The base64 public-key blob (the second field of an `authorized_keys` line) of a
+/// private key.
+pub fn public_key_blob(pem: &str) -> Result<String> {
+    let key = decode_secret_key(pem, None)
+        .map_err(|e| Error::Ssh(format!("cannot read the private key: {e}")))?;
+    let line = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| Error::Ssh(format!("cannot encode the public key: {e}")))?;
+    line.split_whitespace()
+        .nth(1)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Ssh("the public key has no base64 part".into()))
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
@@ -77,6 +92,8 @@ pub struct SshTarget {
     pub username: String,
     /// Methods tried in order until one is accepted.
     pub auth: Vec<SshAuth>,
+    /// `ssh_keep_alive_interval` (`None`: no keepalives).
+    pub keep_alive_interval: Option<Duration>,
 }
 
 /// Accepts any host key: a freshly deployed VM's key is unknown, as in Packer's Go
@@ -120,7 +137,7 @@ impl SshCommunicator {
         let attempt = async {
             let config = Arc::new(client::Config {
                 // Long provisioners are silent; keepalives keep NAT and the server happy.
-                keepalive_interval: Some(Duration::from_secs(15)),
+                keepalive_interval: target.keep_alive_interval,
                 keepalive_max: 8,
                 inactivity_timeout: None,
                 // Every scp record and command start is a small round trip; Nagle plus

@@ -35,6 +35,9 @@ pub enum Invocation {
     },
     /// `describe`: print the plugin set as JSON and exit.
     Describe,
+    /// `--version` (also `-version`, `version`): print the name and version and exit, for a
+    /// person checking what is installed; needs no magic cookie.
+    Version,
 }
 
 /// Reads the arguments after the program name.
@@ -48,6 +51,7 @@ pub fn parse_args(args: &[String]) -> Result<Invocation> {
     match rest.as_slice() {
         [] => Ok(Invocation::Legacy),
         ["describe"] => Ok(Invocation::Describe),
+        ["--version" | "-version" | "version"] => Ok(Invocation::Version),
         ["start", "builder", name] => Ok(Invocation::Start {
             component: (*name).to_owned(),
             protobuf,
@@ -56,7 +60,8 @@ pub fn parse_args(args: &[String]) -> Result<Invocation> {
             "this plugin has only a builder, not a {kind}"
         ))),
         _ => Err(Error::Usage(
-            "describe | start builder [--protobuf] NAME (or no arguments for Packer 1.6)".into(),
+            "describe | --version | start builder [--protobuf] NAME (or no arguments for Packer 1.6)"
+                .into(),
         )),
     }
 }
@@ -79,7 +84,8 @@ pub fn not_launched_help(program: &str) -> String {
          \x20 Packer 1.6:  copy it as packer-builder-<name> into PACKER_PLUGIN_PATH,\n\
          \x20              ~/.packer.d/plugins or the template's directory\n\
          \x20 Packer 1.7+: packer plugins install --path ./packer-plugin-<name> <source>\n\
-         then use \"type\": \"<name>\" in a template's builders.\n"
+         then use \"type\": \"<name>\" in a template's builders.\n\
+         `{program} --version` prints its version.\n"
     )
 }
 
@@ -113,6 +119,12 @@ impl PluginInfo {
     }
 
     /// The JSON `describe` prints (packer-plugin-sdk `plugin/set.go` field names).
+    ///
+    /// It announces API `x5.0` and `protocol_version` `v2`: current Packer then starts us
+    /// with `--protobuf` and reads the HCL2 spec as hcl_spec.proto, the encoding it keeps
+    /// for the future. Packer 1.6.6 never asks `describe` (it predates it) and gets the gob
+    /// spec; so does current Packer when some other plugin lacks v2 or `PACKER_FORCE_GOB`
+    /// is set. Both encodings come from one spec, so either way HCL2 templates work.
     pub fn describe_json(&self) -> String {
         serde_json::json!({
             "version": self.version,
@@ -125,6 +137,17 @@ impl PluginInfo {
             "protocol_version": "v2",
         })
         .to_string()
+    }
+
+    /// The line `--version` prints: `NAME vVERSION (Packer plugin API x5.0)`. `program` is
+    /// the binary's file name; an installed name such as
+    /// `packer-plugin-cloudstack_v0.2.0_x5.0_linux_amd64` is cut at its first `_`.
+    pub fn version_line(&self, program: &str) -> String {
+        let name = program.split('_').next().unwrap_or(program);
+        format!(
+            "{name} v{} (Packer plugin API x{API_VERSION_MAJOR}.{API_VERSION_MINOR})",
+            self.version
+        )
     }
 }
 
@@ -157,6 +180,9 @@ mod tests {
                 protobuf: true
             }
         );
+        for flag in ["--version", "-version", "version"] {
+            assert_eq!(parse_args(&args(&[flag])).unwrap(), Invocation::Version);
+        }
         assert!(parse_args(&args(&["start", "provisioner", "x"])).is_err());
         assert!(parse_args(&args(&["bogus"])).is_err());
     }
@@ -187,6 +213,19 @@ mod tests {
             Err(Error::NotLaunchedByPacker)
         ));
         assert!(not_launched_help("packer-builder-x").contains("Packer plugin"));
+    }
+
+    #[test]
+    fn version_line_names_the_plugin_not_its_installed_file() {
+        let info = PluginInfo::single_builder("0.2.0");
+        assert_eq!(
+            info.version_line("packer-plugin-cloudstack_v0.2.0_x5.0_linux_amd64"),
+            "packer-plugin-cloudstack v0.2.0 (Packer plugin API x5.0)"
+        );
+        assert_eq!(
+            info.version_line("packer-builder-cloudstack"),
+            "packer-builder-cloudstack v0.2.0 (Packer plugin API x5.0)"
+        );
     }
 
     #[test]

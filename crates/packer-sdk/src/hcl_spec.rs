@@ -1,10 +1,16 @@
-//! The HCL2 object spec a builder returns from `Builder.ConfigSpec` for modern Packer
-//! (started with `--protobuf`): packer-plugin-sdk's `rpc/hcl_spec.proto`, encoded with prost.
+//! The HCL2 object spec a builder returns from `Builder.ConfigSpec`, in the two encodings
+//! Packer reads:
 //!
-//! Packer decodes the bytes as a `Spec` whose `object` maps attribute names to `Attr`
-//! (name, cty type, required), `Block` or `BlockList` specs. Primitive cty types travel as
-//! Go-syntax strings: `cty.String`, `cty.Number`, `cty.Bool`. (Packer 1.6.6 wanted a gob
-//! `hcldec.ObjectSpec` instead; that is not produced here, so 1.6.6 uses JSON templates.)
+//! - **protobuf** ([`Spec::to_protobuf`]) for Packer started with `--protobuf` (1.7+ with
+//!   every plugin announcing protocol v2): packer-plugin-sdk's `rpc/hcl_spec.proto`. Its
+//!   `object` maps attribute names to `Attr` (name, cty type, required), `Block` or
+//!   `BlockList` specs; primitive cty types travel as Go-syntax strings (`cty.String`).
+//! - **gob** ([`Spec::to_gob`]) for everyone else, Packer 1.6.6 above all: Go's
+//!   `encoding/gob` of an `hcldec.ObjectSpec` (`map[string]hcldec.Spec`), whose values are
+//!   the registered `*hcldec.AttrSpec`, `*hcldec.BlockSpec` and `*hcldec.BlockListSpec`,
+//!   with each `cty.Type` in its own nested gob stream (go-cty's `Type.GobEncode`:
+//!   `gobType{Version int; Impl typeImpl}` over `primitiveType{Kind}`, `typeList` and
+//!   `typeMap{ElementTypeT}`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,6 +86,174 @@ impl Spec {
     /// The protobuf bytes `Builder.ConfigSpec` returns under `--protobuf`.
     pub fn to_protobuf(&self) -> Vec<u8> {
         pb::Spec::from(self).encode_to_vec()
+    }
+
+    /// The gob bytes `Builder.ConfigSpec` returns without `--protobuf` (Packer 1.6.6 decodes
+    /// them into an `hcldec.ObjectSpec`). A root that is not [`Spec::Object`] is wrapped as
+    /// the object's only entry, keyed by its name.
+    pub fn to_gob(&self) -> Vec<u8> {
+        gob_spec::encode(self)
+    }
+
+    /// The attribute or block name this spec decodes (empty for an object).
+    fn name(&self) -> &str {
+        match self {
+            Spec::Object(_) => "",
+            Spec::Attr { name, .. } | Spec::Block { name, .. } | Spec::BlockList { name, .. } => {
+                name
+            }
+        }
+    }
+}
+
+/// `hcldec.ObjectSpec` and `cty.Type` as Go's gob sees them (hcl/v2 `hcldec/spec.go`,
+/// go-cty `cty/gob.go`, `cty/types_to_register.go`).
+mod gob_spec {
+    use super::{CtyType, Spec};
+    use crate::gob::{self, id, Struct};
+
+    // Type ids of the spec stream: all defined up front.
+    const OBJECT: i64 = gob::FIRST_TYPE_ID;
+    const ATTR: i64 = OBJECT + 1;
+    const CTY_TYPE: i64 = OBJECT + 2;
+    const BLOCK: i64 = OBJECT + 3;
+    const BLOCK_LIST: i64 = OBJECT + 4;
+
+    // Names the Go side registered with gob.Register (pointer types keep the short package
+    // name, a quirk gob keeps for compatibility).
+    const OBJECT_NAME: &str = "github.com/hashicorp/hcl/v2/hcldec.ObjectSpec";
+    const ATTR_NAME: &str = "*hcldec.AttrSpec";
+    const BLOCK_NAME: &str = "*hcldec.BlockSpec";
+    const BLOCK_LIST_NAME: &str = "*hcldec.BlockListSpec";
+
+    pub(super) fn encode(spec: &Spec) -> Vec<u8> {
+        let mut s = gob::Stream::new();
+        s.define_map(OBJECT, "ObjectSpec", id::STRING, id::INTERFACE);
+        s.define_struct(
+            ATTR,
+            "AttrSpec",
+            &[
+                ("Name", id::STRING),
+                ("Type", CTY_TYPE),
+                ("Required", id::BOOL),
+            ],
+        );
+        s.define_gob_encoder(CTY_TYPE, "Type");
+        s.define_struct(
+            BLOCK,
+            "BlockSpec",
+            &[
+                ("TypeName", id::STRING),
+                ("Nested", id::INTERFACE),
+                ("Required", id::BOOL),
+            ],
+        );
+        s.define_struct(
+            BLOCK_LIST,
+            "BlockListSpec",
+            &[
+                ("TypeName", id::STRING),
+                ("Nested", id::INTERFACE),
+                ("MinItems", id::INT),
+                ("MaxItems", id::INT),
+            ],
+        );
+        let root = match spec {
+            Spec::Object(_) => object(spec),
+            other => object(&Spec::Object(
+                [(other.name().to_owned(), other.clone())].into(),
+            )),
+        };
+        s.value(OBJECT, &gob::single(&root));
+        s.finish()
+    }
+
+    /// An object's map body: count, then name and spec (as an interface) per entry.
+    fn object(spec: &Spec) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Spec::Object(entries) = spec {
+            gob::put_uint(&mut out, entries.len() as u64);
+            for (name, value) in entries {
+                gob::put_bytes(&mut out, name.as_bytes());
+                out.extend_from_slice(&as_interface(value));
+            }
+        }
+        out
+    }
+
+    /// A spec as the `hcldec.Spec` interface value.
+    fn as_interface(spec: &Spec) -> Vec<u8> {
+        match spec {
+            Spec::Object(_) => gob::interface(OBJECT_NAME, OBJECT, &gob::single(&object(spec))),
+            Spec::Attr { name, ty, required } => {
+                let body = Struct::new()
+                    .bytes(0, name.as_bytes())
+                    .bytes(1, &cty_type(ty))
+                    .bool(2, *required)
+                    .end();
+                gob::interface(ATTR_NAME, ATTR, &body)
+            }
+            Spec::Block {
+                name,
+                required,
+                nested,
+            } => {
+                let body = Struct::new()
+                    .bytes(0, name.as_bytes())
+                    .interface(1, &as_interface(nested))
+                    .bool(2, *required)
+                    .end();
+                gob::interface(BLOCK_NAME, BLOCK, &body)
+            }
+            Spec::BlockList { name, nested } => {
+                let body = Struct::new()
+                    .bytes(0, name.as_bytes())
+                    .interface(1, &as_interface(nested))
+                    .end();
+                gob::interface(BLOCK_LIST_NAME, BLOCK_LIST, &body)
+            }
+        }
+    }
+
+    /// `cty.Type.GobEncode()`: a fresh gob stream holding `gobType{Version: 0, Impl}`.
+    pub(super) fn cty_type(ty: &CtyType) -> Vec<u8> {
+        const GOB_TYPE: i64 = gob::FIRST_TYPE_ID;
+        const IMPL: i64 = GOB_TYPE + 1;
+        const NESTED_TYPE: i64 = GOB_TYPE + 2;
+        let mut s = gob::Stream::new();
+        s.define_struct(
+            GOB_TYPE,
+            "gobType",
+            &[("Version", id::INT), ("Impl", id::INTERFACE)],
+        );
+        let (name, body) = match ty {
+            CtyType::String | CtyType::Number | CtyType::Bool => {
+                s.define_struct(IMPL, "primitiveType", &[("Kind", id::UINT)]);
+                let kind = match ty {
+                    CtyType::String => b'S',
+                    CtyType::Number => b'N',
+                    _ => b'B',
+                };
+                (
+                    "github.com/zclconf/go-cty/cty.primitiveType",
+                    Struct::new().uint(0, u64::from(kind)).end(),
+                )
+            }
+            CtyType::List(elem) | CtyType::Map(elem) => {
+                let (name, go) = match ty {
+                    CtyType::List(_) => ("github.com/zclconf/go-cty/cty.typeList", "typeList"),
+                    _ => ("github.com/zclconf/go-cty/cty.typeMap", "typeMap"),
+                };
+                s.define_struct(IMPL, go, &[("ElementTypeT", NESTED_TYPE)]);
+                s.define_gob_encoder(NESTED_TYPE, "Type");
+                (name, Struct::new().bytes(0, &cty_type(elem)).end())
+            }
+        };
+        let value = Struct::new()
+            .interface(1, &gob::interface(name, IMPL, &body))
+            .end();
+        s.value(GOB_TYPE, &value);
+        s.finish()
     }
 }
 

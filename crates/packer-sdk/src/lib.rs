@@ -11,23 +11,26 @@
 //! - [`mux_broker`]: stream ids over yamux (u32 LE id, echoed as ack; id 0 = main stream).
 //! - [`codec`]: net/rpc header+body framing in msgpack; incomplete vs invalid input.
 //! - [`rpc`]: the net/rpc server (dispatch by `ServiceMethod`) and client (match by `Seq`).
-//! - `gob`: the one gob value Packer expects (a command's exit status).
+//! - `gob`: the gob values Packer expects (a command's exit status, Packer 1.6.6's HCL2 spec).
 //! - [`services`]: Builder (served), Ui and Hook (called), Communicator and Artifact (served
 //!   back to Packer).
-//! - [`hcl_spec`]: the HCL2 object spec as hcl_spec.proto bytes (modern Packer, `--protobuf`).
+//! - [`hcl_spec`]: the HCL2 object spec, as hcl_spec.proto bytes (`--protobuf`) or gob
+//!   (Packer 1.6.6).
+//! - [`config`]: reading a builder's `Prepare` maps like Go's mapstructure, with the HCL2
+//!   spec derived from the same reads.
 //! - [`interpolate`]: Packer's template functions for builder configs (`{{timestamp}}`, ...).
 //! - [`server`]: [`serve_builder`] / [`main_builder`] tie it together.
 //! - [`steps`]: Go-`multistep`-style steps with reverse cleanup on success, error and cancel.
 //! - [`testing`]: an in-memory Packer core (`CoreStub`) to unit-test builder code.
 //!
 //! # Packer versions
-//! Packer 1.6.6 (JSON templates): tested end to end against the real binary. Modern Packer
-//! (`describe`, `start builder`, 4-field handshake, protobuf ConfigSpec, HCL2 configs as
-//! go-cty JSON): implemented from the SDK source and tested with a scripted core only.
+//! Packer 1.6.6 (JSON and HCL2 templates, the latter through a gob ConfigSpec): tested end
+//! to end against the real binary. Modern Packer (`describe`, `start builder`, 4-field
+//! handshake, protobuf ConfigSpec, HCL2 configs as go-cty JSON): implemented from the SDK
+//! source and tested with a scripted core only.
 //!
 //! # What is not here
-//! The gob `ConfigSpec` Packer 1.6.6 wants for HCL2 templates (use JSON templates there),
-//! post-processors, provisioners and data sources.
+//! Post-processors, provisioners and data sources.
 //!
 //! # Example
 //! ```no_run
@@ -54,6 +57,7 @@
 //! ```
 
 pub mod codec;
+pub mod config;
 mod error;
 mod gob;
 pub mod handshake;
@@ -78,7 +82,7 @@ pub use services::{
     communicator::{
         ByteReader, ByteWriter, Communicator, ExitFuture, FileInfo, RemoteCommand, CMD_DISCONNECT,
     },
-    hook::{Hook, HOOK_PROVISION},
+    hook::{Hook, HOOK_CLEANUP_PROVISION, HOOK_PROVISION},
     ui::Ui,
 };
 pub use tokio_util::sync::CancellationToken;

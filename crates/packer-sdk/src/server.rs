@@ -45,9 +45,16 @@ fn ignore_signals() -> Result<()> {
 pub async fn serve_builder<B: Builder>(builder: B, info: &PluginInfo) -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let invocation = handshake::parse_args(&args)?;
-    if invocation == Invocation::Describe {
-        println!("{}", info.describe_json());
-        return Ok(());
+    match invocation {
+        Invocation::Describe => {
+            println!("{}", info.describe_json());
+            return Ok(());
+        }
+        Invocation::Version => {
+            println!("{}", info.version_line(&program_name()));
+            return Ok(());
+        }
+        _ => {}
     }
     handshake::check_cookie(std::env::var(handshake::MAGIC_COOKIE_KEY).ok().as_deref())?;
     ignore_signals()?;
@@ -98,6 +105,18 @@ where
     }
 }
 
+/// The binary's file name, for messages to a person ("this program" when unknown).
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "this program".into())
+}
+
 /// A whole `main` for a builder binary: logs to stderr (Packer copies it into its log),
 /// runs [`serve_builder`] and maps errors to an exit code, explaining itself to a person
 /// who runs the binary by hand.
@@ -109,14 +128,7 @@ pub fn main_builder<B: Builder>(builder: B, info: PluginInfo) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-    let program = std::env::args()
-        .next()
-        .and_then(|p| {
-            std::path::Path::new(&p)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "this program".into());
+    let program = program_name();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

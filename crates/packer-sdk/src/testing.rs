@@ -2,7 +2,10 @@
 //! the `packer` binary: real [`Ui`] and [`Hook`] handles whose calls land in an in-memory
 //! core over an in-memory yamux connection.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use rmpv::Value;
@@ -21,9 +24,11 @@ use crate::{
 pub type HookBehaviour = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// A scripted Packer core that records Ui lines (`say: ...`, `message: ...`, `error: ...`,
-/// `hook: NAME`) and answers `Hook.Run` with [`CoreStub::hook_behaviour`].
+/// `ask: ...`, `hook: NAME`), answers `Ui.Ask` with the lines given to [`CoreStub::answer`]
+/// (then with empty lines) and `Hook.Run` with its hook behaviour.
 pub struct CoreStub {
     lines: Arc<Mutex<Vec<String>>>,
+    answers: Arc<Mutex<VecDeque<String>>>,
     ui: Ui,
     hook: Hook,
     cancel: CancellationToken,
@@ -39,6 +44,7 @@ impl std::fmt::Debug for CoreStub {
 
 struct StubHandler {
     lines: Arc<Mutex<Vec<String>>>,
+    answers: Arc<Mutex<VecDeque<String>>>,
     behaviour: HookBehaviour,
 }
 
@@ -56,7 +62,19 @@ impl Handler for StubHandler {
                 Ok(Value::Nil)
             }
             "Ui.Machine" => Ok(Value::Nil),
-            "Ui.Ask" => Ok(Value::from("")),
+            "Ui.Ask" => {
+                push(format!(
+                    "ask: {}",
+                    value_as_string(&body).unwrap_or_default()
+                ));
+                let answer = self
+                    .answers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop_front()
+                    .unwrap_or_default();
+                Ok(Value::from(answer))
+            }
             "Hook.Run" => {
                 let name = map_get(&body, "Name")
                     .and_then(value_as_string)
@@ -84,8 +102,10 @@ impl CoreStub {
         let plugin = MuxBroker::new(ps, pi);
         let core = MuxBroker::new(cs, ci);
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::new(Mutex::new(VecDeque::new()));
         let handler = Arc::new(StubHandler {
             lines: lines.clone(),
+            answers: answers.clone(),
             behaviour,
         });
         let id = core.next_id();
@@ -102,10 +122,19 @@ impl CoreStub {
         let hook = Hook::new(client, plugin, ui.clone());
         CoreStub {
             lines,
+            answers,
             ui,
             hook,
             cancel: CancellationToken::new(),
         }
+    }
+
+    /// Queues the line the person "types" at the next `Ui.Ask`.
+    pub fn answer(&self, line: &str) {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(line.to_owned());
     }
 
     /// Lines recorded so far.
@@ -130,11 +159,7 @@ impl CoreStub {
 
     /// A step context wired to this core.
     pub fn context(&self) -> StepContext {
-        StepContext {
-            ui: self.ui(),
-            hook: self.hook(),
-            cancel: self.cancel.clone(),
-        }
+        StepContext::new(self.ui(), self.hook(), self.cancel.clone())
     }
 }
 

@@ -334,16 +334,19 @@ pub fn tags_of(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// CloudStack's embedded tags as a sorted map (what typed models hold).
+pub fn tags_map(tags: &[cloudstack::model::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .collect()
+}
+
 /// CloudStack's embedded tags as a Terraform map value.
 pub fn tags_value(tags: &[cloudstack::model::Tag]) -> Value {
     Value::Map(
-        tags.iter()
-            .filter_map(|t| {
-                Some((
-                    t.key.clone()?,
-                    Value::from(t.value.clone().unwrap_or_default()),
-                ))
-            })
+        tags_map(tags)
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
             .collect(),
     )
 }
@@ -449,6 +452,59 @@ pub fn planned_unless_failed(planned: &Value, state: Value, diags: &Diagnostics)
     } else {
         honor_plan(planned, state)
     }
+}
+
+/// Sets every unknown value in `v` (at any depth) to null: what a state
+/// handed back after a failed create must look like.
+pub fn unknowns_to_null(v: &mut Value) {
+    match v {
+        Value::Unknown => *v = Value::Null,
+        Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+            items.iter_mut().for_each(unknowns_to_null)
+        }
+        Value::Map(m) | Value::Object(m) => m.values_mut().for_each(unknowns_to_null),
+        _ => {}
+    }
+}
+
+/// The state to return from a create that failed after CloudStack accepted
+/// it (`command`'s answer named the new object's id in `accepted`): see
+/// [`keep_tainted`]. Null when CloudStack accepted nothing.
+pub fn accepted_state(
+    planned: &Value,
+    accepted: &cloudstack::AcceptedLog,
+    command: &str,
+    diags: &mut Diagnostics,
+) -> Value {
+    match accepted.last_id(command) {
+        Some(id) => keep_tainted(planned, &id, diags),
+        None => Value::Null,
+    }
+}
+
+/// `planned` with `id` and nothing unknown, for a create that failed after
+/// the object `id` came (or may have come) into being: Terraform records it
+/// as tainted, so the next apply replaces it (a refresh drops it if it does
+/// not exist) and `terraform destroy` removes it, instead of leaving it
+/// behind. Adds to the error diagnostic already pushed.
+pub fn keep_tainted(planned: &Value, id: &str, diags: &mut Diagnostics) -> Value {
+    let mut state = planned.clone();
+    state.set_attr("id", id);
+    unknowns_to_null(&mut state);
+    let note = format!(
+        "\n\nCloudStack may have created it (id {id}): Terraform keeps it in state as \
+         tainted, so the next apply replaces it and `terraform destroy` removes it."
+    );
+    match diags
+        .0
+        .iter_mut()
+        .rev()
+        .find(|d| d.severity == tfplugin5::Severity::Error)
+    {
+        Some(d) => d.detail.push_str(&note),
+        None => diags.error("Create not confirmed", note.trim_start().to_string()),
+    }
+    state
 }
 
 /// The object a lookup by id (`what` e.g. "network") found: `None` when it

@@ -4,20 +4,20 @@
 
 mod common;
 mod data_sources;
+mod kit;
 mod provider;
 mod resources;
+mod rule_set;
 
 use std::process::ExitCode;
 
+/// This binary's name and version (`--version`, first log line).
+const RELEASE: tfplugin5::Release = tfplugin5::Release {
+    name: env!("CARGO_PKG_NAME"),
+    version: env!("CARGO_PKG_VERSION"),
+};
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match tfplugin5::serve(provider::CloudStackProvider::default()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Either a person ran us by hand (the message explains what we
-            // are) or start-up failed; both go to stderr for Terraform's log.
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
+    tfplugin5::run(provider::CloudStackProvider::default(), RELEASE).await
 }

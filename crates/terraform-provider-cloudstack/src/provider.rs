@@ -50,8 +50,8 @@ pub struct Client {
     /// The provider's `timeout` (default for every operation without a
     /// `timeouts` block).
     pub timeout: Duration,
-    config: cloudstack::Config,
-    /// Clients with other job timeouts (for `timeouts { ... }` blocks).
+    /// Clients with other job timeouts (for `timeouts { ... }` blocks), sharing the
+    /// connection pool and async-job watcher of `api`.
     by_timeout: Arc<Mutex<HashMap<u64, cloudstack::Client>>>,
     /// Name → object resolutions done in this process (plan, then apply).
     pub(crate) resolved: Arc<Mutex<HashMap<String, serde_json::Value>>>,
@@ -73,12 +73,10 @@ impl Client {
     /// Wraps an API client (its configured `async_timeout` is the default
     /// operation timeout).
     pub fn new(api: cloudstack::Client, stop: CancellationToken) -> Client {
-        let config = api.config().clone();
         Client {
-            timeout: config.async_timeout,
+            timeout: api.config().async_timeout,
             api,
             stop,
-            config,
             by_timeout: Arc::default(),
             resolved: Arc::default(),
             vm_snapshot: Arc::default(),
@@ -99,16 +97,10 @@ impl Client {
         if let Some(c) = map.get(&key) {
             return c.clone();
         }
-        let mut cfg = self.config.clone();
-        cfg.async_timeout = limit;
-        match cloudstack::Client::new(cfg) {
-            Ok(c) => {
-                map.insert(key, c.clone());
-                c
-            }
-            // the same configuration was valid for `api`; keep that one
-            Err(_) => self.api.clone(),
-        }
+        // the same connection pool and async-job watcher, with its own job timeout
+        let c = self.api.with_async_timeout(limit);
+        map.insert(key, c.clone());
+        c
     }
 }
 

@@ -26,6 +26,55 @@ fn run_by_hand_explains_itself() {
 }
 
 #[test]
+fn version_flag_prints_the_version_without_terraform() {
+    for flag in ["--version", "-version", "version"] {
+        let out = Command::new(BIN)
+            .arg(flag)
+            .env_remove(COOKIE.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "terraform-provider-cloudstack v{} (Terraform plugin protocol 5)\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+}
+
+#[test]
+fn first_log_line_names_the_version() {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(BIN)
+        .env(COOKIE.0, COOKIE.1)
+        .env("PLUGIN_PROTOCOL_VERSIONS", "5")
+        .env("TF_LOG", "info")
+        .env_remove("TF_LOG_PROVIDER")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        entry["@message"],
+        format!(
+            "terraform-provider-cloudstack v{} starting",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "{line}"
+    );
+    assert_eq!(entry["@level"], "info", "{line}");
+}
+
+#[test]
 fn refuses_when_protocol_5_not_offered() {
     let out = Command::new(BIN)
         .env(COOKIE.0, COOKIE.1)

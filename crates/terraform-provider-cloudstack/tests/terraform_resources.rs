@@ -6,120 +6,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use std::{path::Path, thread, time::Duration};
+mod support;
 
-use cloudstack_sim::{Options, Simulator};
-use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+use std::{thread, time::Duration};
 
-const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-cloudstack");
-const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
-
-/// A simulator on its own runtime thread; stops when dropped.
-struct Sim {
-    sim: Simulator,
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        Sim::with(Options::default())
-    }
-
-    fn with(options: Options) -> Sim {
-        let sim = Simulator::new(options).unwrap();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let s2 = sim.clone();
-        let thread = thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let _ = cloudstack_sim::run(listener, s2, async {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            });
-        });
-        let addr = addr_rx.recv().unwrap();
-        Sim {
-            sim,
-            url: format!("http://{addr}/client/api"),
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn mutations(&self) -> u64 {
-        let stats = self.sim.stats();
-        stats["requests"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| {
-                        let k = k.to_ascii_lowercase();
-                        !(k.starts_with("list") || k.starts_with("query") || k.starts_with("get"))
-                    })
-                    .map(|(_, v)| v.as_u64().unwrap_or(0))
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    /// Expunges a VM through the API, behind Terraform's back.
-    fn expunge_vm(&self, id: &str) {
-        let cfg = cloudstack::Config::new(
-            &self.url,
-            cloudstack_sim::DEFAULT_API_KEY,
-            cloudstack_sim::DEFAULT_SECRET_KEY,
-        );
-        let client = cloudstack::Client::new(cfg).unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(client.destroy_virtual_machine(id, true))
-            .unwrap();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-#[track_caller]
-fn expect(out: &CommandOutput, code: i32, what: &str) {
-    assert_eq!(
-        out.code, code,
-        "{what}: exit {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.code, out.stdout, out.stderr
-    );
-}
-
-fn provider_block(url: &str, secret: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{key}"
-  secret_key = "{secret}"
-  timeout    = 120
-}}
-"#,
-        key = cloudstack_sim::DEFAULT_API_KEY
-    )
-}
+use cloudstack_sim::Options;
+use support::*;
 
 const STACK: &str = r#"
 resource "cloudstack_network" "net" {
@@ -156,40 +48,6 @@ resource "cloudstack_ipaddress" "ip" {
 output "ip" { value = cloudstack_ipaddress.ip.ip_address }
 output "vm_ip" { value = cloudstack_instance.vm.ip_address }
 "#;
-
-fn workspace(tf: &TerraformBinary, main_tf: &str) -> Workspace {
-    let ws = Workspace::new(tf, Path::new(BIN), SOURCE, env!("CARGO_PKG_VERSION")).unwrap();
-    ws.write("main.tf", main_tf).unwrap();
-    expect(&ws.run(&["init", "-no-color"]).unwrap(), 0, "init");
-    ws
-}
-
-fn state_id(ws: &Workspace, addr: &str) -> String {
-    let out = ws.run(&["state", "show", "-no-color", addr]).unwrap();
-    expect(&out, 0, "state show");
-    out.stdout
-        .lines()
-        .find_map(|l| {
-            let l = l.trim();
-            l.strip_prefix("id")
-                .map(|r| r.trim_start())
-                .and_then(|r| r.strip_prefix('='))
-                .map(|r| r.trim().trim_matches('"').to_string())
-        })
-        .unwrap()
-}
-
-fn plan_is_clean(ws: &Workspace, what: &str) {
-    let out = ws
-        .run(&["plan", "-no-color", "-detailed-exitcode"])
-        .unwrap();
-    expect(&out, 0, what);
-}
-
-/// Every Terraform release found; none skips the test, except under CI where it fails.
-fn binaries() -> Vec<TerraformBinary> {
-    mesostack_e2e::require_terraforms(find_terraform_binaries())
-}
 
 #[test]
 fn lifecycle_import_drift_destroy() {

@@ -13,6 +13,8 @@
 //! - [`Provider`], [`Resource`], [`DataSource`]: what a provider implements.
 //! - [`GrpcProvider`], [`routes`], [`serve`]: the gRPC service and the
 //!   go-plugin wiring (handshake, AutoMTLS, logging) from the `go-plugin` crate.
+//! - [`model`]: typed models, plain structs converted to and from
+//!   [`Value`] with serde, checked against their schema in tests.
 //! - [`timeouts`]: the Go SDK's `timeouts` block, Go duration syntax.
 //! - [`testing`]: real-Terraform test harness (find binaries, offline mirror).
 //! - [`proto`]: code generated from `proto/tfplugin5.proto` at build time
@@ -57,6 +59,7 @@ mod arbitrary;
 mod diagnostics;
 mod error;
 pub mod json;
+pub mod model;
 pub mod msgpack;
 pub mod plan;
 mod provider;
@@ -74,7 +77,7 @@ pub use error::Error;
 pub use go_plugin::CancellationToken;
 pub use provider::{ConfigureRequest, DataSource, PlanRequest, Provider, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-pub use server::{routes, serve, GrpcProvider, MAX_MESSAGE_BYTES};
+pub use server::{routes, run, serve, GrpcProvider, Release, MAX_MESSAGE_BYTES};
 pub use types::Type;
 pub use value::{Number, Value};
 

@@ -574,12 +574,58 @@ pub fn routes<P: Provider>(provider: P) -> tonic::service::Routes {
 /// logging from `TF_LOG_PROVIDER`/`TF_LOG` and Go-like crash reports on
 /// panic, and serves until Terraform shuts us down.
 pub async fn serve<P: Provider>(provider: P) -> Result<(), Error> {
+    start(provider, None).await
+}
+
+/// Name and version of a provider binary: what `--version` prints and the
+/// first log line says, so a user can tell which build Terraform runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    /// The binary's name, e.g. `terraform-provider-cloudstack`.
+    pub name: &'static str,
+    /// Its version without the `v`, e.g. `0.2.0`.
+    pub version: &'static str,
+}
+
+impl Release {
+    /// `NAME vVERSION (Terraform plugin protocol 5)`.
+    pub fn version_line(&self) -> String {
+        format!(
+            "{} v{} (Terraform plugin protocol 5)",
+            self.name, self.version
+        )
+    }
+}
+
+/// A whole provider `main`: `--version` (or `-version`, `version`) prints
+/// [`Release::version_line`] without needing Terraform; otherwise [`serve`],
+/// with the release as the first log line. An error (including "run by
+/// hand") goes to stderr, where Terraform's log or the person sees it.
+pub async fn run<P: Provider>(provider: P, release: Release) -> std::process::ExitCode {
+    let first = std::env::args().nth(1);
+    if matches!(first.as_deref(), Some("--version" | "-version" | "version")) {
+        println!("{}", release.version_line());
+        return std::process::ExitCode::SUCCESS;
+    }
+    match start(provider, Some(release)).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start<P: Provider>(provider: P, release: Option<Release>) -> Result<(), Error> {
     let opts = go_plugin::ServeOptions::from_env(&go_plugin::TERRAFORM_PROTOCOL5)?;
     go_plugin::logging::install_panic_hook();
     go_plugin::logging::init(go_plugin::logging::level_from_env(&[
         std::env::var("TF_LOG_PROVIDER").ok(),
         std::env::var("TF_LOG").ok(),
     ]));
+    if let Some(r) = release {
+        tracing::info!(version = r.version, "{} v{} starting", r.name, r.version);
+    }
     go_plugin::server::serve_stdout(opts, routes(provider)).await?;
     Ok(())
 }

@@ -169,6 +169,18 @@ impl Workspace {
         })
     }
 
+    /// A workspace whose CLI configuration is `cli_config` as given (e.g. a
+    /// packed filesystem mirror or a network mirror set up by the caller).
+    pub fn with_cli_config(terraform: &TerraformBinary, cli_config: &str) -> io::Result<Workspace> {
+        let root = tempfile::Builder::new().prefix("tfwork").tempdir()?;
+        fs::create_dir_all(root.path().join("work"))?;
+        fs::write(root.path().join("cli.tfrc"), cli_config)?;
+        Ok(Workspace {
+            root,
+            terraform: terraform.clone(),
+        })
+    }
+
     /// The working directory (where `.tf` files go).
     pub fn work_dir(&self) -> PathBuf {
         self.root.path().join("work")

@@ -262,6 +262,21 @@ pub fn start_plugin(mut command: Command) -> (Child, String) {
     (child, line)
 }
 
+/// python `cs` (at `cs`, from [`require_tool`]) pointed at the simulator `api_url` with its
+/// key and `secret`, ignoring any user configuration, quiet and with a 30 s timeout.
+pub fn python_cs(cs: &Path, api_url: &str, secret: &str) -> Command {
+    let mut command = Command::new(cs);
+    command
+        .arg("--quiet")
+        .env("CLOUDSTACK_ENDPOINT", api_url)
+        .env("CLOUDSTACK_KEY", SIM_API_KEY)
+        .env("CLOUDSTACK_SECRET", secret)
+        .env("CLOUDSTACK_TIMEOUT", "30")
+        .env_remove("CLOUDSTACK_REGION")
+        .env("CLOUDSTACK_CONFIG", "/nonexistent/cloudstack.ini");
+    command
+}
+
 /// Finds an executable on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -498,4 +513,31 @@ fn dechunk(body: &str) -> String {
         rest = &tail[n + 2..];
     }
     out
+}
+
+/// Simulator flags for a flaky proxy in front of CloudStack: commands go through, then
+/// some answers (job polls and lists included) arrive as truncated JSON or as an HTML
+/// page with status 200.
+pub const GARBLING_PROXY: [&str; 6] = [
+    "--fault-rate",
+    "0.3",
+    "--fault-seed",
+    "5",
+    "--fault-kinds",
+    "truncated_after,html_after",
+];
+
+/// Asserts that the simulator (its `/sim/stats`) injected both kinds of garbled answer of
+/// [`GARBLING_PROXY`], and no other fault.
+pub fn assert_garbled(stats: &serde_json::Value) {
+    let kinds = stats["fault_kinds"].as_object().expect("fault_kinds");
+    for kind in ["truncated_after", "html_after"] {
+        assert!(kinds.contains_key(kind), "no {kind} fault: {stats}");
+    }
+    assert!(
+        kinds
+            .keys()
+            .all(|k| k == "truncated_after" || k == "html_after"),
+        "other faults: {stats}"
+    );
 }

@@ -59,16 +59,55 @@ async fn full_lifecycle_against_the_simulator() {
     full_lifecycle(&client(&sim)).await;
 }
 
+/// Every fault kind, garbled answers (truncated JSON, HTML with status 200) included.
 #[tokio::test]
 async fn full_lifecycle_through_injected_faults() {
-    let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "7"]);
-    full_lifecycle(&client(&sim)).await;
-    let faults = sim.stats()["faults"].as_u64().unwrap_or(0);
-    assert!(
-        faults > 0,
-        "the simulator injected no fault: {}",
-        sim.stats()
-    );
+    let sim = SimProcess::start(&[
+        "--fault-rate",
+        "0.2",
+        "--fault-seed",
+        "7",
+        "--fault-kinds",
+        "all",
+    ]);
+    let c = client(&sim);
+    let before = vms_and_networks(&c).await;
+    full_lifecycle(&c).await;
+    let stats = sim.stats();
+    let kinds: Vec<&str> = stats["fault_kinds"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(stats["faults"].as_u64().unwrap() > 0, "no fault: {stats}");
+    let garbled = ["truncated_after", "html_after"];
+    assert!(kinds.iter().any(|k| garbled.contains(k)), "{stats}");
+    assert!(kinds.iter().any(|k| k.ends_with("_before")), "{stats}");
+    // Nothing left and nothing duplicated anywhere in the simulator.
+    assert_eq!(vms_and_networks(&c).await, before);
+}
+
+/// Every VM and network in the simulator (names), whatever it is called.
+async fn vms_and_networks(c: &Client) -> (Vec<String>, Vec<String>) {
+    let all = Params::new().with("listall", "true");
+    let mut vms: Vec<String> = c
+        .list_virtual_machines(&all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name.unwrap_or_default())
+        .collect();
+    vms.sort();
+    let mut nets: Vec<String> = c
+        .list_networks(&all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name.unwrap_or_default())
+        .collect();
+    nets.sort();
+    (vms, nets)
 }
 
 async fn full_lifecycle(c: &Client) {
@@ -251,6 +290,7 @@ async fn full_lifecycle(c: &Client) {
 async fn deploys_without_duplicates_under_faults() {
     let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "11"]);
     let c = &client(&sim);
+    let (seeded_vms, seeded_nets) = vms_and_networks(c).await;
     let (zone, offering, template) = seed_ids(c).await;
     let prefix = unique("dup");
     for i in 0..10 {
@@ -276,6 +316,11 @@ async fn deploys_without_duplicates_under_faults() {
             .count();
         assert_eq!(n, 1, "{name}");
     }
+    // Counted across the whole simulator: no VM or network appeared under another name.
+    let (all_vms, all_nets) = vms_and_networks(c).await;
+    assert_eq!(all_vms.len(), seeded_vms.len() + 10, "{all_vms:?}");
+    assert_eq!(all_nets, seeded_nets);
+    assert!(sim.stats()["faults"].as_u64().unwrap() > 0);
     for vm in vms
         .iter()
         .filter(|v| v.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))

@@ -17,8 +17,9 @@ use std::{
 
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
-    assert_nothing_left, install_packer_plugin, packer_command, require_tool, sshd::Sshd,
-    workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
+    assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, python_cs,
+    require_tool, sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
+    SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -64,6 +65,16 @@ impl Env {
         }
     }
 
+    /// An environment whose VMs are simulator sandboxes (`--vm-sandbox`, returned), with
+    /// `sim_args`; `None` (skip) without root, `unshare`, packer or sshd.
+    fn sandboxed(sim_args: &[&str]) -> Option<(Env, tempfile::TempDir)> {
+        let packer = sandbox_tools()?;
+        let sandbox = tempfile::tempdir().unwrap();
+        let mut args = vec!["--vm-sandbox", sandbox.path().to_str().unwrap()];
+        args.extend_from_slice(sim_args);
+        Some((Self::start_with(packer, false, &args), sandbox))
+    }
+
     fn marker_dir(&self) -> PathBuf {
         self.dir.path().join("markers")
     }
@@ -83,8 +94,19 @@ impl Env {
 
     /// `packer build` of the fixture template with `-var` overrides.
     fn build_command(&self, template_name: &str, extra_command: &str) -> Command {
+        self.build_command_with(&[], template_name, extra_command)
+    }
+
+    /// [`Env::build_command`] with more `packer build` flags.
+    fn build_command_with(
+        &self,
+        flags: &[&str],
+        template_name: &str,
+        extra_command: &str,
+    ) -> Command {
         let mut c = self.command(&["build", "-color=false"]);
-        c.arg("-var")
+        c.args(flags)
+            .arg("-var")
             .arg(format!("template_name={template_name}"))
             .arg("-var")
             .arg(format!("ssh_username={}", self.sshd.user))
@@ -283,6 +305,168 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     assert_nothing_left(&client).await;
 }
 
+/// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
+fn printed_cs_commands(output: &str) -> Vec<String> {
+    let mut commands: Vec<String> = Vec::new();
+    for line in output.lines() {
+        if let Some((_, c)) = line.split_once(": cs ") {
+            if !commands.iter().any(|seen| seen == c.trim()) {
+                commands.push(c.trim().to_string());
+            }
+        }
+    }
+    commands
+}
+
+/// Runs the `cs` commands an aborted build printed, which must be one per thing it made
+/// (last made first), and checks that nothing is left afterwards.
+async fn remove_what_an_aborted_build_left(env: &Env, cs: &Path, output: &str) {
+    let commands = printed_cs_commands(output);
+    let names: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "deleteFirewallRule",
+            "deletePortForwardingRule",
+            "disassociateIpAddress",
+            "destroyVirtualMachine",
+            "deleteSSHKeyPair"
+        ],
+        "{output}"
+    );
+    for command in &commands {
+        let out = python_cs(cs, &env.sim.api_url, SIM_SECRET_KEY)
+            .args(command.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cs {command}: {}", text(&out));
+    }
+    assert_nothing_left(&env.client()).await;
+}
+
+/// `-on-error=abort` (passed to the builder as `packer_on_error`): the failed build leaves
+/// the VM, its IP, rules and key pair for debugging and prints how to remove each; running
+/// those commands (python `cs`) then leaves nothing behind.
+#[tokio::test]
+async fn on_error_abort_leaves_everything_and_says_how_to_remove_it() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(cs) = require_tool("python cs", which("cs")) else {
+        return;
+    };
+    let out = env
+        .build_command_with(&["-on-error=abort"], "packer-e2e-abort", "exit 1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Aborted without cleanup"), "{t}");
+    assert!(!t.contains("Destroying instance"), "{t}");
+    let client = env.client();
+    let all = Params::new().with("listall", "true");
+    let vms = client.list_virtual_machines(&all).await.unwrap();
+    assert_eq!(vms.len(), 1, "{vms:?}");
+    assert_eq!(vms[0].state.as_deref(), Some("Running"));
+    assert_eq!(client.list_ssh_key_pairs(&all).await.unwrap().len(), 1);
+
+    remove_what_an_aborted_build_left(&env, &cs, &t).await;
+}
+
+/// Runs `packer` under `script` (a pseudo-terminal: Packer asks questions only on one),
+/// typing `keys` every 100 ms until it exits. A terminal in raw mode sends enter as `\r`.
+fn run_in_pty(script: &Path, packer: &Command, keys: &'static [u8]) -> Output {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let line = std::iter::once(quote(packer.get_program()))
+        .chain(packer.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut command = Command::new(script);
+    command.args(["-qefc", &line, "/dev/null"]);
+    for (k, v) in packer.get_envs() {
+        match v {
+            Some(v) => command.env(k, v),
+            None => command.env_remove(k),
+        };
+    }
+    if let Some(dir) = packer.get_current_dir() {
+        command.current_dir(dir);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        while stdin.write_all(keys).and_then(|()| stdin.flush()).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    child.wait_with_output().unwrap()
+}
+
+/// `-on-error=ask`: the failed step's error is shown and Packer's Ui asks what to do;
+/// answering `a` aborts without cleanup, leaving what the printed commands remove.
+#[tokio::test]
+async fn on_error_ask_answered_abort_leaves_everything() {
+    let Some(env) = Env::start(&[]) else { return };
+    let (Some(script), Some(cs)) = (
+        require_tool("script (bsdutils)", which("script")),
+        require_tool("python cs", which("cs")),
+    ) else {
+        return;
+    };
+    let out = run_in_pty(
+        &script,
+        &env.build_command_with(&["-on-error=ask"], "packer-e2e-ask", "exit 1"),
+        b"a\r",
+    );
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("Step \"provision\" failed"), "{t}");
+    assert!(
+        t.contains("[c] Clean up and exit, [a] abort without cleanup"),
+        "{t}"
+    );
+    assert!(t.contains("Aborted without cleanup"), "{t}");
+    assert!(!t.contains("Destroying instance"), "{t}");
+    remove_what_an_aborted_build_left(&env, &cs, &t).await;
+}
+
+/// `-debug` (`packer_debug`): the build pauses after each step and before each cleanup,
+/// asking through Packer's Ui; enter continues. Packer only asks on a terminal, so the
+/// build runs under `script` (a pty), and a person "presses enter" (a carriage return, as
+/// a raw-mode terminal sends it) every 100 ms.
+#[tokio::test]
+async fn debug_pauses_between_steps() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(script) = require_tool("script (bsdutils)", which("script")) else {
+        return;
+    };
+    let out = run_in_pty(
+        &script,
+        &env.build_command_with(&["-debug"], "packer-e2e-debug", "true"),
+        b"\r",
+    );
+    let t = text(&out);
+    assert!(
+        out.status.success(),
+        "{t}\n--- log ---\n{}",
+        env.packer_log()
+    );
+    for pause in [
+        "Pausing after run of step 'create_instance'. Press enter to continue.",
+        "Pausing before cleanup of step 'create_instance'. Press enter to continue.",
+    ] {
+        assert!(t.contains(pause), "{pause}: {t}");
+    }
+    assert_nothing_left(&env.client()).await;
+}
+
 #[tokio::test]
 async fn sigint_to_packers_process_group_during_provisioning_cleans_up() {
     use std::os::unix::process::CommandExt;
@@ -366,6 +550,60 @@ async fn a_faulty_api_still_builds_once_and_leaves_nothing() {
     assert_eq!(successful_deploys(&client).await, 1, "{stats}");
 }
 
+#[tokio::test]
+async fn a_garbling_proxy_builds_once_and_leaves_nothing() {
+    let Some(env) = Env::start(&GARBLING_PROXY) else {
+        return;
+    };
+    env.succeed(&mut env.build_command("packer-e2e-garbled", "true"));
+    let stats = env.sim.stats();
+    assert_garbled(&stats);
+    let client = env.client();
+    let templates = templates_named(&client, "packer-e2e-garbled").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert_nothing_left(&client).await;
+    assert_eq!(successful_deploys(&client).await, 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
+    let Some(env) = Env::start(&GARBLING_PROXY) else {
+        return;
+    };
+    let out = env
+        .build_command("packer-e2e-garbled-fail", "exit 1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-garbled-fail")
+        .await
+        .is_empty());
+    assert_nothing_left(&client).await;
+}
+
+/// Without `expunge` a build leaves its VM Destroyed (not expunged), and nothing else.
+async fn assert_only_destroyed_vms_left(client: &Client) {
+    let all = Params::new().with("listall", "true");
+    let vms = client.list_virtual_machines(&all).await.unwrap();
+    assert!(
+        vms.iter().all(|v| v.state.as_deref() == Some("Destroyed")),
+        "{vms:?}"
+    );
+    assert!(client.list_ssh_key_pairs(&all).await.unwrap().is_empty());
+    assert!(client
+        .list_port_forwarding_rules(&all)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(client.list_firewall_rules(&all).await.unwrap().is_empty());
+}
+
 /// Root and `unshare` for the simulator's VM sandboxes, or `None` (skip) with the reason;
 /// a failure under CI.
 fn sandbox_tools() -> Option<PathBuf> {
@@ -392,21 +630,10 @@ fn sandbox_commands(sandbox: &Path) -> String {
 /// temporary key pair.
 #[tokio::test]
 async fn the_seed_template_builds_unchanged_in_a_vm_sandbox() {
-    let Some(packer) = sandbox_tools() else {
+    let seed = workspace_root().join("crates/cloudstack-sim/fixtures/mesostack-seed.json");
+    let Some((env, sandbox)) = Env::sandboxed(&["--seed", seed.to_str().unwrap()]) else {
         return;
     };
-    let sandbox = tempfile::tempdir().unwrap();
-    let seed = workspace_root().join("crates/cloudstack-sim/fixtures/mesostack-seed.json");
-    let env = Env::start_with(
-        packer,
-        false,
-        &[
-            "--seed",
-            seed.to_str().unwrap(),
-            "--vm-sandbox",
-            sandbox.path().to_str().unwrap(),
-        ],
-    );
     let template =
         workspace_root().join("crates/packer-plugin-cloudstack/tests/fixtures/mesostack.json");
     let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
@@ -426,39 +653,87 @@ async fn the_seed_template_builds_unchanged_in_a_vm_sandbox() {
     // template_os_id "241" is the seed's Ubuntu 14.04 OS type.
     assert_eq!(templates[0].ostypeid.as_deref(), Some("241"));
     // No `expunge` in the seed template: the VM stays, Destroyed; nothing else is left.
-    let all = Params::new().with("listall", "true");
-    let vms = client.list_virtual_machines(&all).await.unwrap();
-    assert!(
-        vms.iter().all(|v| v.state.as_deref() == Some("Destroyed")),
-        "{vms:?}"
+    assert_only_destroyed_vms_left(&client).await;
+}
+
+/// The shipped HCL2 template, built by Packer 1.6.6: Packer decodes the source block with
+/// our gob ConfigSpec and runs the same provisioners as for the JSON template.
+#[tokio::test]
+async fn the_hcl2_template_builds_with_packer_1_6_6_in_a_vm_sandbox() {
+    let Some((env, sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let template = workspace_root().join("packer-templates/mesostack.pkr.hcl");
+    let t = env.succeed(
+        env.command(&["build", "-color=false", "-var", "template_name=hcl2-mesos"])
+            .arg(&template),
     );
-    assert!(client.list_ssh_key_pairs(&all).await.unwrap().is_empty());
-    assert!(client
-        .list_port_forwarding_rules(&all)
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(client.list_firewall_rules(&all).await.unwrap().is_empty());
+    assert!(t.contains("A template was created: hcl2-mesos (id "), "{t}");
+    let commands = sandbox_commands(sandbox.path());
+    assert!(
+        commands.contains("apt-get -y -q install mesos marathon zookeeperd curl jq"),
+        "{commands}"
+    );
+    assert!(
+        commands.contains("install -m 0755 /tmp/configure-node /usr/local/sbin/configure-node"),
+        "{commands}"
+    );
+    let client = env.client();
+    let templates = templates_named(&client, "hcl2-mesos").await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert_only_destroyed_vms_left(&client).await;
+}
+
+/// `ssh_clear_authorized_keys`: the temporary key pair's public key (which the simulated
+/// VM, like cloud-init, put in the login's `authorized_keys`) is gone from the captured
+/// VM's disk; without the option it stays.
+#[tokio::test]
+async fn ssh_clear_authorized_keys_removes_the_temporary_key_from_the_vm() {
+    let Some((env, sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    for (name, clear) in [("keys-kept", false), ("keys-cleared", true)] {
+        let template = serde_json::json!({
+            "builders": [{
+                "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+                "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+                "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+                "instance_name": name, "ssh_username": "ubuntu", "ssh_timeout": "60s",
+                "expunge": true, "ssh_clear_authorized_keys": clear
+            }],
+            "provisioners": [{"type": "shell", "inline": ["grep -c ssh-rsa ~/.ssh/authorized_keys"]}]
+        });
+        let path = env.dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, template.to_string()).unwrap();
+        let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+        assert_eq!(
+            t.contains("Trying to remove ephemeral keys from authorized_keys files"),
+            clear,
+            "{t}"
+        );
+        let root = std::fs::read_dir(sandbox.path().join("vms"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{name}-")))
+            })
+            .unwrap_or_else(|| panic!("no sandbox root for {name}"));
+        let keys =
+            std::fs::read_to_string(root.join("upper/home/ubuntu/.ssh/authorized_keys")).unwrap();
+        assert_eq!(keys.contains("ssh-rsa "), !clear, "{name}: {keys:?}");
+    }
+    assert_nothing_left(&env.client()).await;
 }
 
 /// Password login: with `ssh_password` (the VM's deploy password, `--vm-password`) no key
 /// pair is created and the communicator logs in with the password.
 #[tokio::test]
 async fn a_password_login_builds_in_a_vm_sandbox() {
-    let Some(packer) = sandbox_tools() else {
+    let Some((env, sandbox)) = Env::sandboxed(&["--vm-password", "Pa55-word"]) else {
         return;
     };
-    let sandbox = tempfile::tempdir().unwrap();
-    let env = Env::start_with(
-        packer,
-        false,
-        &[
-            "--vm-password",
-            "Pa55-word",
-            "--vm-sandbox",
-            sandbox.path().to_str().unwrap(),
-        ],
-    );
     let upload = fixture("upload");
     let downloaded = env.dir.path().join("downloaded.txt");
     let template = serde_json::json!({

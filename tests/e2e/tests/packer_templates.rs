@@ -4,7 +4,8 @@
 //!   builder installed, uses every variable it declares, keeps the seed's legacy field names
 //!   and carries no credentials;
 //! * `packer-templates/mesostack.pkr.hcl` parses as HCL and mirrors the JSON (same variables
-//!   and defaults, same provisioners), and its modern field names pass our builder's prepare;
+//!   and defaults, same provisioners), its `required_plugins` sits apart in `plugins.pkr.hcl`,
+//!   and real `packer validate` (Packer 1.6.6, HCL2 through our gob ConfigSpec) accepts it;
 //! * `packer-templates/scripts/provision-mesos.sh` is valid `sh`, and run twice against
 //!   recording stand-ins for sudo/apt-get/apt-key/... under a scratch root it succeeds both
 //!   times, retries a failing apt-get, and the second run adds no repository again.
@@ -157,13 +158,7 @@ fn packer_1_6_6_validates_the_json_template_with_our_builder() {
 
     // Our builder did the checking (the built-in Go builder words it differently), and an
     // emptied variable is caught.
-    let out = packer_validate(&template, &["-var", "zone="]).expect("packer was found");
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("zone: must be set"),
-        "unexpected:\n{}",
-        text(&out)
-    );
+    assert_our_prepare_catches_an_emptied_zone(&template);
 }
 
 // ---- HCL2 ---------------------------------------------------------------------------------
@@ -211,8 +206,11 @@ fn json_to_hcl_syntax(s: &str) -> String {
 fn hcl_template_parses_and_mirrors_the_json_template() {
     let body = hcl_template();
 
-    // packer { required_plugins { cloudstack = { version, source } } }
-    let packer = body
+    // Packer 1.6.6 rejects required_plugins: it lives in plugins.pkr.hcl.
+    assert!(body.blocks().all(|b| b.identifier() != "packer"));
+    let text = fs::read_to_string(templates_dir().join("plugins.pkr.hcl")).expect("read");
+    let plugins = hcl::parse(&text).expect("plugins.pkr.hcl parses as HCL");
+    let packer = plugins
         .blocks()
         .find(|b| b.identifier() == "packer")
         .expect("packer block");
@@ -338,32 +336,11 @@ fn hcl_template_parses_and_mirrors_the_json_template() {
     assert_eq!(hcl_provisioners[1].0, "shell");
 }
 
-/// The HCL source block's fields, resolved to their defaults and fed to our builder through
-/// Packer 1.6.6's JSON path: the modern names pass the same prepare a modern Packer calls.
+/// Packer 1.6.6 reads `mesostack.pkr.hcl` itself: it asks our builder for its HCL2 spec
+/// (gob), decodes the source block with it and passes the values to our prepare.
 #[test]
-fn hcl_source_fields_pass_our_builders_prepare() {
-    let body = hcl_template();
-    let defaults: BTreeMap<String, String> = body
-        .blocks()
-        .filter(|b| b.identifier() == "variable")
-        .map(|b| (labels(b).remove(0), expr_text(&attrs(b.body())["default"])))
-        .collect();
-    let source = body
-        .blocks()
-        .find(|b| b.identifier() == "source")
-        .expect("source block");
-    let mut builder = serde_json::Map::new();
-    builder.insert("type".into(), json!("cloudstack"));
-    for (key, expr) in attrs(source.body()) {
-        let reference = expr_text(&expr);
-        let name = reference
-            .strip_prefix("var.")
-            .unwrap_or_else(|| panic!("{key} = {reference}: expected a variable"));
-        builder.insert(key, json!(defaults[name]));
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let template = dir.path().join("modern.json");
-    fs::write(&template, json!({ "builders": [builder] }).to_string()).expect("write");
+fn packer_1_6_6_validates_the_hcl2_template_with_our_builder() {
+    let template = templates_dir().join("mesostack.pkr.hcl");
     let Some(out) = packer_validate(&template, &[]) else {
         return;
     };
@@ -371,6 +348,66 @@ fn hcl_source_fields_pass_our_builders_prepare() {
         out.status.success(),
         "packer validate failed:\n{}",
         text(&out)
+    );
+    // Our prepare saw the values: an emptied variable is caught by it, naming the field.
+    assert_our_prepare_catches_an_emptied_zone(&template);
+}
+
+/// `-var zone=` fails in our builder's prepare, naming the field (the built-in Go builder
+/// words it differently, so this also shows our builder did the checking).
+fn assert_our_prepare_catches_an_emptied_zone(template: &Path) {
+    let out = packer_validate(template, &["-var", "zone="]).expect("packer was found");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("zone: must be set"),
+        "unexpected:\n{}",
+        text(&out)
+    );
+}
+
+/// A minimal HCL2 template with `fields` in its cloudstack source block.
+fn hcl2_template(dir: &Path, fields: &str) -> PathBuf {
+    let path = dir.join("t.pkr.hcl");
+    let text = format!(
+        "source \"cloudstack\" \"t\" {{\n  zone = \"zone001\"\n  service_offering = \"t1.small\"\n  \
+         source_template = \"Ubuntu 14.04\"\n{fields}\n}}\n\
+         build {{\n  sources = [\"source.cloudstack.t\"]\n}}\n"
+    );
+    fs::write(&path, text).expect("write template");
+    path
+}
+
+/// HCL2 type errors come from Packer itself, through our spec's types, naming the attribute.
+#[test]
+fn hcl2_type_errors_name_the_attribute() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = hcl2_template(dir.path(), "  ssh_port = \"2222\"\n  expunge = true");
+    let Some(out) = packer_validate(&ok, &[]) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out));
+
+    for (field, needle) in [
+        ("  ssh_port = \"twenty-two\"", "ssh_port"),
+        ("  expunge = \"maybe\"", "expunge"),
+        ("  cidr_list = { a = \"b\" }", "cidr_list"),
+    ] {
+        let t = hcl2_template(dir.path(), field);
+        let out = packer_validate(&t, &[]).expect("packer was found");
+        let all = text(&out);
+        assert!(!out.status.success(), "{field}: {all}");
+        assert!(
+            all.contains("Inappropriate value for attribute") && all.contains(needle),
+            "{field}: {all}"
+        );
+    }
+    let t = hcl2_template(dir.path(), "  zone_idd = \"x\"");
+    let out = packer_validate(&t, &[]).expect("packer was found");
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("Unsupported argument") && all.contains("zone_idd"),
+        "{all}"
     );
 }
 

@@ -2,23 +2,15 @@
 //! signs, encodes and polls async jobs its own way. If `cs` can use the simulator, the
 //! simulator speaks CloudStack, not just our client's dialect of it.
 
-use mesostack_e2e::{require_tool, which, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
+use mesostack_e2e::{python_cs, require_tool, which, SimProcess, SIM_SECRET_KEY};
 use serde_json::Value;
-use std::process::Command;
 
 /// Runs `cs ARGS` against the simulator with the given secret, returning (success, stdout JSON
 /// or text, stderr).
 fn cs(sim: &SimProcess, secret: &str, args: &[&str]) -> (bool, String, String) {
     let cs = which("cs").expect("checked by the caller");
-    let out = Command::new(cs)
-        .args(["--quiet"])
+    let out = python_cs(&cs, &sim.api_url, secret)
         .args(args)
-        .env("CLOUDSTACK_ENDPOINT", &sim.api_url)
-        .env("CLOUDSTACK_KEY", SIM_API_KEY)
-        .env("CLOUDSTACK_SECRET", secret)
-        .env("CLOUDSTACK_TIMEOUT", "30")
-        .env_remove("CLOUDSTACK_REGION")
-        .env("CLOUDSTACK_CONFIG", "/nonexistent/cloudstack.ini")
         .output()
         .expect("cs runs");
     (

@@ -16,7 +16,10 @@ use std::{
 };
 
 use cloudstack::Params;
-use mesostack_e2e::{workspace_bin, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
+use mesostack_e2e::{
+    assert_garbled, workspace_bin, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
+    SIM_SECRET_KEY,
+};
 use serde_json::Value;
 use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
 
@@ -277,6 +280,7 @@ fn mesostack_lifecycle_with_real_terraform() {
     let provider = provider_bin();
     for tf in &tfs {
         let sim = SimProcess::start::<&str>(&[]);
+        let seeded = everything(&sim);
         make_keypair(&sim);
         let mut m = Module::new(tf, &sim, &provider);
         m.init();
@@ -372,21 +376,25 @@ fn mesostack_lifecycle_with_real_terraform() {
         // 5. import an instance and the network into a config of their own
         import_instance_and_network(tf, &sim, &provider, &w);
 
-        // 6. destroy: nothing of the module is left
+        // 6. destroy: one delete call per object (nothing relies on the
+        // simulator cascading a network's deletion to its IPs and rules), an
+        // empty state, and nothing left anywhere in the simulator
+        let before = sim.stats();
         m.ok(&["destroy", "-auto-approve", "-input=false"]);
-        let w = world(&sim);
-        assert!(w.network.is_none(), "{w:?}");
-        let c = api(&sim);
-        let leftovers = rt()
-            .block_on(c.list_virtual_machines(&Params::new().with("listall", "true")))
-            .unwrap();
-        assert!(
-            !leftovers.iter().any(|v| v
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("master-") || n.starts_with("slave-"))),
-            "{leftovers:?}"
-        );
+        assert_eq!(state_list(&m), Vec::<String>::new());
+        let d = delta(&sim, &before);
+        for (command, calls) in [
+            ("destroyVirtualMachine", 8),
+            // SSH per node, Mesos and Marathon
+            ("deletePortForwardingRule", 10),
+            ("deleteFirewallRule", 10),
+            ("deleteEgressFirewallRule", 3),
+            ("disassociateIpAddress", 1),
+            ("deleteNetwork", 1),
+        ] {
+            assert_eq!(count(&d, command), calls, "{command}: {d:?}");
+        }
+        assert_eq!(everything(&sim), seeded);
         sim.stop();
     }
 }
@@ -574,6 +582,7 @@ fn apply_converges_under_api_faults() {
 
 fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
     let sim = SimProcess::start(&["--fault-rate", "0.2", "--fault-seed", "7"]);
+    let seeded = everything(&sim);
     // the key pair through a client that retries what the faults break
     let mut made = false;
     for _ in 0..10 {
@@ -607,9 +616,36 @@ fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
     );
     let w = world(&sim);
     assert_full_cluster(&w, 3, 3);
-    let mut names: Vec<&str> = w.vms.iter().map(|(n, _)| n.as_str()).collect();
-    names.dedup();
-    assert_eq!(names.len(), 6, "duplicate VMs: {w:?}");
+    // Faults were injected, of the default kinds only (the garbled answers are
+    // `a_garbling_proxy_neither_duplicates_nor_orphans`'s), before and after
+    // CloudStack applied a change.
+    let stats = sim.stats();
+    let kinds: Vec<&String> = stats["fault_kinds"].as_object().unwrap().keys().collect();
+    let defaults = [
+        "drop_after",
+        "drop_before",
+        "internal_error_before",
+        "unavailable_after",
+        "unavailable_before",
+    ];
+    assert!(
+        kinds.iter().all(|k| defaults.contains(&k.as_str())),
+        "{stats}"
+    );
+    assert!(kinds.iter().any(|k| k.ends_with("_after")), "{stats}");
+    assert!(kinds.iter().any(|k| k.ends_with("_before")), "{stats}");
+    // No duplicate VM or network anywhere in the simulator, whatever its name.
+    let all = everything(&sim);
+    let names: Vec<&str> = all.vms.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["master-0", "master-1", "master-2", "slave-0", "slave-1", "slave-2"],
+        "duplicate VMs: {all:?}"
+    );
+    let mut networks = seeded.networks.clone();
+    networks.push("subnet01".into());
+    networks.sort();
+    assert_eq!(all.networks, networks, "duplicate networks: {all:?}");
     let mut plan_ok = false;
     for _ in 0..4 {
         let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
@@ -787,4 +823,146 @@ resource "cloudstack_firewall" "web" {{
         let plan = run(&["plan", "-detailed-exitcode", "-input=false"], wanted);
         assert_eq!(plan.code, 0, "{}", plan.stdout);
     }
+}
+
+/// Everything the simulator holds, whatever its name: what a test must find
+/// empty after a destroy (the seeded network and its source NAT aside).
+#[derive(Debug, Default, PartialEq)]
+struct Everything {
+    /// `(name, state)` of every VM.
+    vms: Vec<(String, String)>,
+    networks: Vec<String>,
+    /// Public IPs other than source NAT ones.
+    public_ips: usize,
+    port_forwards: usize,
+    firewall_rules: usize,
+    egress_rules: usize,
+}
+
+/// [`Everything`], read through a client that retries (the simulator may be
+/// injecting faults).
+fn everything(sim: &SimProcess) -> Everything {
+    let c = api(sim);
+    rt().block_on(async {
+        let all = Params::new().with("listall", "true");
+        let mut vms: Vec<(String, String)> = c
+            .list_virtual_machines(&all)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.name.unwrap_or_default(), v.state.unwrap_or_default()))
+            .collect();
+        vms.sort();
+        let networks = c.list_networks(&all).await.unwrap();
+        let mut names: Vec<String> = networks
+            .iter()
+            .map(|n| n.name.clone().unwrap_or_default())
+            .collect();
+        names.sort();
+        let mut egress_rules = 0;
+        for n in &networks {
+            let scope = all.clone().with("networkid", &n.id);
+            egress_rules += c.list_egress_firewall_rules(&scope).await.unwrap().len();
+        }
+        Everything {
+            vms,
+            networks: names,
+            public_ips: c
+                .list_public_ip_addresses(&all)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|i| i.issourcenat != Some(true))
+                .count(),
+            port_forwards: c.list_port_forwarding_rules(&all).await.unwrap().len(),
+            firewall_rules: c.list_firewall_rules(&all).await.unwrap().len(),
+            egress_rules,
+        }
+    })
+}
+
+/// `terraform state list` (empty after a complete destroy).
+fn state_list(m: &Module) -> Vec<String> {
+    m.ok(&["state", "list"])
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `args` until Terraform succeeds (at most `tries` times); returns the
+/// number of runs.
+fn until_ok(m: &Module, args: &[&str], tries: usize) -> usize {
+    for run in 1..=tries {
+        let out = m.tf(args);
+        if out.code == 0 {
+            return run;
+        }
+        eprintln!("run {run} of {args:?} failed:\n{}", out.stderr.trim());
+    }
+    panic!("terraform {args:?} did not succeed in {tries} runs");
+}
+
+/// A flaky proxy in front of CloudStack (`--fault-kinds truncated_after,html_after`):
+/// commands go through, then some answers arrive as truncated JSON or an HTML
+/// page with status 200 — job polls during deploys included. Re-applies
+/// converge on exactly the planned objects (an accepted create is kept in
+/// state, tainted if it could not be confirmed, never orphaned), and destroy
+/// leaves nothing anywhere in the simulator.
+#[test]
+fn a_garbling_proxy_neither_duplicates_nor_orphans() {
+    for_each_terraform(converges_through_a_garbling_proxy);
+}
+
+fn converges_through_a_garbling_proxy(tf: &TerraformBinary, provider: &Path) {
+    let sim = SimProcess::start(&GARBLING_PROXY);
+    let seeded = everything(&sim);
+    rt().block_on(api(&sim).create_ssh_key_pair(KEY_NAME))
+        .unwrap();
+    let m = Module::new(tf, &sim, provider);
+    until_ok(&m, &["init", "-input=false"], 3);
+    let applies = until_ok(&m, &["apply", "-auto-approve", "-input=false"], 8);
+    let stats = sim.stats();
+    eprintln!(
+        "[terraform {}] converged after {applies} applies; {stats}",
+        m.version
+    );
+    // Faults of exactly the proxy's kinds were injected.
+    assert_garbled(&stats);
+
+    // Exactly the planned objects, counted across the whole simulator.
+    let all = everything(&sim);
+    let names: Vec<&str> = all.vms.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["master-0", "master-1", "master-2", "slave-0", "slave-1", "slave-2"],
+        "{all:?}"
+    );
+    assert!(all.vms.iter().all(|(_, s)| s == "Running"), "{all:?}");
+    let mut networks = seeded.networks.clone();
+    networks.push("subnet01".into());
+    networks.sort();
+    assert_eq!(all.networks, networks);
+    assert_full_cluster(&world(&sim), 3, 3);
+    let plan = m.tf(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_ne!(plan.code, 2, "changes after convergence:\n{}", plan.stdout);
+
+    // Destroy leaves nothing, with a delete call for every object.
+    let before = sim.stats();
+    until_ok(&m, &["destroy", "-auto-approve", "-input=false"], 3);
+    assert_eq!(state_list(&m), Vec::<String>::new());
+    assert_eq!(everything(&sim), seeded);
+    let d = delta(&sim, &before);
+    for (command, at_least) in [
+        ("destroyVirtualMachine", 6),
+        ("deletePortForwardingRule", 8),
+        ("deleteFirewallRule", 8),
+        ("disassociateIpAddress", 1),
+        ("deleteNetwork", 1),
+    ] {
+        assert!(count(&d, command) >= at_least, "{command}: {d:?}");
+    }
+    sim.stop();
 }

@@ -50,9 +50,13 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    if let Some(v) = p.opt("vpcid") {
-        // The simulator has no VPCs, so any vpcid names nothing.
-        return Err(p.invalid_id("vpcid", v));
+    if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
+        let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
+        let action = JobAction::Activate {
+            object: "ipaddress".into(),
+            id: id.clone(),
+        };
+        return Ok(ctx.async_answer(ASSOCIATE_CMD, "IpAddress", &id, action));
     }
     let Some(network) = optional_id(p, "networkid", &ctx.world.networks, |n| &n.id)?.cloned()
     else {
@@ -111,6 +115,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let id = check_id_filter_in(ctx.world, p, "id")?;
     let netid = check_id_filter_in(ctx.world, p, "associatednetworkid")?;
     let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
+    let vpcid = check_id_filter_in(ctx.world, p, "vpcid")?;
     let sourcenat = p.bool("issourcenat")?;
     let w = &*ctx.world;
     let items = w
@@ -125,6 +130,11 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .unwrap_or(true)
         })
         .filter(|i| zoneid.as_deref().map(|z| z == i.zoneid).unwrap_or(true))
+        .filter(|i| {
+            vpcid
+                .as_deref()
+                .is_none_or(|v| i.vpcid.as_deref() == Some(v))
+        })
         .filter(|i| sourcenat.map(|s| s == i.issourcenat).unwrap_or(true))
         .map(|i| render::public_ip(w, i))
         .collect();

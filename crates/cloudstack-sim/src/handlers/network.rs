@@ -86,6 +86,7 @@ pub fn create_network(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> 
             }
         }
     };
+    let tier_acl = super::vpc::check_tier(ctx.world, p, offering.forvpc, &cidr)?;
     if offering.specifyipranges && (p.opt("startip").is_none() || p.opt("gateway").is_none()) {
         return Err(ApiError::param(
             "startip, gateway and netmask are required by this network offering (specifyipranges)",
@@ -111,8 +112,13 @@ pub fn create_network(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> 
         vpcid: p.opt("vpcid").map(str::to_string),
         next_host: 10,
     };
-    if offering.guestiptype.eq_ignore_ascii_case("Isolated") && offering.has_source_nat() {
+    // a VPC tier uses its VPC's source NAT
+    let isolated = offering.guestiptype.eq_ignore_ascii_case("Isolated");
+    if isolated && offering.has_source_nat() && tier_acl.is_none() {
         address::allocate(ctx, &zone.id, Some(&id), None, true, "Allocated")?;
+    }
+    if let Some(acl) = tier_acl {
+        ctx.world.vpc.tier_acls.insert(id.clone(), acl);
     }
     ctx.world.networks.push(network);
     ctx.changed = true;

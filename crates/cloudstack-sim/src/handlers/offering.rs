@@ -37,7 +37,7 @@ pub fn list_disk_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiEr
     list_answer(p, "diskoffering", items)
 }
 
-/// listNetworkOfferings (id, name, keyword, guestiptype).
+/// listNetworkOfferings (id, name, keyword, guestiptype, forvpc).
 pub fn list_network_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let id = check_id_filter_in(ctx.world, p, "id")?;
     let items = ctx
@@ -47,6 +47,10 @@ pub fn list_network_offerings(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Ap
         .filter(|o| id.as_deref().map(|i| i == o.id).unwrap_or(true))
         .filter(|o| name_matches(p, &o.name))
         .filter(|o| keyword_matches(p, &[&o.name, &o.displaytext]))
+        .filter(|o| {
+            p.opt("forvpc")
+                .is_none_or(|f| f.eq_ignore_ascii_case(&o.forvpc.to_string()))
+        })
         .filter(|o| {
             p.opt("guestiptype")
                 .map(|g| g.eq_ignore_ascii_case(&o.guestiptype))

@@ -17,6 +17,7 @@ fn resource_exists(ctx: &Ctx<'_>, kind: &str, id: &str) -> bool {
         "template" | "iso" => w.template(id).is_some(),
         "volume" => w.volumes.iter().any(|v| v.id == id),
         "network" => w.network(id).is_some(),
+        "vpc" => w.vpc.vpc(id).is_some(),
         "publicipaddress" => w.public_ip(id).is_some(),
         "portforwardingrule" => w.port_forwarding_rules.iter().any(|r| r.id == id),
         "firewallrule" => {
@@ -36,6 +37,7 @@ fn canonical_type(kind: &str) -> Option<&'static str> {
         "PublicIpAddress",
         "PortForwardingRule",
         "FirewallRule",
+        "Vpc",
     ];
     TYPES.iter().copied().find(|t| t.eq_ignore_ascii_case(kind))
 }

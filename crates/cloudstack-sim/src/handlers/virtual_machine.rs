@@ -105,24 +105,13 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         None => None,
     };
-    let userdata = match p.opt("userdata") {
-        Some(u) => {
-            let clean: String = u.chars().filter(|c| !c.is_whitespace()).collect();
-            if base64::engine::general_purpose::STANDARD
-                .decode(clean.as_bytes())
-                .is_err()
-            {
-                return Err(ApiError::param("User data is not base64 encoded."));
-            }
-            if clean.len() > 32768 {
-                return Err(ApiError::param(
-                    "User data is too long for an http POST request",
-                ));
-            }
-            Some(clean)
-        }
-        None => None,
-    };
+    let affinitygroupids = super::affinity_group::groups_param(ctx, p)?;
+    let userdata = p
+        .opt("userdata")
+        .map(super::user_data::validate)
+        .transpose()?;
+    let userdataid =
+        super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
     // Networks: explicit ids, else the zone's first network (advanced zones need one).
     let mut network_ids = p.list("networkids");
     for id in &network_ids {
@@ -266,6 +255,9 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         templateid: Some(template.id.clone()),
         deviceid: 0,
         created: now.clone(),
+        state: "Ready".into(),
+        attached: Some(now.clone()),
+        projectid: None,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -279,6 +271,9 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             templateid: None,
             deviceid: 1,
             created: now.clone(),
+            state: "Ready".into(),
+            attached: Some(now.clone()),
+            projectid: None,
         });
     }
     let start = p.flag("startvm", true)?;
@@ -306,6 +301,9 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         guestosid: template.ostypeid.clone(),
         number,
         isoid: is_iso.then(|| template.id.clone()),
+        affinitygroupids,
+        hostid: None,
+        userdataid,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -487,6 +485,8 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             return Err(ApiError::param("User data is not base64 encoded."));
         }
     }
+    let userdataid =
+        super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
     let Some(v) = ctx.world.vm_mut(&vm.id) else {
         return Err(p.invalid_id("id", &vm.id));
     };
@@ -501,6 +501,9 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     if let Some(u) = p.opt("userdata") {
         v.userdata = Some(u.to_string());
+    }
+    if let Some(u) = &userdataid {
+        v.userdataid = Some(u.clone());
     }
     if let Some(os) = p.opt("ostypeid") {
         v.guestosid = os.to_string();
@@ -593,6 +596,7 @@ pub fn list_volumes(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .unwrap_or(true)
         })
         .filter(|v| zoneid.as_deref().map(|z| z == v.zoneid).unwrap_or(true))
+        .filter(|v| super::project::visible(p, v.projectid.as_deref()))
         .filter(|v| name_matches(p, &v.name))
         .filter(|v| keyword_matches(p, &[&v.name]))
         .map(|v| render::volume(w, v))

@@ -1,4 +1,4 @@
-//! Zones, OS types, capabilities and the always-empty lists (projects, security groups, VPCs).
+//! Zones, OS types, capabilities and the always-empty lists (projects, security groups).
 
 use super::{check_id_filter_in, keyword_matches, list_answer, name_matches, Ctx};
 use crate::error::ApiError;
@@ -88,21 +88,6 @@ pub fn list_capabilities(_ctx: &mut Ctx<'_>, _p: &Params) -> Result<Value, ApiEr
         "apilimitmax": 10000,
         "allowuserexpungerecovervolume": true,
     }}))
-}
-
-/// listProjects: the simulator has no projects.
-pub fn list_empty_projects(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "project", Vec::new())
-}
-
-/// listSecurityGroups: advanced zones without security groups.
-pub fn list_empty_security_groups(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "securitygroup", Vec::new())
-}
-
-/// listVPCs: no VPCs in the simulator.
-pub fn list_empty_vpcs(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    list_answer(p, "vpc", Vec::new())
 }
 
 /// listRegions: the single local region.

@@ -95,3 +95,68 @@ async fn faults_are_deterministic_and_consistent() {
     assert_eq!(names_a.len() as u64, ok + after);
     assert!(after > 0);
 }
+
+/// `--fault-kinds truncated_after,html_after`: a flaky proxy that lets every command through
+/// and then garbles some answers (status 200), reads included.
+#[tokio::test]
+async fn garbled_answers_come_after_the_command_ran() {
+    let t = TestSim::start(Options {
+        fault_rate: 0.5,
+        fault_seed: 5,
+        fault_kinds: cloudstack_sim::faults::Fault::parse_list("truncated_after,html_after")
+            .unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let mut garbled = 0;
+    for i in 0..20 {
+        let name = format!("g-{i}");
+        let a = t
+            .call(
+                "deployVirtualMachine",
+                &[
+                    ("zoneid", ZONE),
+                    ("serviceofferingid", SMALL),
+                    ("templateid", TEMPLATE),
+                    ("name", &name),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{name}: {:?}", a.body);
+        match &a.body {
+            // Not JSON: cut short, or the proxy's page.
+            serde_json::Value::String(text) => {
+                garbled += 1;
+                assert!(
+                    text.starts_with("{\"deployvirtualmachineresponse\"")
+                        || text.contains("<html>"),
+                    "{text}"
+                );
+            }
+            body => assert!(body["deployvirtualmachineresponse"]["jobid"].is_string()),
+        }
+    }
+    assert!(garbled > 0, "no answer was garbled");
+    // Every deploy ran, garbled or not; list answers are garbled too, so retry the read.
+    let mut listed = None;
+    for _ in 0..50 {
+        let a = t
+            .call("listVirtualMachines", &[("page", "1"), ("pagesize", "500")])
+            .await;
+        if let Some(vms) = a.inner()["virtualmachine"].as_array() {
+            listed = Some(vms.len());
+            break;
+        }
+    }
+    assert_eq!(listed, Some(20));
+    let stats = t.stats().await;
+    let kinds = stats["fault_kinds"].as_object().unwrap();
+    assert!(
+        kinds
+            .keys()
+            .all(|k| k == "truncated_after" || k == "html_after"),
+        "{stats}"
+    );
+    assert!(kinds.contains_key("truncated_after") && kinds.contains_key("html_after"));
+    assert!(stats["faults"].as_u64().unwrap() >= garbled);
+}

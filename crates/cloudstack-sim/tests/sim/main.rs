@@ -8,5 +8,7 @@ mod binary;
 mod concurrency;
 mod faults;
 mod forwarding;
+mod jobs;
 mod lifecycle;
 mod persistence;
+mod vpc;

@@ -26,12 +26,14 @@ async fn lists_are_retried_through_every_transient_fault() {
             Fault::DropAfter,
             Fault::Api530After,
             Fault::TooMany,
+            Fault::TruncatedAfter,
+            Fault::HtmlAfter,
         ],
     );
     let zones = cloud.client().list_zones(&Params::new()).await.unwrap();
     assert_eq!(zones.len(), 1);
     assert_eq!(zones[0].name.as_deref(), Some("zone001"));
-    assert_eq!(cloud.calls("listZones"), 6);
+    assert_eq!(cloud.calls("listZones"), 8);
 }
 
 #[tokio::test]
@@ -78,6 +80,8 @@ async fn named_deploy_never_duplicates_under_any_single_fault() {
         Fault::Api530After,
         Fault::DropAfter,
         Fault::TimeoutAfter,
+        Fault::TruncatedAfter,
+        Fault::HtmlAfter,
     ] {
         let cloud = FakeCloud::new();
         cloud.inject("deployVirtualMachine", &[fault, fault]);
@@ -92,7 +96,12 @@ async fn named_deploy_never_duplicates_under_any_single_fault() {
         assert_eq!(vm.ip_address(), Some("10.1.1.10"));
         let applied_first = matches!(
             fault,
-            Fault::Status503After | Fault::Api530After | Fault::DropAfter | Fault::TimeoutAfter
+            Fault::Status503After
+                | Fault::Api530After
+                | Fault::DropAfter
+                | Fault::TimeoutAfter
+                | Fault::TruncatedAfter
+                | Fault::HtmlAfter
         );
         let expected_sends = if applied_first { 1 } else { 3 };
         assert_eq!(
@@ -205,4 +214,89 @@ async fn polling_outage_after_an_accepted_create_recovers_by_lookup() {
     assert_eq!(vm.state.as_deref(), Some("Running"));
     assert_eq!(cloud.calls("deployVirtualMachine"), 1);
     assert_eq!(cloud.vms_named("db-1"), 1);
+}
+
+#[tokio::test]
+async fn garbled_job_polls_are_retried_like_dropped_connections() {
+    let cloud = FakeCloud::new();
+    cloud.inject(
+        "queryAsyncJobResult",
+        &[Fault::HtmlAfter, Fault::TruncatedAfter, Fault::HtmlAfter],
+    );
+    let vm = cloud
+        .client()
+        .deploy_virtual_machine(&deploy(Some("slave-1")))
+        .await
+        .unwrap();
+    assert_eq!(vm.state.as_deref(), Some("Running"));
+    assert_eq!(cloud.calls("deployVirtualMachine"), 1);
+    assert_eq!(cloud.vms_named("slave-1"), 1);
+}
+
+#[tokio::test]
+async fn an_accepted_create_keeps_its_id_whatever_fails_later() {
+    // Polling and the recovery lookup both keep answering garbage: the deploy fails, but the
+    // id CloudStack gave in its first answer is in the log.
+    let cloud = FakeCloud::new();
+    cloud.inject("queryAsyncJobResult", &[Fault::HtmlAfter; 40]);
+    cloud.inject("listVirtualMachines", &[Fault::TruncatedAfter; 40]);
+    let log = cloudstack::AcceptedLog::new();
+    let client = cloud.client().recording_accepted(&log);
+    let err = client
+        .deploy_virtual_machine(&deploy(Some("slave-1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unconfirmed { .. }), "{err}");
+    assert_eq!(cloud.vms_named("slave-1"), 1);
+    let entries = log.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].command, "deployVirtualMachine");
+    assert!(entries[0].job_id.is_some());
+    assert_eq!(
+        log.last_id("deployvirtualmachine").as_deref(),
+        Some(entries[0].id.as_str())
+    );
+
+    // A job that fails still leaves the VM (in Error state) behind: its id is known too.
+    let cloud = FakeCloud::new();
+    let log = cloudstack::AcceptedLog::new();
+    let err = cloud
+        .client()
+        .recording_accepted(&log)
+        .deploy_virtual_machine(&deploy(Some("fail-1")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::JobFailed { .. }), "{err}");
+    assert!(log.last_id("deployVirtualMachine").is_some());
+
+    // A client without a log records nothing and behaves as before.
+    let cloud = FakeCloud::new();
+    let log = cloudstack::AcceptedLog::new();
+    cloud
+        .client()
+        .deploy_virtual_machine(&deploy(Some("web-1")))
+        .await
+        .unwrap();
+    assert!(log.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_garbled_answer_to_an_unnamed_create_is_reported_not_resent() {
+    for fault in [Fault::TruncatedAfter, Fault::HtmlAfter] {
+        let cloud = FakeCloud::new();
+        cloud.inject("deployVirtualMachine", &[fault]);
+        let log = cloudstack::AcceptedLog::new();
+        let err = cloud
+            .client()
+            .recording_accepted(&log)
+            .deploy_virtual_machine(&deploy(None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unconfirmed { .. }), "{fault:?}: {err}");
+        assert!(err.to_string().contains("cannot decode"), "{err}");
+        assert_eq!(cloud.calls("deployVirtualMachine"), 1);
+        assert_eq!(cloud.vm_count(), 1);
+        // The answer naming the id was lost, so there is nothing to record.
+        assert!(log.entries().is_empty());
+    }
 }

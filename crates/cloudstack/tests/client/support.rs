@@ -34,6 +34,10 @@ pub enum Fault {
     TimeoutAfter,
     /// HTTP 429 (rate limited), nothing applied.
     TooMany,
+    /// Applies the request, then a proxy cuts the JSON answer short (status 200).
+    TruncatedAfter,
+    /// Applies the request, then a proxy answers its own HTML page with status 200.
+    HtmlAfter,
 }
 
 #[derive(Debug, Default)]
@@ -205,7 +209,7 @@ impl State {
             return Some(f);
         }
         if self.random_fault_rate > 0.0 && self.next_random() < self.random_fault_rate {
-            const ALL: [Fault; 7] = [
+            const ALL: [Fault; 9] = [
                 Fault::Refused,
                 Fault::Status503Before,
                 Fault::Status503After,
@@ -213,6 +217,8 @@ impl State {
                 Fault::DropAfter,
                 Fault::TimeoutAfter,
                 Fault::TooMany,
+                Fault::TruncatedAfter,
+                Fault::HtmlAfter,
             ];
             let i = (self.next_random() * ALL.len() as f64) as usize % ALL.len();
             return Some(ALL[i]);
@@ -433,6 +439,18 @@ impl State {
             Some(Fault::TimeoutAfter) => {
                 self.apply(&command, &p);
                 Err(dropped(true))
+            }
+            Some(Fault::TruncatedAfter) => {
+                let mut answer = self.apply(&command, &p);
+                answer.body.truncate(answer.body.len() / 2);
+                Ok(answer)
+            }
+            Some(Fault::HtmlAfter) => {
+                self.apply(&command, &p);
+                Ok(HttpResponse {
+                    status: 200,
+                    body: b"<html><body>Please sign in to continue</body></html>".to_vec(),
+                })
             }
         }
     }

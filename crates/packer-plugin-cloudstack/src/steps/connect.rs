@@ -80,6 +80,7 @@ impl Step<BuildState> for Connect {
             port,
             username: c.ssh.username.clone(),
             auth,
+            keep_alive_interval: c.ssh.keep_alive_interval,
         };
         let comm = SshCommunicator::connect_with_retry(
             &target,

@@ -17,19 +17,44 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct CreateInstance;
 
-/// The VM's state: `Some(None)` = gone, `None` = could not tell.
-async fn vm_state(state: &BuildState, id: &str) -> Option<Option<String>> {
-    match state.client.get_virtual_machine(id).await {
-        Ok(Some(vm)) => Some(Some(vm.state.unwrap_or_default())),
-        Ok(None) => Some(None),
-        Err(_) => None,
-    }
+/// The VM's state, `None` when it is gone.
+async fn vm_state(state: &BuildState, id: &str) -> Result<Option<String>, cloudstack::Error> {
+    Ok(state
+        .client
+        .get_virtual_machine(id)
+        .await?
+        .map(|vm| vm.state.unwrap_or_default()))
+}
+
+/// The id of the build VM found by name after a deploy whose outcome is unknown.
+async fn find_by_name(state: &BuildState, zone_id: &str, name: &str) -> Option<String> {
+    let scope = cloudstack::Params::new()
+        .with("zoneid", zone_id)
+        .with("name", name)
+        .with("listall", "true");
+    let vms = state.client.list_virtual_machines(&scope).await.ok()?;
+    vms.into_iter()
+        .find(|v| v.name.as_deref() == Some(name))
+        .map(|v| v.id)
 }
 
 #[async_trait]
 impl Step<BuildState> for CreateInstance {
     fn name(&self) -> &str {
         "create_instance"
+    }
+
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        state
+            .vm_id
+            .iter()
+            .map(|id| {
+                format!(
+                    "instance {} ({id}): cs destroyVirtualMachine id={id} expunge=true",
+                    state.config.instance_name
+                )
+            })
+            .collect()
     }
 
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
@@ -64,18 +89,20 @@ impl Step<BuildState> for CreateInstance {
             Ok(vm) => vm,
             Err(e) => {
                 // The VM may exist even though the answer was lost or its job failed late:
-                // find it by its (per-build) name so cleanup removes it.
-                let scope = cloudstack::Params::new()
-                    .with("zoneid", &req.zone_id)
-                    .with("name", &c.instance_name)
-                    .with("listall", "true");
-                if let Ok(vms) = state.client.list_virtual_machines(&scope).await {
-                    if let Some(vm) = vms
-                        .into_iter()
-                        .find(|v| v.name.as_deref() == Some(c.instance_name.as_str()))
-                    {
-                        state.vm_id = Some(vm.id);
-                    }
+                // take the id CloudStack gave, else find it by its (per-build) name, so
+                // cleanup removes it.
+                state.vm_id = match state.accepted.last_id("deployVirtualMachine") {
+                    Some(id) => Some(id),
+                    None => find_by_name(state, &req.zone_id, &c.instance_name).await,
+                };
+                if let Some(id) = &state.vm_id {
+                    ctx.ui
+                        .message(format!(
+                            "Instance {} was created (id {id}) before the failure; cleanup \
+                             destroys it",
+                            c.instance_name
+                        ))
+                        .await;
                 }
                 return Err(Error::api(format!(
                     "deploying instance {} (check the zone, offering, template and network, \
@@ -147,37 +174,45 @@ impl Step<BuildState> for CreateInstance {
         let Some(id) = state.vm_id.take() else {
             return;
         };
+        let (st, vm): (&BuildState, &str) = (state, &id);
         ctx.ui.say(format!("Destroying instance {id}...")).await;
         // An answer lost after the server acted makes the retried call fail ("already
         // destroyed"); the VM's state, read afterwards, is what counts.
-        if let Err(e) = state.client.destroy_virtual_machine(&id, false).await {
-            match vm_state(state, &id).await {
-                Some(None) => return,
-                Some(Some(s)) if s == "Destroyed" || s == "Expunging" => {}
-                _ => {
-                    ctx.ui
-                        .error(format!(
-                            "Error destroying instance {id}: {e}; destroy it yourself"
-                        ))
-                        .await;
-                    return;
+        let destroyed = super::clean_up(
+            st,
+            ctx,
+            &format!("destroying instance {id}"),
+            &format!("destroy it yourself (destroyVirtualMachine id={id} expunge=true)"),
+            || async move {
+                let Err(e) = st.client.destroy_virtual_machine(vm, false).await else {
+                    return Ok(());
+                };
+                match vm_state(st, vm).await? {
+                    None => Ok(()),
+                    Some(s) if s == "Destroyed" || s == "Expunging" => Ok(()),
+                    Some(_) => Err(e),
                 }
-            }
-        }
-        if state.config.expunge {
+            },
+        )
+        .await;
+        if destroyed && st.config.expunge {
             ctx.ui.say(format!("Expunging instance {id}...")).await;
-            match state.client.expunge_virtual_machine(&id).await {
-                Ok(()) => {}
-                Err(_) if matches!(vm_state(state, &id).await, Some(None)) => {}
-                Err(e) => {
-                    ctx.ui
-                        .error(format!(
-                            "Error expunging instance {id}: {e}; it is destroyed but not \
-                             expunged"
-                        ))
-                        .await
-                }
-            }
+            super::clean_up(
+                st,
+                ctx,
+                &format!("expunging instance {id}"),
+                &format!("it is destroyed but not expunged (expungeVirtualMachine id={id})"),
+                || async move {
+                    let Err(e) = st.client.expunge_virtual_machine(vm).await else {
+                        return Ok(());
+                    };
+                    match vm_state(st, vm).await? {
+                        None => Ok(()),
+                        Some(_) => Err(e),
+                    }
+                },
+            )
+            .await;
         }
     }
 }

@@ -33,6 +33,14 @@ impl Step<BuildState> for Keypair {
         "keypair"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        state
+            .temporary_keypair
+            .iter()
+            .map(|name| format!("temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}"))
+            .collect()
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         state.ssh_password = c.ssh.password.clone();
@@ -102,17 +110,13 @@ impl Step<BuildState> for Keypair {
         ctx.ui
             .say(format!("Deleting temporary SSH key pair {name}..."))
             .await;
-        match state.client.delete_ssh_key_pair(&name).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                ctx.ui
-                    .error(format!(
-                        "Error deleting temporary SSH key pair {name}: {e}; delete it yourself \
-                         (deleteSSHKeyPair name={name})"
-                    ))
-                    .await
-            }
-        }
+        super::clean_up(
+            state,
+            ctx,
+            &format!("deleting temporary SSH key pair {name}"),
+            &format!("delete it yourself (deleteSSHKeyPair name={name})"),
+            || state.client.delete_ssh_key_pair(&name),
+        )
+        .await;
     }
 }

@@ -3,13 +3,18 @@
 //! `packer_sdk::steps::run_steps`, which cleans up every step that ran, last first, on
 //! success, failure and cancel.
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use cloudstack::{model::Template, Client};
+use cloudstack::{model::Template, AcceptedLog, Client};
 use packer_sdk::steps::Step;
 
 use crate::{config::Config, error::Error, ssh::SshCommunicator};
 
+pub mod clear_authorized_keys;
 pub mod connect;
 pub mod create_instance;
 pub mod create_template;
@@ -53,8 +58,11 @@ pub struct Resolved {
 pub struct BuildState {
     /// The validated configuration.
     pub config: Arc<Config>,
-    /// The CloudStack client.
+    /// The CloudStack client; it records every create CloudStack accepts in `accepted`.
     pub client: Client,
+    /// Ids of the objects CloudStack accepted to create, known the moment the answer names
+    /// them: a step that fails later still hands them to its cleanup.
+    pub accepted: AcceptedLog,
     /// Step `prepare_config`.
     pub resolved: Resolved,
     /// Key pair to deploy with (temporary or `ssh_keypair_name`).
@@ -116,9 +124,11 @@ impl std::fmt::Debug for BuildState {
 impl BuildState {
     /// A fresh state for `config`, talking through `client`.
     pub fn new(config: Arc<Config>, client: Client) -> Self {
+        let accepted = AcceptedLog::new();
         Self {
             config,
-            client,
+            client: client.recording_accepted(&accepted),
+            accepted,
             resolved: Resolved::default(),
             keypair: None,
             temporary_keypair: None,
@@ -151,6 +161,7 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(detach_iso::DetachIso),
         Box::new(connect::Connect),
         Box::new(provision::Provision),
+        Box::new(clear_authorized_keys::ClearAuthorizedKeys),
         Box::new(shutdown::Shutdown),
         Box::new(create_template::CreateTemplate),
         Box::new(tags::Tags),
@@ -165,5 +176,155 @@ pub(crate) async fn unless_cancelled<T>(
     tokio::select! {
         r = fut => r,
         () = ctx.cancel.cancelled() => Err(Error::Build(packer_sdk::BUILD_CANCELLED.into())),
+    }
+}
+
+/// Runs a cleanup call through [`retry_cleanup`] within `async_timeout`; if it still fails,
+/// tells the user what is left and the call that removes it (`by_hand`). Returns whether
+/// the cleanup is done.
+pub(crate) async fn clean_up<F, Fut>(
+    state: &BuildState,
+    ctx: &packer_sdk::steps::StepContext,
+    what: &str,
+    by_hand: &str,
+    call: F,
+) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), cloudstack::Error>>,
+{
+    let timeout = state.config.async_timeout;
+    match retry_cleanup(what, timeout, call).await {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.ui
+                .error(format!(
+                    "Error {what}: {e}; gave up after {}s (async_timeout): {by_hand}",
+                    timeout.as_secs()
+                ))
+                .await;
+            false
+        }
+    }
+}
+
+/// First pause between cleanup attempts; doubles up to [`CLEANUP_PAUSE_CAP`].
+const CLEANUP_PAUSE: Duration = Duration::from_millis(500);
+const CLEANUP_PAUSE_CAP: Duration = Duration::from_secs(15);
+
+/// Runs a cleanup call (destroy, delete, release) until it is done, the object is gone, or
+/// `timeout` has passed: a flaky API or proxy must not leave temporary objects behind.
+/// Only failures that another attempt could fix are retried (dropped or garbled answers,
+/// 5xx/530, jobs still running); an answer such as "permission denied" is final.
+async fn retry_cleanup<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    call: F,
+) -> Result<(), cloudstack::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), cloudstack::Error>>,
+{
+    retry_cleanup_pausing(what, timeout, CLEANUP_PAUSE, call).await
+}
+
+async fn retry_cleanup_pausing<F, Fut>(
+    what: &str,
+    timeout: Duration,
+    first_pause: Duration,
+    mut call: F,
+) -> Result<(), cloudstack::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), cloudstack::Error>>,
+{
+    let started = Instant::now();
+    let mut pause = first_pause;
+    loop {
+        let e = match call().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => e,
+        };
+        let transient = e.is_retryable()
+            || e.may_have_applied()
+            || matches!(e, cloudstack::Error::JobTimeout { .. });
+        if !transient || started.elapsed() + pause > timeout {
+            return Err(e);
+        }
+        tracing::warn!(what, error = %e, ?pause, "cleanup failed, trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(CLEANUP_PAUSE_CAP);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn garbled() -> cloudstack::Error {
+        cloudstack::Error::Decode {
+            command: "deleteFirewallRule".into(),
+            message: "expected value at line 1 column 1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn cleanup_retries_transient_failures_until_done() {
+        let calls = AtomicU32::new(0);
+        let r = retry_cleanup_pausing("firewall rule", Duration::from_secs(60), MS, || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=2 => Err(garbled()),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn cleanup_gives_up_after_its_timeout_or_on_a_final_error() {
+        let calls = AtomicU32::new(0);
+        let started = Instant::now();
+        let r = retry_cleanup_pausing("vm", Duration::from_millis(300), MS, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(garbled())
+        })
+        .await;
+        assert!(matches!(r, Err(cloudstack::Error::Decode { .. })));
+        assert!(started.elapsed() <= Duration::from_millis(300));
+        assert!(calls.load(Ordering::SeqCst) >= 4);
+
+        let calls = AtomicU32::new(0);
+        let r = retry_cleanup_pausing("vm", Duration::from_secs(20), MS, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(cloudstack::Error::Api {
+                command: "destroyVirtualMachine".into(),
+                http_status: 401,
+                error_code: 401,
+                cs_error_code: 0,
+                text: "unable to verify user credentials".into(),
+            })
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        // Gone counts as done.
+        let r = retry_cleanup_pausing("vm", Duration::from_secs(20), MS, || async {
+            Err(cloudstack::Error::Api {
+                command: "deleteFirewallRule".into(),
+                http_status: 431,
+                error_code: 431,
+                cs_error_code: 4350,
+                text: "Unable to find firewall rule".into(),
+            })
+        })
+        .await;
+        assert!(r.is_ok());
     }
 }

@@ -27,6 +27,22 @@ impl Step<BuildState> for SetupNetworking {
         "setup_networking"
     }
 
+    fn left_behind(&self, state: &BuildState) -> Vec<String> {
+        let mut left = Vec::new();
+        if let Some(id) = &state.firewall_rule_id {
+            left.push(format!("firewall rule {id}: cs deleteFirewallRule id={id}"));
+        }
+        if let Some(id) = &state.port_forward_id {
+            left.push(format!(
+                "port forward {id}: cs deletePortForwardingRule id={id}"
+            ));
+        }
+        if let (true, Some((id, ip))) = (state.ip_associated, &state.public_ip) {
+            left.push(format!("public IP {ip}: cs disassociateIpAddress id={id}"));
+        }
+        left
+    }
+
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         if c.use_local_ip_address {
@@ -78,14 +94,21 @@ impl Step<BuildState> for SetupNetworking {
                         None => p.set("zoneid", &state.resolved.zone_id),
                     },
                 };
-                let addr = state
-                    .client
-                    .associate_ip_address(&p)
-                    .await
-                    .map_err(Error::api(
-                        "associating a public IP address (check the account's IP limit, or set \
-                         public_ip_address or use_local_ip_address)",
-                    ))?;
+                let addr = match state.client.associate_ip_address(&p).await {
+                    Ok(addr) => addr,
+                    Err(e) => {
+                        // Accepted before the failure: released in cleanup.
+                        if let Some(id) = state.accepted.last_id("associateIpAddress") {
+                            state.ip_associated = true;
+                            state.public_ip = Some((id, String::new()));
+                        }
+                        return Err(Error::api(
+                            "associating a public IP address (check the account's IP limit, \
+                             or set public_ip_address or use_local_ip_address)",
+                        )(e)
+                        .into());
+                    }
+                };
                 state.ip_associated = true;
                 let pair = (addr.id.clone(), addr.ipaddress.clone().unwrap_or_default());
                 state.public_ip = Some(pair.clone());
@@ -122,15 +145,15 @@ impl Step<BuildState> for SetupNetworking {
         if let Some(n) = &network_id {
             pf.extra.set("networkid", n);
         }
-        let rule = state
-            .client
-            .create_port_forwarding_rule(&pf)
-            .await
-            .map_err(Error::api(format!(
-                "creating port forward {ip}:{public_port} (choose another public_port if it is \
-                 taken)"
-            )))?;
-        state.port_forward_id = Some(rule.id.clone());
+        let rule = state.client.create_port_forwarding_rule(&pf).await;
+        state.port_forward_id = match &rule {
+            Ok(rule) => Some(rule.id.clone()),
+            Err(_) => state.accepted.last_id("createPortForwardingRule"),
+        };
+        rule.map_err(Error::api(format!(
+            "creating port forward {ip}:{public_port} (choose another public_port if it is \
+             taken)"
+        )))?;
 
         if !c.prevent_firewall_changes {
             ctx.ui
@@ -147,14 +170,14 @@ impl Step<BuildState> for SetupNetworking {
                 cidr_list: c.cidr_list.clone(),
                 ..Default::default()
             };
-            let rule = state
-                .client
-                .create_firewall_rule(&fw)
-                .await
-                .map_err(Error::api(format!(
-                    "creating firewall rule for port {public_port}"
-                )))?;
-            state.firewall_rule_id = Some(rule.id);
+            let rule = state.client.create_firewall_rule(&fw).await;
+            state.firewall_rule_id = match &rule {
+                Ok(rule) => Some(rule.id.clone()),
+                Err(_) => state.accepted.last_id("createFirewallRule"),
+            };
+            rule.map_err(Error::api(format!(
+                "creating firewall rule for port {public_port}"
+            )))?;
         }
         Ok(())
     }
@@ -163,45 +186,46 @@ impl Step<BuildState> for SetupNetworking {
         let client = state.client.clone();
         if let Some(id) = state.firewall_rule_id.take() {
             ctx.ui.say(format!("Deleting firewall rule {id}...")).await;
-            if let Err(e) = client.delete_firewall_rule(&id).await {
-                if !e.is_not_found() {
-                    ctx.ui
-                        .error(format!(
-                            "Error deleting firewall rule {id}: {e}; delete it yourself"
-                        ))
-                        .await;
-                }
-            }
+            super::clean_up(
+                state,
+                ctx,
+                &format!("deleting firewall rule {id}"),
+                &format!("delete it yourself (deleteFirewallRule id={id})"),
+                || client.delete_firewall_rule(&id),
+            )
+            .await;
         }
         if let Some(id) = state.port_forward_id.take() {
             ctx.ui.say(format!("Deleting port forward {id}...")).await;
-            if let Err(e) = client.delete_port_forwarding_rule(&id).await {
-                if !e.is_not_found() {
-                    ctx.ui
-                        .error(format!(
-                            "Error deleting port forward {id}: {e}; delete it yourself"
-                        ))
-                        .await;
-                }
-            }
+            super::clean_up(
+                state,
+                ctx,
+                &format!("deleting port forward {id}"),
+                &format!("delete it yourself (deletePortForwardingRule id={id})"),
+                || client.delete_port_forwarding_rule(&id),
+            )
+            .await;
         }
-        if state.ip_associated {
-            state.ip_associated = false;
-            if let Some((id, ip)) = state.public_ip.take() {
-                ctx.ui
-                    .say(format!("Releasing public IP address {ip} ({id})..."))
-                    .await;
-                if let Err(e) = client.disassociate_ip_address(&id).await {
-                    if !e.is_not_found() {
-                        ctx.ui
-                            .error(format!(
-                                "Error releasing public IP address {ip} ({id}): {e}; release it \
-                                 yourself"
-                            ))
-                            .await;
-                    }
-                }
-            }
+        if !std::mem::take(&mut state.ip_associated) {
+            return;
+        }
+        if let Some((id, ip)) = state.public_ip.take() {
+            let shown = if ip.is_empty() {
+                id.clone()
+            } else {
+                format!("{ip} ({id})")
+            };
+            ctx.ui
+                .say(format!("Releasing public IP address {shown}..."))
+                .await;
+            super::clean_up(
+                state,
+                ctx,
+                &format!("releasing public IP address {shown}"),
+                &format!("release it yourself (disassociateIpAddress id={id})"),
+                || client.disassociate_ip_address(&id),
+            )
+            .await;
         }
     }
 }

@@ -36,6 +36,28 @@ fn describe_prints_the_plugin_set() {
     assert_eq!(j["protocol_version"], "v2");
 }
 
+#[test]
+fn version_flag_prints_the_version_without_packer() {
+    for (bin, name) in [
+        (LEGACY, "packer-builder-cloudstack"),
+        (MODERN, "packer-plugin-cloudstack"),
+    ] {
+        let out = Command::new(bin)
+            .arg("--version")
+            .env_remove(COOKIE.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "{name} v{} (Packer plugin API x5.0)\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+}
+
 /// Starts a binary as Packer would and returns its first stdout line.
 fn handshake(bin: &str, args: &[&str]) -> String {
     let mut command = Command::new(bin);

@@ -38,7 +38,14 @@ fn fixture() -> Option<Fixture> {
         port: sshd.addr.port(),
         username: sshd.user.clone(),
         auth: vec![SshAuth::from_pem(&pem).unwrap()],
+        keep_alive_interval: Some(Duration::from_secs(5)),
     };
+    // What ssh_clear_authorized_keys removes: the blob ssh-keygen wrote to the .pub file.
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    assert_eq!(
+        packer_plugin_cloudstack::ssh::public_key_blob(&pem).unwrap(),
+        public.split_whitespace().nth(1).unwrap()
+    );
     Some(Fixture {
         _sshd: sshd,
         dir,

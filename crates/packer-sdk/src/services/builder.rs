@@ -5,7 +5,7 @@
 //! Hook on broker id `id`; we dial it, run the build, and reply with the broker id of an
 //! Artifact server we registered (0 = no artifact), or an RPC error. `Builder.Cancel`
 //! (sent on SIGINT while Run is pending) cancels the build's token. `Builder.ConfigSpec`
-//! is only asked for HCL2 templates.
+//! is only asked for HCL2 templates: protobuf under `--protobuf`, gob otherwise.
 
 use std::sync::Arc;
 
@@ -85,9 +85,9 @@ pub trait Builder: Send + Sync + 'static {
         cancel: CancellationToken,
     ) -> Result<Option<Arc<dyn Artifact>>, BoxError>;
 
-    /// The HCL2 object spec of the configuration, for `Builder.ConfigSpec` (asked by modern
-    /// Packer for HCL2 templates, sent as hcl_spec.proto). `None` means "JSON templates
-    /// only". Packer 1.6.6's gob encoding is not supported: with 1.6.6 use JSON templates.
+    /// The HCL2 object spec of the configuration, for `Builder.ConfigSpec` (asked for HCL2
+    /// templates; sent as hcl_spec.proto under `--protobuf`, as gob to Packer 1.6.6).
+    /// `None` means "JSON templates only".
     fn hcl_spec(&self) -> Option<crate::hcl_spec::Spec> {
         None
     }
@@ -196,16 +196,20 @@ impl<B: Builder> Handler for BuilderHandler<B> {
             }
             "Builder.ConfigSpec" => {
                 let spec = self.builder.read().await.hcl_spec();
-                match spec {
-                    Some(spec) if self.protobuf => Ok(Value::Map(vec![(
-                        "ConfigSpec".into(),
-                        Value::Binary(spec.to_protobuf()),
-                    )])),
-                    Some(_) => Err("HCL2 templates need Packer 1.7 or later (protobuf config \
-                         spec); with this Packer use a JSON template"
-                        .into()),
-                    None => Err("this builder supports JSON templates only (no HCL2 spec)".into()),
-                }
+                let Some(spec) = spec else {
+                    return Err("this builder supports JSON templates only (no HCL2 spec)".into());
+                };
+                // Packer reads protobuf only when it started us with --protobuf; otherwise
+                // (Packer 1.6.6, or PACKER_FORCE_GOB) it decodes gob.
+                let bytes = if self.protobuf {
+                    spec.to_protobuf()
+                } else {
+                    spec.to_gob()
+                };
+                Ok(Value::Map(vec![(
+                    "ConfigSpec".into(),
+                    Value::Binary(bytes),
+                )]))
             }
             other => Err(format!("rpc: can't find method {other}")),
         }

@@ -26,6 +26,8 @@ use crate::{
 
 /// The hook name builders call to run the template's provisioners.
 pub const HOOK_PROVISION: &str = "packer_provision";
+/// The hook that runs the template's `error-cleanup-provisioner` after a failed build.
+pub const HOOK_CLEANUP_PROVISION: &str = "packer_cleanup_provision";
 
 /// Runs Packer hooks (the provisioners). Cheap to clone.
 #[derive(Debug, Clone)]

@@ -471,15 +471,30 @@ async fn unknown_methods_get_net_rpc_style_errors() {
         err.to_string().contains("can't find method Builder.Nope"),
         "{err}"
     );
-    let err = core
+}
+
+/// Without `--protobuf` (Packer 1.6.6) the spec is gob: an `hcldec.ObjectSpec` whose
+/// attributes are `*hcldec.AttrSpec` values with go-cty types.
+#[tokio::test]
+async fn packer_1_6_6_gets_a_gob_spec() {
+    let (b, _) = builder(false);
+    let core = start(b).await;
+    let reply = core
         .main
         .call("Builder.ConfigSpec", Value::Nil)
         .await
-        .unwrap_err();
+        .unwrap();
+    let Some(Value::Binary(bytes)) = map_get(&reply, "ConfigSpec") else {
+        panic!("no ConfigSpec bytes: {reply}")
+    };
+    let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has("*hcldec.AttrSpec"), "{bytes:x?}");
     assert!(
-        err.to_string().contains("need Packer 1.7 or later"),
-        "{err}"
+        has("github.com/zclconf/go-cty/cty.primitiveType"),
+        "{bytes:x?}"
     );
+    // The first message defines type 65 (a map): byte count, then -65 as ff 81.
+    assert_eq!(&bytes[1..3], &[0xff, 0x81]);
 }
 
 #[tokio::test]

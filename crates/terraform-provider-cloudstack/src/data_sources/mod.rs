@@ -9,11 +9,20 @@ use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, 
 
 use crate::{
     common::bounded,
+    kit::Typed,
     provider::{Client, Handle},
 };
 
+mod instance;
+mod ipaddress;
+mod network_offering;
+mod project;
 mod service_offering;
+mod ssh_keypair;
 mod template;
+mod user_data;
+mod volume;
+mod vpc;
 mod zone;
 
 /// Every data source type this provider serves.
@@ -22,6 +31,15 @@ pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
         Arc::new(zone::Zone),
         Arc::new(template::Template),
         Arc::new(service_offering::ServiceOffering),
+        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(ssh_keypair::SshKeypair)),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
+        // typed data sources (crate::kit)
+        Arc::new(Typed(instance::InstanceData)),
+        Arc::new(Typed(ipaddress::IpAddressData)),
+        Arc::new(Typed(network_offering::NetworkOfferingData)),
+        Arc::new(Typed(vpc::VpcData)),
     ]
 }
 
@@ -73,6 +91,108 @@ pub fn newest<'a>(
     all.iter()
         .filter(|o| filters.matches(o))
         .max_by_key(|o| created_key(o.get("created").and_then(|v| v.as_str())))
+}
+
+/// The newest object passing `filters` ([`newest`]); none is an error on
+/// `filter` ("No <what> is matching ...", the Go provider's words) listing
+/// the names there are.
+pub fn pick<'a>(
+    all: &'a [serde_json::Value],
+    filters: &Filters,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<&'a serde_json::Value> {
+    let best = newest(all, filters);
+    if best.is_none() {
+        let names: Vec<&str> = all
+            .iter()
+            .filter_map(|o| o.get("name").and_then(|v| v.as_str()))
+            .collect();
+        diags.attribute_error(
+            "filter",
+            format!("No {what} is matching with the specified regex"),
+            format!(
+                "filters: {}; there are: {}",
+                filters.describe(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        );
+    }
+    best
+}
+
+/// A string field of a CloudStack object.
+pub fn str_field(o: &serde_json::Value, key: &str) -> Option<String> {
+    o.get(key).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+/// One `filter` block in a typed model ([`crate::kit::TypedDataSource`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FilterModel {
+    name: String,
+    value: String,
+}
+
+/// The list parameters of a data source with an optional `project`:
+/// everything the caller may see, inside that project when set; `None`
+/// after an error naming `project`.
+pub async fn project_scope(
+    cx: crate::kit::Ctx<'_>,
+    project: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<Params> {
+    let mut p = Params::new().with("listall", "true");
+    p.set_opt("projectid", cx.project_id(project, diags).await.ok()?);
+    Some(p)
+}
+
+/// What the typed data sources share: the newest object `command` lists
+/// under `key` that passes the configuration's filters, decoded. No match
+/// is an error on `filter` naming the objects there are (`what`, e.g. "IP
+/// addresses").
+pub async fn pick_newest<T: serde::de::DeserializeOwned>(
+    cx: crate::kit::Ctx<'_>,
+    (command, key): (&str, &str),
+    params: &Params,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let filters = Filters::parse(cx.raw, diags)?;
+    let all = list_all(cx.c, command, key, params, what, None, diags).await?;
+    let Some(best) = newest(&all, &filters) else {
+        let names: Vec<&str> = all
+            .iter()
+            .filter_map(|o| {
+                o.get("name")
+                    .or_else(|| o.get("ipaddress"))
+                    .and_then(|n| n.as_str())
+            })
+            .collect();
+        diags.attribute_error(
+            "filter",
+            format!("No {what} match the filters"),
+            format!(
+                "filters: {}; {what}: {}",
+                filters.describe(),
+                names.join(", ")
+            ),
+        );
+        return None;
+    };
+    match serde_json::from_value(best.clone()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.error(
+                format!("Cannot read the {what} CloudStack listed"),
+                e.to_string(),
+            );
+            None
+        }
+    }
 }
 
 /// Compiled filters of a data source configuration.

@@ -19,84 +19,26 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     future::Future,
-    net::{Ipv4Addr, Ipv6Addr},
     sync::{Arc, LazyLock, Mutex},
     time::{Duration, Instant},
 };
 
 use tokio::sync::OnceCell;
 
-use crate::provider::Client;
+use crate::{
+    provider::Client,
+    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
+};
 use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
-    Params,
+    AcceptedLog, Params,
 };
-use futures::StreamExt;
 use tfplugin5::{
     async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
     NestedBlock, PlanRequest, Resource, Schema, Type, Value,
 };
 
 // ----- shared by the three rule resources --------------------------------------------------
-
-/// Upper bound of rule jobs in flight for one resource: enough to hide job
-/// latency, small enough not to flood an API with rate limits.
-pub(crate) const MAX_IN_FLIGHT: usize = 10;
-
-/// Runs `f` on every item with at most `limit` futures in flight and returns
-/// the results in the order of `items`. No sleeps between launches: the
-/// client backs off on 429 by itself.
-pub(crate) async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
-where
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = R>,
-{
-    let f = &f;
-    let mut out: Vec<(usize, R)> = futures::stream::iter(items.into_iter().enumerate())
-        .map(|(i, item)| async move { (i, f(item).await) })
-        .buffer_unordered(limit.max(1))
-        .collect()
-        .await;
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Parses a port number 1..=65535.
-fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<u16>().ok().filter(|p| *p > 0)
-}
-
-/// Parses a `ports` entry: `"80"` or `"80-90"` with start <= end.
-pub(crate) fn parse_port_range(s: &str) -> Option<(u16, u16)> {
-    match s.split_once('-') {
-        None => parse_port(s).map(|p| (p, p)),
-        Some((a, b)) => {
-            let (a, b) = (parse_port(a)?, parse_port(b)?);
-            (a <= b).then_some((a, b))
-        }
-    }
-}
-
-/// Whether `s` is an IPv4 or IPv6 CIDR such as `0.0.0.0/0` or `10.1.0.0/16`.
-pub(crate) fn is_cidr(s: &str) -> bool {
-    let Some((addr, len)) = s.split_once('/') else {
-        return false;
-    };
-    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let Ok(len) = len.parse::<u8>() else {
-        return false;
-    };
-    if addr.parse::<Ipv4Addr>().is_ok() {
-        len <= 32
-    } else {
-        addr.parse::<Ipv6Addr>().is_ok() && len <= 128
-    }
-}
 
 /// A port number attribute (`private_port`, ...) checked to be 1..=65535.
 pub(crate) fn check_port_number(
@@ -327,6 +269,13 @@ impl Kind {
         match self {
             Kind::Ingress => "ip_address_id",
             Kind::Egress => "network_id",
+        }
+    }
+    /// The command creating one rule.
+    fn create_command(self) -> &'static str {
+        match self {
+            Kind::Ingress => "createFirewallRule",
+            Kind::Egress => "createEgressFirewallRule",
         }
     }
     fn scope_param(self) -> &'static str {
@@ -582,6 +531,21 @@ struct ApiRule {
     icmp_code: Option<i64>,
 }
 
+impl ApiRule {
+    /// The rule CloudStack holds (or accepted to create) as `id` for unit `u`.
+    fn of_unit(u: &Unit, id: String) -> ApiRule {
+        ApiRule {
+            id,
+            protocol: u.protocol.clone(),
+            cidrs: u.cidrs.clone(),
+            dest_cidrs: u.dest_cidrs.clone(),
+            icmp_type: u.icmp.map(|x| x.0),
+            icmp_code: u.icmp.map(|x| x.1),
+            ..ApiRule::default()
+        }
+    }
+}
+
 impl From<cloudstack::model::FirewallRule> for ApiRule {
     fn from(r: cloudstack::model::FirewallRule) -> ApiRule {
         ApiRule {
@@ -761,15 +725,7 @@ async fn converge(
                 .map(|(p, id)| (p.clone(), id.clone()));
             let reuse = found.map(|(p, id)| {
                 used.insert(id.clone());
-                ApiRule {
-                    id,
-                    protocol: p.protocol,
-                    cidrs: p.cidrs,
-                    dest_cidrs: p.dest_cidrs,
-                    icmp_type: p.icmp.map(|x| x.0),
-                    icmp_code: p.icmp.map(|x| x.1),
-                    ..ApiRule::default()
-                }
+                ApiRule::of_unit(&p, id)
             });
             wanted.push((i, u, reuse));
         }
@@ -779,7 +735,7 @@ async fn converge(
         .drain(..)
         .filter(|(_, id)| !used.contains(id))
         .collect();
-    let deleted = bounded(doomed, limit, |(u, id)| async move {
+    let deleted = in_parallel(doomed, limit, |(u, id)| async move {
         let r = unless_stopped(stop, delete_rule(client, kind, &id)).await;
         (u, id, r)
     })
@@ -804,37 +760,53 @@ async fn converge(
         .map(|(n, (_, u, _))| (n, u.clone()))
         .collect();
     let scope_ref = scope_id.as_str();
-    let created = bounded(todo, limit, |(n, u)| async move {
-        (
-            n,
-            unless_stopped(stop, create_unit(client, kind, scope_ref, &u)).await,
-        )
+    let created = in_parallel(todo, limit, |(n, u)| async move {
+        // a rule CloudStack accepted is kept in state even if its job's answer is lost
+        let accepted = AcceptedLog::new();
+        let recording = client.recording_accepted(&accepted);
+        let r = unless_stopped(stop, create_unit(&recording, kind, scope_ref, &u)).await;
+        (n, r, accepted.last_id(kind.create_command()))
     })
     .await;
-    for (n, r) in created {
-        match r {
-            Ok(rule) => wanted[n].2 = Some(rule),
-            Err(e) => diags.push(
-                Diagnostic::error(
-                    format!(
-                        "Failed to create {} rule for {} {}",
-                        wanted[n].1.protocol,
-                        if wanted[n].1.ports.is_some() {
-                            "port"
-                        } else {
-                            "protocol"
-                        },
-                        wanted[n].1.key
-                    ),
-                    format!(
-                        "{}. The rules that were created are kept in the state; apply again to \
-                         create the missing ones.",
-                        e.detail()
-                    ),
-                )
-                .at(AttributePath::attr("rule")),
-            ),
-        }
+    for (n, r, accepted) in created {
+        let e = match r {
+            Ok(rule) => {
+                wanted[n].2 = Some(rule);
+                continue;
+            }
+            Err(e) => e,
+        };
+        let kept = match accepted {
+            Some(id) => {
+                let note = format!(
+                    " CloudStack accepted this rule as {id}; it is kept in the state too, and \
+                     the next refresh drops it if it does not exist."
+                );
+                wanted[n].2 = Some(ApiRule::of_unit(&wanted[n].1, id));
+                note
+            }
+            None => String::new(),
+        };
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "Failed to create {} rule for {} {}",
+                    wanted[n].1.protocol,
+                    if wanted[n].1.ports.is_some() {
+                        "port"
+                    } else {
+                        "protocol"
+                    },
+                    wanted[n].1.key
+                ),
+                format!(
+                    "{}. The rules that were created are kept in the state; apply again to \
+                     create the missing ones.{kept}",
+                    e.detail()
+                ),
+            )
+            .at(AttributePath::attr("rule")),
+        );
     }
     RULE_LISTS.clear();
     // rebuild the rule elements from what exists
@@ -1162,7 +1134,7 @@ impl Resource<Client> for RuleSet {
             .collect();
         let kind = self.0;
         RULE_LISTS.clear();
-        let results = bounded(ids, parallelism(prior), |id| async move {
+        let results = in_parallel(ids, parallelism(prior), |id| async move {
             let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
             (id, r)
         })
@@ -1295,28 +1267,6 @@ mod tests {
 
     fn errors(d: &Diagnostics) -> Vec<String> {
         d.0.iter().map(|x| x.summary.clone()).collect()
-    }
-
-    #[test]
-    fn ports_and_cidrs() {
-        assert_eq!(parse_port_range("80"), Some((80, 80)));
-        assert_eq!(parse_port_range("80-90"), Some((80, 90)));
-        assert_eq!(parse_port_range("1-65535"), Some((1, 65535)));
-        for bad in [
-            "0", "65536", "90-80", "", "-", "a", "80-", " 80", "+80", "1-2-3",
-        ] {
-            assert_eq!(parse_port_range(bad), None, "{bad}");
-        }
-        assert!(is_cidr("0.0.0.0/0") && is_cidr("10.1.0.0/16") && is_cidr("::/0"));
-        for bad in [
-            "10.0.0.0",
-            "10.0.0.0/33",
-            "300.0.0.0/8",
-            "10.0.0.0/x",
-            "abc/8",
-        ] {
-            assert!(!is_cidr(bad), "{bad}");
-        }
     }
 
     #[test]

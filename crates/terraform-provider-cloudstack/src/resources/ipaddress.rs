@@ -3,14 +3,14 @@
 //! The association is recovered after unclear failures by the client (the
 //! one new address of the network is ours), so a retry never takes two.
 
-use cloudstack::{model::PublicIpAddress, Params, Resource as Kind};
+use cloudstack::{model::PublicIpAddress, AcceptedLog, Params, Resource as Kind};
 use tfplugin5::{
     async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
 };
 
 use crate::{
     common::{
-        bounded, get_str, import_state, keep_spelling, known_str, op_timeout,
+        accepted_state, bounded, get_str, import_state, keep_spelling, known_str, op_timeout,
         planned_unless_failed, read_by_id, resolve, resolve_project, tags_of, tags_value,
         update_planned_tags, update_tags, OpError,
     },
@@ -129,7 +129,8 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
             None => return Value::Null,
         }
     }
-    let api = c.api_with_timeout(limit);
+    let accepted = AcceptedLog::new();
+    let api = c.api_with_timeout(limit).recording_accepted(&accepted);
     let ip = match bounded(c, limit, api.associate_ip_address(&p)).await {
         Ok(ip) => ip,
         Err(e) => {
@@ -138,7 +139,7 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
                 Some("network_id"),
                 "create",
             ));
-            return Value::Null;
+            return accepted_state(planned, &accepted, "associateIpAddress", diags);
         }
     };
     let mut state = fill_state(planned, &ip);

@@ -5,13 +5,28 @@ use std::sync::Arc;
 
 use tfplugin5::Resource;
 
-use crate::provider::{Client, Handle};
+use crate::{
+    kit::Typed,
+    provider::{Client, Handle},
+};
 
+mod affinity_group;
+mod attach_volume;
+mod disk;
 mod instance;
 mod ipaddress;
+mod loadbalancer_rule;
 mod network;
+mod network_acl;
+mod network_acl_rule;
+mod project;
+mod security_group;
 mod ssh_keypair;
+mod static_nat;
 mod template;
+mod user_data;
+mod volume;
+mod vpc;
 // provider-rules: port_forward, firewall, egress_firewall (mod lines below)
 mod egress_firewall;
 mod firewall;
@@ -21,6 +36,13 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
+        Arc::new(affinity_group::AffinityGroup),
+        Arc::new(attach_volume::AttachVolume),
+        Arc::new(disk::Disk),
+        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
+        Arc::new(user_data::UserData),
+        Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
         Arc::new(network::Network::new(handle.clone())),
         Arc::new(ipaddress::IpAddress::new(handle.clone())),
@@ -30,5 +52,11 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(port_forward::resource()),
         Arc::new(firewall::resource()),
         Arc::new(egress_firewall::resource()),
+        // typed resources (crate::kit)
+        Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
+        Arc::new(Typed(network_acl::NetworkAcl)),
+        Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(static_nat::StaticNat)),
+        Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
 }

@@ -10,16 +10,18 @@
 
 use std::net::Ipv4Addr;
 
-use cloudstack::{api::CreateNetwork, model::Network as CsNetwork, Params, Resource as Kind};
+use cloudstack::{
+    api::CreateNetwork, model::Network as CsNetwork, AcceptedLog, Params, Resource as Kind,
+};
 use tfplugin5::{
     async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
 };
 
 use crate::{
     common::{
-        bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, known_str,
-        op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project, tags_of,
-        tags_value, update_planned_tags, update_tags, OpError,
+        accepted_state, bounded, changed, found, get_str, honor_plan, import_state, keep_spelling,
+        known_str, op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project,
+        tags_of, tags_value, update_planned_tags, update_tags, OpError,
     },
     provider::{Client, Handle},
 };
@@ -298,7 +300,8 @@ impl Network {
             zone_id,
             extra,
         };
-        let api = c.api_with_timeout(limit);
+        let accepted = AcceptedLog::new();
+        let api = c.api_with_timeout(limit).recording_accepted(&accepted);
         let net = match bounded(c, limit, api.create_network(&req)).await {
             Ok(n) => n,
             Err(e) => {
@@ -307,7 +310,7 @@ impl Network {
                     Some("cidr"),
                     "create",
                 ));
-                return Value::Null;
+                return accepted_state(planned, &accepted, "createNetwork", diags);
             }
         };
         let mut state = fill_state(planned, &net);
@@ -329,11 +332,17 @@ impl Network {
                     state.set_attr("source_nat_ip_address", Value::from(ip.ipaddress.clone()));
                     state.set_attr("source_nat_ip_id", ip.id.as_str());
                 }
-                Err(e) => diags.push(e.diagnostic(
-                    "associating the source NAT IP",
-                    Some("source_nat_ip"),
-                    "create",
-                )),
+                Err(e) => {
+                    diags.push(e.diagnostic(
+                        "associating the source NAT IP",
+                        Some("source_nat_ip"),
+                        "create",
+                    ));
+                    // accepted before the failure: kept so destroy releases it
+                    if let Some(id) = accepted.last_id("associateIpAddress") {
+                        state.set_attr("source_nat_ip_id", id.as_str());
+                    }
+                }
             }
         }
         state

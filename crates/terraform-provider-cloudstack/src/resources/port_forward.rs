@@ -15,18 +15,19 @@ use std::{
     sync::LazyLock,
 };
 
-use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Params};
+use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, AcceptedLog, Params};
 use tfplugin5::{
     async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
     NestedBlock, PlanRequest, Resource, Schema, Type, Value,
 };
 
-use crate::provider::Client;
+use crate::{common::unknowns_to_null, provider::Client};
 
 use super::firewall::{
-    api_error_detail, bounded, check_port_number, check_protocol, scope_exists, unless_stopped,
-    Kind, SharedLists, MAX_IN_FLIGHT,
+    api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
+    SharedLists,
 };
+use crate::rule_set::{in_parallel, MAX_IN_FLIGHT};
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
@@ -279,7 +280,7 @@ async fn converge(
         .into_iter()
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
-    let deleted = bounded(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
+    let deleted = in_parallel(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
         let r = unless_stopped(stop, delete_one(client, &id)).await;
         (f, id, state, r)
     })
@@ -306,30 +307,48 @@ async fn converge(
         })
         .collect();
     let ip_ref = ip_id.as_str();
-    let created = bounded(todo, MAX_IN_FLIGHT, |(n, f)| async move {
-        let r = unless_stopped(stop, create_one(client, ip_ref, &f)).await;
-        (n, f, r)
+    let created = in_parallel(todo, MAX_IN_FLIGHT, |(n, f)| async move {
+        // a forward CloudStack accepted is kept in state even if its job's answer is lost
+        let accepted = AcceptedLog::new();
+        let recording = client.recording_accepted(&accepted);
+        let r = unless_stopped(stop, create_one(&recording, ip_ref, &f)).await;
+        (n, f, r, accepted.last_id("createPortForwardingRule"))
     })
     .await;
-    for (n, f, r) in created {
-        match r {
+    for (n, f, r, accepted) in created {
+        let e = match r {
             Ok(rule) => {
                 let mut s = wanted[n].0.clone();
                 refresh(&mut s, &rule);
                 wanted[n].2 = Some(s);
+                continue;
             }
-            Err(e) => diags.push(
-                Diagnostic::error(
-                    format!("Failed to create port forward {}", describe(&f)),
-                    format!(
-                        "{}. The forwards that were created are kept in the state; apply again \
-                         to create the missing ones.",
-                        e.detail()
-                    ),
+            Err(e) => e,
+        };
+        let kept = match accepted {
+            Some(id) => {
+                let mut s = wanted[n].0.clone();
+                s.set_attr("uuid", id.as_str());
+                unknowns_to_null(&mut s);
+                wanted[n].2 = Some(s);
+                format!(
+                    " CloudStack accepted this forward as {id}; it is kept in the state too, \
+                     and the next refresh drops it if it does not exist."
                 )
-                .at(AttributePath::attr("forward")),
-            ),
-        }
+            }
+            None => String::new(),
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("Failed to create port forward {}", describe(&f)),
+                format!(
+                    "{}. The forwards that were created are kept in the state; apply again \
+                     to create the missing ones.{kept}",
+                    e.detail()
+                ),
+            )
+            .at(AttributePath::attr("forward")),
+        );
     }
     PF_LISTS.clear();
     let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
@@ -480,7 +499,7 @@ impl Resource<Client> for PortForward {
             .filter_map(|e| e.get_str("uuid").map(str::to_string))
             .collect();
         PF_LISTS.clear();
-        let results = bounded(ids, MAX_IN_FLIGHT, |id| async move {
+        let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
             let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
             (id, r)
         })
@@ -729,7 +748,14 @@ mod tests {
         let plan = planned(&env.ip, vec![fwd(1222, 22, &env.vm)]);
         let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
-        assert!(state.is_null());
         assert!(d.0[0].detail.contains("Interrupted"), "{d:?}");
+        // CloudStack had accepted the rule: it stays in state (Terraform taints the
+        // resource), so neither a duplicate nor an orphan follows.
+        let kept = state.get_slice("forward");
+        assert_eq!(kept.len(), 1, "{state:?}");
+        let rules = env.sim.world().port_forwarding_rules;
+        assert_eq!(rules.len(), 1);
+        assert_eq!(kept[0].get_str("uuid"), Some(rules[0].id.as_str()));
+        assert!(d.0[0].detail.contains("accepted"), "{d:?}");
     }
 }

@@ -14,7 +14,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, get_str, planned_unless_failed, resolve_project, OpError},
+    common::{bounded, get_str, keep_tainted, planned_unless_failed, resolve_project, OpError},
     provider::Client,
 };
 
@@ -89,7 +89,13 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
                 Some("name"),
                 "create",
             ));
-            Value::Null
+            // A key pair's id is its name: one that may exist is kept (tainted) so
+            // the next apply does not fail on "already exists".
+            if e.may_exist() {
+                keep_tainted(planned, name, diags)
+            } else {
+                Value::Null
+            }
         }
     }
 }

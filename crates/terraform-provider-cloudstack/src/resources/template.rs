@@ -6,16 +6,16 @@
 
 use std::time::{Duration, Instant};
 
-use cloudstack::{model::Template as CsTemplate, Params, Resource as Kind};
+use cloudstack::{model::Template as CsTemplate, AcceptedLog, Params, Resource as Kind};
 use tfplugin5::{
     async_trait, Attribute, Block, Diagnostics, NestedBlock, Resource, Schema, Type, Value,
 };
 
 use crate::{
     common::{
-        bounded, changed, found, get_str, honor_plan, import_state, keep_spelling, op_timeout,
-        planned_unless_failed, read_by_id, resolve, resolve_project, tags_of, tags_value,
-        update_planned_tags, update_tags, OpError,
+        accepted_state, bounded, changed, found, get_str, honor_plan, import_state, keep_spelling,
+        op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project, tags_of,
+        tags_value, update_planned_tags, update_tags, OpError,
     },
     provider::Client,
 };
@@ -198,7 +198,8 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
             p.set(param, b.to_string());
         }
     }
-    let api = c.api_with_timeout(limit);
+    let accepted = AcceptedLog::new();
+    let api = c.api_with_timeout(limit).recording_accepted(&accepted);
     let scope = Params::new()
         .with("templatefilter", "self")
         .with("name", &name)
@@ -226,7 +227,7 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
                 Some("url"),
                 "create",
             ));
-            return Value::Null;
+            return accepted_state(planned, &accepted, "registerTemplate", diags);
         }
     };
     let Some(id) = value.get("id").and_then(|i| i.as_str()).map(str::to_string) else {

@@ -1,0 +1,112 @@
+//! Security groups: `createSecurityGroup` (sync, recovered by name), `deleteSecurityGroup`,
+//! `listSecurityGroups`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{client::Client, error::Result, model::lenient, params::Params};
+
+/// One ingress or egress rule of a security group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct SecurityGroupRule {
+    #[serde(deserialize_with = "lenient::string")]
+    pub ruleid: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub protocol: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub startport: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub endport: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub icmptype: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub icmpcode: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub cidr: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub securitygroupname: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub account: Option<String>,
+}
+
+/// A security group (`listSecurityGroups` → `securitygroup`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct SecurityGroup {
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub project: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub projectid: Option<String>,
+    #[serde(default)]
+    pub ingressrule: Vec<SecurityGroupRule>,
+    #[serde(default)]
+    pub egressrule: Vec<SecurityGroupRule>,
+}
+
+impl Client {
+    /// `createSecurityGroup`; an unclear failure is recovered by finding the group of that
+    /// name (in the project, if any).
+    pub async fn create_security_group(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Result<SecurityGroup> {
+        const CMD: &str = "createSecurityGroup";
+        let mut params = Params::new().with("name", name);
+        params
+            .set_opt("description", description)
+            .set_opt("projectid", project_id);
+        let mut scope = Params::new().with("securitygroupname", name);
+        match project_id {
+            Some(p) => scope.set("projectid", p),
+            None => scope.set("listall", "true"),
+        };
+        let lookup = || async {
+            let groups = self.list_security_groups(&scope).await?;
+            Ok(groups
+                .into_iter()
+                .find(|g| g.name.as_deref() == Some(name))
+                .and_then(|g| serde_json::to_value(g).ok()))
+        };
+        let v = self
+            .create_with_recovery(CMD, &params, Some("securitygroup"), lookup)
+            .await?;
+        Self::typed(CMD, v)
+    }
+
+    /// `deleteSecurityGroup` by id (sync; a missing one is a not-found error).
+    pub async fn delete_security_group(&self, id: &str, project_id: Option<&str>) -> Result<()> {
+        let mut p = Params::new().with("id", id);
+        p.set_opt("projectid", project_id);
+        self.request("deleteSecurityGroup", &p).await.map(|_| ())
+    }
+
+    /// `listSecurityGroups`, all pages.
+    pub async fn list_security_groups(&self, params: &Params) -> Result<Vec<SecurityGroup>> {
+        self.list_all("listSecurityGroups", "securitygroup", params)
+            .await
+    }
+
+    /// One security group by id, also among every project's when `any_project`; `None` when
+    /// it is gone.
+    pub async fn get_security_group(
+        &self,
+        id: &str,
+        any_project: bool,
+    ) -> Result<Option<SecurityGroup>> {
+        self.get_by_id(
+            ("listSecurityGroups", "securitygroup"),
+            id,
+            any_project,
+            |g: &SecurityGroup| g.id.as_str(),
+        )
+        .await
+    }
+}

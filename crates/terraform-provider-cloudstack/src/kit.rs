@@ -1,0 +1,351 @@
+//! The frame every new resource and data source shares: it declares a typed
+//! model (a serde struct checked against its schema by
+//! [`tfplugin5::model::check`]) and writes only CloudStack logic on it;
+//! [`Typed`] does the rest once: decoding and encoding values, keeping the
+//! planned values after apply ([`planned_unless_failed`]), nulls for what
+//! stayed unknown, "gone" on read, import ids `<id>` and `<project>/<id>`
+//! ([`import_state`]). Diagnostics from CloudStack errors, timeouts and
+//! project/name resolution are the helpers of [`crate::common`], reached
+//! through [`Ctx`].
+
+use std::time::Duration;
+
+use cloudstack::Params;
+use serde::{de::DeserializeOwned, Serialize};
+use tfplugin5::{
+    async_trait, model, DataSource, Diagnostics, PlanRequest, Resource, Schema, Value,
+};
+
+use crate::{
+    common::{bounded, import_state, op_timeout, planned_unless_failed, resolve_project},
+    provider::Client,
+};
+
+/// What a typed resource's operations get besides its model: the client
+/// and the raw value (for the `timeouts` block).
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The configured client.
+    pub c: &'a Client,
+    /// The value the model was decoded from.
+    pub raw: &'a Value,
+}
+
+impl<'a> Ctx<'a> {
+    /// The limit of operation `op` ("create", "update", "delete"): the
+    /// resource's `timeouts` block, else the provider's `timeout`.
+    pub fn limit(&self, op: &str, diags: &mut Diagnostics) -> Duration {
+        op_timeout(self.c, self.raw, op, diags)
+    }
+
+    /// Runs the delete `command` with `params` (waiting for its job, within
+    /// the resource's delete timeout); an object already gone is not an
+    /// error, anything else is "Error deleting <what>".
+    pub async fn delete(
+        &self,
+        command: &str,
+        params: &Params,
+        what: &str,
+        diags: &mut Diagnostics,
+    ) {
+        let limit = self.limit("delete", diags);
+        let api = self.c.api_with_timeout(limit);
+        match bounded(self.c, limit, api.request_async(command, params)).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => diags.push(e.diagnostic(&format!("deleting {what}"), None, "delete")),
+        }
+    }
+
+    /// The project id for the `project` attribute (name or id), or `None`
+    /// when unset; `Err(())` after pushing an error naming `project`.
+    pub async fn project_id(
+        &self,
+        project: Option<&str>,
+        diags: &mut Diagnostics,
+    ) -> Result<Option<String>, ()> {
+        match project.filter(|p| !p.is_empty()) {
+            None => Ok(None),
+            Some(p) => match resolve_project(self.c, "project", p, diags).await {
+                Some(id) => Ok(Some(id)),
+                None => Err(()),
+            },
+        }
+    }
+}
+
+/// A managed resource written against its typed model. Wrap it in
+/// [`Typed`] to register it.
+#[async_trait]
+pub trait TypedResource: Send + Sync + 'static {
+    /// The model: one field per schema attribute and block.
+    type Model: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// Type name, e.g. `cloudstack_vpc`.
+    fn type_name(&self) -> &'static str;
+
+    /// The schema (the Go provider's).
+    fn schema(&self) -> Schema;
+
+    /// Checks configuration (unknowns possible, so raw).
+    async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Adjusts the plan (raw: it edits unknowns in place).
+    async fn modify_plan(&self, _req: PlanRequest<'_>, _diags: &mut Diagnostics) {}
+
+    /// Creates the object; the model comes back with computed fields set.
+    /// Return the model together with an error if the object exists but a
+    /// later step failed (Terraform records it tainted).
+    async fn create(
+        &self,
+        cx: Ctx<'_>,
+        plan: Self::Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Self::Model>;
+
+    /// Reads the object into the model; `None` when it is gone.
+    async fn read(
+        &self,
+        cx: Ctx<'_>,
+        state: Self::Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Self::Model>;
+
+    /// Updates in place; `None` after an error leaves the prior state.
+    async fn update(
+        &self,
+        _cx: Ctx<'_>,
+        _prior: Self::Model,
+        _plan: Self::Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Self::Model> {
+        diags.error(
+            format!("{} cannot be updated in place", self.type_name()),
+            "This is a provider bug: the schema should mark the changed attribute force_new.",
+        );
+        None
+    }
+
+    /// Deletes the object; already gone is not an error.
+    async fn delete(&self, cx: Ctx<'_>, prior: Self::Model, diags: &mut Diagnostics);
+
+    /// `terraform import`: the state a read starts from, by default `id`
+    /// (and `project` for `<project>/<id>`).
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        import_state(import_id, &[])
+    }
+}
+
+/// Registers a [`TypedResource`] (or [`TypedDataSource`]) with the provider.
+#[derive(Debug)]
+pub struct Typed<R>(pub R);
+
+fn decode<T: DeserializeOwned>(v: &Value, what: &str, diags: &mut Diagnostics) -> Option<T> {
+    match model::from_value(v) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            diags.error(
+                format!("Cannot read the {what}"),
+                format!("{e}. This is a provider bug; please report it."),
+            );
+            None
+        }
+    }
+}
+
+fn encode<T: Serialize>(m: &T, schema: &Schema, diags: &mut Diagnostics) -> Value {
+    match model::to_value(m, &schema.value_type()) {
+        Ok(mut v) => {
+            null_unknowns(&mut v);
+            v
+        }
+        Err(e) => {
+            diags.error(
+                "Cannot write the state",
+                format!("{e}. This is a provider bug; please report it."),
+            );
+            Value::Null
+        }
+    }
+}
+
+/// After apply nothing may stay unknown: what CloudStack did not say is null.
+fn null_unknowns(v: &mut Value) {
+    match v {
+        Value::Unknown => *v = Value::Null,
+        Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+            items.iter_mut().for_each(null_unknowns)
+        }
+        Value::Map(m) | Value::Object(m) => m.values_mut().for_each(null_unknowns),
+        _ => {}
+    }
+}
+
+#[async_trait]
+impl<R: TypedResource> Resource<Client> for Typed<R> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    fn schema(&self) -> Schema {
+        self.0.schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        self.0.validate(config, diags).await
+    }
+
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        self.0.modify_plan(req, diags).await
+    }
+
+    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(plan) = decode(planned, "plan", diags) else {
+            return Value::Null;
+        };
+        let cx = Ctx { c, raw: planned };
+        match self.0.create(cx, plan, diags).await {
+            Some(m) => {
+                let state = encode(&m, &self.0.schema(), diags);
+                planned_unless_failed(planned, state, diags)
+            }
+            None => Value::Null,
+        }
+    }
+
+    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
+        if state.get_str("id").is_none() {
+            return Value::Null;
+        }
+        let Some(prior) = decode(state, "state", diags) else {
+            return state.clone();
+        };
+        let cx = Ctx { c, raw: state };
+        match self.0.read(cx, prior, diags).await {
+            Some(m) => encode(&m, &self.0.schema(), diags),
+            // a failed lookup keeps the state; only "gone" drops it
+            None if diags.has_errors() => state.clone(),
+            None => Value::Null,
+        }
+    }
+
+    async fn update(
+        &self,
+        c: &Client,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let (Some(old), Some(new)) = (
+            decode(prior, "state", diags),
+            decode(planned, "plan", diags),
+        ) else {
+            return Value::Null;
+        };
+        let cx = Ctx { c, raw: planned };
+        match self.0.update(cx, old, new, diags).await {
+            Some(m) => {
+                let state = encode(&m, &self.0.schema(), diags);
+                planned_unless_failed(planned, state, diags)
+            }
+            None => Value::Null,
+        }
+    }
+
+    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
+        if prior.get_str("id").is_none() {
+            return;
+        }
+        if let Some(m) = decode(prior, "state", diags) {
+            self.0.delete(Ctx { c, raw: prior }, m, diags).await
+        }
+    }
+
+    /// `terraform import <type>.x <id>` or `<project>/<id>`.
+    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+        self.0.import(id)
+    }
+}
+
+/// A data source written against its typed model.
+#[async_trait]
+pub trait TypedDataSource: Send + Sync + 'static {
+    /// The model: arguments and results.
+    type Model: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// Type name, e.g. `cloudstack_vpc`.
+    fn type_name(&self) -> &'static str;
+
+    /// The schema (the Go provider's).
+    fn schema(&self) -> Schema;
+
+    /// Checks configuration (unknowns possible, so raw).
+    async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Looks the object up and fills the results; `None` after an error.
+    async fn read(
+        &self,
+        cx: Ctx<'_>,
+        config: Self::Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Self::Model>;
+}
+
+#[async_trait]
+impl<D: TypedDataSource> DataSource<Client> for Typed<D> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    fn schema(&self) -> Schema {
+        self.0.schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        self.0.validate(config, diags).await
+    }
+
+    async fn read(&self, c: &Client, config: &Value, diags: &mut Diagnostics) -> Value {
+        let Some(m) = decode(config, "configuration", diags) else {
+            return Value::Null;
+        };
+        match self.0.read(Ctx { c, raw: config }, m, diags).await {
+            Some(m) => encode(&m, &self.0.schema(), diags),
+            None => Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_stays_unknown_after_apply() {
+        let mut v = Value::object([
+            ("id", Value::from("x")),
+            ("ip", Value::Unknown),
+            (
+                "rule",
+                Value::Set(vec![Value::object([("uuid", Value::Unknown)])]),
+            ),
+        ]);
+        null_unknowns(&mut v);
+        assert!(v.get("ip").is_null());
+        assert!(v.get_slice("rule")[0].get("uuid").is_null());
+        assert!(v.is_fully_known());
+    }
+
+    #[test]
+    fn decode_errors_are_diagnostics() {
+        #[derive(serde::Deserialize)]
+        struct M {
+            #[allow(dead_code)]
+            name: String,
+        }
+        let mut d = Diagnostics::default();
+        assert!(decode::<M>(&Value::object([("name", Value::Unknown)]), "plan", &mut d).is_none());
+        assert!(d.has_errors());
+        assert!(d.0[0].detail.contains(".name"), "{:?}", d.0[0]);
+    }
+}

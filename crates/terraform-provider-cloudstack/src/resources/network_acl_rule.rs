@@ -1,0 +1,729 @@
+//! `cloudstack_network_acl_rule`: the rules of one network ACL list (Go
+//! provider schema; ID = `acl_id`). Each `rule` block stands for one
+//! CloudStack ACL item per port entry (`port`, or each of the deprecated
+//! `ports`), or one item for `icmp`, `all`, or tcp/udp without ports;
+//! `uuids` maps the entry (`"80"`, `"80-90"`, `"icmp"`, `"all"`,
+//! `"all_ports"`) to its item id.
+//!
+//! Apply converges like the firewall resources: items no longer wanted (or
+//! changed, even behind Terraform's back) are deleted first, missing ones
+//! created, at most `parallelism` jobs at a time. Partial failures leave
+//! the state holding exactly the items that exist. `managed = true` also
+//! deletes items of the list this configuration does not name, and read
+//! shows them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cloudstack::{model::NetworkAclItem, Params};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{
+    async_trait, Attribute, Block, Diagnostics, NestedBlock, PlanRequest, Schema, Type, Value,
+};
+
+use crate::{
+    common::{bounded, import_state, split_import_id, OpError},
+    kit::{Ctx, TypedResource},
+    provider::Client,
+    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
+};
+
+const DEFAULT_PARALLELISM: i64 = 2;
+const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
+/// The fields of a rule block that decide its items (all but `uuids`).
+const RULE_FIELDS: [&str; 10] = [
+    "rule_number",
+    "action",
+    "cidr_list",
+    "protocol",
+    "icmp_type",
+    "icmp_code",
+    "ports",
+    "port",
+    "traffic_type",
+    "description",
+];
+
+/// The `cloudstack_network_acl_rule` resource.
+#[derive(Debug)]
+pub struct NetworkAclRule;
+
+/// One `rule` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    rule_number: Option<i64>,
+    action: Option<String>,
+    cidr_list: Vec<String>,
+    protocol: Option<String>,
+    icmp_type: Option<i64>,
+    icmp_code: Option<i64>,
+    ports: Option<Vec<String>>,
+    port: Option<String>,
+    traffic_type: Option<String>,
+    description: Option<String>,
+    uuids: Option<BTreeMap<String, String>>,
+}
+
+/// The resource's value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    acl_id: Option<String>,
+    managed: Option<bool>,
+    rule: Vec<Rule>,
+    project: Option<String>,
+    parallelism: Option<i64>,
+}
+
+fn schema() -> Schema {
+    let rule = Block::new()
+        .attribute(Attribute::optional_computed("rule_number", Type::Number))
+        .attribute(Attribute::optional("action", Type::String).default("allow"))
+        .attribute(Attribute::required("cidr_list", Type::list(Type::String)))
+        .attribute(Attribute::required("protocol", Type::String))
+        .attribute(Attribute::optional_computed("icmp_type", Type::Number))
+        .attribute(Attribute::optional_computed("icmp_code", Type::Number))
+        .attribute(
+            Attribute::optional("ports", Type::set(Type::String))
+                .deprecated()
+                .description("Deprecated: use `port`, one rule block per port or range."),
+        )
+        .attribute(Attribute::optional("port", Type::String))
+        .attribute(Attribute::optional("traffic_type", Type::String).default("ingress"))
+        .attribute(Attribute::optional("description", Type::String))
+        .attribute(Attribute::computed("uuids", Type::map(Type::String)));
+    Schema::new(
+        Block::new()
+            .attribute(Attribute::computed("id", Type::String))
+            .attribute(Attribute::required("acl_id", Type::String).force_new())
+            .attribute(Attribute::optional("managed", Type::Bool).default(false))
+            .attribute(Attribute::optional("project", Type::String).force_new())
+            .attribute(
+                Attribute::optional("parallelism", Type::Number).default(DEFAULT_PARALLELISM),
+            )
+            .block(NestedBlock::list("rule", rule)),
+    )
+}
+
+/// One CloudStack ACL item as a rule block describes it.
+#[derive(Debug, Clone, PartialEq)]
+struct Unit {
+    /// Key in `uuids`.
+    key: String,
+    number: Option<i64>,
+    action: String,
+    protocol: String,
+    cidrs: Vec<String>,
+    ports: Option<(u16, u16)>,
+    icmp: (Option<i64>, Option<i64>),
+    traffic: String,
+    reason: Option<String>,
+}
+
+impl Unit {
+    /// Whether the existing item `have` serves as this wanted one (unset
+    /// computed fields match anything).
+    fn served_by(&self, have: &Unit) -> bool {
+        self.key == have.key
+            && self.action == have.action
+            && self.protocol == have.protocol
+            && self.cidrs == have.cidrs
+            && self.traffic == have.traffic
+            && self.reason == have.reason
+            && self.number.is_none_or(|n| have.number == Some(n))
+            && self.icmp.0.is_none_or(|t| have.icmp.0 == Some(t))
+            && self.icmp.1.is_none_or(|c| have.icmp.1 == Some(c))
+    }
+}
+
+fn lower(s: &Option<String>, default: &str) -> String {
+    s.as_deref().unwrap_or(default).to_ascii_lowercase()
+}
+
+/// The items one rule block stands for.
+fn units_of(r: &Rule) -> Vec<Unit> {
+    let protocol = lower(&r.protocol, "");
+    let base = Unit {
+        key: String::new(),
+        number: r.rule_number,
+        action: lower(&r.action, "allow"),
+        protocol: protocol.clone(),
+        cidrs: r.cidr_list.clone(),
+        ports: None,
+        icmp: (None, None),
+        traffic: lower(&r.traffic_type, "ingress"),
+        reason: r.description.clone().filter(|d| !d.is_empty()),
+    };
+    match protocol.as_str() {
+        "icmp" => vec![Unit {
+            key: "icmp".into(),
+            icmp: (r.icmp_type, r.icmp_code),
+            ..base
+        }],
+        "tcp" | "udp" => {
+            let entries: Vec<String> = match (&r.port, &r.ports) {
+                (Some(p), _) if !p.is_empty() => vec![p.clone()],
+                (_, Some(ps)) if !ps.is_empty() => ps.clone(),
+                _ => Vec::new(),
+            };
+            if entries.is_empty() {
+                return vec![Unit {
+                    key: "all_ports".into(),
+                    ..base
+                }];
+            }
+            entries
+                .into_iter()
+                .filter_map(|p| {
+                    parse_port_range(&p).map(|range| Unit {
+                        key: p,
+                        ports: Some(range),
+                        ..base.clone()
+                    })
+                })
+                .collect()
+        }
+        _ => vec![Unit {
+            key: protocol.clone(),
+            ..base
+        }],
+    }
+}
+
+/// What CloudStack lists, as a unit.
+fn unit_of_item(i: &NetworkAclItem) -> Unit {
+    let protocol = lower(&i.protocol, "all");
+    let port = |s: &Option<String>| s.as_deref().and_then(|p| p.parse::<u16>().ok());
+    let ports = match (port(&i.startport), port(&i.endport)) {
+        (Some(s), Some(e)) => Some((s, e)),
+        (Some(s), None) => Some((s, s)),
+        _ => None,
+    };
+    let key = match (protocol.as_str(), ports) {
+        ("tcp" | "udp", Some((s, e))) if s == e => s.to_string(),
+        ("tcp" | "udp", Some((s, e))) => format!("{s}-{e}"),
+        ("tcp" | "udp", None) => "all_ports".into(),
+        (p, _) => p.to_string(),
+    };
+    Unit {
+        key,
+        number: i.number,
+        action: lower(&i.action, "allow"),
+        protocol,
+        cidrs: i
+            .cidrlist
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+        ports,
+        icmp: (i.icmptype, i.icmpcode),
+        traffic: lower(&i.traffictype, "ingress"),
+        reason: i.reason.clone().filter(|r| !r.is_empty()),
+    }
+}
+
+/// A rule block for an item the configuration does not have (managed
+/// mode, import, or an item that could not be deleted).
+fn rule_of_item(i: &NetworkAclItem) -> Rule {
+    let u = unit_of_item(i);
+    let icmp = u.protocol == "icmp";
+    Rule {
+        rule_number: u.number,
+        action: Some(u.action.clone()),
+        cidr_list: u.cidrs.clone(),
+        protocol: Some(u.protocol.clone()),
+        icmp_type: if icmp { u.icmp.0 } else { None },
+        icmp_code: if icmp { u.icmp.1 } else { None },
+        ports: None,
+        port: u.ports.map(|_| u.key.clone()),
+        traffic_type: Some(u.traffic.clone()),
+        description: u.reason.clone(),
+        uuids: Some(BTreeMap::from([(u.key, i.id.clone())])),
+    }
+}
+
+/// Every item of ACL list `acl_id`; `None` when the list is gone.
+async fn list_items(c: &Client, acl_id: &str) -> Result<Option<Vec<NetworkAclItem>>, OpError> {
+    if super::network_acl::find_list(c, acl_id).await?.is_none() {
+        return Ok(None);
+    }
+    let p = Params::new().with("aclid", acl_id).with("listall", "true");
+    let listed = c
+        .api
+        .list_all::<NetworkAclItem>("listNetworkACLs", "networkacl", &p);
+    bounded(c, c.timeout, listed).await.map(Some)
+}
+
+async fn create_item(c: &Client, acl_id: &str, u: &Unit) -> Result<NetworkAclItem, OpError> {
+    let mut p = Params::new()
+        .with("aclid", acl_id)
+        .with("protocol", &u.protocol)
+        .with("action", &u.action)
+        .with("traffictype", &u.traffic);
+    p.set_list("cidrlist", &u.cidrs);
+    if let Some((s, e)) = u.ports {
+        p.set("startport", s.to_string())
+            .set("endport", e.to_string());
+    }
+    if u.protocol == "icmp" {
+        p.set("icmptype", u.icmp.0.unwrap_or(-1).to_string())
+            .set("icmpcode", u.icmp.1.unwrap_or(-1).to_string());
+    }
+    if let Some(n) = u.number {
+        p.set("number", n.to_string());
+    }
+    p.set_opt("reason", u.reason.as_deref());
+    let answer = bounded(c, c.timeout, c.api.request_async("createNetworkACL", &p)).await?;
+    let item = answer.get("networkacl").cloned().unwrap_or(answer);
+    serde_json::from_value(item).map_err(|e| {
+        OpError::Api(cloudstack::Error::Decode {
+            command: "createNetworkACL".into(),
+            message: e.to_string(),
+        })
+    })
+}
+
+async fn delete_item(c: &Client, id: &str) -> Result<(), OpError> {
+    let p = Params::new().with("id", id);
+    match bounded(c, c.timeout, c.api.request_async("deleteNetworkACL", &p)).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+fn parallelism(m: &Model) -> usize {
+    let p = m.parallelism.unwrap_or(DEFAULT_PARALLELISM);
+    usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
+}
+
+/// The units of a state rule block with their item ids.
+fn units_with_ids(r: &Rule) -> Vec<(Unit, String)> {
+    let uuids = r.uuids.clone().unwrap_or_default();
+    units_of(r)
+        .into_iter()
+        .filter_map(|u| uuids.get(&u.key).map(|id| (u.clone(), id.clone())))
+        .collect()
+}
+
+/// Brings `plan` about from `prior` (the items that exist): deletes items
+/// no longer wanted, creates missing ones, returns what exists afterwards.
+async fn converge(
+    c: &Client,
+    prior: Vec<(Unit, String)>,
+    plan: Model,
+    diags: &mut Diagnostics,
+) -> Model {
+    let acl_id = plan.acl_id.clone().unwrap_or_default();
+    let limit = parallelism(&plan);
+    let mut used: HashSet<String> = HashSet::new();
+    // (rule index, unit, existing item id)
+    let mut wanted: Vec<(usize, Unit, Option<NetworkAclItem>)> = Vec::new();
+    for (i, r) in plan.rule.iter().enumerate() {
+        for u in units_of(r) {
+            let reuse = prior
+                .iter()
+                .find(|(have, id)| !used.contains(id) && u.served_by(have))
+                .map(|(have, id)| {
+                    used.insert(id.clone());
+                    NetworkAclItem {
+                        id: id.clone(),
+                        number: have.number,
+                        icmptype: have.icmp.0,
+                        icmpcode: have.icmp.1,
+                        ..Default::default()
+                    }
+                });
+            wanted.push((i, u, reuse));
+        }
+    }
+    // delete first: a changed rule may need its number free again
+    let doomed: Vec<(Unit, String)> = prior
+        .into_iter()
+        .filter(|(_, id)| !used.contains(id))
+        .collect();
+    let deleted = in_parallel(doomed, limit, |(u, id)| async move {
+        let r = delete_item(c, &id).await;
+        (u, id, r)
+    })
+    .await;
+    let mut leftovers: Vec<Rule> = Vec::new();
+    for (u, id, r) in deleted {
+        if let Err(e) = r {
+            diags.push(e.diagnostic(
+                &format!("deleting ACL item {id} ({})", u.key),
+                Some("rule"),
+                "update",
+            ));
+            leftovers.push(Rule {
+                protocol: Some(u.protocol.clone()),
+                action: Some(u.action.clone()),
+                cidr_list: u.cidrs.clone(),
+                traffic_type: Some(u.traffic.clone()),
+                rule_number: u.number,
+                port: u.ports.map(|_| u.key.clone()),
+                description: u.reason.clone(),
+                uuids: Some(BTreeMap::from([(u.key.clone(), id)])),
+                ..Rule::default()
+            });
+        }
+    }
+    let todo: Vec<(usize, Unit)> = wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, have))| have.is_none())
+        .map(|(n, (_, u, _))| (n, u.clone()))
+        .collect();
+    let acl = acl_id.as_str();
+    let created = in_parallel(todo, limit, |(n, u)| async move {
+        (n, create_item(c, acl, &u).await)
+    })
+    .await;
+    for (n, r) in created {
+        match r {
+            Ok(item) => wanted[n].2 = Some(item),
+            Err(e) => {
+                let u = &wanted[n].1;
+                diags.push(e.diagnostic(
+                    &format!(
+                        "creating the {} ACL item for {} (the items that were created are kept \
+                         in the state; apply again to create the missing ones)",
+                        u.protocol, u.key
+                    ),
+                    Some("rule"),
+                    "create",
+                ));
+            }
+        }
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for (i, r) in plan.rule.iter().enumerate() {
+        let done: Vec<&(usize, Unit, Option<NetworkAclItem>)> = wanted
+            .iter()
+            .filter(|(j, _, have)| *j == i && have.is_some())
+            .collect();
+        if done.is_empty() {
+            continue;
+        }
+        let mut out = r.clone();
+        let mut uuids = BTreeMap::new();
+        for (_, u, have) in &done {
+            if let Some(item) = have {
+                uuids.insert(u.key.clone(), item.id.clone());
+            }
+        }
+        let first = done.iter().find_map(|(_, _, h)| h.as_ref());
+        if out.rule_number.is_none() {
+            out.rule_number = first.and_then(|f| f.number);
+        }
+        if lower(&r.protocol, "") == "icmp" {
+            out.icmp_type = out.icmp_type.or(first.and_then(|f| f.icmptype));
+            out.icmp_code = out.icmp_code.or(first.and_then(|f| f.icmpcode));
+        }
+        out.uuids = Some(uuids);
+        rules.push(out);
+    }
+    rules.extend(leftovers);
+    Model {
+        id: Some(acl_id),
+        rule: rules,
+        ..plan
+    }
+}
+
+#[async_trait]
+impl TypedResource for NetworkAclRule {
+    type Model = Model;
+
+    fn type_name(&self) -> &'static str {
+        "cloudstack_network_acl_rule"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        for r in config.get_slice("rule") {
+            let proto = r.get_str("protocol");
+            if let Some(p) = proto {
+                if !PROTOCOLS.contains(&p.to_ascii_lowercase().as_str()) && p.parse::<u8>().is_err()
+                {
+                    diags.attribute_error(
+                        "rule",
+                        format!("{p:?} is not a valid protocol"),
+                        "Use tcp, udp, icmp, all or a protocol number 0-255.",
+                    );
+                }
+            }
+            for cidr in r.get_strings("cidr_list") {
+                if !is_cidr(&cidr) {
+                    diags.attribute_error(
+                        "rule",
+                        format!("{cidr:?} is not a CIDR"),
+                        "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
+                    );
+                }
+            }
+            let mut entries = r.get_strings("ports");
+            entries.extend(r.get_str("port").map(str::to_string));
+            for p in &entries {
+                if parse_port_range(p).is_none() {
+                    diags.attribute_error(
+                        "rule",
+                        format!("{p:?} is not a valid port value"),
+                        "Valid options are '80' or '80-90'.",
+                    );
+                }
+            }
+            if !entries.is_empty() && !matches!(proto, Some("tcp" | "udp")) {
+                diags.attribute_error(
+                    "rule",
+                    "Ports only apply to tcp and udp",
+                    "Remove port/ports or use protocol tcp or udp.",
+                );
+            }
+            if entries.len() > 1 && r.get_i64("rule_number").is_some() {
+                diags.attribute_error(
+                    "rule",
+                    "A rule_number can number one item only",
+                    "Give each port its own rule block with its own rule_number.",
+                );
+            }
+            if let Some(n) = r.get_i64("rule_number") {
+                if !(1..=65535).contains(&n) {
+                    diags.attribute_error(
+                        "rule",
+                        format!("rule_number must be between 1 and 65535, got {n}"),
+                        "ACL items are evaluated by ascending number.",
+                    );
+                }
+            }
+            for (attr, allowed) in [
+                ("action", ["allow", "deny"]),
+                ("traffic_type", ["ingress", "egress"]),
+            ] {
+                if let Some(v) = r.get_str(attr) {
+                    if !allowed.contains(&v.to_ascii_lowercase().as_str()) {
+                        diags.attribute_error(
+                            "rule",
+                            format!("{attr} {v:?} is not valid"),
+                            format!("Use {} or {}.", allowed[0], allowed[1]),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A rule block that changes (or is new) gets new items: its `uuids`,
+    /// and the computed fields it leaves to CloudStack, are known only
+    /// after apply.
+    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+        let prior_rules = req.prior.get_slice("rule").to_vec();
+        let config_rules = req.config.get_slice("rule").to_vec();
+        let Value::Object(plan) = req.planned else {
+            return;
+        };
+        let Some(Value::List(rules)) = plan.get_mut("rule") else {
+            return;
+        };
+        for (i, rule) in rules.iter_mut().enumerate() {
+            let config = config_rules.get(i).unwrap_or(&Value::Null);
+            let same = prior_rules
+                .get(i)
+                .is_some_and(|p| RULE_FIELDS.iter().all(|f| p.get(f) == rule.get(f)));
+            if same {
+                continue;
+            }
+            rule.set_attr("uuids", Value::Unknown);
+            for computed in ["rule_number", "icmp_type", "icmp_code"] {
+                if config.get(computed).is_null() {
+                    rule.set_attr(computed, Value::Unknown);
+                }
+            }
+        }
+    }
+
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        Some(converge(cx.c, Vec::new(), plan, diags).await)
+    }
+
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let acl_id = state.acl_id.clone().or(state.id.clone())?;
+        let items = match list_items(cx.c, &acl_id).await {
+            Ok(Some(items)) => items,
+            Ok(None) => return None,
+            Err(e) => {
+                diags.push(e.diagnostic(
+                    &format!("listing the items of ACL {acl_id}"),
+                    None,
+                    "read",
+                ));
+                return None;
+            }
+        };
+        let by_id: HashMap<&str, &NetworkAclItem> =
+            items.iter().map(|i| (i.id.as_str(), i)).collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut rules = Vec::new();
+        for r in &state.rule {
+            let mut uuids = BTreeMap::new();
+            let mut ports = Vec::new();
+            let mut first: Option<&NetworkAclItem> = None;
+            for (key, id) in r.uuids.iter().flatten() {
+                if let Some(item) = by_id.get(id.as_str()) {
+                    seen.insert(item.id.as_str());
+                    uuids.insert(key.clone(), id.clone());
+                    if parse_port_range(key).is_some() {
+                        ports.push(key.clone());
+                    }
+                    first.get_or_insert(item);
+                }
+            }
+            let Some(item) = first else { continue };
+            // what CloudStack says now, so changes behind Terraform's back show
+            let now = rule_of_item(item);
+            let mut out = r.clone();
+            out.rule_number = now.rule_number;
+            out.action = now.action;
+            out.cidr_list = now.cidr_list;
+            out.protocol = now.protocol;
+            out.traffic_type = now.traffic_type;
+            out.description = now.description;
+            if out.protocol.as_deref() == Some("icmp") {
+                out.icmp_type = now.icmp_type;
+                out.icmp_code = now.icmp_code;
+            }
+            if r.ports.is_some() {
+                out.ports = Some(ports);
+            } else if r.port.is_some() {
+                out.port = now.port;
+            }
+            out.uuids = Some(uuids);
+            rules.push(out);
+        }
+        if state.managed == Some(true) {
+            let mut extra: Vec<&NetworkAclItem> = items
+                .iter()
+                .filter(|i| !seen.contains(i.id.as_str()))
+                .collect();
+            extra.sort_by_key(|i| i.number);
+            rules.extend(extra.into_iter().map(rule_of_item));
+        }
+        Some(Model {
+            id: Some(acl_id.clone()),
+            acl_id: Some(acl_id),
+            rule: rules,
+            ..state
+        })
+    }
+
+    async fn update(
+        &self,
+        cx: Ctx<'_>,
+        prior: Model,
+        plan: Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Model> {
+        let mut existing: Vec<(Unit, String)> =
+            prior.rule.iter().flat_map(units_with_ids).collect();
+        if plan.managed == Some(true) {
+            // items nobody configured go too
+            if let Some(acl) = plan.acl_id.as_deref() {
+                if let Ok(Some(items)) = list_items(cx.c, acl).await {
+                    let known: HashSet<String> =
+                        existing.iter().map(|(_, id)| id.clone()).collect();
+                    existing.extend(
+                        items
+                            .iter()
+                            .filter(|i| !known.contains(&i.id))
+                            .map(|i| (unit_of_item(i), i.id.clone())),
+                    );
+                }
+            }
+        }
+        Some(converge(cx.c, existing, plan, diags).await)
+    }
+
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let ids: Vec<String> = prior
+            .rule
+            .iter()
+            .flat_map(|r| r.uuids.clone().unwrap_or_default().into_values())
+            .collect();
+        let limit = parallelism(&prior);
+        let c = cx.c;
+        let results = in_parallel(ids, limit, |id| async move {
+            let r = delete_item(c, &id).await;
+            (id, r)
+        })
+        .await;
+        for (id, r) in results {
+            if let Err(e) = r {
+                diags.push(e.diagnostic(&format!("deleting ACL item {id}"), None, "delete"));
+            }
+        }
+    }
+
+    /// `terraform import cloudstack_network_acl_rule.x <acl_id>` (or
+    /// `<project>/<acl_id>`): every item of the list, `managed = true`, as
+    /// the Go provider imports it.
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let (_, acl_id) = split_import_id(import_id);
+        import_state(
+            import_id,
+            &[
+                ("acl_id", Value::from(acl_id)),
+                ("managed", Value::from(true)),
+                ("parallelism", Value::from(DEFAULT_PARALLELISM)),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    #[test]
+    fn rules_become_items() {
+        let r = Rule {
+            protocol: Some("tcp".into()),
+            cidr_list: vec!["0.0.0.0/0".into()],
+            ports: Some(vec!["80".into(), "8000-8080".into()]),
+            ..Rule::default()
+        };
+        let units = units_of(&r);
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[1].ports, Some((8000, 8080)));
+        assert_eq!(units[0].action, "allow");
+        assert_eq!(units[0].traffic, "ingress");
+        let any = Rule {
+            protocol: Some("udp".into()),
+            ..Rule::default()
+        };
+        assert_eq!(units_of(&any)[0].key, "all_ports");
+        let item = NetworkAclItem {
+            id: "i".into(),
+            protocol: Some("tcp".into()),
+            startport: Some("8000".into()),
+            endport: Some("8080".into()),
+            action: Some("Allow".into()),
+            traffictype: Some("Ingress".into()),
+            cidrlist: Some("0.0.0.0/0".into()),
+            number: Some(2),
+            ..Default::default()
+        };
+        let back = unit_of_item(&item);
+        assert!(units[1].served_by(&back), "{:?} vs {back:?}", units[1]);
+        assert_eq!(rule_of_item(&item).port.as_deref(), Some("8000-8080"));
+    }
+}
