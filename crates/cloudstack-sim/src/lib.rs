@@ -45,8 +45,9 @@ pub mod server;
 pub mod state;
 pub mod stats;
 pub mod throttle;
+pub mod tls;
 
 pub use config::{JobLatency, Options, DEFAULT_API_KEY, DEFAULT_SECRET_KEY};
 pub use error::{ApiError, Error};
-pub use server::{run, Simulator};
+pub use server::{run, run_with_tls, Simulator};
 pub use state::World;

@@ -63,6 +63,10 @@ struct Cli {
     /// in per-VM mount namespaces whose writes land under DIR/vms (needs root).
     #[arg(long, value_name = "DIR")]
     vm_sandbox: Option<PathBuf>,
+    /// Serve HTTPS: writes a fresh CA (DIR/ca.pem, what clients trust with `ca_file` or
+    /// CLOUDSTACK_CA_FILE) and the server's certificate and key signed by it.
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
     /// Print the world it would start with (JSON) and exit.
     #[arg(long)]
     print_seed: bool,
@@ -111,7 +115,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cli.listen))?;
     let addr = listener.local_addr()?;
-    println!("cloudstack-sim listening on http://{addr}/client/api");
+    let tls = match &cli.tls_dir {
+        Some(dir) => Some(cloudstack_sim::tls::self_signed(dir, addr.ip())?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("cloudstack-sim listening on {scheme}://{addr}/client/api");
     use std::io::Write as _;
     std::io::stdout().flush()?;
     let shutdown = async {
@@ -136,6 +145,6 @@ async fn main() -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
     };
-    cloudstack_sim::run(listener, sim, shutdown).await?;
+    cloudstack_sim::run_with_tls(listener, sim, shutdown, tls).await?;
     Ok(())
 }

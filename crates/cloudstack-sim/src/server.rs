@@ -495,6 +495,17 @@ pub async fn run(
     sim: Simulator,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    run_with_tls(listener, sim, shutdown, None).await
+}
+
+/// [`run`], over HTTPS when `tls` is given (see [`crate::tls`]); a client that fails the
+/// TLS handshake (e.g. one that does not trust the CA) just loses its connection.
+pub async fn run_with_tls(
+    listener: TcpListener,
+    sim: Simulator,
+    shutdown: impl Future<Output = ()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<(), Error> {
     let snap = {
         let mut w = sim
             .inner
@@ -523,6 +534,7 @@ pub async fn run(
                     }
                 };
                 let app = app.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let app = app.clone();
@@ -540,9 +552,22 @@ pub async fn run(
                             }
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                let _ = http
+                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                    .await;
+                            }
+                            Err(e) => tracing::info!(error = %e, "TLS handshake failed"),
+                        },
+                    }
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -51,6 +51,9 @@ pub struct Config {
     pub http_get_only: bool,
     /// Accept any TLS certificate (opt-in, for self-signed lab servers).
     pub ssl_no_verify: bool,
+    /// PEM file of CA certificates to trust besides the system's (a private CA), with
+    /// verification kept on.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
     /// Overall time to wait for one async job.
@@ -75,6 +78,7 @@ impl fmt::Debug for Config {
             .field("secret_key", &"<redacted>")
             .field("http_get_only", &self.http_get_only)
             .field("ssl_no_verify", &self.ssl_no_verify)
+            .field("ca_file", &self.ca_file)
             .field("request_timeout", &self.request_timeout)
             .field("async_timeout", &self.async_timeout)
             .field("poll_initial", &self.poll_initial)
@@ -101,6 +105,7 @@ impl Config {
             secret_key: secret_key.into(),
             http_get_only: false,
             ssl_no_verify: false,
+            ca_file: None,
             request_timeout: Duration::from_secs(60),
             async_timeout: Duration::from_secs(300),
             poll_initial: Duration::from_millis(100),
@@ -122,6 +127,7 @@ impl Config {
     /// If `CLOUDSTACK_CONFIG` names an INI file, its profile (`CLOUDSTACK_PROFILE`, else the
     /// `[core] profile` entry, else `cloudstack`) gives `url`, `apikey`, `secretkey`.
     /// `CLOUDSTACK_API_URL`, `CLOUDSTACK_API_KEY`, `CLOUDSTACK_SECRET_KEY` override the file.
+    /// `CLOUDSTACK_CA_FILE` (a PEM file of CA certificates to trust),
     /// `CLOUDSTACK_HTTP_GET_ONLY` (true/false), `CLOUDSTACK_SSL_NO_VERIFY` and
     /// `CLOUDSTACK_TIMEOUT` (seconds, the async-job timeout like the terraform provider's
     /// `timeout`) are optional.
@@ -148,6 +154,9 @@ impl Config {
         }
         if let Some(v) = get("CLOUDSTACK_SSL_NO_VERIFY") {
             cfg.ssl_no_verify = parse_bool("CLOUDSTACK_SSL_NO_VERIFY", &v)?;
+        }
+        if let Some(v) = get("CLOUDSTACK_CA_FILE") {
+            cfg.ca_file = Some(v.into());
         }
         if let Some(v) = get("CLOUDSTACK_TIMEOUT") {
             cfg.async_timeout = parse_secs("CLOUDSTACK_TIMEOUT", &v)?;

@@ -83,11 +83,15 @@ pub struct ReqwestTransport {
 impl ReqwestTransport {
     /// Builds the HTTP client from `config`.
     pub fn new(config: &Config) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
             .danger_accept_invalid_certs(config.ssl_no_verify)
-            .user_agent(concat!("mesostack-cloudstack/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("mesostack-cloudstack/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            builder = builder.tls_certs_merge(ca_certificates(path)?);
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(Self { http })
@@ -128,6 +132,21 @@ impl Transport for ReqwestTransport {
     }
 }
 
+/// The CA certificates of a PEM file, trusted besides the system's.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let shown = path.display();
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::Config(format!("ca_file {shown}: cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| Error::Config(format!("ca_file {shown}: not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "ca_file {shown}: holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)"
+        )));
+    }
+    Ok(certs)
+}
+
 fn classify(e: reqwest::Error) -> TransportError {
     // Only a failed connect proves the server never saw the request.
     let connect = e.is_connect();
@@ -147,6 +166,13 @@ fn describe(e: reqwest::Error) -> String {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
+    }
+    if msg.contains("invalid peer certificate") || msg.contains("UnknownIssuer") {
+        msg = format!(
+            "the server's TLS certificate is not trusted ({msg}); if it is signed by a private \
+             CA, trust that CA with `ca_file` (the provider block or the builder) or \
+             CLOUDSTACK_CA_FILE, a PEM file; verification stays on"
+        );
     }
     msg
 }

@@ -24,6 +24,7 @@ pub fn client_for(config: &Config) -> Result<Client, cloudstack::Error> {
     let mut c = cloudstack::Config::new(&config.api_url, &config.api_key, &config.secret_key);
     c.http_get_only = config.http_get_only;
     c.ssl_no_verify = config.ssl_no_verify;
+    c.ca_file = config.ca_file.as_ref().map(Into::into);
     c.async_timeout = config.async_timeout;
     Client::new(c)
 }

@@ -20,7 +20,11 @@
 //! `state_timeout` (legacy: timeout of every async job) sets `async_timeout` when that is not
 //! given, and also bounds waiting for the VM to be `Running`.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use packer_sdk::{
     config::{Fields, PrepareConfigs},
@@ -130,6 +134,9 @@ pub struct Config {
     pub http_get_only: bool,
     /// `ssl_no_verify` / `insecure_skip_verify`.
     pub ssl_no_verify: bool,
+    /// `ca_file` / `CLOUDSTACK_CA_FILE`: PEM file of CA certificates to trust besides the
+    /// system's (a private CA), verification kept on.
+    pub ca_file: Option<String>,
     /// `async_timeout` (default 30m, or `state_timeout` when only that is set).
     pub async_timeout: Duration,
     /// `state_timeout`: how long to wait for the VM to be Running (default: async_timeout).
@@ -308,6 +315,17 @@ impl Config {
         let secret_key = cred(f, "secret_key", "CLOUDSTACK_SECRET_KEY");
         let http_get_only = f.bool(&["http_get_only"]);
         let ssl_no_verify = f.bool(&["ssl_no_verify", "insecure_skip_verify"]);
+        let ca_file = f
+            .string(&["ca_file"])
+            .or_else(|| env("CLOUDSTACK_CA_FILE"))
+            .filter(|p| !p.trim().is_empty());
+        if let Some(path) = &ca_file {
+            if !Path::new(path).is_file() {
+                f.error(format!(
+                    "ca_file: {path:?} is not a file (a PEM file of the CA certificates to trust)"
+                ));
+            }
+        }
         let async_timeout = f.duration(&["async_timeout"]);
         let state_timeout = f.duration(&["state_timeout"]);
         let async_timeout = async_timeout
@@ -534,6 +552,7 @@ impl Config {
             secret_key,
             http_get_only,
             ssl_no_verify,
+            ca_file,
             async_timeout,
             state_timeout,
             zone,

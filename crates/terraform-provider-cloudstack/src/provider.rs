@@ -7,7 +7,9 @@
 //! are verified (the Go provider always turns verification off; set
 //! `CLOUDSTACK_SSL_NO_VERIFY=true` in the environment, or
 //! `verifysslcert = false` in a CloudMonkey profile, for a self-signed lab
-//! server; there is no schema attribute, so configurations stay compatible),
+//! server; there is no schema attribute, so configurations stay compatible;
+//! a private CA is trusted with the optional `ca_file` attribute or
+//! `CLOUDSTACK_CA_FILE`, verification kept on),
 //! and Configure checks the credentials with one `listZones` call, so a
 //! wrong key fails before any change is made.
 
@@ -122,6 +124,8 @@ pub struct ProviderConfig {
     pub timeout_secs: i64,
     /// Accept any TLS certificate (env `CLOUDSTACK_SSL_NO_VERIFY` only).
     pub ssl_no_verify: bool,
+    /// PEM file of CA certificates to trust besides the system's.
+    pub ca_file: Option<String>,
 }
 
 /// Keys never appear in logs, whatever the level.
@@ -137,6 +141,7 @@ impl fmt::Debug for ProviderConfig {
             .field("http_get_only", &self.http_get_only)
             .field("timeout_secs", &self.timeout_secs)
             .field("ssl_no_verify", &self.ssl_no_verify)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -175,6 +180,10 @@ fn schema() -> Schema {
                     "Send all API calls as GET. Env: CLOUDSTACK_HTTP_GET_ONLY. Default false.",
                 ),
             )
+            .attribute(Attribute::optional("ca_file", Type::String).description(
+                "PEM file of CA certificates to trust (a private CA) besides the system's; \
+                 verification stays on. Env: CLOUDSTACK_CA_FILE.",
+            ))
             .attribute(Attribute::optional("timeout", Type::Number).description(
                 "Timeout of asynchronous jobs in seconds. Env: CLOUDSTACK_TIMEOUT. Default 900.",
             )),
@@ -278,6 +287,7 @@ fn resolve(
         http_get_only,
         timeout_secs,
         ssl_no_verify,
+        ca_file: text("ca_file", Some("CLOUDSTACK_CA_FILE")),
     };
     if resolved.profile.is_some() && resolved.config.is_none() {
         diags.attribute_error(
@@ -350,6 +360,9 @@ fn api_config(r: &ProviderConfig, diags: &mut Diagnostics) -> Option<cloudstack:
     };
     cfg.http_get_only = r.http_get_only;
     cfg.ssl_no_verify = cfg.ssl_no_verify || r.ssl_no_verify;
+    if let Some(ca) = &r.ca_file {
+        cfg.ca_file = Some(ca.into());
+    }
     cfg.async_timeout = Duration::from_secs(r.timeout_secs.max(1) as u64);
     if let Err(e) = cfg.validate() {
         diags.attribute_error(
@@ -462,11 +475,12 @@ impl Provider for CloudStackProvider {
         let api = match cloudstack::Client::new(cfg) {
             Ok(c) => c,
             Err(e) => {
-                diags.attribute_error(
-                    "api_url",
-                    "Cannot build the CloudStack client",
-                    e.to_string(),
-                );
+                let attr = if e.to_string().contains("ca_file") {
+                    "ca_file"
+                } else {
+                    "api_url"
+                };
+                diags.attribute_error(attr, "Cannot build the CloudStack client", e.to_string());
                 return None;
             }
         };

@@ -285,11 +285,117 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The start of a `.tf` file using our provider from its registry address against
+/// `api_url` with the simulator's credentials; `extra` lines go inside the provider block
+/// (e.g. `ca_file = "..."`).
+pub fn provider_tf(api_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    cloudstack = {{ source = "cloudstack/cloudstack" }}
+  }}
+}}
+provider "cloudstack" {{
+  api_url    = "{api_url}"
+  api_key    = "{SIM_API_KEY}"
+  secret_key = "{SIM_SECRET_KEY}"
+{extra}}}
+"#
+    )
+}
+
+/// A Packer build of the e2e template (`tests/e2e/fixtures/packer/build.json`) whose VM is
+/// this machine's sshd: Packer with our builder, a scratch directory, the sshd; start the
+/// simulator with [`sshd::Sshd::sim_args`] (plus any flags) and call [`SshdBuild::build`].
+#[derive(Debug)]
+pub struct SshdBuild {
+    /// Scratch directory: plugin dir, templates, `packer.log`.
+    pub dir: tempfile::TempDir,
+    /// The sshd standing in for the VM.
+    pub sshd: sshd::Sshd,
+    packer: PathBuf,
+}
+
+impl SshdBuild {
+    /// Packer and sshd, or `None` after saying why the calling test is skipped (a failure
+    /// under CI).
+    pub fn start() -> Option<SshdBuild> {
+        let packer = require_packer()?;
+        require_tool("sshd", sshd::Sshd::installed().then(|| "sshd".into()))?;
+        let dir = tempfile::tempdir().expect("scratch dir");
+        install_packer_plugin(dir.path());
+        let sshd_dir = dir.path().join("sshd");
+        std::fs::create_dir_all(&sshd_dir).expect("sshd dir");
+        let sshd = sshd::Sshd::start(&sshd_dir);
+        let fixtures = workspace_root().join("tests/e2e/fixtures/packer");
+        std::fs::copy(
+            fixtures.join("provision.sh"),
+            dir.path().join("provision.sh"),
+        )
+        .expect("copy provision.sh");
+        Some(SshdBuild { dir, sshd, packer })
+    }
+
+    /// `packer build` (with `PACKER_LOG=1` into [`SshdBuild::log`]) of the e2e template as
+    /// `edit` changes it, against `sim`; returns success and stdout+stderr.
+    pub fn build(
+        &self,
+        sim: &SimProcess,
+        name: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> (bool, String) {
+        let fixture = workspace_root().join("tests/e2e/fixtures/packer/build.json");
+        let mut t: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).expect("build.json"))
+                .expect("build.json is JSON");
+        edit(&mut t);
+        let template = self.dir.path().join(format!("{name}.json"));
+        std::fs::write(&template, t.to_string()).expect("write template");
+        let out = packer_command(&self.packer, self.dir.path())
+            .args(["build", "-color=false"])
+            .env("PACKER_LOG", "1")
+            .env("PACKER_LOG_PATH", self.log_path())
+            .env("CLOUDSTACK_API_URL", &sim.api_url)
+            .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
+            .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY)
+            .env_remove("CLOUDSTACK_CA_FILE")
+            .arg("-var")
+            .arg(format!("template_name={name}"))
+            .arg("-var")
+            .arg(format!("ssh_username={}", self.sshd.user))
+            .arg("-var")
+            .arg(format!(
+                "marker_dir={}",
+                self.dir.path().join("markers").display()
+            ))
+            .arg(&template)
+            .output()
+            .expect("packer runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("packer.log")
+    }
+
+    /// Packer's debug log of the builds so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
 /// A `cloudstack-sim` child process, killed when dropped.
 #[derive(Debug)]
 pub struct SimProcess {
     child: Child,
-    /// `http://127.0.0.1:PORT/client/api`, as printed by the simulator.
+    /// `http://127.0.0.1:PORT/client/api` (`https://` with `--tls-dir`), as printed by the
+    /// simulator.
     pub api_url: String,
     /// `http://127.0.0.1:PORT`, for `/sim/stats`.
     pub base_url: String,
@@ -325,7 +431,7 @@ impl SimProcess {
                 .next()
                 .expect("cloudstack-sim printed its address before exiting")
                 .expect("readable stdout");
-            if let Some(pos) = line.find("http://") {
+            if let Some(pos) = line.find("https://").or_else(|| line.find("http://")) {
                 break line[pos..].trim().to_string();
             }
         };

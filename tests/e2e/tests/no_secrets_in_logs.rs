@@ -6,12 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{path::Path, process::Command};
-
-use mesostack_e2e::{
-    install_packer_plugin, packer_command, require_tool, sshd::Sshd, workspace_bin, workspace_root,
-    SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
-};
+use mesostack_e2e::{workspace_bin, SimProcess, SshdBuild, SIM_SECRET_KEY};
 use tfplugin5::testing::{find_terraform_binaries, Workspace};
 
 const VM_PASSWORD: &str = "Vm-Pa55-4f9c2e";
@@ -62,17 +57,7 @@ fn terraform_trace_log_of_a_whole_apply_holds_no_secret() {
         ws.write(
             "main.tf",
             &format!(
-                r##"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{url}"
-  api_key    = "{key}"
-  secret_key = "{secret}"
-}}
+                r##"{provider}
 resource "cloudstack_ssh_keypair" "generated" {{
   name = "logs-key"
 }}
@@ -87,9 +72,7 @@ resource "cloudstack_instance" "vm" {{
   expunge          = true
 }}
 "##,
-                url = sim.api_url,
-                key = SIM_API_KEY,
-                secret = SIM_SECRET_KEY,
+                provider = mesostack_e2e::provider_tf(&sim.api_url, ""),
             ),
         )
         .unwrap();
@@ -125,30 +108,19 @@ resource "cloudstack_instance" "vm" {{
 
 #[test]
 fn packer_log_of_a_whole_build_holds_no_secret() {
-    let Some(packer) = mesostack_e2e::require_packer() else {
+    let Some(run) = SshdBuild::start() else {
         return;
     };
-    if require_tool("sshd", Sshd::installed().then(|| "sshd".into())).is_none() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    install_packer_plugin(dir.path());
-    let sshd_dir = dir.path().join("sshd");
-    std::fs::create_dir_all(&sshd_dir).unwrap();
-    let sshd = Sshd::start(&sshd_dir);
-    let mut args = sshd.sim_args();
+    let mut args = run.sshd.sim_args();
     args.extend(["--vm-password".to_string(), VM_PASSWORD.to_string()]);
     let sim = SimProcess::start(&args);
-    let log = dir.path().join("packer.log");
-    let markers = dir.path().join("markers");
-    let out = build(&packer, dir.path(), &sim, &sshd, &markers, &log);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let packer_log = std::fs::read_to_string(&log).unwrap();
-    assert!(out.status.success(), "{text}\n--- log ---\n{packer_log}");
+    // The e2e build template plus user data carrying a secret.
+    let (ok, text) = run.build(&sim, "packer-no-secrets", |t| {
+        t["builders"][0]["user_data"] =
+            format!("#cloud-config\npassword: {USER_DATA_SECRET}\n").into();
+    });
+    let packer_log = run.log();
+    assert!(ok, "{text}\n--- log ---\n{packer_log}");
     // The build used a generated key pair and a VM whose deploy answer carried the password.
     assert!(
         text.contains("Creating temporary SSH key pair..."),
@@ -162,41 +134,4 @@ fn packer_log_of_a_whole_build_holds_no_secret() {
     assert!(packer_log.contains("Deploying instance..."), "{packer_log}");
     assert_no_secret("packer's output", &text);
     assert_no_secret("PACKER_LOG=1", &packer_log);
-}
-
-fn build(
-    packer: &Path,
-    dir: &Path,
-    sim: &SimProcess,
-    sshd: &Sshd,
-    markers: &Path,
-    log: &Path,
-) -> std::process::Output {
-    // The e2e build template plus user data carrying a secret.
-    let fixtures = workspace_root().join("tests/e2e/fixtures/packer");
-    let mut t: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures.join("build.json")).unwrap())
-            .unwrap();
-    t["variables"]["user_data_secret"] = "".into();
-    t["builders"][0]["user_data"] = "#cloud-config\npassword: {{user `user_data_secret`}}\n".into();
-    std::fs::copy(fixtures.join("provision.sh"), dir.join("provision.sh")).unwrap();
-    let template = dir.join("build.json");
-    std::fs::write(&template, t.to_string()).unwrap();
-    let mut c: Command = packer_command(packer, dir);
-    c.args(["build", "-color=false"])
-        .env("PACKER_LOG", "1")
-        .env("PACKER_LOG_PATH", log)
-        .env("CLOUDSTACK_API_URL", &sim.api_url)
-        .env("CLOUDSTACK_API_KEY", SIM_API_KEY)
-        .env("CLOUDSTACK_SECRET_KEY", SIM_SECRET_KEY)
-        .arg("-var")
-        .arg("template_name=packer-no-secrets")
-        .arg("-var")
-        .arg(format!("ssh_username={}", sshd.user))
-        .arg("-var")
-        .arg(format!("marker_dir={}", markers.display()))
-        .arg("-var")
-        .arg(format!("user_data_secret={USER_DATA_SECRET}"))
-        .arg(template);
-    c.output().unwrap()
 }

@@ -488,17 +488,7 @@ async fn terraform_provisioners_reach_the_vm_root() {
         )
         .unwrap();
         let main_tf = format!(
-            r#"
-terraform {{
-  required_providers {{
-    cloudstack = {{ source = "cloudstack/cloudstack" }}
-  }}
-}}
-provider "cloudstack" {{
-  api_url    = "{api_url}"
-  api_key    = "{api_key}"
-  secret_key = "{secret_key}"
-}}
+            r#"{provider}
 resource "cloudstack_ssh_keypair" "provision" {{
   name = "provisioner-anchor"
   connection {{
@@ -525,9 +515,7 @@ resource "cloudstack_ssh_keypair" "provision" {{
   }}
 }}
 "#,
-            api_url = vm.sim.api_url,
-            api_key = SIM_API_KEY,
-            secret_key = SIM_SECRET_KEY,
+            provider = mesostack_e2e::provider_tf(&vm.sim.api_url, ""),
             ip = vm.public_ip,
             port = vm.ssh_port,
             key = vm.key.display()

@@ -256,3 +256,38 @@ async fn endless_answer_stops_at_the_size_cap() {
         "a too-large answer was asked for again"
     );
 }
+
+/// `ca_file` problems are configuration errors naming the file, before any request.
+#[test]
+fn bad_ca_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for (path, why) in [
+        (&missing, "cannot read it"),
+        (&not_pem, "holds no certificate"),
+    ] {
+        let mut cfg = config("https://127.0.0.1:1/client/api");
+        cfg.ca_file = Some(path.clone());
+        let err = Client::new(cfg).unwrap_err().to_string();
+        assert!(err.contains("ca_file") && err.contains(why), "{err}");
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+    let env = |k: &str| {
+        [
+            ("CLOUDSTACK_API_URL", "https://cs/client/api"),
+            ("CLOUDSTACK_API_KEY", "k"),
+            ("CLOUDSTACK_SECRET_KEY", "s"),
+            ("CLOUDSTACK_CA_FILE", "/etc/ssl/private-ca.pem"),
+        ]
+        .iter()
+        .find(|(n, _)| *n == k)
+        .map(|(_, v)| v.to_string())
+    };
+    let cfg = Config::from_lookup(env).unwrap();
+    assert_eq!(
+        cfg.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/ssl/private-ca.pem"))
+    );
+}
