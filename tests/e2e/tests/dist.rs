@@ -18,8 +18,8 @@ use std::{
 
 use base64::Engine as _;
 use mesostack_e2e::{
-    assert_nothing_left, packer_command, require_tool, which, workspace_bin, workspace_root,
-    SimProcess, SIM_API_KEY, SIM_SECRET_KEY,
+    assert_nothing_left, packer_command, require_tool, which, workspace_root, SimProcess,
+    SIM_API_KEY, SIM_SECRET_KEY,
 };
 use sha2::{Digest, Sha256};
 use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
@@ -49,6 +49,16 @@ fn run_dist() -> tempfile::TempDir {
         .expect("./dev dist runs");
     assert!(status.success(), "./dev dist failed");
     out
+}
+
+/// A binary as `./dev dist --profile dev` packages it: the debug build, whichever profile
+/// the other end-to-end tests drive (`MESOSTACK_E2E_PROFILE`).
+fn packaged_bin(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("debug")
+        .join(name)
 }
 
 /// The archives, built once for all tests of this file.
@@ -141,10 +151,7 @@ fn dist_makes_the_registries_archives_and_checksums_reproducibly() {
     // The provider zip holds exactly the binary Terraform looks for, executable.
     let (name, data) = only_entry(&d.join(tf_zip()));
     assert_eq!(name, tf_bin_name());
-    let provider = workspace_bin(
-        "terraform-provider-cloudstack",
-        "terraform-provider-cloudstack",
-    );
+    let provider = packaged_bin("terraform-provider-cloudstack");
     assert!(
         data == std::fs::read(&provider).unwrap(),
         "zip holds another build"
@@ -215,10 +222,7 @@ fn dist_makes_the_registries_archives_and_checksums_reproducibly() {
     }
 
     // Reproducible: a second run, with the binaries' mtimes changed, gives the same bytes.
-    for bin in [
-        &provider,
-        &workspace_bin("packer-plugin-cloudstack", "packer-plugin-cloudstack"),
-    ] {
+    for bin in [&provider, &packaged_bin("packer-plugin-cloudstack")] {
         let status = Command::new("touch").arg(bin).status().unwrap();
         assert!(status.success());
     }

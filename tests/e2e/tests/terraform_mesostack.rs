@@ -17,13 +17,12 @@ use std::{
 
 use cloudstack::Params;
 use mesostack_e2e::{
-    assert_garbled, workspace_bin, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
-    SIM_SECRET_KEY,
+    assert_garbled, workspace_bin, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
-use serde_json::Value;
-use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+use support::{count, delta, Module, SOURCE};
+use tfplugin5::testing::{find_terraform_binaries, TerraformBinary, Workspace};
 
-const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
+mod support;
 const KEY_NAME: &str = "mesostack-e2e";
 
 /// Every Terraform found, or none after saying why the test is skipped (a failure under CI).
@@ -67,82 +66,22 @@ fn api(sim: &SimProcess) -> cloudstack::Client {
 }
 
 /// The module in a fresh workspace for one Terraform, talking to `sim`.
-struct Module {
-    ws: Workspace,
-    env: Vec<(String, String)>,
-    version: String,
-}
-
-impl Module {
-    fn new(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {
-        let ws = Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap();
-        ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack"))
-            .unwrap();
-        let env = [
-            ("TF_VAR_cs_api_url", sim.api_url.as_str()),
-            ("TF_VAR_cs_api_key", SIM_API_KEY),
-            ("TF_VAR_cs_secret_key", SIM_SECRET_KEY),
-            ("TF_VAR_cs_key_name", KEY_NAME),
-            ("TF_VAR_cs_ssh_private_key_file", "/nonexistent/unused.pem"),
-            ("TF_VAR_cs_zone", "zone001"),
-            ("TF_VAR_cs_image", "Ubuntu 14.04"),
-            ("TF_VAR_provision", "false"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        Module {
-            ws,
-            env,
-            version: tf.version.clone(),
-        }
-    }
-
-    fn set(&mut self, var: &str, value: &str) {
-        let key = format!("TF_VAR_{var}");
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, value.to_string()));
-    }
-
-    fn tf(&self, args: &[&str]) -> CommandOutput {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut all = args.to_vec();
-        all.push("-no-color");
-        let out = self.ws.run_env(&all, &env).unwrap();
-        eprintln!(
-            "[terraform {}] {} -> {}",
-            self.version,
-            args.join(" "),
-            out.code
-        );
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> CommandOutput {
-        let out = self.tf(args);
-        assert_eq!(
-            out.code, 0,
-            "terraform {} {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-            self.version, out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn init(&self) {
-        self.ok(&["init", "-input=false"]);
-    }
-
-    fn apply(&self) -> CommandOutput {
-        self.ok(&["apply", "-auto-approve", "-input=false"])
-    }
-
-    fn outputs(&self) -> Value {
-        serde_json::from_str(&self.ok(&["output", "-json"]).stdout).unwrap()
-    }
+fn module(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {
+    Module::new(
+        tf,
+        provider,
+        "mesostack",
+        &[
+            ("cs_api_url", sim.api_url.as_str()),
+            ("cs_api_key", SIM_API_KEY),
+            ("cs_secret_key", SIM_SECRET_KEY),
+            ("cs_key_name", KEY_NAME),
+            ("cs_ssh_private_key_file", "/nonexistent/unused.pem"),
+            ("cs_zone", "zone001"),
+            ("cs_image", "Ubuntu 14.04"),
+            ("provision", "false"),
+        ],
+    )
 }
 
 /// What the simulator holds for the module's network (by name).
@@ -204,25 +143,6 @@ fn world(sim: &SimProcess) -> World {
     })
 }
 
-/// Requests per command since `before` (a `/sim/stats` document).
-fn delta(sim: &SimProcess, before: &Value) -> BTreeMap<String, u64> {
-    let now = sim.stats();
-    let mut out = BTreeMap::new();
-    if let Some(m) = now["requests"].as_object() {
-        for (k, v) in m {
-            let d = v.as_u64().unwrap_or(0) - before["requests"][k].as_u64().unwrap_or(0);
-            if d > 0 {
-                out.insert(k.clone(), d);
-            }
-        }
-    }
-    out
-}
-
-fn count(d: &BTreeMap<String, u64>, command: &str) -> u64 {
-    d.get(command).copied().unwrap_or(0)
-}
-
 /// Mutating calls in a stats delta (what "no API change" forbids).
 fn mutations(d: &BTreeMap<String, u64>) -> Vec<String> {
     d.keys()
@@ -282,7 +202,7 @@ fn mesostack_lifecycle_with_real_terraform() {
         let sim = SimProcess::start::<&str>(&[]);
         let seeded = everything(&sim);
         make_keypair(&sim);
-        let mut m = Module::new(tf, &sim, &provider);
+        let mut m = module(tf, &sim, &provider);
         m.init();
 
         // 1. apply: 3 masters, 3 slaves
@@ -526,7 +446,7 @@ fn bad_input_is_refused_before_any_change() {
 fn refuses_bad_input(tf: &TerraformBinary, provider: &Path) {
     let sim = SimProcess::start::<&str>(&[]);
     make_keypair(&sim);
-    let base = Module::new(tf, &sim, provider);
+    let base = module(tf, &sim, provider);
     base.init();
     // (variable, value, texts the diagnostics must contain)
     let cases: [(&str, &str, &[&str]); 6] = [
@@ -542,13 +462,7 @@ fn refuses_bad_input(tf: &TerraformBinary, provider: &Path) {
         ("num_masters", "2", &["num_masters", "odd"]),
     ];
     for (var, value, needles) in cases {
-        let mut m = Module {
-            ws: Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap(),
-            env: base.env.clone(),
-            version: base.version.clone(),
-        };
-        m.ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack"))
-            .unwrap();
+        let mut m = base.fresh(tf, provider);
         m.init();
         m.set(var, value);
         let before = sim.stats();
@@ -595,7 +509,7 @@ fn converges_under_faults(tf: &TerraformBinary, provider: &Path) {
         }
     }
     assert!(made);
-    let m = Module::new(tf, &sim, provider);
+    let m = module(tf, &sim, provider);
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -681,7 +595,7 @@ fn mesostack_provisioners_configure_sandboxed_nodes() {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let mut m = Module::new(tf, &sim, &provider);
+        let mut m = module(tf, &sim, &provider);
         m.set("provision", "true");
         m.set("cs_ssh_private_key_file", key.to_str().unwrap());
         m.set("num_slaves", "1");
@@ -921,7 +835,7 @@ fn converges_through_a_garbling_proxy(tf: &TerraformBinary, provider: &Path) {
     let seeded = everything(&sim);
     rt().block_on(api(&sim).create_ssh_key_pair(KEY_NAME))
         .unwrap();
-    let m = Module::new(tf, &sim, provider);
+    let m = module(tf, &sim, provider);
     until_ok(&m, &["init", "-input=false"], 3);
     let applies = until_ok(&m, &["apply", "-auto-approve", "-input=false"], 8);
     let stats = sim.stats();
@@ -988,7 +902,7 @@ fn applies_under_rate_limit(tf: &TerraformBinary, provider: &Path) {
         "0.2",
     ]);
     make_keypair(&sim);
-    let m = Module::new(tf, &sim, provider);
+    let m = module(tf, &sim, provider);
     m.init();
     let before = sim.stats();
     m.apply();

@@ -14,9 +14,10 @@ use std::{collections::BTreeMap, path::Path};
 use cloudstack::Params;
 use mesostack_e2e::{workspace_bin, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use serde_json::Value;
-use tfplugin5::testing::{find_terraform_binaries, CommandOutput, TerraformBinary, Workspace};
+use support::{count, delta, Module};
+use tfplugin5::testing::{find_terraform_binaries, TerraformBinary};
 
-const SOURCE: &str = "registry.terraform.io/cloudstack/cloudstack";
+mod support;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -35,82 +36,25 @@ fn api(sim: &SimProcess) -> cloudstack::Client {
 }
 
 /// The module in a fresh workspace for one Terraform, talking to `sim`.
-struct Module {
-    ws: Workspace,
-    env: Vec<(String, String)>,
-    version: String,
-}
-
-impl Module {
-    fn new(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {
-        let ws = Workspace::new(tf, provider, SOURCE, "0.1.0").unwrap();
-        ws.copy_into_work(&workspace_root().join("terraform-examples/mesostack-vpc"))
-            .unwrap();
-        let public_key = std::fs::read_to_string(
-            workspace_root()
-                .join("crates/terraform-provider-cloudstack/tests/fixtures/fixture_rsa.pub"),
-        )
-        .unwrap();
-        let env = [
-            ("TF_VAR_cs_api_url", sim.api_url.as_str()),
-            ("TF_VAR_cs_api_key", SIM_API_KEY),
-            ("TF_VAR_cs_secret_key", SIM_SECRET_KEY),
-            ("TF_VAR_cs_zone", "zone001"),
-            ("TF_VAR_cs_image", "Ubuntu 14.04"),
-            ("TF_VAR_ssh_public_key", public_key.trim()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        Module {
-            ws,
-            env,
-            version: tf.version.clone(),
-        }
-    }
-
-    fn set(&mut self, var: &str, value: &str) {
-        let key = format!("TF_VAR_{var}");
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, value.to_string()));
-    }
-
-    fn tf(&self, args: &[&str]) -> CommandOutput {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut all = args.to_vec();
-        all.push("-no-color");
-        let out = self.ws.run_env(&all, &env).unwrap();
-        eprintln!(
-            "[terraform {}] {} -> {}",
-            self.version,
-            args.join(" "),
-            out.code
-        );
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> CommandOutput {
-        let out = self.tf(args);
-        assert_eq!(
-            out.code, 0,
-            "terraform {} {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-            self.version, out.stdout, out.stderr
-        );
-        out
-    }
-
-    fn apply(&self) -> CommandOutput {
-        self.ok(&["apply", "-auto-approve", "-input=false"])
-    }
-
-    fn plan_is_empty(&self) {
-        let plan = self.tf(&["plan", "-detailed-exitcode", "-input=false"]);
-        assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    }
+fn module(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {
+    let public_key = std::fs::read_to_string(
+        workspace_root()
+            .join("crates/terraform-provider-cloudstack/tests/fixtures/fixture_rsa.pub"),
+    )
+    .unwrap();
+    Module::new(
+        tf,
+        provider,
+        "mesostack-vpc",
+        &[
+            ("cs_api_url", sim.api_url.as_str()),
+            ("cs_api_key", SIM_API_KEY),
+            ("cs_secret_key", SIM_SECRET_KEY),
+            ("cs_zone", "zone001"),
+            ("cs_image", "Ubuntu 14.04"),
+            ("ssh_public_key", public_key.trim()),
+        ],
+    )
 }
 
 /// How many objects of each kind the simulator holds, in every project and outside them
@@ -179,25 +123,6 @@ fn expected(masters: usize, agents: usize) -> BTreeMap<&'static str, usize> {
     ])
 }
 
-/// Requests per command since `before` (a `/sim/stats` document).
-fn delta(sim: &SimProcess, before: &Value) -> BTreeMap<String, u64> {
-    let now = sim.stats();
-    let mut out = BTreeMap::new();
-    if let Some(m) = now["requests"].as_object() {
-        for (k, v) in m {
-            let d = v.as_u64().unwrap_or(0) - before["requests"][k].as_u64().unwrap_or(0);
-            if d > 0 {
-                out.insert(k.clone(), d);
-            }
-        }
-    }
-    out
-}
-
-fn count(d: &BTreeMap<String, u64>, command: &str) -> u64 {
-    d.get(command).copied().unwrap_or(0)
-}
-
 #[test]
 fn vpc_module_applies_scales_and_destroys_with_real_terraform() {
     let found = find_terraform_binaries();
@@ -211,7 +136,7 @@ fn vpc_module_applies_scales_and_destroys_with_real_terraform() {
     );
     for tf in &found {
         let sim = SimProcess::start::<&str>(&[]);
-        let mut m = Module::new(tf, &sim, &provider);
+        let mut m = module(tf, &sim, &provider);
         m.ok(&["init", "-input=false"]);
 
         // apply: 3 masters, 3 agents, everything in the project
