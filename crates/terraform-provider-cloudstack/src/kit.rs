@@ -10,14 +10,16 @@
 
 use std::time::Duration;
 
-use cloudstack::Params;
+use cloudstack::{AcceptedLog, Params};
 use serde::{de::DeserializeOwned, Serialize};
 use tfplugin5::{
     async_trait, model, DataSource, Diagnostics, PlanRequest, Resource, Schema, Value,
 };
 
 use crate::{
-    common::{bounded, import_state, op_timeout, planned_unless_failed, resolve_project},
+    common::{
+        accepted_state, bounded, import_state, op_timeout, planned_unless_failed, resolve_project,
+    },
     provider::Client,
 };
 
@@ -92,6 +94,15 @@ pub trait TypedResource: Send + Sync + 'static {
 
     /// Adjusts the plan (raw: it edits unknowns in place).
     async fn modify_plan(&self, _req: PlanRequest<'_>, _diags: &mut Diagnostics) {}
+
+    /// The command whose accepted answer names the new object's id (e.g.
+    /// `createVPC`). When a create fails after CloudStack accepted that command
+    /// (a lost job answer, a timeout, Ctrl-C), the object is kept in state as
+    /// tainted instead of being orphaned; `None` for resources that are not one
+    /// object (rule sets, static NAT).
+    fn create_command(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Creates the object; the model comes back with computed fields set.
     /// Return the model together with an error if the object exists but a
@@ -203,13 +214,23 @@ impl<R: TypedResource> Resource<Client> for Typed<R> {
         let Some(plan) = decode(planned, "plan", diags) else {
             return Value::Null;
         };
-        let cx = Ctx { c, raw: planned };
+        let accepted = AcceptedLog::new();
+        let recording = c.recording_accepted(&accepted);
+        let cx = Ctx {
+            c: &recording,
+            raw: planned,
+        };
         match self.0.create(cx, plan, diags).await {
             Some(m) => {
                 let state = encode(&m, &self.0.schema(), diags);
                 planned_unless_failed(planned, state, diags)
             }
-            None => Value::Null,
+            None => match self.0.create_command() {
+                Some(command) if diags.has_errors() => {
+                    accepted_state(planned, &accepted, command, diags)
+                }
+                _ => Value::Null,
+            },
         }
     }
 

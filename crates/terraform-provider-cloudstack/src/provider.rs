@@ -83,6 +83,16 @@ impl Client {
         }
     }
 
+    /// This client, recording in `log` every create CloudStack accepts (see
+    /// [`cloudstack::AcceptedLog`]); clients for other timeouts derive from it.
+    pub fn recording_accepted(&self, log: &cloudstack::AcceptedLog) -> Client {
+        Client {
+            api: self.api.recording_accepted(log),
+            by_timeout: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// An API client whose async jobs may take `limit` (the resource's
     /// `timeouts` value); the provider's own client when `limit` is the default.
     pub fn api_with_timeout(&self, limit: Duration) -> cloudstack::Client {

@@ -144,6 +144,10 @@ fn fill(mut m: Model, r: &LoadBalancerRule, member_ids: Vec<String>) -> Model {
 
 #[async_trait]
 impl TypedResource for LoadBalancerRuleResource {
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createLoadBalancerRule")
+    }
+
     type Model = Model;
 
     fn type_name(&self) -> &'static str {

@@ -68,6 +68,10 @@ async fn vpc_project(c: &Client, vpc_id: &str, prior: Option<&str>) -> Option<St
 
 #[async_trait]
 impl TypedResource for NetworkAcl {
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createNetworkACLList")
+    }
+
     type Model = Model;
 
     fn type_name(&self) -> &'static str {

@@ -93,6 +93,10 @@ async fn read_back(cx: Ctx<'_>, m: Model, id: &str, diags: &mut Diagnostics) -> 
 
 #[async_trait]
 impl TypedResource for Project {
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createProject")
+    }
+
     type Model = Model;
 
     fn type_name(&self) -> &'static str {

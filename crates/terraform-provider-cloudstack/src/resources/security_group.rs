@@ -74,6 +74,10 @@ async fn find(cx: Ctx<'_>, id: &str, in_project: bool) -> Result<Option<CsGroup>
 
 #[async_trait]
 impl TypedResource for SecurityGroup {
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createSecurityGroup")
+    }
+
     type Model = Model;
 
     fn type_name(&self) -> &'static str {

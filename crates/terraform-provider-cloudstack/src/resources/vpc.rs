@@ -124,6 +124,10 @@ fn fill(mut m: Model, vpc: &Vpc, nat_ip: Option<String>) -> Model {
 
 #[async_trait]
 impl TypedResource for VpcResource {
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createVPC")
+    }
+
     type Model = Model;
 
     fn type_name(&self) -> &'static str {
@@ -394,6 +398,53 @@ mod tests {
         assert!(!d.has_errors(), "{d:?}");
         assert!(env.sim.world().vpc.vpcs.is_empty());
         assert!(r.read(c, &updated, &mut d).await.is_null());
+    }
+
+    /// Ctrl-C while `createVPC`'s job runs: CloudStack accepted it, so the VPC
+    /// is kept in state (tainted) instead of being orphaned.
+    #[tokio::test]
+    async fn an_accepted_create_interrupted_is_kept_tainted() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency
+            .per_command
+            .insert("createvpc".into(), std::time::Duration::from_secs(30));
+        let env = testenv::start(opts).await;
+        let mut c = env.client.clone();
+        c.stop = tfplugin5::CancellationToken::new();
+        let stop = c.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            stop.cancel();
+        });
+        let r = Typed(VpcResource::new(Handle::default()));
+        let planned = Value::object([
+            ("id", Value::Unknown),
+            ("name", "vpc-stopped".into()),
+            ("display_text", Value::Unknown),
+            ("cidr", "10.20.0.0/16".into()),
+            ("vpc_offering", "Default VPC offering".into()),
+            ("network_domain", Value::Unknown),
+            ("project", Value::Unknown),
+            ("source_nat_ip", Value::Unknown),
+            ("zone", ZONE_ID.into()),
+            ("tags", Value::Null),
+            ("timeouts", Value::Null),
+        ]);
+        let mut d = Diagnostics::default();
+        let state = r.create(&c, &planned, &mut d).await;
+        assert!(d.has_errors(), "the interruption is reported");
+        let held: Vec<String> = env
+            .sim
+            .world()
+            .vpc
+            .vpcs
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
     }
 
     #[tokio::test]
