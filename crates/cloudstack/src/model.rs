@@ -140,8 +140,8 @@ model! {
     /// A guest network (`listNetworks` → `network`).
     Network {
         strings: [name, displaytext, zoneid, zonename, networkofferingid, networkofferingname,
-                  state, cidr, gateway, netmask, r#type, traffictype, vpcid, account, domainid,
-                  broadcasturi, networkdomain],
+                  state, cidr, gateway, netmask, r#type, traffictype, vpcid, aclid, account,
+                  domainid, broadcasturi, networkdomain],
         ints: [],
         bools: [isdefault, issystem, restartrequired, specifyipranges],
         extra: {

@@ -411,6 +411,33 @@ fn tier_acls_and_rules(run: &Run<'_>) {
     let allow = now.iter().find(|i| i["number"] == 10).unwrap();
     assert_eq!(allow["action"], "Allow");
 
+    // drift: the tier put behind CloudStack's default_allow list behind Terraform's back
+    let tier = run.state_id("cloudstack_network.tier");
+    let allow_all = run
+        .api
+        .list("listNetworkACLLists", "networkacllist", &[])
+        .into_iter()
+        .find(|l| l["name"] == "default_allow")
+        .expect("CloudStack's default_allow list");
+    run.api.call(
+        "replaceNetworkACLList",
+        &[
+            ("networkid", &tier),
+            ("aclid", allow_all["id"].as_str().unwrap()),
+        ],
+    );
+    let tier_acl = |run: &Run<'_>| {
+        run.api
+            .list("listNetworks", "network", &[("id", &tier)])
+            .remove(0)["aclid"]
+            .clone()
+    };
+    assert_eq!(tier_acl(run), allow_all["id"]);
+    run.plan_changes("plan after the tier's ACL was replaced");
+    run.apply(&vpc_tier(8081), "put the tier back behind its ACL");
+    assert_eq!(tier_acl(run), acl.as_str());
+    run.plan_clean("plan after repairing the tier's ACL");
+
     // imports: the list by id, the rules by list id
     run.reimport("cloudstack_network_acl.acl", &acl);
     run.reimport("cloudstack_network_acl_rule.rules", &acl);

@@ -223,8 +223,15 @@ fn fill_state(base: &Value, n: &CsNetwork) -> Value {
             Value::from(n.vpcid.clone().filter(|v| !v.is_empty())),
         );
     }
-    if s.get("acl_id").is_null() {
-        s.set_attr("acl_id", NO_ACL);
+    // A tier's ACL list as CloudStack has it, so a list replaced outside
+    // Terraform shows as drift. Left "none" when the configuration gives none:
+    // CloudStack then puts the tier behind its default_deny list, whose id
+    // differs per installation, and that is no drift.
+    let managed_acl = base.get_str("acl_id").is_some_and(|a| a != NO_ACL);
+    match (managed_acl, n.aclid.as_deref().filter(|a| !a.is_empty())) {
+        (true, Some(acl)) => s.set_attr("acl_id", acl),
+        (true, None) => {}
+        (false, _) => s.set_attr("acl_id", NO_ACL),
     }
     s.set_attr("tags", tags_value(&n.tags));
     if let Value::Object(m) = &mut s {
