@@ -398,7 +398,7 @@ pub fn egress_rule(w: &World, r: &EgressRule) -> Value {
 /// An SSH key pair (never the private key: only createSSHKeyPair's answer has it).
 pub fn ssh_keypair(k: &SshKeyPair) -> Value {
     let mut v = obj(json!({"id": k.id, "name": k.name, "fingerprint": k.fingerprint}));
-    owner(&mut v);
+    owned(&mut v, k.projectid.as_ref());
     Value::Object(v)
 }
 

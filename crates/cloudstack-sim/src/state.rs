@@ -430,6 +430,9 @@ pub struct SshKeyPair {
     pub fingerprint: String,
     /// OpenSSH public key line.
     pub publickey: String,
+    /// The owning project (`projectid` at creation); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A resource tag.

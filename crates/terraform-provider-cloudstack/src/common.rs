@@ -234,6 +234,22 @@ pub async fn resolve_object(
     }
 }
 
+/// The project id for a `project` attribute (name or id), or `None` when it
+/// is unset or empty; `Err(())` after pushing an error naming `project`.
+pub async fn project_id(
+    c: &Client,
+    project: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Result<Option<String>, ()> {
+    match project.filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => match resolve_project(c, "project", p, diags).await {
+            Some(id) => Ok(Some(id)),
+            None => Err(()),
+        },
+    }
+}
+
 /// Resolves a project name or id (`listProjects`; not in the client's
 /// resolver). Unknown names list the candidates.
 pub async fn resolve_project(

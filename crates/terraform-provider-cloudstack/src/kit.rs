@@ -18,7 +18,7 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        accepted_state, bounded, import_state, op_timeout, planned_unless_failed, resolve_project,
+        accepted_state, bounded, import_state, op_timeout, planned_unless_failed, project_id,
     },
     provider::Client,
 };
@@ -66,13 +66,7 @@ impl<'a> Ctx<'a> {
         project: Option<&str>,
         diags: &mut Diagnostics,
     ) -> Result<Option<String>, ()> {
-        match project.filter(|p| !p.is_empty()) {
-            None => Ok(None),
-            Some(p) => match resolve_project(self.c, "project", p, diags).await {
-                Some(id) => Ok(Some(id)),
-                None => Err(()),
-            },
-        }
+        project_id(self.c, project, diags).await
     }
 }
 

@@ -43,8 +43,18 @@ fn fingerprint(public: &ssh_key::PublicKey) -> Result<String, ApiError> {
         .join(":"))
 }
 
-fn check_new_name(ctx: &Ctx<'_>, name: &str) -> Result<(), ApiError> {
-    if ctx.world.ssh_keypairs.iter().any(|k| k.name == name) {
+/// A key pair is named within its owner: the account, or the project of `projectid`.
+fn owned_by<'a>(k: &'a SshKeyPair, name: &str, project: Option<&str>) -> Option<&'a SshKeyPair> {
+    (k.name == name && k.projectid.as_deref() == project).then_some(k)
+}
+
+fn check_new_name(ctx: &Ctx<'_>, name: &str, project: Option<&str>) -> Result<(), ApiError> {
+    if ctx
+        .world
+        .ssh_keypairs
+        .iter()
+        .any(|k| owned_by(k, name, project).is_some())
+    {
         return Err(ApiError::param(format!(
             "A key pair with name '{name}' already exists."
         )));
@@ -55,7 +65,9 @@ fn check_new_name(ctx: &Ctx<'_>, name: &str) -> Result<(), ApiError> {
 /// createSSHKeyPair (sync): answers `{"keypair": {..., "privatekey": PEM}}`.
 pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();
-    check_new_name(ctx, &name)?;
+    let project =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
+    check_new_name(ctx, &name, project.as_deref())?;
     let key = match ctx.generated_key.take() {
         Some(k) => k,
         None => generate_key(&name)?,
@@ -67,6 +79,7 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         name,
         fingerprint: fingerprint(&public)?,
         publickey: key.public_openssh.clone(),
+        projectid: project,
     };
     let mut v = render::ssh_keypair(&kp);
     if let Some(m) = v.as_object_mut() {
@@ -81,7 +94,9 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
 pub fn register(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();
     let text = p.req("publickey")?.trim().to_string();
-    check_new_name(ctx, &name)?;
+    let project =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
+    check_new_name(ctx, &name, project.as_deref())?;
     let public = ssh_key::PublicKey::from_openssh(&text)
         .map_err(|_| ApiError::param("Public key is invalid"))?;
     let kp = SshKeyPair {
@@ -89,6 +104,7 @@ pub fn register(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         name,
         fingerprint: fingerprint(&public)?,
         publickey: text,
+        projectid: project,
     };
     let v = render::ssh_keypair(&kp);
     ctx.world.ssh_keypairs.push(kp);
@@ -99,11 +115,12 @@ pub fn register(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
 /// deleteSSHKeyPair (sync).
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();
+    let project = p.opt("projectid");
     let Some(id) = ctx
         .world
         .ssh_keypairs
         .iter()
-        .find(|k| k.name == name)
+        .find_map(|k| owned_by(k, &name, project))
         .map(|k| k.id.clone())
     else {
         return Err(ApiError::param(format!(
@@ -123,6 +140,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .ssh_keypairs
         .iter()
         .filter(|k| name_matches(p, &k.name))
+        .filter(|k| super::project::visible(p, k.projectid.as_deref()))
         .filter(|k| {
             p.opt("fingerprint")
                 .map(|f| f == k.fingerprint)

@@ -96,7 +96,14 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     };
     let keypair = match p.opt("keypair") {
         Some(k) => {
-            if !ctx.world.ssh_keypairs.iter().any(|kp| kp.name == k) {
+            // looked up in the VM's owner: a VM of a project needs the project's key pair
+            let owner = p.opt("projectid");
+            if !ctx
+                .world
+                .ssh_keypairs
+                .iter()
+                .any(|kp| kp.name == k && kp.projectid.as_deref() == owner)
+            {
                 return Err(ApiError::param(format!(
                     "A key pair with name '{k}' was not found."
                 )));

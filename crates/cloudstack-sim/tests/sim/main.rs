@@ -11,4 +11,5 @@ mod forwarding;
 mod jobs;
 mod lifecycle;
 mod persistence;
+mod projects;
 mod vpc;

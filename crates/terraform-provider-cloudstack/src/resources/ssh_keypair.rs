@@ -14,7 +14,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, get_str, keep_tainted, planned_unless_failed, resolve_project, OpError},
+    common::{bounded, get_str, keep_tainted, planned_unless_failed, project_id, OpError},
     provider::Client,
 };
 
@@ -64,16 +64,20 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
         diags.attribute_error("name", "name is required", "");
         return Value::Null;
     };
-    if let Some(p) = get_str(planned, "project") {
-        // key pairs of projects need the project id on every call; we check it exists
-        resolve_project(c, "project", p, diags).await;
-        if diags.has_errors() {
-            return Value::Null;
-        }
-    }
+    // a project's key pair (what its VMs need) takes the project id on every call
+    let Ok(project) = project_id(c, planned.get_str("project"), diags).await else {
+        return Value::Null;
+    };
+    let project = project.as_deref();
     let result = match get_str(planned, "public_key") {
-        Some(pk) => bounded(c, c.timeout, c.api.register_ssh_key_pair(name, pk)).await,
-        None => bounded(c, c.timeout, c.api.create_ssh_key_pair(name)).await,
+        Some(pk) => {
+            let registered = c.api.register_ssh_key_pair_in(name, pk, project);
+            bounded(c, c.timeout, registered).await
+        }
+        None => {
+            let created = c.api.create_ssh_key_pair_in(name, project);
+            bounded(c, c.timeout, created).await
+        }
     };
     match result {
         Ok(kp) => {
@@ -165,7 +169,10 @@ impl Resource<Client> for SshKeypair {
         let Some(name) = state.get_str("id").or(state.get_str("name")) else {
             return Value::Null;
         };
-        match find(c, name, None).await {
+        let Ok(project) = project_id(c, state.get_str("project"), diags).await else {
+            return state.clone();
+        };
+        match find(c, name, project.as_deref()).await {
             Ok(Some(kp)) => {
                 let mut s = state.clone();
                 s.set_attr("id", kp.name.as_str());
@@ -188,7 +195,11 @@ impl Resource<Client> for SshKeypair {
         let Some(name) = prior.get_str("id").or(prior.get_str("name")) else {
             return;
         };
-        match bounded(c, c.timeout, c.api.delete_ssh_key_pair(name)).await {
+        let Ok(project) = project_id(c, prior.get_str("project"), diags).await else {
+            return;
+        };
+        let deleted = c.api.delete_ssh_key_pair_in(name, project.as_deref());
+        match bounded(c, c.timeout, deleted).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {

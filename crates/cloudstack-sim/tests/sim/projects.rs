@@ -1,0 +1,94 @@
+//! Objects owned by a project, as CloudStack scopes them: listed only with the project's id
+//! (or -1 for every project), named within their owner, and looked up in the owner of the VM
+//! that uses them.
+
+use cloudstack_sim::Options;
+
+use crate::support::TestSim;
+
+const PUBLIC_KEY: &str =
+    include_str!("../../../terraform-provider-cloudstack/tests/fixtures/fixture_rsa.pub");
+
+#[tokio::test]
+async fn key_pairs_belong_to_their_project() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let registered = t
+        .ok(
+            "registerSSHKeyPair",
+            &[
+                ("name", "ops"),
+                ("publickey", PUBLIC_KEY.trim()),
+                ("projectid", &project),
+            ],
+        )
+        .await;
+    assert_eq!(registered["keypair"]["projectid"], project.as_str());
+
+    // the account's lists do not show it; the project's and every project's do
+    let count = |v: &serde_json::Value| v["count"].as_u64().unwrap_or(0);
+    let mine = t.ok("listSSHKeyPairs", &[("listall", "true")]).await;
+    assert_eq!(count(&mine), 0, "{mine}");
+    let theirs = t.ok("listSSHKeyPairs", &[("projectid", &project)]).await;
+    assert_eq!(count(&theirs), 1, "{theirs}");
+    let all = t
+        .ok(
+            "listSSHKeyPairs",
+            &[("projectid", "-1"), ("listall", "true")],
+        )
+        .await;
+    assert_eq!(count(&all), 1, "{all}");
+
+    // a VM is given the key pair of its own owner: the account's VM cannot use the project's
+    let deploy = t
+        .call(
+            "deployVirtualMachine",
+            &[
+                ("zoneid", crate::support::ZONE),
+                ("serviceofferingid", crate::support::SMALL),
+                ("templateid", crate::support::TEMPLATE),
+                ("networkids", crate::support::NETWORK),
+                ("name", "account-vm"),
+                ("keypair", "ops"),
+            ],
+        )
+        .await;
+    assert_eq!(deploy.status, 431, "{}", deploy.body);
+    assert!(
+        deploy.body.to_string().contains("key pair with name 'ops'"),
+        "{}",
+        deploy.body
+    );
+
+    // names are per owner: the account may have its own "ops"
+    t.ok(
+        "registerSSHKeyPair",
+        &[("name", "ops"), ("publickey", PUBLIC_KEY.trim())],
+    )
+    .await;
+    let again = t
+        .call(
+            "registerSSHKeyPair",
+            &[
+                ("name", "ops"),
+                ("publickey", PUBLIC_KEY.trim()),
+                ("projectid", &project),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 431, "{}", again.body);
+
+    // deleting takes the owner too
+    t.ok(
+        "deleteSSHKeyPair",
+        &[("name", "ops"), ("projectid", &project)],
+    )
+    .await;
+    let theirs = t.ok("listSSHKeyPairs", &[("projectid", &project)]).await;
+    assert_eq!(count(&theirs), 0, "{theirs}");
+    let mine = t.ok("listSSHKeyPairs", &[]).await;
+    assert_eq!(count(&mine), 1, "{mine}");
+}
