@@ -19,7 +19,7 @@ use cloudstack::Params;
 use mesostack_e2e::{
     assert_garbled, workspace_bin, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
-use support::{count, delta, Module, SOURCE};
+use support::{api, count, delta, rt, Module, SOURCE};
 use tfplugin5::testing::{find_terraform_binaries, TerraformBinary, Workspace};
 
 mod support;
@@ -47,22 +47,6 @@ fn provider_bin() -> PathBuf {
         "terraform-provider-cloudstack",
         "terraform-provider-cloudstack",
     )
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn api(sim: &SimProcess) -> cloudstack::Client {
-    cloudstack::Client::new(cloudstack::Config::new(
-        sim.api_url.clone(),
-        SIM_API_KEY,
-        SIM_SECRET_KEY,
-    ))
-    .unwrap()
 }
 
 /// The module in a fresh workspace for one Terraform, talking to `sim`.

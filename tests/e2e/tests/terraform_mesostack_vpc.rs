@@ -14,26 +14,10 @@ use std::{collections::BTreeMap, path::Path};
 use cloudstack::Params;
 use mesostack_e2e::{workspace_bin, workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use serde_json::Value;
-use support::{count, delta, Module};
+use support::{api, count, delta, rt, Module};
 use tfplugin5::testing::{find_terraform_binaries, TerraformBinary};
 
 mod support;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn api(sim: &SimProcess) -> cloudstack::Client {
-    cloudstack::Client::new(cloudstack::Config::new(
-        sim.api_url.clone(),
-        SIM_API_KEY,
-        SIM_SECRET_KEY,
-    ))
-    .unwrap()
-}
 
 /// The module in a fresh workspace for one Terraform, talking to `sim`.
 fn module(tf: &TerraformBinary, sim: &SimProcess, provider: &Path) -> Module {

@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use mesostack_e2e::{workspace_root, SimProcess};
+use mesostack_e2e::{workspace_root, SimProcess, SIM_API_KEY, SIM_SECRET_KEY};
 use serde_json::Value;
 use tfplugin5::testing::{CommandOutput, TerraformBinary, Workspace};
 
@@ -106,6 +106,24 @@ impl Module {
         let plan = self.tf(&["plan", "-detailed-exitcode", "-input=false"]);
         assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
     }
+}
+
+/// A runtime for the client calls the (synchronous) tests make.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Our client for `sim`, to look at (and change) what it holds.
+pub fn api(sim: &SimProcess) -> cloudstack::Client {
+    cloudstack::Client::new(cloudstack::Config::new(
+        sim.api_url.clone(),
+        SIM_API_KEY,
+        SIM_SECRET_KEY,
+    ))
+    .unwrap()
 }
 
 /// Requests per command since `before` (a `/sim/stats` document).
