@@ -19,11 +19,9 @@
 //! - [`resolve`]: name-or-id resolution with candidate lists in errors.
 //! - [`recovery`]: creates that are never duplicated when the network fails, and whose ids
 //!   are never lost once CloudStack accepted them ([`AcceptedLog`]).
-//! - [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]: one module per
-//!   command family of affinity groups, projects, security groups, registered user data and
-//!   data volumes (create, attach, detach, resize, delete).
-//! - [`api`]: typed calls used by the builder and the provider (deploy, templates, IPs,
-//!   port forwarding, firewall, SSH key pairs, networks, tags, ...).
+//! - [`api`]: typed calls used by the builder and the provider, one module per command family
+//!   (VMs, templates, addresses and their rules, key pairs, networks, catalogue, tags, and the
+//!   public [`affinity`], [`project`], [`security_group`], [`user_data`], [`volume`]).
 //!
 //! Nothing here knows about Packer or Terraform, and nothing is shared with `cloudstack-sim`
 //! (sharing would let both be wrong in the same way).
@@ -31,7 +29,6 @@
 //! Secrets: the secret key, signatures and signed queries are never logged or printed
 //! (`Debug` impls redact them).
 
-pub mod affinity;
 pub mod api;
 pub mod client;
 pub mod config;
@@ -40,16 +37,13 @@ pub mod job;
 pub mod list;
 pub mod model;
 pub mod params;
-pub mod project;
 pub mod recovery;
 pub mod resolve;
 pub mod response;
-pub mod security_group;
 pub mod sign;
 pub mod transport;
-pub mod user_data;
-pub mod volume;
 
+pub use api::{affinity, project, security_group, user_data, volume};
 pub use client::{Client, CommandKind};
 pub use config::{Config, RetryPolicy};
 pub use error::{Error, Result};

@@ -1,0 +1,247 @@
+//! Virtual machines: deploy (recovered by name in the zone), start, stop, destroy.
+
+use std::time::Instant;
+
+use crate::{
+    client::Client,
+    error::{Error, Result},
+    model::VirtualMachine,
+    params::Params,
+};
+
+/// VM states that are on their way somewhere else.
+const TRANSITIONAL_VM_STATES: [&str; 4] = ["Creating", "Starting", "Stopping", "Migrating"];
+
+/// Arguments of `deployVirtualMachine`. Give a `name` so a failed deploy can be recovered
+/// without a duplicate VM (CloudStack names unnamed VMs itself, which leaves nothing to look up).
+#[derive(Debug, Clone, Default)]
+pub struct DeployVirtualMachine {
+    /// `zoneid`.
+    pub zone_id: String,
+    /// `serviceofferingid`.
+    pub service_offering_id: String,
+    /// `templateid`.
+    pub template_id: String,
+    /// `name` (host name; unique per network).
+    pub name: Option<String>,
+    /// `displayname`.
+    pub display_name: Option<String>,
+    /// `networkids`.
+    pub network_ids: Vec<String>,
+    /// `keypair`.
+    pub keypair: Option<String>,
+    /// `userdata`, already base64-encoded. Large values are sent by POST.
+    pub user_data: Option<String>,
+    /// `diskofferingid`.
+    pub disk_offering_id: Option<String>,
+    /// `rootdisksize` (GB).
+    pub root_disk_size: Option<u64>,
+    /// `hypervisor`.
+    pub hypervisor: Option<String>,
+    /// `ipaddress` on the default network.
+    pub ip_address: Option<String>,
+    /// `group`.
+    pub group: Option<String>,
+    /// `startvm`.
+    pub start_vm: Option<bool>,
+    /// Any other parameter.
+    pub extra: Params,
+}
+
+impl DeployVirtualMachine {
+    /// The command's parameters.
+    pub fn params(&self) -> Params {
+        let mut p = self.extra.clone();
+        p.set("zoneid", &self.zone_id)
+            .set("serviceofferingid", &self.service_offering_id)
+            .set("templateid", &self.template_id)
+            .set_opt("name", self.name.as_deref())
+            .set_opt("displayname", self.display_name.as_deref())
+            .set_list("networkids", &self.network_ids)
+            .set_opt("keypair", self.keypair.as_deref())
+            .set_opt("userdata", self.user_data.as_deref())
+            .set_opt("diskofferingid", self.disk_offering_id.as_deref())
+            .set_opt("rootdisksize", self.root_disk_size.map(|s| s.to_string()))
+            .set_opt("hypervisor", self.hypervisor.as_deref())
+            .set_opt("ipaddress", self.ip_address.as_deref())
+            .set_opt("group", self.group.as_deref())
+            .set_opt("startvm", self.start_vm.map(|b| b.to_string()));
+        p
+    }
+}
+
+impl Client {
+    /// `deployVirtualMachine`, waiting for the job. With a `name`, an unclear failure is
+    /// recovered by finding the VM of that name in the zone (no duplicate VM); a recovered VM
+    /// still starting is waited for. The `password` is only known from the deploy job itself.
+    pub async fn deploy_virtual_machine(
+        &self,
+        req: &DeployVirtualMachine,
+    ) -> Result<VirtualMachine> {
+        const CMD: &str = "deployVirtualMachine";
+        let params = req.params();
+        let post = req.user_data.is_some();
+        let Some(name) = req.name.clone() else {
+            let v = self.mutate_async(CMD, &params, "virtualmachine").await?;
+            return Self::typed(CMD, v);
+        };
+        let scope = Params::new()
+            .with("zoneid", &req.zone_id)
+            .with("name", &name)
+            .with("listall", "true");
+        let lookup = || self.find_by_name("listVirtualMachines", "virtualmachine", &scope, &name);
+        let v = if post {
+            self.create_with_recovery_post(CMD, &params, Some("virtualmachine"), lookup)
+                .await?
+        } else {
+            self.create_with_recovery(CMD, &params, Some("virtualmachine"), lookup)
+                .await?
+        };
+        let vm: VirtualMachine = Self::typed(CMD, v)?;
+        if vm
+            .state
+            .as_deref()
+            .is_some_and(|s| TRANSITIONAL_VM_STATES.contains(&s))
+        {
+            let password = vm.password.clone();
+            let mut settled = self.wait_virtual_machine_settled(&vm.id).await?;
+            settled.password = settled.password.or(password);
+            return Ok(settled);
+        }
+        Ok(vm)
+    }
+
+    /// Polls a VM (with the job backoff and `async_timeout`) until it leaves a transitional
+    /// state (Creating, Starting, Stopping, Migrating).
+    pub async fn wait_virtual_machine_settled(&self, id: &str) -> Result<VirtualMachine> {
+        let cfg = &self.inner.config;
+        let started = Instant::now();
+        let mut delay = cfg.poll_initial;
+        loop {
+            let vm = self
+                .get_virtual_machine(id)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    kind: "virtual machine",
+                    name: id.to_string(),
+                    candidates: Vec::new(),
+                })?;
+            let state = vm.state.clone().unwrap_or_default();
+            if !TRANSITIONAL_VM_STATES.contains(&state.as_str()) {
+                return Ok(vm);
+            }
+            if started.elapsed() >= cfg.async_timeout {
+                return Err(Error::JobTimeout {
+                    command: format!("wait for VM {id} (state {state})"),
+                    job_id: String::new(),
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(cfg.poll_cap.max(cfg.poll_initial));
+        }
+    }
+
+    /// `listVirtualMachines`, all pages.
+    pub async fn list_virtual_machines(&self, params: &Params) -> Result<Vec<VirtualMachine>> {
+        self.list_all("listVirtualMachines", "virtualmachine", params)
+            .await
+    }
+
+    /// One VM by id (`listall=true`), `None` if it does not exist (or is expunged).
+    pub async fn get_virtual_machine(&self, id: &str) -> Result<Option<VirtualMachine>> {
+        let p = Params::new().with("id", id).with("listall", "true");
+        match self.list_virtual_machines(&p).await {
+            Ok(vms) => Ok(vms.into_iter().find(|v| v.id == id)),
+            Err(e) if e.is_param_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `startVirtualMachine`; an unclear failure is resolved by reading the VM's state.
+    pub async fn start_virtual_machine(&self, id: &str) -> Result<VirtualMachine> {
+        self.vm_transition(
+            "startVirtualMachine",
+            id,
+            &["Running", "Starting"],
+            Params::new(),
+        )
+        .await
+    }
+
+    /// `stopVirtualMachine` (`forced` → `forced=true`); recovers like
+    /// [`Client::start_virtual_machine`].
+    pub async fn stop_virtual_machine(&self, id: &str, forced: bool) -> Result<VirtualMachine> {
+        let mut extra = Params::new();
+        if forced {
+            extra.set("forced", "true");
+        }
+        self.vm_transition("stopVirtualMachine", id, &["Stopped", "Stopping"], extra)
+            .await
+    }
+
+    async fn vm_transition(
+        &self,
+        command: &str,
+        id: &str,
+        reached: &[&str],
+        extra: Params,
+    ) -> Result<VirtualMachine> {
+        let params = extra.with("id", id);
+        let lookup = || async {
+            Ok(self.get_virtual_machine(id).await?.and_then(|vm| {
+                let hit = vm.state.as_deref().is_some_and(|s| reached.contains(&s));
+                hit.then(|| serde_json::to_value(vm).unwrap_or_default())
+            }))
+        };
+        let v = self
+            .create_with_recovery(command, &params, Some("virtualmachine"), lookup)
+            .await?;
+        let vm: VirtualMachine = Self::typed(command, v)?;
+        if vm
+            .state
+            .as_deref()
+            .is_some_and(|s| TRANSITIONAL_VM_STATES.contains(&s))
+        {
+            return self.wait_virtual_machine_settled(&vm.id).await;
+        }
+        Ok(vm)
+    }
+
+    /// `destroyVirtualMachine` (with `expunge=true` if asked), waiting for the job.
+    pub async fn destroy_virtual_machine(&self, id: &str, expunge: bool) -> Result<()> {
+        let mut p = Params::new().with("id", id);
+        if expunge {
+            p.set("expunge", "true");
+        }
+        self.delete_async("destroyVirtualMachine", &p).await
+    }
+
+    /// `expungeVirtualMachine` (a destroyed VM), waiting for the job.
+    pub async fn expunge_virtual_machine(&self, id: &str) -> Result<()> {
+        self.delete_async("expungeVirtualMachine", &Params::new().with("id", id))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_params() {
+        let req = DeployVirtualMachine {
+            zone_id: "z".into(),
+            service_offering_id: "so".into(),
+            template_id: "t".into(),
+            name: Some("vm1".into()),
+            network_ids: vec!["n1".into(), "n2".into()],
+            start_vm: Some(false),
+            ..Default::default()
+        };
+        let p = req.params();
+        assert_eq!(p.get("networkids"), Some("n1,n2"));
+        assert_eq!(p.get("startvm"), Some("false"));
+        assert_eq!(p.get("userdata"), None);
+    }
+}
