@@ -794,6 +794,25 @@ pub(crate) mod testenv {
         }
     }
 
+    /// A simulator whose `command` (lower-case) jobs take 30 s, and a client that
+    /// Terraform stops (Ctrl-C) 0.5 s into its operation: a create CloudStack accepted
+    /// is interrupted before its job answers.
+    pub(crate) async fn interrupted_client(command: &str) -> (Env, Client) {
+        let mut opts = Options::default();
+        opts.job_latency
+            .per_command
+            .insert(command.into(), std::time::Duration::from_secs(30));
+        let env = start(opts).await;
+        let mut c = env.client.clone();
+        c.stop = CancellationToken::new();
+        let stop = c.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            stop.cancel();
+        });
+        (env, c)
+    }
+
     /// Mutating requests the simulator answered so far.
     pub(crate) fn mutations(sim: &Simulator) -> u64 {
         let stats = sim.stats();

@@ -265,6 +265,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         state: "Ready".into(),
         attached: Some(now.clone()),
         projectid: None,
+        deleteprotection: false,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -281,6 +282,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: "Ready".into(),
             attached: Some(now.clone()),
             projectid: None,
+            deleteprotection: false,
         });
     }
     let start = p.flag("startvm", true)?;

@@ -404,18 +404,7 @@ mod tests {
     /// is kept in state (tainted) instead of being orphaned.
     #[tokio::test]
     async fn an_accepted_create_interrupted_is_kept_tainted() {
-        let mut opts = cloudstack_sim::Options::default();
-        opts.job_latency
-            .per_command
-            .insert("createvpc".into(), std::time::Duration::from_secs(30));
-        let env = testenv::start(opts).await;
-        let mut c = env.client.clone();
-        c.stop = tfplugin5::CancellationToken::new();
-        let stop = c.stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            stop.cancel();
-        });
+        let (env, c) = testenv::interrupted_client("createvpc").await;
         let r = Typed(VpcResource::new(Handle::default()));
         let planned = Value::object([
             ("id", Value::Unknown),
