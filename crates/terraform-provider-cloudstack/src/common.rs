@@ -813,6 +813,21 @@ pub(crate) mod testenv {
         (env, c)
     }
 
+    /// What an accepted create interrupted must give: an error saying the object is kept
+    /// tainted, and a state with nothing unknown whose id is the one object the simulator
+    /// holds (`held`: the ids of that name).
+    pub(crate) fn assert_kept_tainted(
+        state: &tfplugin5::Value,
+        d: &tfplugin5::Diagnostics,
+        held: &[String],
+    ) {
+        assert!(d.has_errors(), "the interruption is reported");
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
+    }
+
     /// Mutating requests the simulator answered so far.
     pub(crate) fn mutations(sim: &Simulator) -> u64 {
         let stats = sim.stats();
