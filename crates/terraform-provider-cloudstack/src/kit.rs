@@ -141,6 +141,18 @@ pub trait TypedResource: Send + Sync + 'static {
     }
 }
 
+/// What [`TypedResource::import`] returns for the model `m` (the id and whatever the
+/// import id names; every other attribute null until the first read).
+pub fn imported<M: Serialize>(m: &M, schema: &Schema) -> Vec<Value> {
+    let mut diags = Diagnostics::default();
+    let v = encode(m, schema, &mut diags);
+    if diags.has_errors() {
+        tracing::error!(?diags, "cannot write an imported state");
+        return Vec::new();
+    }
+    vec![v]
+}
+
 /// Registers a [`TypedResource`] (or [`TypedDataSource`]) with the provider.
 #[derive(Debug)]
 pub struct Typed<R>(pub R);

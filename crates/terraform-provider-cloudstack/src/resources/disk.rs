@@ -21,9 +21,10 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, import_state, keep_spelling, resolve, tags_map, update_tags, OpError,
+        attr_in_text, bounded, keep_spelling, resolve, split_import_id, tags_map, update_tags,
+        OpError,
     },
-    kit::{Ctx, TypedResource},
+    kit::{imported, Ctx, TypedResource},
     provider::Client,
 };
 
@@ -436,13 +437,15 @@ impl TypedResource for Disk {
 
     /// `terraform import cloudstack_disk.x <id>` or `<project>/<id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        import_state(
-            import_id,
-            &[
-                ("shrink_ok", Value::from(false)),
-                ("reattach_on_change", Value::from(false)),
-            ],
-        )
+        let (project, id) = split_import_id(import_id);
+        let m = Model {
+            id: Field::Known(id.to_string()),
+            project: project.map(str::to_string).into(),
+            shrink_ok: Some(false),
+            reattach_on_change: Some(false),
+            ..Model::default()
+        };
+        imported(&m, &schema())
     }
 }
 

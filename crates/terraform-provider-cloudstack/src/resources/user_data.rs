@@ -13,7 +13,7 @@ use tfplugin5::{
 
 use crate::{
     common::{attr_in_text, bounded, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{imported, Ctx, TypedResource},
 };
 
 /// The `cloudstack_user_data` resource.
@@ -201,9 +201,7 @@ impl TypedResource for UserData {
             project_id: project.map(str::to_string).into(),
             ..Model::default()
         };
-        model::to_value(&m, &schema().value_type())
-            .into_iter()
-            .collect()
+        imported(&m, &schema())
     }
 }
 
