@@ -593,7 +593,7 @@ async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
 /// accepted answer) and everything else it made: nothing is left.
 #[tokio::test]
 async fn a_deploy_whose_answer_is_lost_is_cleaned_up() {
-    const OUTAGE_SECS: u64 = 20;
+    const OUTAGE_SECS: u64 = 30;
     let outage = format!("deployVirtualMachine={OUTAGE_SECS}");
     let Some(env) = Env::start(&["--lose-answers-after", outage.as_str()]) else {
         return;

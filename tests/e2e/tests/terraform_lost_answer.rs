@@ -23,7 +23,7 @@ mod support;
 
 /// How long the proxy garbles the answers once a create was accepted: well past the 2 s
 /// create timeouts and the client's read retries and recovery lookups.
-const OUTAGE_SECS: u64 = 30;
+const OUTAGE_SECS: u64 = 40;
 
 const RESOURCES: &str = r#"
 resource "cloudstack_vpc" "lost" {
