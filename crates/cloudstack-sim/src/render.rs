@@ -244,7 +244,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "cpuspeed": so.map(|s| s.cpuspeed).unwrap_or(1000),
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
-        "rootdevicetype": "ROOT", "securitygroup": [], "nic": nics, "hypervisor": vm.hypervisor,
+        "rootdevicetype": "ROOT", "nic": nics, "hypervisor": vm.hypervisor,
+        "securitygroup": vm.securitygroupids.iter()
+            .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
+            .map(|g| security_group(w, g)).collect::<Vec<_>>(),
+        "deleteprotection": vm.deleteprotection,
+        // CloudStack: "Uefi" with the mode in lower case from the VM's UEFI detail, else Bios
+        "boottype": if vm.uefi_bootmode.is_some() { "Uefi" } else { "Bios" },
+        "bootmode": vm.uefi_bootmode.as_deref().map_or("legacy".into(), str::to_ascii_lowercase),
         "instancename": format!("i-2-{}-VM", vm.number),
         "affinitygroup": vm.affinitygroupids.iter()
             .filter_map(|g| w.affinity_groups.iter().find(|x| &x.id == g))
@@ -252,7 +259,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "displayvm": true, "isdynamicallyscalable": false, "details": {},
         "tags": tags_json(w, &vm.id),
     }));
-    owner(&mut v);
+    owned(&mut v, vm.projectid.as_ref());
+    if let Some(pr) = vm
+        .projectid
+        .as_deref()
+        .and_then(|id| w.projects.iter().find(|x| x.id == id))
+    {
+        v.insert("project".into(), json!(pr.name));
+    }
     if let Some(k) = &vm.keypair {
         v.insert("keypair".into(), json!(k));
         v.insert("keypairs".into(), json!(k));

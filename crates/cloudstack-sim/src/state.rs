@@ -310,6 +310,18 @@ pub struct VirtualMachine {
     /// Registered user data it was deployed with.
     #[serde(default)]
     pub userdataid: Option<String>,
+    /// Owning project, if any.
+    #[serde(default)]
+    pub projectid: Option<String>,
+    /// Security groups (ids) it was deployed in.
+    #[serde(default)]
+    pub securitygroupids: Vec<String>,
+    /// UEFI boot mode (`LEGACY`/`SECURE`) when deployed with `boottype=UEFI`, else BIOS.
+    #[serde(default)]
+    pub uefi_bootmode: Option<String>,
+    /// `deleteprotection` (updateVirtualMachine): destroy is refused while set.
+    #[serde(default)]
+    pub deleteprotection: bool,
 }
 
 /// A public IP address.

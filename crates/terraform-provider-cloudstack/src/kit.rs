@@ -59,6 +59,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The id CloudStack's answer to `command` named during this create, if
+    /// it accepted one: what a create that failed later must keep (tainted)
+    /// or clean up, rather than look for again.
+    pub fn accepted_id(&self, command: &str) -> Option<String> {
+        self.c.api.accepted_log()?.last_id(command)
+    }
+
     /// The project id for the `project` attribute (name or id), or `None`
     /// when unset; `Err(())` after pushing an error naming `project`.
     pub async fn project_id(

@@ -92,3 +92,82 @@ async fn key_pairs_belong_to_their_project() {
     let mine = t.ok("listSSHKeyPairs", &[]).await;
     assert_eq!(count(&mine), 1, "{mine}");
 }
+
+/// A VM answers with CloudStack's `UserVmResponse` names for what it was deployed with:
+/// project, security groups, boot type and mode, delete protection (which blocks destroy).
+#[tokio::test]
+async fn a_vm_shows_its_project_groups_boot_mode_and_protection() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let sg = t
+        .ok(
+            "createSecurityGroup",
+            &[("name", "web"), ("projectid", &project)],
+        )
+        .await;
+    let sg = sg["securitygroup"]["id"].as_str().unwrap().to_string();
+    let vm = t
+        .deploy(
+            "p-vm",
+            &[
+                ("projectid", &project),
+                ("securitygroupids", &sg),
+                ("boottype", "UEFI"),
+                ("bootmode", "SECURE"),
+            ],
+        )
+        .await;
+    assert_eq!(vm["projectid"], project.as_str(), "{vm}");
+    assert_eq!(vm["project"], "mesos");
+    assert_eq!(vm["securitygroup"][0]["name"], "web");
+    assert_eq!(
+        (&vm["boottype"], &vm["bootmode"]),
+        (&"Uefi".into(), &"secure".into())
+    );
+    assert_eq!(vm["deleteprotection"], false);
+    let id = vm["id"].as_str().unwrap().to_string();
+    let listed = t
+        .ok(
+            "listVirtualMachines",
+            &[("projectid", &project), ("id", &id)],
+        )
+        .await;
+    assert_eq!(listed["virtualmachine"][0]["id"], id.as_str(), "{listed}");
+    let root = t
+        .ok(
+            "listVolumes",
+            &[("virtualmachineid", &id), ("projectid", &project)],
+        )
+        .await;
+    assert_eq!(root["volume"][0]["projectid"], project.as_str(), "{root}");
+
+    let protected = t
+        .ok(
+            "updateVirtualMachine",
+            &[("id", &id), ("deleteprotection", "true")],
+        )
+        .await;
+    assert_eq!(
+        protected["virtualmachine"]["deleteprotection"], true,
+        "{protected}"
+    );
+    let refused = t.call("destroyVirtualMachine", &[("id", &id)]).await;
+    assert_eq!(refused.status, 431, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .to_string()
+            .contains("delete protection enabled"),
+        "{}",
+        refused.body
+    );
+    let plain = t.deploy("bios-vm", &[]).await;
+    assert_eq!(
+        (&plain["boottype"], &plain["bootmode"]),
+        (&"Bios".into(), &"legacy".into())
+    );
+    assert!(plain.get("projectid").is_none(), "{plain}");
+}
