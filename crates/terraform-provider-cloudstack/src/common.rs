@@ -332,6 +332,17 @@ pub fn keep_spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> Value
     }
 }
 
+/// [`keep_spelling`] for a typed model's field: `prior` when CloudStack
+/// names no object (`id` is `None`).
+pub fn spelled(prior: Option<String>, name: Option<&str>, id: Option<&str>) -> Option<String> {
+    match id {
+        Some(id) => keep_spelling(prior.as_deref(), name, id)
+            .as_str()
+            .map(str::to_string),
+        None => prior,
+    }
+}
+
 /// The known string of attribute `name`, treating "" as unset (like the Go
 /// SDK's `GetOk`).
 pub fn get_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
@@ -792,6 +803,33 @@ pub(crate) mod testenv {
             sim,
             _stop: tx,
         }
+    }
+
+    /// `env`'s client with its own stop signal, fired (as by Ctrl-C) `after` from now:
+    /// for tests of creates interrupted while CloudStack runs their job.
+    pub(crate) fn stopped_after(env: &Env, after: std::time::Duration) -> Client {
+        let mut c = env.client.clone();
+        c.stop = CancellationToken::new();
+        let stop = c.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            stop.cancel();
+        });
+        c
+    }
+
+    /// What an interrupted create must leave: an error saying the object is kept
+    /// tainted, and a state naming the one object CloudStack holds (`held`).
+    pub(crate) fn assert_kept_tainted(
+        state: &tfplugin5::Value,
+        d: &tfplugin5::Diagnostics,
+        held: &[String],
+    ) {
+        assert!(d.has_errors(), "the interruption is reported");
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
     }
 
     /// Mutating requests the simulator answered so far.

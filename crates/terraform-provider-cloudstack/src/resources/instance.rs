@@ -35,8 +35,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, changed, import_state, keep_spelling, known_str, resolve,
-        resolve_object, tags_map, update_tags, OpError,
+        attr_in_text, bounded, changed, found, import_state, known_str, resolve, resolve_object,
+        spelled, tags_map, update_tags, OpError,
     },
     kit::{Ctx, TypedResource},
     provider::{Client, Handle},
@@ -195,16 +195,6 @@ fn map_params(p: &mut Params, param: &str, m: Option<&Strings>, kv: bool) {
     }
 }
 
-/// The user's spelling (name or id) of the object `id` named `name`.
-fn spelling(prior: Option<String>, name: &Option<String>, id: &Option<String>) -> Option<String> {
-    match id {
-        Some(id) => keep_spelling(prior.as_deref(), name.as_deref(), id)
-            .as_str()
-            .map(str::to_string),
-        None => prior,
-    }
-}
-
 /// Whether two optional sets hold the same strings (in any order).
 fn same_set(a: &Option<Vec<String>>, b: &Option<Vec<String>>) -> bool {
     let sorted = |v: &Option<Vec<String>>| {
@@ -235,15 +225,16 @@ fn fill(mut m: Model, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Model 
     m.name = vm.name.clone();
     m.display_name = vm.displayname.clone().or_else(|| vm.name.clone());
     m.group = vm.group.clone().filter(|g| !g.is_empty());
-    m.service_offering = spelling(
-        m.service_offering,
-        &vm.serviceofferingname,
-        &vm.serviceofferingid,
+    let so = (
+        vm.serviceofferingname.as_deref(),
+        vm.serviceofferingid.as_deref(),
     );
-    m.template = spelling(m.template, &vm.templatename, &vm.templateid);
-    m.zone = spelling(m.zone, &vm.zonename, &vm.zoneid);
+    m.service_offering = spelled(m.service_offering, so.0, so.1);
+    let tpl = (vm.templatename.as_deref(), vm.templateid.as_deref());
+    m.template = spelled(m.template, tpl.0, tpl.1);
+    m.zone = spelled(m.zone, vm.zonename.as_deref(), vm.zoneid.as_deref());
     m.project = match &vm.projectid {
-        Some(_) => spelling(m.project, &vm.project, &vm.projectid),
+        Some(pid) => spelled(m.project, vm.project.as_deref(), Some(pid)),
         None => None,
     };
     let nic = vm
@@ -892,14 +883,8 @@ impl TypedResource for Instance {
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let c = cx.c;
         let id = state.id.clone()?;
-        let vm = match read_vm(c, &id, state.project.is_some()).await {
-            Ok(Some(vm)) => vm,
-            Ok(None) => return None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading instance {id}"), None, "read"));
-                return None;
-            }
-        };
+        let vm = read_vm(c, &id, state.project.is_some()).await;
+        let vm = found(vm, "instance", &id, "read", diags)?;
         // read every time (like the Go provider), so a root disk resized outside shows
         let gib = root_disk_gib(c, &vm).await.or(state.root_disk_size);
         Some(fill(state, &vm, gib))
@@ -950,13 +935,11 @@ impl TypedResource for Instance {
                 return None;
             }
         }
-        let old_tags = prior.tags.clone().unwrap_or_default();
-        let new_tags = plan.tags.clone().unwrap_or_default();
-        if plan.tags.is_some() && old_tags != new_tags {
-            if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old_tags, &new_tags).await {
-                fail(diags, e, "tags", Some("tags"));
-                return None;
-            }
+        if !cx
+            .update_tags(TAG_TYPE, &id, limit, &prior.tags, &plan.tags, diags)
+            .await
+        {
+            return None;
         }
 
         // changes that need the VM stopped; a prior state of the Go provider
@@ -1335,17 +1318,10 @@ mod tests {
             .per_command
             .insert("deployvirtualmachine".into(), Duration::from_secs(30));
         let env = testenv::start(opts).await;
-        let mut c = env.client.clone();
-        c.stop = tfplugin5::CancellationToken::new();
-        let stop = c.stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            stop.cancel();
-        });
+        let c = testenv::stopped_after(&env, Duration::from_millis(500));
         let r = Typed(Instance::new(Handle::default()));
         let mut d = Diagnostics::default();
         let state = r.create(&c, &planned("stopped-0", &[]), &mut d).await;
-        assert!(d.has_errors(), "the interruption is reported");
         let held: Vec<String> = env
             .sim
             .world()
@@ -1353,10 +1329,7 @@ mod tests {
             .iter()
             .map(|v| v.id.clone())
             .collect();
-        assert_eq!(held.len(), 1, "{held:?}");
-        assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
-        assert!(state.is_fully_known(), "{state:?}");
-        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
+        testenv::assert_kept_tainted(&state, &d, &held);
     }
 
     /// Boot mode, delete protection and the root disk are read back, so changes made

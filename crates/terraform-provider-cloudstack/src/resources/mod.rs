@@ -45,9 +45,9 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(volume::Volume),
         Arc::new(Typed(instance::Instance::new(handle.clone()))),
         Arc::new(network::Network::new(handle.clone())),
-        Arc::new(ipaddress::IpAddress::new(handle.clone())),
-        Arc::new(ssh_keypair::SshKeypair),
-        Arc::new(template::Template),
+        Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
+        Arc::new(Typed(ssh_keypair::SshKeypair)),
+        Arc::new(Typed(template::Template)),
         // provider-rules entries below
         Arc::new(port_forward::resource()),
         Arc::new(firewall::resource()),
