@@ -561,54 +561,6 @@ where
     found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
 }
 
-/// How long one listing serves the reads of a refresh (Terraform reads every
-/// resource at the start of a plan, in parallel).
-pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
-
-/// A listing of every object of one kind, so a refresh of N objects costs
-/// one paged list call instead of N. Taken only from the second read within
-/// [`SNAPSHOT_TTL`] (a lone read stays a single lookup by id); dropped
-/// whenever this process changes such an object.
-#[derive(Debug)]
-pub struct Snapshot<T> {
-    /// When the listing was taken.
-    pub taken: Option<std::time::Instant>,
-    /// The objects by id.
-    pub items: std::collections::HashMap<String, T>,
-    /// When the last read arrived (decides whether a listing pays off).
-    pub last_read: Option<std::time::Instant>,
-}
-
-impl<T> Default for Snapshot<T> {
-    fn default() -> Self {
-        Snapshot {
-            taken: None,
-            items: Default::default(),
-            last_read: None,
-        }
-    }
-}
-
-impl<T> Snapshot<T> {
-    /// Whether the listing is recent enough to answer a read.
-    pub fn fresh(&self) -> bool {
-        self.taken.is_some_and(|t| t.elapsed() < SNAPSHOT_TTL)
-    }
-    /// Forgets the listing (after a change made by this process).
-    pub fn clear(&mut self) {
-        self.taken = None;
-        self.items.clear();
-    }
-    /// Records a read; true when another read came shortly before, so a
-    /// listing is worth taking.
-    pub fn busy(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let busy = self.last_read.is_some_and(|t| now - t < SNAPSHOT_TTL);
-        self.last_read = Some(now);
-        busy
-    }
-}
-
 /// Splits an import id `project/id` (the Go provider's syntax) into its parts.
 pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
     match id.split_once('/') {

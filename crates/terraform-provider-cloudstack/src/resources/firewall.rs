@@ -19,11 +19,8 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     future::Future,
-    sync::{Arc, LazyLock, Mutex},
-    time::{Duration, Instant},
+    sync::Arc,
 };
-
-use tokio::sync::OnceCell;
 
 use crate::{
     provider::Client,
@@ -148,71 +145,6 @@ pub(crate) async fn unless_stopped<T>(
         r = job => r.map_err(JobError::Api),
     }
 }
-
-/// How long one listing of a scope's rules answers the reads of a refresh.
-/// Terraform reads every resource at the start of a plan, in parallel, and
-/// many rule resources share one IP (the mesostack module has 2 per node):
-/// one `list*Rules` call then serves them all. Terraform starts the provider
-/// afresh for each walk (plan, apply), and this process's own changes drop
-/// the listings, so a listing never outlives the refresh it was taken for.
-const LIST_TTL: Duration = Duration::from_secs(5);
-
-/// When a listing was started, and the listing once fetched.
-type Listing<T> = (Instant, Arc<OnceCell<Arc<Vec<T>>>>);
-
-/// Single-flight, short-lived listings keyed by endpoint, account and scope.
-pub(crate) struct SharedLists<T> {
-    inner: Mutex<HashMap<String, Listing<T>>>,
-}
-
-impl<T> SharedLists<T> {
-    pub(crate) fn new() -> Self {
-        SharedLists {
-            inner: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The listing for `scope`, fetched by the first caller; concurrent
-    /// callers wait for that one call.
-    pub(crate) async fn get<F, Fut>(
-        &self,
-        client: &cloudstack::Client,
-        scope: &str,
-        fetch: F,
-    ) -> Result<Arc<Vec<T>>, cloudstack::Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<T>, cloudstack::Error>>,
-    {
-        let cfg = client.config();
-        let key = format!("{}\n{}\n{scope}", cfg.api_url, cfg.api_key);
-        let cell = {
-            let mut map = match self.inner.lock() {
-                Ok(m) => m,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            map.retain(|_, (taken, _)| taken.elapsed() < LIST_TTL);
-            map.entry(key)
-                .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())))
-                .1
-                .clone()
-        };
-        cell.get_or_try_init(|| async { fetch().await.map(Arc::new) })
-            .await
-            .cloned()
-    }
-
-    /// Drops every listing (this process changed rules).
-    pub(crate) fn clear(&self) {
-        match self.inner.lock() {
-            Ok(mut m) => m.clear(),
-            Err(poisoned) => poisoned.into_inner().clear(),
-        }
-    }
-}
-
-/// Listings of firewall and egress rules.
-static RULE_LISTS: LazyLock<SharedLists<ApiRule>> = LazyLock::new(SharedLists::new);
 
 /// A known string list/set as sorted strings (order-free comparison).
 fn sorted_strings(v: &Value) -> Vec<String> {
@@ -591,16 +523,17 @@ impl ApiRule {
 }
 
 async fn list_rules(
-    client: &cloudstack::Client,
+    c: &Client,
     kind: Kind,
     scope_id: &str,
 ) -> Result<Arc<Vec<ApiRule>>, cloudstack::Error> {
+    let client = &c.api;
     let params = Params::new()
         .with(kind.scope_param(), scope_id)
         .with("listall", "true");
     let scope = format!("{}={scope_id}", kind.scope_param());
-    RULE_LISTS
-        .get(client, &scope, || async {
+    c.refresh
+        .listing(&scope, || async {
             Ok(match kind {
                 Kind::Ingress => client
                     .list_firewall_rules(&params)
@@ -690,8 +623,7 @@ fn parallelism(v: &Value) -> usize {
 /// longer wanted, creates missing ones, and returns the state of what
 /// exists afterwards.
 async fn converge(
-    client: &cloudstack::Client,
-    stop: &CancellationToken,
+    c: &Client,
     kind: Kind,
     prior: &Value,
     planned: &Value,
@@ -705,8 +637,9 @@ async fn converge(
         );
         return Value::Null;
     };
+    let (client, stop) = (&c.api, &c.stop);
     let limit = parallelism(planned);
-    RULE_LISTS.clear();
+    c.refresh.clear();
     // rules that exist now, with their IDs
     let mut existing: Vec<(Unit, String)> = prior
         .get_slice("rule")
@@ -808,7 +741,7 @@ async fn converge(
             .at(AttributePath::attr("rule")),
         );
     }
-    RULE_LISTS.clear();
+    c.refresh.clear();
     // rebuild the rule elements from what exists
     let mut rules: Vec<Value> = Vec::new();
     for (i, rule) in planned_rules.iter().enumerate() {
@@ -922,12 +855,7 @@ fn unit_of_api(r: &ApiRule) -> Unit {
 /// Reads the rules of the state back: drops entries whose rule vanished,
 /// refreshes what CloudStack reports, adds unknown rules when managed.
 /// Null when the IP/network is gone, or nothing is left and not managed.
-async fn read_rule_set(
-    client: &cloudstack::Client,
-    kind: Kind,
-    state: &Value,
-    diags: &mut Diagnostics,
-) -> Value {
+async fn read_rule_set(c: &Client, kind: Kind, state: &Value, diags: &mut Diagnostics) -> Value {
     let Some(scope_id) = state
         .get_str(kind.scope_attr())
         .or_else(|| state.get_str("id"))
@@ -935,7 +863,8 @@ async fn read_rule_set(
     else {
         return Value::Null;
     };
-    let listed = match list_rules(client, kind, &scope_id).await {
+    let client = &c.api;
+    let listed = match list_rules(c, kind, &scope_id).await {
         Ok(l) => l,
         Err(e) if e.is_not_found() => return Value::Null,
         Err(e) => {
@@ -1099,22 +1028,14 @@ impl Resource<Client> for RuleSet {
         }
     }
     async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(
-            &client.api,
-            &client.stop,
-            self.0,
-            &Value::Null,
-            planned,
-            diags,
-        )
-        .await;
+        let state = converge(client, self.0, &Value::Null, planned, diags).await;
         if diags.has_errors() && state.get_slice("rule").is_empty() {
             return Value::Null;
         }
         state
     }
     async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        read_rule_set(&client.api, self.0, state, diags).await
+        read_rule_set(client, self.0, state, diags).await
     }
     async fn update(
         &self,
@@ -1123,7 +1044,7 @@ impl Resource<Client> for RuleSet {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        converge(&client.api, &client.stop, self.0, prior, planned, diags).await
+        converge(client, self.0, prior, planned, diags).await
     }
     async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
         let ids: Vec<String> = prior
@@ -1133,13 +1054,13 @@ impl Resource<Client> for RuleSet {
             .map(|(_, id)| id)
             .collect();
         let kind = self.0;
-        RULE_LISTS.clear();
+        client.refresh.clear();
         let results = in_parallel(ids, parallelism(prior), |id| async move {
             let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
             (id, r)
         })
         .await;
-        RULE_LISTS.clear();
+        client.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
                 diags.error(format!("Failed to delete firewall rule {id}"), e.detail());
@@ -1376,7 +1297,7 @@ mod tests {
 
         // drift: a rule deleted behind our back leaves the state
         env.client.api.delete_firewall_rule(&id22).await.unwrap();
-        RULE_LISTS.clear(); // a new Terraform walk
+        env.client.refresh.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &updated, &mut d).await;
         let rules = read.get_slice("rule");
         assert_eq!(rules[0].get_strings("ports"), vec!["443"]);
@@ -1395,7 +1316,7 @@ mod tests {
             })
             .await
             .unwrap();
-        RULE_LISTS.clear();
+        env.client.refresh.clear();
         let mut managed = read.clone();
         managed.set_attr("managed", true);
         let read = Resource::read(&r, &env.client, &managed, &mut d).await;

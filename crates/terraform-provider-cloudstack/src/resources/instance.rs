@@ -254,26 +254,24 @@ async fn root_disk_gib(c: &Client, id: &str) -> Option<i64> {
 }
 
 /// The VM for a refresh: from the shared listing when several reads come
-/// together (see [`crate::common::Snapshot`]), else by id.
+/// together (see [`crate::refresh`]), else by id.
 async fn read_vm(
     c: &Client,
     id: &str,
     in_project: bool,
 ) -> Result<Option<VirtualMachine>, OpError> {
-    if !in_project {
-        let mut snap = c.vm_snapshot.lock().await;
-        if !snap.fresh() && snap.busy() {
-            let p = Params::new().with("listall", "true");
-            let all = bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await?;
-            snap.items = all.into_iter().map(|v| (v.id.clone(), v)).collect();
-            snap.taken = Some(std::time::Instant::now());
+    if !in_project && c.refresh.busy::<VirtualMachine>("") {
+        let all = c
+            .refresh
+            .listing("", || async {
+                let p = Params::new().with("listall", "true");
+                bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await
+            })
+            .await?;
+        if let Some(vm) = all.iter().find(|v| v.id == id) {
+            return Ok(Some(vm.clone()).filter(|v| !gone(v)));
         }
-        if snap.fresh() {
-            if let Some(vm) = snap.items.get(id) {
-                return Ok(Some(vm.clone()).filter(|v| !gone(v)));
-            }
-            // not in the listing: created since, or gone; ask by id
-        }
+        // not in the listing: created since, or gone; ask by id
     }
     find_vm(c, id).await
 }
@@ -908,7 +906,7 @@ impl Resource<Client> for Instance {
     }
 
     async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let state = self.create_inner(c, planned, diags).await;
         planned_unless_failed(planned, state, diags)
     }
@@ -935,7 +933,7 @@ impl Resource<Client> for Instance {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let state = self.update_inner(c, prior, planned, diags).await;
         planned_unless_failed(planned, state, diags)
     }
@@ -944,7 +942,7 @@ impl Resource<Client> for Instance {
         let Some(id) = prior.get_str("id") else {
             return;
         };
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let limit = op_timeout(c, prior, "delete", diags);
         let expunge = prior.get_bool("expunge").unwrap_or(false);
         let api = c.api_with_timeout(limit);

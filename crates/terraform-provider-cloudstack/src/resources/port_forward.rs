@@ -10,30 +10,22 @@
 //! update the next apply creates only the missing ones; on create Terraform
 //! marks the resource tainted and replaces it (see [`super::firewall`]).
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::LazyLock,
-};
+use std::collections::{HashMap, HashSet};
 
 use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, AcceptedLog, Params};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
+    PlanRequest, Resource, Schema, Type, Value,
 };
 
 use crate::{common::unknowns_to_null, provider::Client};
 
 use super::firewall::{
     api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
-    SharedLists,
 };
 use crate::rule_set::{in_parallel, MAX_IN_FLIGHT};
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
-
-/// Listings of port forwards per IP, shared by the reads of one refresh
-/// (see [`SharedLists`]).
-static PF_LISTS: LazyLock<SharedLists<PortForwardingRule>> = LazyLock::new(SharedLists::new);
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]
@@ -243,13 +235,7 @@ fn describe(f: &Fwd) -> String {
 }
 
 /// Deletes unwanted forwards, creates missing ones, returns what exists.
-async fn converge(
-    client: &cloudstack::Client,
-    stop: &CancellationToken,
-    prior: &Value,
-    planned: &Value,
-    diags: &mut Diagnostics,
-) -> Value {
+async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagnostics) -> Value {
     let Some(ip_id) = planned.get_str("ip_address_id").map(str::to_string) else {
         diags.attribute_error(
             "ip_address_id",
@@ -258,7 +244,8 @@ async fn converge(
         );
         return Value::Null;
     };
-    PF_LISTS.clear();
+    let (client, stop) = (&c.api, &c.stop);
+    c.refresh.clear();
     let existing: Vec<(Fwd, String, Value)> = prior
         .get_slice("forward")
         .iter()
@@ -366,7 +353,7 @@ async fn converge(
             .at(AttributePath::attr("forward")),
         );
     }
-    PF_LISTS.clear();
+    c.refresh.clear();
     let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
     forwards.extend(leftovers);
     let mut state = planned.clone();
@@ -430,7 +417,7 @@ impl Resource<Client> for PortForward {
     }
 
     async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(&client.api, &client.stop, &Value::Null, planned, diags).await;
+        let state = converge(client, &Value::Null, planned, diags).await;
         if diags.has_errors() && state.get_slice("forward").is_empty() {
             return Value::Null;
         }
@@ -449,8 +436,9 @@ impl Resource<Client> for PortForward {
             .with("ipaddressid", ip_id.as_str())
             .with("listall", "true");
         let api = &client.api;
-        let listed = match PF_LISTS
-            .get(api, &ip_id, || api.list_port_forwarding_rules(&params))
+        let listed = match client
+            .refresh
+            .listing(&ip_id, || api.list_port_forwarding_rules(&params))
             .await
         {
             Ok(l) => l,
@@ -505,7 +493,7 @@ impl Resource<Client> for PortForward {
         planned: &Value,
         diags: &mut Diagnostics,
     ) -> Value {
-        converge(&client.api, &client.stop, prior, planned, diags).await
+        converge(client, prior, planned, diags).await
     }
 
     async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
@@ -514,13 +502,13 @@ impl Resource<Client> for PortForward {
             .iter()
             .filter_map(|e| e.get_str("uuid").map(str::to_string))
             .collect();
-        PF_LISTS.clear();
+        client.refresh.clear();
         let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
             let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
             (id, r)
         })
         .await;
-        PF_LISTS.clear();
+        client.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
                 diags.error(format!("Failed to delete port forward {id}"), e.detail());
@@ -642,7 +630,7 @@ mod tests {
             .delete_port_forwarding_rule(&gone)
             .await
             .unwrap();
-        PF_LISTS.clear(); // a new Terraform walk
+        env.client.refresh.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read.get_slice("forward").len(), 1);
 
@@ -713,7 +701,7 @@ mod tests {
             .disassociate_ip_address(&env.ip)
             .await
             .unwrap();
-        PF_LISTS.clear();
+        env.client.refresh.clear();
         let mut d = Diagnostics::default();
         assert!(Resource::read(&r, &env.client, &all, &mut d)
             .await
