@@ -716,6 +716,8 @@ pub(crate) mod testenv {
     /// Seeded objects of the simulator.
     pub(crate) const ZONE_ID: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
     pub(crate) const NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
+    pub(crate) const SMALL_OFFERING_ID: &str = "03f15d3e-57cd-41de-afb0-8714c3a3f05a";
+    pub(crate) const TEMPLATE_ID: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5";
 
     pub(crate) struct Env {
         pub(crate) client: Client,
@@ -744,6 +746,34 @@ pub(crate) mod testenv {
             sim,
             _stop: tx,
         }
+    }
+
+    /// [`start`], plus a VM in the seeded network and a public IP of that
+    /// network (what rule resources hang on): `(env, vm id, ip id)`.
+    pub(crate) async fn with_vm_and_ip(opts: Options) -> (Env, String, String) {
+        let env = start(opts).await;
+        let api = &env.client.api;
+        let vm = api
+            .deploy_virtual_machine(&cloudstack::api::DeployVirtualMachine {
+                zone_id: ZONE_ID.into(),
+                service_offering_id: SMALL_OFFERING_ID.into(),
+                template_id: TEMPLATE_ID.into(),
+                name: Some("rules-vm".into()),
+                network_ids: vec![NETWORK_ID.into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ip = api
+            .associate_ip_address(&cloudstack::Params::new().with("networkid", NETWORK_ID))
+            .await
+            .unwrap();
+        (env, vm.id, ip.id)
+    }
+
+    /// Calls of `command` the simulator answered so far.
+    pub(crate) fn calls(sim: &Simulator, command: &str) -> u64 {
+        sim.stats()["requests"][command].as_u64().unwrap_or(0)
     }
 
     /// Mutating requests the simulator answered so far.

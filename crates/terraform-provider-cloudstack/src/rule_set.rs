@@ -1,14 +1,19 @@
 //! What the rule-set resources share (`cloudstack_firewall`,
 //! `cloudstack_egress_firewall`, `cloudstack_port_forward`,
-//! `cloudstack_network_acl_rule`): bounded concurrent rule jobs and the
-//! checks of port ranges and CIDRs their `rule` blocks hold.
+//! `cloudstack_network_acl_rule`): bounded concurrent rule jobs, the
+//! checks of port numbers, protocols and CIDRs their blocks hold, and
+//! whether the IP or network a rule set hangs on still exists.
 
 use std::{
     future::Future,
     net::{Ipv4Addr, Ipv6Addr},
 };
 
+use cloudstack::Params;
 use futures::StreamExt;
+use tfplugin5::{AttributePath, Diagnostic, Diagnostics, Value};
+
+use crate::{common::bounded, provider::Client};
 
 /// Upper bound of rule jobs in flight for one resource: enough to hide job
 /// latency, small enough not to flood an API with rate limits.
@@ -66,6 +71,111 @@ pub(crate) fn is_cidr(s: &str) -> bool {
         len <= 32
     } else {
         addr.parse::<Ipv6Addr>().is_ok() && len <= 128
+    }
+}
+
+/// A port number attribute (`private_port`, ...) checked to be 1..=65535.
+pub(crate) fn check_port_number(
+    v: &Value,
+    what: &str,
+    block: &str,
+    diags: &mut Diagnostics,
+) -> Option<u16> {
+    if v.is_null() || v.is_unknown() {
+        return None;
+    }
+    match v
+        .as_i64()
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| *n > 0)
+    {
+        Some(p) => Some(p),
+        None => {
+            let shown = match v.as_f64() {
+                Some(f) => f.to_string(),
+                None => format!("{v:?}"),
+            };
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what}: {shown} is out of range"),
+                    format!("{what} must be a port number from 1 to 65535."),
+                )
+                .at(AttributePath::attr(block)),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `protocol` against the allowed lower-case values.
+pub(crate) fn check_protocol(v: &Value, allowed: &[&str], block: &str, diags: &mut Diagnostics) {
+    if let Some(p) = v.as_str() {
+        if !allowed.contains(&p) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.protocol: {p:?} is not a valid protocol"),
+                    format!("Valid options are {} (lower case).", list.join(", ")),
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// Checks each known entry of a CIDR set attribute.
+pub(crate) fn check_cidrs(v: &Value, what: &str, block: &str, diags: &mut Diagnostics) {
+    for c in v.as_slice().unwrap_or(&[]).iter().filter_map(Value::as_str) {
+        if !is_cidr(c) {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what} entry {c:?}: not a CIDR"),
+                    "Write an address range in CIDR notation, e.g. \"0.0.0.0/0\" or \"10.0.0.0/8\" \
+                     (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// What a rule set hangs on: its ID is the scope's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A public IP address (`ipaddressid`).
+    IpAddress,
+    /// A guest network (`networkid`).
+    Network,
+}
+
+impl Scope {
+    /// The list parameter naming the scope, e.g. `ipaddressid`.
+    pub(crate) fn param(self) -> &'static str {
+        match self {
+            Scope::IpAddress => "ipaddressid",
+            Scope::Network => "networkid",
+        }
+    }
+
+    /// Whether the IP address or network `id` still exists (asked only when
+    /// a managed rule set found no rules: then nothing else tells). Errors
+    /// other than "not found" count as existing, so a flaky call never drops
+    /// state. `project` is the owning project's id, as lists need it.
+    pub(crate) async fn exists(self, c: &Client, id: &str, project: Option<&str>) -> bool {
+        let mut p = Params::new().with("id", id).with("listall", "true");
+        p.set_opt("projectid", project);
+        let found = match self {
+            Scope::IpAddress => bounded(c, c.timeout, c.api.list_public_ip_addresses(&p))
+                .await
+                .map(|l| !l.is_empty()),
+            Scope::Network => bounded(c, c.timeout, c.api.list_networks(&p))
+                .await
+                .map(|l| !l.is_empty()),
+        };
+        match found {
+            Ok(f) => f,
+            Err(e) => !e.is_not_found(),
+        }
     }
 }
 

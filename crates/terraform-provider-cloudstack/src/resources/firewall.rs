@@ -18,133 +18,22 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    future::Future,
     sync::Arc,
 };
 
 use crate::{
+    common::{bounded, OpError},
     provider::Client,
-    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
+    rule_set::{check_cidrs, check_protocol, in_parallel, parse_port_range, Scope, MAX_IN_FLIGHT},
 };
 use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
     AcceptedLog, Params,
 };
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
+    PlanRequest, Resource, Schema, Type, Value,
 };
-
-// ----- shared by the three rule resources --------------------------------------------------
-
-/// A port number attribute (`private_port`, ...) checked to be 1..=65535.
-pub(crate) fn check_port_number(
-    v: &Value,
-    what: &str,
-    block: &str,
-    diags: &mut Diagnostics,
-) -> Option<u16> {
-    if v.is_null() || v.is_unknown() {
-        return None;
-    }
-    match v
-        .as_i64()
-        .and_then(|n| u16::try_from(n).ok())
-        .filter(|n| *n > 0)
-    {
-        Some(p) => Some(p),
-        None => {
-            let shown = match v.as_f64() {
-                Some(f) => f.to_string(),
-                None => format!("{v:?}"),
-            };
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.{what}: {shown} is out of range"),
-                    format!("{what} must be a port number from 1 to 65535."),
-                )
-                .at(AttributePath::attr(block)),
-            );
-            None
-        }
-    }
-}
-
-/// Checks `protocol` against the allowed lower-case values.
-pub(crate) fn check_protocol(v: &Value, allowed: &[&str], block: &str, diags: &mut Diagnostics) {
-    if let Some(p) = v.as_str() {
-        if !allowed.contains(&p) {
-            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.protocol: {p:?} is not a valid protocol"),
-                    format!("Valid options are {} (lower case).", list.join(", ")),
-                )
-                .at(AttributePath::attr(block)),
-            );
-        }
-    }
-}
-
-/// Checks each known entry of a CIDR set attribute.
-pub(crate) fn check_cidrs(v: &Value, what: &str, block: &str, diags: &mut Diagnostics) {
-    for c in v.as_slice().unwrap_or(&[]).iter().filter_map(Value::as_str) {
-        if !is_cidr(c) {
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.{what} entry {c:?}: not a CIDR"),
-                    "Write an address range in CIDR notation, e.g. \"0.0.0.0/0\" or \"10.0.0.0/8\" \
-                     (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
-                )
-                .at(AttributePath::attr(block)),
-            );
-        }
-    }
-}
-
-/// One line for a CloudStack error in a diagnostic.
-pub(crate) fn api_error_detail(e: &cloudstack::Error) -> String {
-    if e.is_auth() {
-        format!("{e}. Check api_key and secret_key of the provider block.")
-    } else {
-        e.to_string()
-    }
-}
-
-/// Why one rule job did not finish.
-#[derive(Debug)]
-pub(crate) enum JobError {
-    /// CloudStack (or the network) said no.
-    Api(cloudstack::Error),
-    /// Terraform asked us to stop (Ctrl-C) while it ran.
-    Stopped,
-}
-
-impl JobError {
-    /// The diagnostic detail.
-    pub(crate) fn detail(&self) -> String {
-        match self {
-            JobError::Api(e) => api_error_detail(e),
-            JobError::Stopped => "Interrupted (Terraform asked the provider to stop). CloudStack \
-                                  may still finish the job; the next apply adopts such a rule \
-                                  instead of duplicating it"
-                .to_string(),
-        }
-    }
-}
-
-/// Runs one rule job unless Terraform asks to stop first (the job may
-/// still complete in CloudStack; creates recover it by lookup next time).
-pub(crate) async fn unless_stopped<T>(
-    stop: &CancellationToken,
-    job: impl Future<Output = Result<T, cloudstack::Error>>,
-) -> Result<T, JobError> {
-    tokio::select! {
-        biased;
-        _ = stop.cancelled() => Err(JobError::Stopped),
-        r = job => r.map_err(JobError::Api),
-    }
-}
 
 /// A known string list/set as sorted strings (order-free comparison).
 fn sorted_strings(v: &Value) -> Vec<String> {
@@ -210,10 +99,10 @@ impl Kind {
             Kind::Egress => "createEgressFirewallRule",
         }
     }
-    fn scope_param(self) -> &'static str {
+    fn scope(self) -> Scope {
         match self {
-            Kind::Ingress => "ipaddressid",
-            Kind::Egress => "networkid",
+            Kind::Ingress => Scope::IpAddress,
+            Kind::Egress => Scope::Network,
         }
     }
     fn protocols(self) -> &'static [&'static str] {
@@ -529,9 +418,9 @@ async fn list_rules(
 ) -> Result<Arc<Vec<ApiRule>>, cloudstack::Error> {
     let client = &c.api;
     let params = Params::new()
-        .with(kind.scope_param(), scope_id)
+        .with(kind.scope().param(), scope_id)
         .with("listall", "true");
-    let scope = format!("{}={scope_id}", kind.scope_param());
+    let scope = format!("{}={scope_id}", kind.scope().param());
     c.refresh
         .listing(&scope, || async {
             Ok(match kind {
@@ -637,7 +526,7 @@ async fn converge(
         );
         return Value::Null;
     };
-    let (client, stop) = (&c.api, &c.stop);
+    let client = &c.api;
     let limit = parallelism(planned);
     c.refresh.clear();
     // rules that exist now, with their IDs
@@ -669,7 +558,7 @@ async fn converge(
         .filter(|(_, id)| !used.contains(id))
         .collect();
     let deleted = in_parallel(doomed, limit, |(u, id)| async move {
-        let r = unless_stopped(stop, delete_rule(client, kind, &id)).await;
+        let r = bounded(c, c.timeout, delete_rule(client, kind, &id)).await;
         (u, id, r)
     })
     .await;
@@ -677,9 +566,10 @@ async fn converge(
     for (u, id, r) in deleted {
         if let Err(e) = r {
             diags.push(
-                Diagnostic::error(
-                    format!("Failed to delete firewall rule {id} ({})", u.key),
-                    e.detail(),
+                e.diagnostic(
+                    &format!("deleting firewall rule {id} ({})", u.key),
+                    None,
+                    "update",
                 )
                 .at(AttributePath::attr("rule")),
             );
@@ -697,7 +587,7 @@ async fn converge(
         // a rule CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
-        let r = unless_stopped(stop, create_unit(&recording, kind, scope_ref, &u)).await;
+        let r = bounded(c, c.timeout, create_unit(&recording, kind, scope_ref, &u)).await;
         (n, r, accepted.last_id(kind.create_command()))
     })
     .await;
@@ -720,26 +610,24 @@ async fn converge(
             }
             None => String::new(),
         };
-        diags.push(
-            Diagnostic::error(
-                format!(
-                    "Failed to create {} rule for {} {}",
-                    wanted[n].1.protocol,
-                    if wanted[n].1.ports.is_some() {
-                        "port"
-                    } else {
-                        "protocol"
-                    },
-                    wanted[n].1.key
-                ),
-                format!(
-                    "{}. The rules that were created are kept in the state; apply again to \
-                     create the missing ones.{kept}",
-                    e.detail()
-                ),
+        let u = &wanted[n].1;
+        let what = if u.ports.is_some() {
+            "port"
+        } else {
+            "protocol"
+        };
+        let mut d = e
+            .diagnostic(
+                &format!("creating the {} rule for {what} {}", u.protocol, u.key),
+                None,
+                "create",
             )
-            .at(AttributePath::attr("rule")),
-        );
+            .at(AttributePath::attr("rule"));
+        d.detail.push_str(&format!(
+            "\n\nThe rules that were created are kept in the state; apply again to create \
+             the missing ones.{kept}"
+        ));
+        diags.push(d);
     }
     c.refresh.clear();
     // rebuild the rule elements from what exists
@@ -863,18 +751,15 @@ async fn read_rule_set(c: &Client, kind: Kind, state: &Value, diags: &mut Diagno
     else {
         return Value::Null;
     };
-    let client = &c.api;
     let listed = match list_rules(c, kind, &scope_id).await {
         Ok(l) => l,
         Err(e) if e.is_not_found() => return Value::Null,
         Err(e) => {
-            diags.error(
-                format!(
-                    "Failed to list the rules of {} {scope_id}",
-                    kind.scope_attr()
-                ),
-                api_error_detail(&e),
-            );
+            diags.push(OpError::Api(e).diagnostic(
+                &format!("listing the rules of {} {scope_id}", kind.scope_attr()),
+                None,
+                "read",
+            ));
             return state.clone();
         }
     };
@@ -923,7 +808,7 @@ async fn read_rule_set(c: &Client, kind: Kind, state: &Value, diags: &mut Diagno
             rules.push(orphan_rule(kind, &unit_of_api(api), &api.id));
         }
     }
-    if rules.is_empty() && (!managed || !scope_exists(client, kind, &scope_id).await) {
+    if rules.is_empty() && (!managed || !kind.scope().exists(c, &scope_id, None).await) {
         return Value::Null;
     }
     let mut out = state.clone();
@@ -937,24 +822,6 @@ async fn read_rule_set(c: &Client, kind: Kind, state: &Value, diags: &mut Diagno
     }
     out.set_attr("rule", Value::Set(rules));
     out
-}
-
-/// Whether the IP address or network still exists (asked only when a
-/// managed resource found no rules: then nothing else tells). Errors other
-/// than "not found" count as existing, so a flaky call never drops state.
-pub(crate) async fn scope_exists(client: &cloudstack::Client, kind: Kind, id: &str) -> bool {
-    let params = Params::new().with("id", id).with("listall", "true");
-    let found = match kind {
-        Kind::Ingress => client
-            .list_public_ip_addresses(&params)
-            .await
-            .map(|l| !l.is_empty()),
-        Kind::Egress => client.list_networks(&params).await.map(|l| !l.is_empty()),
-    };
-    match found {
-        Ok(f) => f,
-        Err(e) => !e.is_not_found(),
-    }
 }
 
 /// Marks `uuids` unknown in planned rule elements that no prior element
@@ -1056,14 +923,14 @@ impl Resource<Client> for RuleSet {
         let kind = self.0;
         client.refresh.clear();
         let results = in_parallel(ids, parallelism(prior), |id| async move {
-            let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
+            let r = bounded(client, client.timeout, delete_rule(&client.api, kind, &id)).await;
             (id, r)
         })
         .await;
         client.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
-                diags.error(format!("Failed to delete firewall rule {id}"), e.detail());
+                diags.push(e.diagnostic(&format!("deleting firewall rule {id}"), None, "delete"));
             }
         }
     }
@@ -1086,83 +953,10 @@ pub(crate) fn resource() -> RuleSet {
     RuleSet(Kind::Ingress)
 }
 
-/// A simulator in-process with one VM and one public IP, for the rule
-/// resources' tests.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use cloudstack::{api::DeployVirtualMachine, Params};
-    use cloudstack_sim::{Options, Simulator};
-    use tfplugin5::CancellationToken;
-
-    use crate::provider::Client;
-
-    /// Seeded objects of the simulator (see its seed module).
-    pub(crate) const ZONE: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
-    pub(crate) const SMALL: &str = "03f15d3e-57cd-41de-afb0-8714c3a3f05a";
-    pub(crate) const TEMPLATE: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5";
-    pub(crate) const NETWORK: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
-
-    pub(crate) struct Env {
-        pub(crate) client: Client,
-        pub(crate) sim: Simulator,
-        /// A VM in `NETWORK` (port forward target).
-        pub(crate) vm: String,
-        pub(crate) ip: String,
-        _shutdown: tokio::sync::oneshot::Sender<()>,
-    }
-
-    pub(crate) async fn env() -> Env {
-        env_with(Options::default()).await
-    }
-
-    pub(crate) async fn env_with(options: Options) -> Env {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let sim = Simulator::new(options).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(cloudstack_sim::run(listener, sim.clone(), async {
-            let _ = rx.await;
-        }));
-        let cfg = cloudstack::Config::new(
-            format!("http://{addr}/client/api"),
-            cloudstack_sim::DEFAULT_API_KEY,
-            cloudstack_sim::DEFAULT_SECRET_KEY,
-        );
-        let api = cloudstack::Client::new(cfg).unwrap();
-        let vm = api
-            .deploy_virtual_machine(&DeployVirtualMachine {
-                zone_id: ZONE.into(),
-                service_offering_id: SMALL.into(),
-                template_id: TEMPLATE.into(),
-                name: Some("rules-vm".into()),
-                network_ids: vec![NETWORK.into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ip = api
-            .associate_ip_address(&Params::new().with("networkid", NETWORK))
-            .await
-            .unwrap();
-        Env {
-            client: Client::new(api, CancellationToken::new()),
-            sim,
-            vm: vm.id,
-            ip: ip.id,
-            _shutdown: tx,
-        }
-    }
-
-    /// Calls of `command` the simulator answered so far.
-    pub(crate) fn calls(sim: &Simulator, command: &str) -> u64 {
-        sim.stats()["requests"][command].as_u64().unwrap_or(0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::test_support::{calls, env, NETWORK};
     use super::*;
+    use crate::common::testenv::{calls, with_vm_and_ip, NETWORK_ID as NETWORK};
 
     fn rule(proto: &str, ports: &[&str]) -> Value {
         Value::object([
@@ -1241,13 +1035,13 @@ mod tests {
 
     #[tokio::test]
     async fn create_update_read_delete_against_the_simulator() {
-        let env = env().await;
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
         let r = RuleSet(Kind::Ingress);
         let mut icmp = rule("icmp", &[]);
         icmp.set_attr("icmp_type", 8i64);
         icmp.set_attr("icmp_code", 0i64);
         icmp.set_attr("ports", Value::Null);
-        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80-90"]), icmp]);
+        let plan = planned(&ip, vec![rule("tcp", &["22", "80-90"]), icmp]);
         let mut d = Diagnostics::default();
         let state = Resource::create(&r, &env.client, &plan, &mut d).await;
         assert!(d.is_empty(), "{d:?}");
@@ -1264,14 +1058,14 @@ mod tests {
             .clone();
         let id22 = tcp.get("uuids").get_str("22").unwrap().to_string();
         assert!(tcp.get("uuids").get_str("80-90").is_some());
-        assert_eq!(state.get_str("id"), Some(env.ip.as_str()));
+        assert_eq!(state.get_str("id"), Some(ip.as_str()));
 
         // read of an unchanged world is the state itself
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read, state);
 
         // update: 80-90 goes, 443 comes, 22 stays (same rule id)
-        let mut next = planned(&env.ip, vec![rule("tcp", &["22", "443"])]);
+        let mut next = planned(&ip, vec![rule("tcp", &["22", "443"])]);
         let mut req_planned = next.clone();
         let mut rr = Vec::new();
         Resource::<Client>::modify_plan(
@@ -1307,7 +1101,7 @@ mod tests {
         env.client
             .api
             .create_firewall_rule(&CreateFirewallRule {
-                ip_address_id: env.ip.clone(),
+                ip_address_id: ip.clone(),
                 protocol: "udp".into(),
                 start_port: Some(53),
                 end_port: Some(53),
@@ -1329,23 +1123,20 @@ mod tests {
         assert_eq!(foreign.get_strings("cidr_list"), vec!["10.0.0.0/8"]);
 
         // import reads everything (also with the Go provider's project/id)
-        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let imported = Resource::import(&r, &env.client, &ip, &mut d).await;
         let read = Resource::read(&r, &env.client, &imported[0], &mut d).await;
         assert_eq!(read.get_slice("rule").len(), 2);
         let with_project =
-            Resource::import(&r, &env.client, &format!("admin/{}", env.ip), &mut d).await;
+            Resource::import(&r, &env.client, &format!("admin/{}", ip), &mut d).await;
         assert_eq!(with_project[0].get_str("project"), Some("admin"));
-        assert_eq!(
-            with_project[0].get_str("ip_address_id"),
-            Some(env.ip.as_str())
-        );
+        assert_eq!(with_project[0].get_str("ip_address_id"), Some(ip.as_str()));
 
         Resource::delete(&r, &env.client, &read, &mut d).await;
         assert!(d.is_empty(), "{d:?}");
         assert!(env
             .client
             .api
-            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
             .await
             .unwrap()
             .is_empty());
@@ -1357,12 +1148,12 @@ mod tests {
 
     #[tokio::test]
     async fn partial_failure_keeps_exactly_what_exists() {
-        let env = env().await;
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
         // a rule on ports 79-81 already exists: CloudStack refuses an overlapping one
         env.client
             .api
             .create_firewall_rule(&CreateFirewallRule {
-                ip_address_id: env.ip.clone(),
+                ip_address_id: ip.clone(),
                 protocol: "tcp".into(),
                 start_port: Some(79),
                 end_port: Some(81),
@@ -1372,7 +1163,7 @@ mod tests {
             .await
             .unwrap();
         let r = RuleSet(Kind::Ingress);
-        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80", "8080"])]);
+        let plan = planned(&ip, vec![rule("tcp", &["22", "80", "8080"])]);
         let mut d = Diagnostics::default();
         let state = Resource::create(&r, &env.client, &plan, &mut d).await;
         assert!(d.has_errors());
@@ -1390,7 +1181,7 @@ mod tests {
             .delete_firewall_rule(
                 &env.client
                     .api
-                    .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+                    .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
                     .await
                     .unwrap()
                     .into_iter()
@@ -1417,7 +1208,7 @@ mod tests {
 
     #[tokio::test]
     async fn egress_rules_on_a_network() {
-        let env = env().await;
+        let (env, _vm, _ip) = with_vm_and_ip(Default::default()).await;
         let r = RuleSet(Kind::Egress);
         let mut all = rule("all", &[]);
         all.set_attr("ports", Value::Null);
@@ -1445,12 +1236,12 @@ mod tests {
 
     #[tokio::test]
     async fn one_listing_serves_a_refresh() {
-        let env = env().await;
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
         let r = RuleSet(Kind::Ingress);
         let mut d = Diagnostics::default();
         let mut states = Vec::new();
         for port in ["22", "80", "443", "8080"] {
-            let plan = planned(&env.ip, vec![rule("tcp", &[port])]);
+            let plan = planned(&ip, vec![rule("tcp", &[port])]);
             states.push(Resource::create(&r, &env.client, &plan, &mut d).await);
         }
         assert!(d.is_empty(), "{d:?}");

@@ -20,10 +20,10 @@ use tfplugin5::{
 
 use crate::{common::unknowns_to_null, provider::Client};
 
-use super::firewall::{
-    api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
+use crate::{
+    common::{bounded, OpError},
+    rule_set::{check_port_number, check_protocol, in_parallel, Scope, MAX_IN_FLIGHT},
 };
-use crate::rule_set::{in_parallel, MAX_IN_FLIGHT};
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
@@ -244,7 +244,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
         );
         return Value::Null;
     };
-    let (client, stop) = (&c.api, &c.stop);
+    let client = &c.api;
     c.refresh.clear();
     let existing: Vec<(Fwd, String, Value)> = prior
         .get_slice("forward")
@@ -284,7 +284,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
     let deleted = in_parallel(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
-        let r = unless_stopped(stop, delete_one(client, &id)).await;
+        let r = bounded(c, c.timeout, delete_one(client, &id)).await;
         (f, id, state, r)
     })
     .await;
@@ -292,9 +292,10 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
     for (f, id, state, r) in deleted {
         if let Err(e) = r {
             diags.push(
-                Diagnostic::error(
-                    format!("Failed to delete port forward {} ({id})", describe(&f)),
-                    e.detail(),
+                e.diagnostic(
+                    &format!("deleting port forward {} ({id})", describe(&f)),
+                    None,
+                    "update",
                 )
                 .at(AttributePath::attr("forward")),
             );
@@ -314,7 +315,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
         // a forward CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
-        let r = unless_stopped(stop, create_one(&recording, ip_ref, &f)).await;
+        let r = bounded(c, c.timeout, create_one(&recording, ip_ref, &f)).await;
         (n, f, r, accepted.last_id("createPortForwardingRule"))
     })
     .await;
@@ -341,17 +342,18 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
             }
             None => String::new(),
         };
-        diags.push(
-            Diagnostic::error(
-                format!("Failed to create port forward {}", describe(&f)),
-                format!(
-                    "{}. The forwards that were created are kept in the state; apply again \
-                     to create the missing ones.{kept}",
-                    e.detail()
-                ),
+        let mut d = e
+            .diagnostic(
+                &format!("creating port forward {}", describe(&f)),
+                None,
+                "create",
             )
-            .at(AttributePath::attr("forward")),
-        );
+            .at(AttributePath::attr("forward"));
+        d.detail.push_str(&format!(
+            "\n\nThe forwards that were created are kept in the state; apply again to create \
+             the missing ones.{kept}"
+        ));
+        diags.push(d);
     }
     c.refresh.clear();
     let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
@@ -444,10 +446,11 @@ impl Resource<Client> for PortForward {
             Ok(l) => l,
             Err(e) if e.is_not_found() => return Value::Null,
             Err(e) => {
-                diags.error(
-                    format!("Failed to list the port forwards of IP {ip_id}"),
-                    api_error_detail(&e),
-                );
+                diags.push(OpError::Api(e).diagnostic(
+                    &format!("listing the port forwards of IP {ip_id}"),
+                    None,
+                    "read",
+                ));
                 return state.clone();
             }
         };
@@ -473,7 +476,8 @@ impl Resource<Client> for PortForward {
                     .map(orphan),
             );
         }
-        if forwards.is_empty() && (!managed || !scope_exists(api, Kind::Ingress, &ip_id).await) {
+        if forwards.is_empty() && (!managed || !Scope::IpAddress.exists(client, &ip_id, None).await)
+        {
             return Value::Null;
         }
         let mut out = state.clone();
@@ -504,14 +508,14 @@ impl Resource<Client> for PortForward {
             .collect();
         client.refresh.clear();
         let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
-            let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
+            let r = bounded(client, client.timeout, delete_one(&client.api, &id)).await;
             (id, r)
         })
         .await;
         client.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
-                diags.error(format!("Failed to delete port forward {id}"), e.detail());
+                diags.push(e.diagnostic(&format!("deleting port forward {id}"), None, "delete"));
             }
         }
     }
@@ -530,8 +534,8 @@ impl Resource<Client> for PortForward {
 
 #[cfg(test)]
 mod tests {
-    use super::super::firewall::test_support::{calls, env, env_with};
     use super::*;
+    use crate::common::testenv::{calls, with_vm_and_ip};
 
     fn fwd(public: i64, private: i64, vm: &str) -> Value {
         Value::object([
@@ -582,15 +586,15 @@ mod tests {
 
     #[tokio::test]
     async fn lifecycle_partial_failure_and_drift() {
-        let env = env().await;
+        let (env, vm, ip) = with_vm_and_ip(Default::default()).await;
         let r = PortForward;
         // the second forward names a VM that does not exist: it fails alone
         let plan = planned(
-            &env.ip,
+            &ip,
             vec![
-                fwd(1222, 22, &env.vm),
+                fwd(1222, 22, &vm),
                 fwd(1223, 22, "0b3c7a3e-0000-4000-8000-00000000dead"),
-                fwd(8080, 8080, &env.vm),
+                fwd(8080, 8080, &vm),
             ],
         );
         let mut d = Diagnostics::default();
@@ -609,7 +613,7 @@ mod tests {
         assert!(env
             .client
             .api
-            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
             .await
             .unwrap()
             .is_empty());
@@ -636,12 +640,8 @@ mod tests {
 
         // update: back to 8080, plus 1224; 1222 is kept as is
         let next = planned(
-            &env.ip,
-            vec![
-                fwd(1222, 22, &env.vm),
-                fwd(1224, 22, &env.vm),
-                fwd(8080, 8080, &env.vm),
-            ],
+            &ip,
+            vec![fwd(1222, 22, &vm), fwd(1224, 22, &vm), fwd(8080, 8080, &vm)],
         );
         let mut planned_v = next.clone();
         // what the generic plan does for the kept element: prior values back
@@ -686,7 +686,7 @@ mod tests {
         assert_eq!(updated.get_slice("forward").len(), 3);
 
         // managed import sees all three; delete removes them
-        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let imported = Resource::import(&r, &env.client, &ip, &mut d).await;
         let all = Resource::read(&r, &env.client, &imported[0], &mut d).await;
         assert_eq!(all.get_slice("forward").len(), 3);
         Resource::delete(&r, &env.client, &updated, &mut d).await;
@@ -696,11 +696,7 @@ mod tests {
             .is_null());
 
         // the IP itself released behind our back: a managed resource is gone too
-        env.client
-            .api
-            .disassociate_ip_address(&env.ip)
-            .await
-            .unwrap();
+        env.client.api.disassociate_ip_address(&ip).await.unwrap();
         env.client.refresh.clear();
         let mut d = Diagnostics::default();
         assert!(Resource::read(&r, &env.client, &all, &mut d)
@@ -716,17 +712,12 @@ mod tests {
             .job_latency
             .apply("createPortForwardingRule=400")
             .unwrap();
-        let env = env_with(options).await;
-        let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &env.vm)).collect();
+        let (env, vm, ip) = with_vm_and_ip(options).await;
+        let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &vm)).collect();
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
-        let state = Resource::create(
-            &PortForward,
-            &env.client,
-            &planned(&env.ip, forwards),
-            &mut d,
-        )
-        .await;
+        let state =
+            Resource::create(&PortForward, &env.client, &planned(&ip, forwards), &mut d).await;
         let took = started.elapsed();
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(state.get_slice("forward").len(), 10);
@@ -741,7 +732,7 @@ mod tests {
             .job_latency
             .apply("createPortForwardingRule=5000")
             .unwrap();
-        let env = env_with(options).await;
+        let (env, vm, ip) = with_vm_and_ip(options).await;
         let stop = env.client.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -749,10 +740,10 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
-        let plan = planned(&env.ip, vec![fwd(1222, 22, &env.vm)]);
+        let plan = planned(&ip, vec![fwd(1222, 22, &vm)]);
         let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
-        assert!(d.0[0].detail.contains("Interrupted"), "{d:?}");
+        assert!(d.0[0].summary.contains("Interrupted"), "{d:?}");
         // CloudStack had accepted the rule: it stays in state (Terraform taints the
         // resource), so neither a duplicate nor an orphan follows.
         let kept = state.get_slice("forward");
