@@ -1,39 +1,73 @@
 //! `cloudstack_port_forward`: port forwarding rules of one public IP, as in
 //! apache/cloudstack-terraform-provider: ID = `ip_address_id`, a set of
 //! `forward` blocks {protocol, private_port, private_end_port, public_port,
-//! public_end_port, virtual_machine_id, vm_guest_ip, uuid}, `managed`, import
-//! by IP address ID (sets `managed = true`, like the Go provider).
+//! public_end_port, virtual_machine_id, vm_guest_ip, uuid}, `managed`,
+//! `project` (inherited from the IP when unset, and sent on reads: CloudStack
+//! hides a project's rules from lists without it), import by IP address ID
+//! (sets `managed = true`, like the Go provider).
 //!
 //! Rules are created concurrently (at most [`MAX_IN_FLIGHT`] jobs, no pauses)
 //! with `openfirewall=false` (firewall rules are their own resource). A
 //! partial failure returns exactly the rules that exist plus an error: on
 //! update the next apply creates only the missing ones; on create Terraform
-//! marks the resource tainted and replaces it (see [`super::firewall`]).
+//! marks the resource tainted and replaces it.
 
 use std::collections::{HashMap, HashSet};
 
 use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, AcceptedLog, Params};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock,
-    PlanRequest, Resource, Schema, Type, Value,
+    async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
+    NestedBlock, PlanRequest, Schema, Type, Value,
 };
 
-use crate::{common::unknowns_to_null, provider::Client};
-
 use crate::{
-    common::{bounded, OpError},
-    rule_set::{check_port_number, check_protocol, in_parallel, Scope, MAX_IN_FLIGHT},
+    common::{bounded, split_import_id},
+    kit::{Ctx, TypedResource},
+    provider::Client,
+    rule_set::{
+        check_port_number, check_protocol, in_parallel, project_value, Scope, MAX_IN_FLIGHT,
+    },
 };
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
+
+/// The block every diagnostic about a forward points at.
+const FORWARD: &str = "forward";
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]
 pub(crate) struct PortForward;
 
-/// `cloudstack_port_forward`, for the provider's registry.
-pub(crate) fn resource() -> PortForward {
-    PortForward
+/// One `forward` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Forward {
+    protocol: Field<String>,
+    private_port: Field<i64>,
+    private_end_port: Field<i64>,
+    public_port: Field<i64>,
+    public_end_port: Field<i64>,
+    virtual_machine_id: Field<String>,
+    vm_guest_ip: Field<String>,
+    uuid: Field<String>,
+}
+
+/// The resource's value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Model {
+    id: Field<String>,
+    ip_address_id: Field<String>,
+    managed: Field<bool>,
+    project: Field<String>,
+    forward: Field<Vec<Forward>>,
+}
+
+impl Model {
+    fn forwards(&self) -> &[Forward] {
+        self.forward.known().map_or(&[], Vec::as_slice)
+    }
 }
 
 fn schema() -> Schema {
@@ -68,19 +102,29 @@ fn schema() -> Schema {
                     .default(false)
                     .description("Delete forwards not in this configuration."),
             )
-            .attribute(Attribute::optional_computed("project", Type::String).force_new())
-            .block(NestedBlock::set("forward", forward).min_items(1)),
+            .attribute(
+                Attribute::optional_computed("project", Type::String)
+                    .force_new()
+                    .description("Project of the IP address (inherited from it when unset)."),
+            )
+            .block(NestedBlock::set(FORWARD, forward).min_items(1)),
     )
 }
 
-fn validate(config: &Value, diags: &mut Diagnostics) {
-    for f in config.get_slice("forward") {
-        check_protocol(f.get("protocol"), &PROTOCOLS, "forward", diags);
-        let mut range = |start: &str, end: &str| {
-            let s = check_port_number(f.get(start), start, "forward", diags);
-            let e = check_port_number(f.get(end), end, "forward", diags);
+fn validate(config: &Model, diags: &mut Diagnostics) {
+    for f in config.forwards() {
+        check_protocol(
+            f.protocol.known().map(String::as_str),
+            &PROTOCOLS,
+            FORWARD,
+            diags,
+        );
+        let mut range = |start: (&str, &Field<i64>), end: (&str, &Field<i64>)| {
+            let s = check_port_number(start.1.known().copied(), start.0, FORWARD, diags);
+            let e = check_port_number(end.1.known().copied(), end.0, FORWARD, diags);
             if let (Some(s), Some(e)) = (s, e) {
                 if e < s {
+                    let (start, end) = (start.0, end.0);
                     diags.push(
                         Diagnostic::error(
                             format!("Invalid forward.{end}: {e} is below {start} {s}"),
@@ -88,13 +132,19 @@ fn validate(config: &Value, diags: &mut Diagnostics) {
                                 "{end} ends the range that starts at {start}; make it {s} or more."
                             ),
                         )
-                        .at(AttributePath::attr("forward")),
+                        .at(AttributePath::attr(FORWARD)),
                     );
                 }
             }
         };
-        range("private_port", "private_end_port");
-        range("public_port", "public_end_port");
+        range(
+            ("private_port", &f.private_port),
+            ("private_end_port", &f.private_end_port),
+        );
+        range(
+            ("public_port", &f.public_port),
+            ("public_end_port", &f.public_end_port),
+        );
     }
 }
 
@@ -110,20 +160,20 @@ struct Fwd {
     guest_ip: Option<String>,
 }
 
-fn port_of(v: &Value) -> Option<u16> {
-    v.as_i64().and_then(|n| u16::try_from(n).ok())
+fn port_of(v: &Field<i64>) -> Option<u16> {
+    v.known().and_then(|n| u16::try_from(*n).ok())
 }
 
 impl Fwd {
-    fn of(v: &Value) -> Option<Fwd> {
+    fn of(v: &Forward) -> Option<Fwd> {
         Some(Fwd {
-            protocol: v.get_str("protocol")?.to_string(),
-            private: port_of(v.get("private_port"))?,
-            private_end: port_of(v.get("private_end_port")),
-            public: port_of(v.get("public_port"))?,
-            public_end: port_of(v.get("public_end_port")),
-            vm: v.get_str("virtual_machine_id")?.to_string(),
-            guest_ip: v.get_str("vm_guest_ip").map(str::to_string),
+            protocol: v.protocol.known()?.clone(),
+            private: port_of(&v.private_port)?,
+            private_end: port_of(&v.private_end_port),
+            public: port_of(&v.public_port)?,
+            public_end: port_of(&v.public_end_port),
+            vm: v.virtual_machine_id.known()?.clone(),
+            guest_ip: v.vm_guest_ip.known().cloned(),
         })
     }
 
@@ -145,37 +195,62 @@ fn api_port(s: &Option<String>) -> Option<i64> {
 }
 
 /// Writes what CloudStack reports into a forward element.
-fn refresh(elem: &mut Value, r: &PortForwardingRule) {
-    elem.set_attr("uuid", r.id.as_str());
+fn refresh(elem: &mut Forward, r: &PortForwardingRule) {
+    elem.uuid = Field::Known(r.id.clone());
     if let Some(p) = &r.protocol {
-        elem.set_attr("protocol", p.to_ascii_lowercase());
+        elem.protocol = Field::Known(p.to_ascii_lowercase());
     }
-    for (attr, v) in [
-        ("private_port", &r.privateport),
-        ("private_end_port", &r.privateendport),
-        ("public_port", &r.publicport),
-        ("public_end_port", &r.publicendport),
+    for (field, v) in [
+        (&mut elem.private_port, &r.privateport),
+        (&mut elem.private_end_port, &r.privateendport),
+        (&mut elem.public_port, &r.publicport),
+        (&mut elem.public_end_port, &r.publicendport),
     ] {
         if let Some(n) = api_port(v) {
-            elem.set_attr(attr, n);
+            *field = Field::Known(n);
         }
     }
     if let Some(vm) = &r.virtualmachineid {
-        elem.set_attr("virtual_machine_id", vm.as_str());
+        elem.virtual_machine_id = Field::Known(vm.clone());
     }
     // optional only: reported back only when configured, else it would diff
-    if !elem.get("vm_guest_ip").is_null() {
+    if !elem.vm_guest_ip.is_null() {
         if let Some(ip) = &r.vmguestip {
-            elem.set_attr("vm_guest_ip", ip.as_str());
+            elem.vm_guest_ip = Field::Known(ip.clone());
         }
     }
 }
 
 /// A forward element for a rule this configuration does not know.
-fn orphan(r: &PortForwardingRule) -> Value {
-    let mut v = Value::object([("vm_guest_ip", Value::Null)]);
+fn orphan(r: &PortForwardingRule) -> Forward {
+    let mut v = Forward::default();
     refresh(&mut v, r);
     v
+}
+
+/// Nothing unknown left in an element (what a state must hold).
+fn settled(mut f: Forward) -> Forward {
+    for n in [
+        &mut f.private_port,
+        &mut f.private_end_port,
+        &mut f.public_port,
+        &mut f.public_end_port,
+    ] {
+        if n.is_unknown() {
+            *n = Field::Null;
+        }
+    }
+    for s in [
+        &mut f.protocol,
+        &mut f.virtual_machine_id,
+        &mut f.vm_guest_ip,
+        &mut f.uuid,
+    ] {
+        if s.is_unknown() {
+            *s = Field::Null;
+        }
+    }
+    f
 }
 
 async fn create_one(
@@ -235,33 +310,34 @@ fn describe(f: &Fwd) -> String {
 }
 
 /// Deletes unwanted forwards, creates missing ones, returns what exists.
-async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagnostics) -> Value {
-    let Some(ip_id) = planned.get_str("ip_address_id").map(str::to_string) else {
-        diags.attribute_error(
-            "ip_address_id",
-            "ip_address_id is unknown at apply time",
-            "This is a provider or Terraform bug.",
+async fn converge(c: &Client, prior: &[Forward], planned: Model, diags: &mut Diagnostics) -> Model {
+    let Some(ip_id) = planned.ip_address_id.known().cloned() else {
+        diags.push(
+            Diagnostic::error(
+                "ip_address_id is unknown at apply time",
+                "This is a provider or Terraform bug.",
+            )
+            .at(AttributePath::attr("ip_address_id")),
         );
-        return Value::Null;
+        return Model::default();
     };
     let client = &c.api;
     c.refresh.clear();
-    let existing: Vec<(Fwd, String, Value)> = prior
-        .get_slice("forward")
+    let existing: Vec<(Fwd, String, Forward)> = prior
         .iter()
-        .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string(), e.clone())))
+        .filter_map(|e| Some((Fwd::of(e)?, e.uuid.known()?.clone(), e.clone())))
         .collect();
     let mut used: HashSet<String> = HashSet::new();
     // (planned element, wanted rule, state element once it exists)
-    let mut wanted: Vec<(Value, Option<Fwd>, Option<Value>)> = Vec::new();
-    for elem in planned.get_slice("forward") {
+    let mut wanted: Vec<(Forward, Option<Fwd>, Option<Forward>)> = Vec::new();
+    for elem in planned.forwards() {
         let Some(f) = Fwd::of(elem) else {
             diags.push(
                 Diagnostic::error(
                     "A forward block is incomplete at apply time",
                     "protocol, private_port, public_port and virtual_machine_id must be known.",
                 )
-                .at(AttributePath::attr("forward")),
+                .at(AttributePath::attr(FORWARD)),
             );
             wanted.push((elem.clone(), None, None));
             continue;
@@ -271,15 +347,16 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
             .find(|(p, id, _)| !used.contains(id) && f.served_by(p))
             .map(|(_, id, state)| {
                 used.insert(id.clone());
-                let mut s = elem.clone();
-                for attr in ["uuid", "private_end_port", "public_end_port"] {
-                    s.set_attr(attr, state.get(attr).clone());
+                Forward {
+                    uuid: state.uuid.clone(),
+                    private_end_port: state.private_end_port.clone(),
+                    public_end_port: state.public_end_port.clone(),
+                    ..elem.clone()
                 }
-                s
             });
         wanted.push((elem.clone(), Some(f), reuse));
     }
-    let doomed: Vec<(Fwd, String, Value)> = existing
+    let doomed: Vec<(Fwd, String, Forward)> = existing
         .into_iter()
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
@@ -297,7 +374,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
                     None,
                     "update",
                 )
-                .at(AttributePath::attr("forward")),
+                .at(AttributePath::attr(FORWARD)),
             );
             leftovers.push(state);
         }
@@ -332,8 +409,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
         let kept = match accepted {
             Some(id) => {
                 let mut s = wanted[n].0.clone();
-                s.set_attr("uuid", id.as_str());
-                unknowns_to_null(&mut s);
+                s.uuid = Field::Known(id.clone());
                 wanted[n].2 = Some(s);
                 format!(
                     " CloudStack accepted this forward as {id}; it is kept in the state too, \
@@ -348,7 +424,7 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
                 None,
                 "create",
             )
-            .at(AttributePath::attr("forward"));
+            .at(AttributePath::attr(FORWARD));
         d.detail.push_str(&format!(
             "\n\nThe forwards that were created are kept in the state; apply again to create \
              the missing ones.{kept}"
@@ -356,19 +432,91 @@ async fn converge(c: &Client, prior: &Value, planned: &Value, diags: &mut Diagno
         diags.push(d);
     }
     c.refresh.clear();
-    let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
+    let mut forwards: Vec<Forward> = wanted
+        .into_iter()
+        .filter_map(|(_, _, s)| s.map(settled))
+        .collect();
     forwards.extend(leftovers);
-    let mut state = planned.clone();
-    state.set_attr("id", ip_id.as_str());
-    if state.get("project").is_unknown() {
-        state.set_attr("project", Value::Null);
+    Model {
+        id: Field::Known(ip_id),
+        forward: Field::Known(forwards),
+        ..planned
     }
-    state.set_attr("forward", Value::Set(forwards));
-    state
+}
+
+/// Reads the forwards of the state back (see the module docs); `None` when
+/// gone, or after an error (the kit keeps the state then).
+async fn read(c: &Client, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+    let ip_id = state
+        .ip_address_id
+        .non_empty()
+        .or(state.id.non_empty())?
+        .to_string();
+    let owner = Scope::IpAddress
+        .owner(c, &ip_id, state.project.non_empty(), diags)
+        .await
+        .ok()?;
+    let mut params = Params::new()
+        .with("ipaddressid", ip_id.as_str())
+        .with("listall", "true");
+    params.set_opt("projectid", owner.as_ref().map(|o| o.id.as_str()));
+    let listed = c
+        .refresh
+        .listing(&format!("{params:?}"), || {
+            bounded(c, c.timeout, c.api.list_port_forwarding_rules(&params))
+        })
+        .await;
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            diags.push(e.diagnostic(
+                &format!("listing the port forwards of IP {ip_id}"),
+                None,
+                "read",
+            ));
+            return None;
+        }
+    };
+    let by_id: HashMap<&str, &PortForwardingRule> =
+        listed.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut forwards = Vec::new();
+    for e in state.forwards() {
+        let Some(r) = e.uuid.known().and_then(|id| by_id.get(id.as_str())) else {
+            continue; // deleted behind our back: plan creates it again
+        };
+        seen.insert(r.id.as_str());
+        let mut e = e.clone();
+        refresh(&mut e, r);
+        forwards.push(e);
+    }
+    let managed = state.managed.known() == Some(&true);
+    if managed {
+        forwards.extend(
+            listed
+                .iter()
+                .filter(|r| !seen.contains(r.id.as_str()))
+                .map(orphan),
+        );
+    }
+    let owner_id = owner.as_ref().map(|o| o.id.as_str());
+    if forwards.is_empty() && (!managed || !Scope::IpAddress.exists(c, &ip_id, owner_id).await) {
+        return None;
+    }
+    Some(Model {
+        id: Field::Known(ip_id.clone()),
+        ip_address_id: Field::Known(ip_id),
+        managed: Field::Known(managed),
+        project: project_value(&state.project, owner.as_ref()),
+        forward: Field::Known(forwards),
+    })
 }
 
 #[async_trait]
-impl Resource<Client> for PortForward {
+impl TypedResource for PortForward {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_port_forward"
     }
@@ -378,141 +526,99 @@ impl Resource<Client> for PortForward {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        validate(config, diags);
+        // unknowns inside a block keep it from decoding: checked once known
+        if let Ok(m) = model::from_value::<Model>(config) {
+            validate(&m, diags);
+        }
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        let Ok(mut planned) = model::from_value::<Model>(req.planned) else {
+            return;
+        };
+        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
+        let mut changed = false;
         if req.prior.is_null() {
-            let ip = req.planned.get("ip_address_id").clone();
-            req.planned.set_attr("id", ip);
+            planned.id = planned.ip_address_id.clone();
+            changed = true;
         }
         // a planned element keeps a uuid only when a prior element with that
         // uuid serves it exactly; otherwise the rule is (re)created
-        let prior: Vec<(Fwd, String)> = req
-            .prior
-            .get_slice("forward")
+        let prior: Vec<(Fwd, String)> = prior
+            .forwards()
             .iter()
-            .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string())))
+            .filter_map(|e| Some((Fwd::of(e)?, e.uuid.known()?.clone())))
             .collect();
-        let Some(items) = req.planned.get("forward").as_slice().map(<[Value]>::to_vec) else {
-            return;
-        };
-        let mut changed = false;
-        let items: Vec<Value> = items
-            .into_iter()
-            .map(|mut e| {
-                if let (Some(f), Some(id)) = (Fwd::of(&e), e.get_str("uuid")) {
+        if let Field::Known(items) = &mut planned.forward {
+            for e in items.iter_mut() {
+                if let (Some(f), Some(id)) = (Fwd::of(e), e.uuid.known()) {
                     if prior.iter().any(|(p, pid)| pid == id && f.served_by(p)) {
-                        return e;
+                        continue;
                     }
                 }
-                if !e.get("uuid").is_unknown() {
-                    e.set_attr("uuid", Value::Unknown);
+                if !e.uuid.is_unknown() {
+                    e.uuid = Field::Unknown;
                     changed = true;
                 }
-                e
-            })
-            .collect();
-        if changed {
-            req.planned.set_attr("forward", Value::Set(items));
-        }
-    }
-
-    async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(client, &Value::Null, planned, diags).await;
-        if diags.has_errors() && state.get_slice("forward").is_empty() {
-            return Value::Null;
-        }
-        state
-    }
-
-    async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(ip_id) = state
-            .get_str("ip_address_id")
-            .or_else(|| state.get_str("id"))
-            .map(str::to_string)
-        else {
-            return Value::Null;
-        };
-        let params = Params::new()
-            .with("ipaddressid", ip_id.as_str())
-            .with("listall", "true");
-        let api = &client.api;
-        let listed = match client
-            .refresh
-            .listing(&ip_id, || api.list_port_forwarding_rules(&params))
-            .await
-        {
-            Ok(l) => l,
-            Err(e) if e.is_not_found() => return Value::Null,
-            Err(e) => {
-                diags.push(OpError::Api(e).diagnostic(
-                    &format!("listing the port forwards of IP {ip_id}"),
-                    None,
-                    "read",
-                ));
-                return state.clone();
             }
-        };
-        let by_id: HashMap<&str, &PortForwardingRule> =
-            listed.iter().map(|r| (r.id.as_str(), r)).collect();
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut forwards = Vec::new();
-        for e in state.get_slice("forward") {
-            let Some(r) = e.get_str("uuid").and_then(|id| by_id.get(id)) else {
-                continue; // deleted behind our back: plan creates it again
-            };
-            seen.insert(r.id.as_str());
-            let mut e = e.clone();
-            refresh(&mut e, r);
-            forwards.push(e);
         }
-        let managed = state.get_bool("managed") == Some(true);
-        if managed {
-            forwards.extend(
-                listed
-                    .iter()
-                    .filter(|r| !seen.contains(r.id.as_str()))
-                    .map(orphan),
-            );
+        if changed {
+            match model::to_value(&planned, &schema().value_type()) {
+                Ok(v) => *req.planned = v,
+                Err(e) => diags.error(
+                    "Cannot write the plan",
+                    format!("{e}. This is a provider bug; please report it."),
+                ),
+            }
         }
-        if forwards.is_empty() && (!managed || !Scope::IpAddress.exists(client, &ip_id, None).await)
-        {
-            return Value::Null;
+    }
+
+    async fn create(&self, cx: Ctx<'_>, mut plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        // like the Go provider: the project is inherited from the IP address
+        let ip_id = plan.ip_address_id.known().cloned().unwrap_or_default();
+        let owner = Scope::IpAddress
+            .owner(cx.c, &ip_id, plan.project.non_empty(), diags)
+            .await
+            .ok()?;
+        plan.project = project_value(&plan.project, owner.as_ref());
+        let state = converge(cx.c, &[], plan, diags).await;
+        if diags.has_errors() && state.forwards().is_empty() {
+            return None;
         }
-        let mut out = state.clone();
-        out.set_attr("id", ip_id.as_str());
-        out.set_attr("ip_address_id", ip_id.as_str());
-        if out.get("managed").is_null() {
-            out.set_attr("managed", false);
-        }
-        out.set_attr("forward", Value::Set(forwards));
-        out
+        Some(state)
+    }
+
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        read(cx.c, state, diags).await
     }
 
     async fn update(
         &self,
-        client: &Client,
-        prior: &Value,
-        planned: &Value,
+        cx: Ctx<'_>,
+        prior: Model,
+        mut plan: Model,
         diags: &mut Diagnostics,
-    ) -> Value {
-        converge(client, prior, planned, diags).await
+    ) -> Option<Model> {
+        if !matches!(plan.project, Field::Known(_)) {
+            plan.project = prior.project.clone();
+        }
+        Some(converge(cx.c, prior.forwards(), plan, diags).await)
     }
 
-    async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let c = cx.c;
         let ids: Vec<String> = prior
-            .get_slice("forward")
+            .forwards()
             .iter()
-            .filter_map(|e| e.get_str("uuid").map(str::to_string))
+            .filter_map(|e| e.uuid.known().cloned())
             .collect();
-        client.refresh.clear();
+        c.refresh.clear();
         let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
-            let r = bounded(client, client.timeout, delete_one(&client.api, &id)).await;
+            let r = bounded(c, c.timeout, delete_one(&c.api, &id)).await;
             (id, r)
         })
         .await;
-        client.refresh.clear();
+        c.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
                 diags.push(e.diagnostic(&format!("deleting port forward {id}"), None, "delete"));
@@ -521,21 +627,38 @@ impl Resource<Client> for PortForward {
     }
 
     /// `<ip id>` or `<project>/<ip id>`; sets `managed` like the Go provider.
-    async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = crate::common::split_import_id(id);
-        vec![Value::object([
-            ("id", Value::from(id)),
-            ("ip_address_id", Value::from(id)),
-            ("project", Value::from(project)),
-            ("managed", Value::from(true)),
-        ])]
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let (project, id) = split_import_id(import_id);
+        let m = Model {
+            id: Field::Known(id.to_string()),
+            ip_address_id: Field::Known(id.to_string()),
+            managed: Field::Known(true),
+            project: project.map(str::to_string).into(),
+            forward: Field::Null,
+        };
+        model::to_value(&m, &schema().value_type())
+            .map(|v| vec![v])
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testenv::{calls, with_vm_and_ip};
+    use crate::{
+        common::testenv::{calls, with_vm_and_ip},
+        kit::Typed,
+    };
+    use tfplugin5::Resource;
+
+    #[test]
+    fn model_matches_schema() {
+        model::check::<Model>(&schema()).unwrap();
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
+        super::validate(&model::from_value(config).unwrap(), diags);
+    }
 
     fn fwd(public: i64, private: i64, vm: &str) -> Value {
         Value::object([
@@ -587,7 +710,7 @@ mod tests {
     #[tokio::test]
     async fn lifecycle_partial_failure_and_drift() {
         let (env, vm, ip) = with_vm_and_ip(Default::default()).await;
-        let r = PortForward;
+        let r = Typed(PortForward);
         // the second forward names a VM that does not exist: it fails alone
         let plan = planned(
             &ip,
@@ -716,8 +839,13 @@ mod tests {
         let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &vm)).collect();
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
-        let state =
-            Resource::create(&PortForward, &env.client, &planned(&ip, forwards), &mut d).await;
+        let state = Resource::create(
+            &Typed(PortForward),
+            &env.client,
+            &planned(&ip, forwards),
+            &mut d,
+        )
+        .await;
         let took = started.elapsed();
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(state.get_slice("forward").len(), 10);
@@ -741,7 +869,7 @@ mod tests {
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
         let plan = planned(&ip, vec![fwd(1222, 22, &vm)]);
-        let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
+        let state = Resource::create(&Typed(PortForward), &env.client, &plan, &mut d).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
         assert!(d.0[0].summary.contains("Interrupted"), "{d:?}");
         // CloudStack had accepted the rule: it stays in state (Terraform taints the
