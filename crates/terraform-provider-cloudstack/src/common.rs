@@ -561,6 +561,53 @@ where
     found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
 }
 
+/// The object `id` of a `list*` command (`key`: the answer's list name), in
+/// the account or any project: CloudStack finds a project's object by id
+/// without `projectid` for an admin, and with `projectid=-1` for a project
+/// member (which, alone, would hide the account's own objects). `None` when
+/// gone; a 431 for an unknown id is gone too.
+pub async fn find_by_id<T>(
+    c: &Client,
+    command: &str,
+    key: &str,
+    id: &str,
+) -> Result<Option<T>, OpError>
+where
+    T: serde::de::DeserializeOwned + HasId,
+{
+    let mut p = Params::new().with("id", id).with("listall", "true");
+    for attempt in 0..2 {
+        if attempt == 1 {
+            p.set("projectid", "-1");
+        }
+        match bounded(c, c.timeout, c.api.list_all::<T>(command, key, &p)).await {
+            Ok(v) => {
+                if let Some(x) = v.into_iter().find(|x| x.id() == id) {
+                    return Ok(Some(x));
+                }
+            }
+            Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// A CloudStack object with an id (what [`find_by_id`] matches on).
+pub trait HasId {
+    /// The object's id.
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ty),*) => {$(impl HasId for $t { fn id(&self) -> &str { &self.id } })*};
+}
+has_id!(
+    cloudstack::model::PublicIpAddress,
+    cloudstack::model::LoadBalancerRule,
+    cloudstack::model::NetworkAclList
+);
+
 /// Splits an import id `project/id` (the Go provider's syntax) into its parts.
 pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
     match id.split_once('/') {
