@@ -21,6 +21,7 @@ mod network_acl;
 mod network_acl_rule;
 mod project;
 mod security_group;
+mod security_group_rule;
 mod ssh_keypair;
 mod static_nat;
 mod template;
@@ -56,6 +57,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(security_group_rule::SecurityGroupRule)),
         Arc::new(Typed(static_nat::StaticNat)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
