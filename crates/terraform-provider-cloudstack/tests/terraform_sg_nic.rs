@@ -185,6 +185,166 @@ fn security_group_rules(ws: &Workspace, sim: &Sim) {
     assert!(w.virtual_machines.is_empty(), "{:?}", w.virtual_machines);
 }
 
+const NICS: &str = r#"
+resource "cloudstack_network" "second" {
+  name             = "second"
+  cidr             = "10.30.0.0/24"
+  network_offering = "DefaultIsolatedNetworkOfferingWithSourceNatService"
+  zone             = "zone001"
+}
+
+resource "cloudstack_instance" "multi" {
+  name             = "multi-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  network_id       = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54"
+  expunge          = true
+}
+
+resource "cloudstack_nic" "second" {
+  network_id         = cloudstack_network.second.id
+  virtual_machine_id = cloudstack_instance.multi.id
+  ip_address         = "10.30.0.50"
+}
+
+resource "cloudstack_secondary_ipaddress" "vip" {
+  virtual_machine_id = cloudstack_instance.multi.id
+  nic_id             = cloudstack_nic.second.id
+  ip_address         = "VIP"
+}
+
+resource "cloudstack_secondary_ipaddress" "default_nic" {
+  virtual_machine_id = cloudstack_instance.multi.id
+}
+"#;
+
+fn multi_vm(sim: &Sim) -> cloudstack_sim::state::VirtualMachine {
+    sim.sim
+        .world()
+        .virtual_machines
+        .into_iter()
+        .find(|v| v.name == "multi-0")
+        .unwrap()
+}
+
+/// Secondary IPs of the VM's NIC on `network` (by address), sorted.
+fn secondary(vm: &cloudstack_sim::state::VirtualMachine, default: bool) -> Vec<String> {
+    let mut ips: Vec<String> = vm
+        .nic
+        .iter()
+        .filter(|n| n.isdefault == default)
+        .flat_map(|n| n.secondaryip.iter().map(|s| s.ipaddress.clone()))
+        .collect();
+    ips.sort();
+    ips
+}
+
+fn nics_and_secondary_ips(ws: &Workspace, sim: &Sim) {
+    let seed = sim.sim.world();
+    write(ws, sim, &NICS.replace("VIP", "10.30.0.60"));
+    apply(ws, "apply a VM with a second NIC and secondary IPs");
+    let vm = multi_vm(sim);
+    assert_eq!(vm.nic.len(), 2, "{:?}", vm.nic);
+    let second = vm.nic.iter().find(|n| !n.isdefault).unwrap().clone();
+    assert_eq!(second.ipaddress, "10.30.0.50");
+    assert_eq!(secondary(&vm, false), ["10.30.0.60"]);
+    let on_default = secondary(&vm, true);
+    assert_eq!(on_default.len(), 1, "the VM's default NIC gets one");
+    assert!(on_default[0].starts_with("10.1.1."), "{on_default:?}");
+    assert_eq!(state_id(ws, "cloudstack_nic.second"), second.id);
+    plan_is_clean(ws, "plan after apply");
+
+    // every argument forces a new address (as in the Go provider)
+    write(ws, sim, &NICS.replace("VIP", "10.30.0.61"));
+    let plan = plan_changes(ws, "plan of a new address");
+    assert!(
+        plan.contains("1 to add, 0 to change, 1 to destroy"),
+        "{plan}"
+    );
+    apply(ws, "apply the new address");
+    assert_eq!(secondary(&multi_vm(sim), false), ["10.30.0.61"]);
+    plan_is_clean(ws, "plan after replacing the address");
+
+    // drift: the address removed behind Terraform's back comes back
+    let vm = multi_vm(sim);
+    let vip = vm
+        .nic
+        .iter()
+        .flat_map(|n| n.secondaryip.iter())
+        .find(|s| s.ipaddress == "10.30.0.61")
+        .unwrap()
+        .id
+        .clone();
+    let p = cloudstack::Params::new().with("id", &vip);
+    sim.api(|c| async move { c.request_async("removeIpFromNic", &p).await })
+        .unwrap();
+    let plan = plan_changes(ws, "plan after the address was removed");
+    assert!(
+        plan.contains("1 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
+    apply(ws, "apply adds the address again");
+    assert_eq!(secondary(&multi_vm(sim), false), ["10.30.0.61"]);
+    plan_is_clean(ws, "plan after repair");
+
+    // drift: the NIC removed behind Terraform's back (its address goes with it)
+    let nic = state_id(ws, "cloudstack_nic.second");
+    let vm_id = vm.id.clone();
+    let p = cloudstack::Params::new()
+        .with("virtualmachineid", &vm_id)
+        .with("nicid", &nic);
+    sim.api(|c| async move { c.request_async("removeNicFromVirtualMachine", &p).await })
+        .unwrap();
+    assert_eq!(multi_vm(sim).nic.len(), 1);
+    let plan = plan_changes(ws, "plan after the NIC was removed");
+    assert!(
+        plan.contains("2 to add, 0 to change, 0 to destroy"),
+        "{plan}"
+    );
+    apply(ws, "apply adds the NIC again");
+    let vm = multi_vm(sim);
+    assert_eq!(vm.nic.len(), 2);
+    assert_eq!(secondary(&vm, false), ["10.30.0.61"]);
+    plan_is_clean(ws, "plan after the NIC came back");
+
+    // a second NIC on the same network: CloudStack's error, named
+    let twice = NICS.replace("VIP", "10.30.0.61")
+        + r#"
+resource "cloudstack_nic" "again" {
+  network_id         = cloudstack_network.second.id
+  virtual_machine_id = cloudstack_instance.multi.id
+}
+"#;
+    write(ws, sim, &twice);
+    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("A NIC already exists"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(multi_vm(sim).nic.len(), 2);
+    write(ws, sim, &NICS.replace("VIP", "10.30.0.61"));
+    plan_is_clean(ws, "plan after the refused NIC");
+
+    // import by id, the VM looked up
+    for addr in [
+        "cloudstack_nic.second",
+        "cloudstack_secondary_ipaddress.vip",
+        "cloudstack_secondary_ipaddress.default_nic",
+    ] {
+        let id = state_id(ws, addr);
+        reimport(ws, addr, &id);
+    }
+    plan_is_clean(ws, "plan after import");
+
+    destroy(ws);
+    let w = sim.sim.world();
+    assert!(w.virtual_machines.is_empty(), "{:?}", w.virtual_machines);
+    assert_eq!(w.networks.len(), seed.networks.len());
+}
+
 #[test]
 fn security_group_rules_nics_and_secondary_ips() {
     for tf in &binaries() {
@@ -195,5 +355,6 @@ fn security_group_rules_nics_and_secondary_ips() {
             &provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY),
         );
         security_group_rules(&ws, &sim);
+        nics_and_secondary_ips(&ws, &sim);
     }
 }

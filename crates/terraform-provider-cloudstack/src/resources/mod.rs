@@ -19,7 +19,9 @@ mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
+mod nic;
 mod project;
+mod secondary_ipaddress;
 mod security_group;
 mod security_group_rule;
 mod ssh_keypair;
@@ -58,6 +60,8 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
         Arc::new(Typed(security_group_rule::SecurityGroupRule)),
+        Arc::new(Typed(nic::NicResource)),
+        Arc::new(Typed(secondary_ipaddress::SecondaryIpAddress)),
         Arc::new(Typed(static_nat::StaticNat)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
