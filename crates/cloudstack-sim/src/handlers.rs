@@ -128,6 +128,7 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
         "listregions" => zone::list_regions,
+        "listdomains" => zone::list_domains,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,
         "listdiskofferings" => offering::list_disk_offerings,

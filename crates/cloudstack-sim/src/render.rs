@@ -15,6 +15,17 @@ pub const ACCOUNT_ID: &str = "8a2a2c1e-0000-4000-8000-000000000002";
 /// The ROOT domain's UUID in the simulator.
 pub const DOMAIN_ID: &str = "8a2a2c1e-0000-4000-8000-000000000001";
 
+/// The ROOT domain's name (and path).
+pub const DOMAIN_NAME: &str = "ROOT";
+
+/// The simulator's one domain (`DomainResponse`).
+pub fn domain() -> Value {
+    json!({
+        "id": DOMAIN_ID, "name": DOMAIN_NAME, "path": DOMAIN_NAME, "level": 0,
+        "haschild": false, "state": "Active", "hasannotations": false,
+    })
+}
+
 fn owner(v: &mut Map<String, Value>) {
     v.insert("account".into(), json!(ACCOUNT));
     v.insert("domainid".into(), json!(DOMAIN_ID));

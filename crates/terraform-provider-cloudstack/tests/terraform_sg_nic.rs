@@ -1,7 +1,7 @@
 //! Real Terraform (every release found) against one in-process simulator per release:
 //! `cloudstack_security_group_rule` in the zone with security groups (`zone002`) with an
 //! instance deployed into the group; `cloudstack_nic` and `cloudstack_secondary_ipaddress`
-//! on an instance of `zone001`. For each type: create, an empty second plan, an in-place
+//! on an instance of `zone001`; `cloudstack_project`'s `domain` by name or id. For each type: create, an empty second plan, an in-place
 //! update where the Go provider updates in place, drift made through the API and repaired,
 //! import then an empty plan, and a destroy that leaves nothing (counted in the simulator).
 
@@ -345,6 +345,87 @@ resource "cloudstack_nic" "again" {
     assert_eq!(w.networks.len(), seed.networks.len());
 }
 
+const PROJECTS: &str = r#"
+resource "cloudstack_project" "by_name" {
+  name        = "by-name"
+  displaytext = "domain by name"
+  domain      = "ROOT"
+}
+
+resource "cloudstack_project" "by_id" {
+  name   = "by-id"
+  domain = "DOMAIN_ID"
+}
+"#;
+
+/// `cloudstack_project.domain` takes the domain's name as well as its id, and keeps the
+/// spelling; an unknown name is an error on `domain` listing the domains.
+fn project_domain(ws: &Workspace, sim: &Sim) {
+    let projects = PROJECTS.replace("DOMAIN_ID", cloudstack_sim::render::DOMAIN_ID);
+    write(ws, sim, &projects);
+    apply(ws, "apply projects with a domain name and a domain id");
+    let names: Vec<String> = sim
+        .sim
+        .world()
+        .projects
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    plan_is_clean(ws, "plan after apply");
+    let out = ws
+        .run(&["state", "show", "-no-color", "cloudstack_project.by_name"])
+        .unwrap();
+    assert!(
+        out.stdout.contains(r#"domain      = "ROOT""#),
+        "{}",
+        out.stdout
+    );
+    let id = state_id(ws, "cloudstack_project.by_name");
+    reimport(ws, "cloudstack_project.by_name", &id);
+    plan_is_clean(
+        ws,
+        "plan after importing the project configured by domain name",
+    );
+    // an import reads the domain's name; a configuration giving its id is the same domain:
+    // the state takes that spelling in place, nothing is replaced
+    let id = state_id(ws, "cloudstack_project.by_id");
+    reimport(ws, "cloudstack_project.by_id", &id);
+    let plan = plan_changes(
+        ws,
+        "plan after importing the project configured by domain id",
+    );
+    assert!(
+        plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
+    apply(ws, "apply takes the id spelling");
+    assert_eq!(state_id(ws, "cloudstack_project.by_id"), id);
+    plan_is_clean(ws, "plan after the spelling was taken");
+
+    write(
+        ws,
+        sim,
+        &(projects.clone()
+            + r#"
+resource "cloudstack_project" "nowhere" {
+  name   = "nowhere"
+  domain = "nope"
+}
+"#),
+    );
+    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+    assert_ne!(out.code, 0);
+    let text = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains(r#"Unknown domain "nope""#), "{text}");
+    assert!(text.contains("ROOT"), "the domains are listed: {text}");
+    assert_eq!(sim.sim.world().projects.len(), 2);
+
+    write(ws, sim, "");
+    apply(ws, "destroy the projects");
+    assert!(sim.sim.world().projects.is_empty());
+}
+
 #[test]
 fn security_group_rules_nics_and_secondary_ips() {
     for tf in &binaries() {
@@ -356,5 +437,6 @@ fn security_group_rules_nics_and_secondary_ips() {
         );
         security_group_rules(&ws, &sim);
         nics_and_secondary_ips(&ws, &sim);
+        project_domain(&ws, &sim);
     }
 }

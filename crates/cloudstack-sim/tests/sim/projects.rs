@@ -92,3 +92,38 @@ async fn key_pairs_belong_to_their_project() {
     let mine = t.ok("listSSHKeyPairs", &[]).await;
     assert_eq!(count(&mine), 1, "{mine}");
 }
+
+#[tokio::test]
+async fn the_root_domain_is_listed_and_checked() {
+    let t = TestSim::start(Options::default()).await;
+    let root = t
+        .ok("listDomains", &[("name", "ROOT"), ("listall", "true")])
+        .await;
+    assert_eq!(root["count"], 1);
+    let id = root["domain"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(root["domain"][0]["level"], 0);
+    assert_eq!(
+        t.ok("listDomains", &[("name", "nope")]).await,
+        serde_json::json!({})
+    );
+    let p = t
+        .run_async(
+            "createProject",
+            &[("name", "in-root"), ("displaytext", "r"), ("domainid", &id)],
+        )
+        .await;
+    assert_eq!(p["project"]["domainid"], id.as_str());
+    let other = "8a2a2c1e-0000-4000-8000-0000000000ff";
+    let a = t
+        .call(
+            "createProject",
+            &[
+                ("name", "elsewhere"),
+                ("displaytext", "e"),
+                ("domainid", other),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 431, "{}", a.body);
+    assert_eq!(t.call("listDomains", &[("id", other)]).await.status, 431);
+}

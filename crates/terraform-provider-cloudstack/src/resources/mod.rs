@@ -42,7 +42,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(affinity_group::AffinityGroup),
         Arc::new(attach_volume::AttachVolume),
         Arc::new(disk::Disk),
-        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(project::Project::new(handle.clone()))),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
