@@ -7,6 +7,7 @@ mod address;
 pub mod affinity;
 mod catalog;
 mod network;
+mod nic;
 pub mod project;
 pub mod security_group;
 mod ssh_key;
