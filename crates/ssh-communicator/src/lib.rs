@@ -9,7 +9,8 @@
 //! - [`Session::exec`]: a command with stdin, streamed stdout/stderr and its exit status.
 //! - [`Session::upload`], [`Session::upload_dir`], [`Session::download`],
 //!   [`Session::download_dir`]: files and directories with `scp` (the remote `scp -t`/`-f`)
-//!   ([`Transfer`]), exclude patterns and rsync's trailing-slash rule for directories.
+//!   or the `sftp` subsystem ([`Transfer`]), exclude patterns and rsync's trailing-slash
+//!   rule for directories.
 //!
 //! Host keys are not checked: a freshly deployed machine's key is unknown, as in Packer.
 
@@ -17,6 +18,7 @@ mod auth;
 mod error;
 mod scp;
 mod session;
+mod sftp;
 mod timeout;
 mod walk;
 
@@ -50,6 +52,7 @@ impl Session {
             .unwrap_or(DEFAULT_MODE);
         match self.transfer {
             Transfer::Scp => scp::upload(self, path, data, size, mode).await,
+            Transfer::Sftp => sftp::upload(self, path, data, mode).await,
         }
     }
 
@@ -59,6 +62,7 @@ impl Session {
     pub async fn upload_dir(&self, dst: &str, src: &str, exclude: &[String]) -> Result<()> {
         match self.transfer {
             Transfer::Scp => scp::upload_dir(self, dst, src, exclude).await,
+            Transfer::Sftp => sftp::upload_dir(self, dst, src, exclude).await,
         }
     }
 
@@ -70,6 +74,7 @@ impl Session {
     ) -> Result<()> {
         match self.transfer {
             Transfer::Scp => scp::download(self, path, out).await,
+            Transfer::Sftp => sftp::download(self, path, out).await,
         }
     }
 
@@ -78,6 +83,7 @@ impl Session {
     pub async fn download_dir(&self, src: &str, dst: &str, exclude: &[String]) -> Result<()> {
         match self.transfer {
             Transfer::Scp => scp::download_dir(self, src, dst, exclude).await,
+            Transfer::Sftp => sftp::download_dir(self, src, dst, exclude).await,
         }
     }
 }

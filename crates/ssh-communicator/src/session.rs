@@ -56,6 +56,8 @@ pub enum Transfer {
     /// The remote `scp -t`/`-f` (what every OpenSSH server has).
     #[default]
     Scp,
+    /// The `sftp` subsystem (for servers without `scp`, e.g. an `internal-sftp` jail).
+    Sftp,
 }
 
 /// Where and how to connect.

@@ -1,19 +1,25 @@
 //! The communicator against a real OpenSSH server on loopback (the e2e `Sshd` harness):
 //! key login with an RSA PKCS#1 key (what `createSSHKeyPair` returns), exec with separate
-//! stdout/stderr and exit status, scp upload/download of files and directories, and a
-//! refused login reported as such within the timeout.
+//! stdout/stderr and exit status, scp and sftp upload/download of files and directories,
+//! a bastion host, the SSH agent, the read/write timeout, and a refused login reported as
+//! such within the timeout.
 
 #![allow(clippy::unwrap_used)]
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::{Child, Command},
+    time::{Duration, Instant},
+};
 
 use mesostack_e2e::{require_tool, sshd::Sshd};
-use ssh_communicator::{Auth, Endpoint, Retry, Session, Target};
+use ssh_communicator::{Auth, Endpoint, Error, Retry, Session, Target, Transfer};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
-    _sshd: Sshd,
+    sshd: Sshd,
     dir: tempfile::TempDir,
     target: Target,
 }
@@ -22,7 +28,7 @@ struct Fixture {
 fn fixture() -> Option<Fixture> {
     require_tool("sshd", Sshd::installed().then(|| "sshd".into()))?;
     let dir = tempfile::tempdir().unwrap();
-    let sshd = Sshd::start(dir.path());
+    let sshd = Sshd::start_logging(dir.path());
     let key = dir.path().join("id_rsa");
     let ok = Command::new("ssh-keygen")
         .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
@@ -45,11 +51,7 @@ fn fixture() -> Option<Fixture> {
         ssh_communicator::public_key_blob(&pem).unwrap(),
         public.split_whitespace().nth(1).unwrap()
     );
-    Some(Fixture {
-        _sshd: sshd,
-        dir,
-        target,
-    })
+    Some(Fixture { sshd, dir, target })
 }
 
 fn retry(secs: u64, max_auth_refusals: u32) -> Retry {
@@ -127,9 +129,27 @@ async fn exec_streams_output_and_reports_exit_status() {
     comm.close().await;
 }
 
+/// What the server's log says about the file transfer subsystem.
+fn sftp_requests(f: &Fixture) -> usize {
+    std::fs::read_to_string(&f.sshd.log)
+        .unwrap_or_default()
+        .matches("subsystem 'sftp'")
+        .count()
+}
+
 #[tokio::test]
-async fn files_go_up_and_come_back() {
-    let Some(f) = fixture() else { return };
+async fn files_go_up_and_come_back_with_scp() {
+    files_round_trip(Transfer::Scp).await;
+}
+
+#[tokio::test]
+async fn files_go_up_and_come_back_with_sftp() {
+    files_round_trip(Transfer::Sftp).await;
+}
+
+async fn files_round_trip(transfer: Transfer) {
+    let Some(mut f) = fixture() else { return };
+    f.target.transfer = transfer;
     let comm = connect(&f).await;
     let remote = f.dir.path().join("remote");
     std::fs::create_dir(&remote).unwrap();
@@ -144,7 +164,6 @@ async fn files_go_up_and_come_back() {
     .await
     .unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), data);
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
         0o755
@@ -156,7 +175,42 @@ async fn files_go_up_and_come_back() {
         .await
         .unwrap();
     assert_eq!(std::fs::read(&plain).unwrap(), b"no info");
-    // A source that does not match its announced size fails instead of truncating silently.
+    assert_eq!(
+        std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    if transfer == Transfer::Scp {
+        scp_checks_the_announced_size(&comm, &remote).await;
+    }
+
+    let mut back = Vec::new();
+    comm.download(path.to_str().unwrap(), &mut back)
+        .await
+        .unwrap();
+    assert_eq!(back, data);
+
+    // Errors name the problem instead of hanging.
+    let err = comm
+        .upload("/nonexistent-dir/x", &mut &b"x"[..], None, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nonexistent-dir"), "{err}");
+    let err = comm
+        .download("/nonexistent-file", &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nonexistent-file"), "{err}");
+    // The method asked for is the one used.
+    assert_eq!(
+        sftp_requests(&f) > 0,
+        transfer == Transfer::Sftp,
+        "{}",
+        std::fs::read_to_string(&f.sshd.log).unwrap_or_default()
+    );
+}
+
+/// A source that does not match its announced size fails instead of truncating silently.
+async fn scp_checks_the_announced_size(comm: &Session, remote: &Path) {
     let err = comm
         .upload(
             remote.join("w").to_str().unwrap(),
@@ -177,24 +231,6 @@ async fn files_go_up_and_come_back() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("shrank"), "{err}");
-
-    let mut back = Vec::new();
-    comm.download(path.to_str().unwrap(), &mut back)
-        .await
-        .unwrap();
-    assert_eq!(back, data);
-
-    // Errors name the problem instead of hanging.
-    let err = comm
-        .upload("/nonexistent-dir/x", &mut &b"x"[..], None, None)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("nonexistent-dir"), "{err}");
-    let err = comm
-        .download("/nonexistent-file", &mut Vec::new())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("nonexistent-file"), "{err}");
 }
 
 fn tree(root: &Path) -> Vec<String> {
@@ -223,8 +259,18 @@ fn tree(root: &Path) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn directories_go_up_and_come_back() {
-    let Some(f) = fixture() else { return };
+async fn directories_go_up_and_come_back_with_scp() {
+    directories_round_trip(Transfer::Scp).await;
+}
+
+#[tokio::test]
+async fn directories_go_up_and_come_back_with_sftp() {
+    directories_round_trip(Transfer::Sftp).await;
+}
+
+async fn directories_round_trip(transfer: Transfer) {
+    let Some(mut f) = fixture() else { return };
+    f.target.transfer = transfer;
     let comm = connect(&f).await;
     let src = f.dir.path().join("src");
     std::fs::create_dir_all(src.join("sub/deeper")).unwrap();
@@ -287,7 +333,7 @@ async fn directories_go_up_and_come_back() {
 #[tokio::test]
 async fn a_refused_key_fails_within_the_timeout_and_says_why() {
     let Some(f) = fixture() else { return };
-    std::fs::write(f._sshd.authorized_keys.clone(), "").unwrap();
+    std::fs::write(f.sshd.authorized_keys.clone(), "").unwrap();
     let started = std::time::Instant::now();
     let err = Session::connect_with_retry(
         &f.target,
@@ -326,4 +372,158 @@ async fn a_refused_key_fails_within_the_timeout_and_says_why() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cancelled"), "{err}");
+}
+
+/// A fresh unencrypted ed25519 key in `dir`; returns its path (`.pub` beside it).
+fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    key
+}
+
+/// A second sshd that only the bastion key logs in to; its log shows forwarded channels.
+fn bastion(f: &Fixture, auth: Auth) -> (Sshd, Endpoint) {
+    let dir = f.dir.path().join("bastion");
+    std::fs::create_dir(&dir).unwrap();
+    let sshd = Sshd::start_logging(&dir);
+    let endpoint = Endpoint {
+        host: "127.0.0.1".into(),
+        port: sshd.addr.port(),
+        username: sshd.user.clone(),
+        auth: vec![auth],
+    };
+    (sshd, endpoint)
+}
+
+#[tokio::test]
+async fn a_bastion_forwards_the_connection_with_its_own_credentials() {
+    let Some(mut f) = fixture() else { return };
+    let key = keygen(f.dir.path(), "bastion_key");
+    let (jump, endpoint) = bastion(&f, Auth::from_key_file(&key).unwrap());
+    std::fs::copy(key.with_extension("pub"), &jump.authorized_keys).unwrap();
+    f.target.bastion = Some(endpoint.clone());
+    let comm = connect(&f).await;
+    assert!(comm.through_bastion());
+    let (code, out, _) = exec(&comm, "echo through-the-bastion").await;
+    assert_eq!((code, out.as_str()), (0, "through-the-bastion\n"));
+    comm.close().await;
+    // The bastion opened the forward to the machine's address.
+    let log = std::fs::read_to_string(&jump.log).unwrap();
+    let forward = format!("target 127.0.0.1 port {}", f.sshd.addr.port());
+    assert!(
+        log.contains(&forward),
+        "no {forward:?} in the bastion's log:\n{log}"
+    );
+
+    // A bastion that refuses its key is named as the one refusing.
+    std::fs::write(&jump.authorized_keys, "").unwrap();
+    let err = Session::connect_with_retry(
+        &f.target,
+        retry(30, 1),
+        &CancellationToken::new(),
+        |_, _| async {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bastion") && err.contains("refused"), "{err}");
+}
+
+/// An `ssh-agent` on its own socket, killed when dropped.
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent(dir: &Path) -> Agent {
+    let socket = dir.join("agent.sock");
+    let child = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !socket.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "ssh-agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Agent { child, socket }
+}
+
+#[tokio::test]
+async fn the_agent_logs_in_to_the_machine_and_the_bastion() {
+    let Some(mut f) = fixture() else { return };
+    if require_tool("ssh-agent", mesostack_e2e::which("ssh-agent")).is_none() {
+        return;
+    }
+    let agent = agent(f.dir.path());
+    // The only test in this binary that uses the agent sets where it is.
+    std::env::set_var("SSH_AUTH_SOCK", &agent.socket);
+    f.target.endpoint.auth = vec![Auth::Agent];
+    // An empty agent says so.
+    let err = Session::connect(&f.target).await.unwrap_err().to_string();
+    assert!(err.contains("the agent holds no keys"), "{err}");
+
+    let key = keygen(f.dir.path(), "agent_key");
+    let ok = Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::copy(key.with_extension("pub"), &f.sshd.authorized_keys).unwrap();
+    let comm = connect(&f).await;
+    let (code, out, _) = exec(&comm, "echo agent-login").await;
+    assert_eq!((code, out.as_str()), (0, "agent-login\n"));
+    comm.close().await;
+
+    // The same agent opens the bastion (ssh_bastion_agent_auth).
+    let (jump, endpoint) = bastion(&f, Auth::Agent);
+    std::fs::copy(key.with_extension("pub"), &jump.authorized_keys).unwrap();
+    f.target.bastion = Some(endpoint);
+    let comm = connect(&f).await;
+    assert!(comm.through_bastion());
+    let (code, _, _) = exec(&comm, "true").await;
+    assert_eq!(code, 0);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_dropped_after_the_read_write_timeout() {
+    let Some(mut f) = fixture() else { return };
+    // Keepalives are answered, so a live but quiet command outlasts the timeout.
+    f.target.keep_alive_interval = Some(Duration::from_millis(300));
+    f.target.read_write_timeout = Some(Duration::from_secs(2));
+    let comm = connect(&f).await;
+    let (code, out, _) = exec(&comm, "sleep 3; echo still-here").await;
+    assert_eq!((code, out.as_str()), (0, "still-here\n"));
+    comm.close().await;
+
+    // Without keepalives nothing arrives while the command sleeps: the connection is
+    // dropped and the error says why.
+    f.target.keep_alive_interval = None;
+    let comm = connect(&f).await;
+    let started = Instant::now();
+    let exit = comm.exec("sleep 30", None, None, None).await.unwrap();
+    let err = exit.await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    assert!(matches!(err, Error::Stalled { .. }), "{err:?}");
+    assert!(err.to_string().contains("read/write timeout"), "{err}");
 }

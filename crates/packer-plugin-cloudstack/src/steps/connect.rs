@@ -13,7 +13,7 @@ use packer_sdk::{
 use ssh_communicator::{Auth, Endpoint, Error as SshError, Retry, Session, Target};
 
 use super::BuildState;
-use crate::communicator::SshCommunicator;
+use crate::{communicator::SshCommunicator, config::BastionConfig};
 
 /// See the module docs.
 #[derive(Debug)]
@@ -49,17 +49,21 @@ impl Step<BuildState> for Connect {
         if let Some(pem) = &state.private_key_pem {
             auth.push(Auth::from_pem(pem).map_err(crate::Error::from)?);
         }
+        if c.ssh.agent_auth {
+            auth.push(Auth::Agent);
+        }
         if let Some(p) = &state.ssh_password {
             auth.push(Auth::Password(p.clone()));
         }
         if auth.is_empty() {
             return Err(format!(
                 "no SSH credentials: the key pair {:?} has no private key here; set \
-                 ssh_private_key_file or ssh_password",
+                 ssh_private_key_file, ssh_agent_auth or ssh_password",
                 state.keypair.as_deref().unwrap_or_default()
             )
             .into());
         }
+        let bastion = c.ssh.bastion.as_ref().map(bastion_endpoint).transpose()?;
         if !c.ssh.pause_before_connecting.is_zero() {
             ctx.ui
                 .say(format!(
@@ -72,13 +76,20 @@ impl Step<BuildState> for Connect {
                 () = ctx.cancel.cancelled() => return Err(packer_sdk::BUILD_CANCELLED.into()),
             }
         }
+        let through = bastion
+            .as_ref()
+            .map(|b| format!(" through the bastion host {}:{}", b.host, b.port))
+            .unwrap_or_default();
         ctx.ui
             .say(format!(
-                "Waiting for SSH to become available on {host}:{port}..."
+                "Waiting for SSH to become available on {host}:{port}{through}..."
             ))
             .await;
         let target = Target {
+            bastion,
             keep_alive_interval: c.ssh.keep_alive_interval,
+            read_write_timeout: c.ssh.read_write_timeout,
+            transfer: c.ssh.file_transfer,
             ..Target::new(Endpoint {
                 host: host.clone(),
                 port,
@@ -114,6 +125,28 @@ impl Step<BuildState> for Connect {
             comm.session().close().await;
         }
     }
+}
+
+/// The bastion's login: password, key file, agent, in the Go SDK's order.
+fn bastion_endpoint(b: &BastionConfig) -> Result<Endpoint, BoxError> {
+    let mut auth = Vec::new();
+    if let Some(p) = &b.password {
+        auth.push(Auth::Password(p.clone()));
+    }
+    if let Some(path) = &b.private_key_file {
+        let key =
+            Auth::from_key_file(path).map_err(|e| format!("ssh_bastion_private_key_file: {e}"))?;
+        auth.push(key);
+    }
+    if b.agent_auth {
+        auth.push(Auth::Agent);
+    }
+    Ok(Endpoint {
+        host: b.host.clone(),
+        port: b.port,
+        username: b.username.clone(),
+        auth,
+    })
 }
 
 /// Names the template fields that decide a connection failure, and what to check.
