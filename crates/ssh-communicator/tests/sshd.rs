@@ -8,12 +8,15 @@
 
 use std::{
     os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    process::{Child, Command},
+    path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
-use mesostack_e2e::{require_tool, sshd::Sshd};
+use mesostack_e2e::{
+    require_tool,
+    sshd::{keygen, SshAgent, Sshd},
+};
 use ssh_communicator::{Auth, Endpoint, Error, Retry, Session, Target, Transfer};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
@@ -374,18 +377,6 @@ async fn a_refused_key_fails_within_the_timeout_and_says_why() {
     assert!(err.to_string().contains("cancelled"), "{err}");
 }
 
-/// A fresh unencrypted ed25519 key in `dir`; returns its path (`.pub` beside it).
-fn keygen(dir: &Path, name: &str) -> PathBuf {
-    let key = dir.join(name);
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    key
-}
-
 /// A second sshd that only the bastion key logs in to; its log shows forwarded channels.
 fn bastion(f: &Fixture, auth: Auth) -> (Sshd, Endpoint) {
     let dir = f.dir.path().join("bastion");
@@ -434,46 +425,13 @@ async fn a_bastion_forwards_the_connection_with_its_own_credentials() {
     assert!(err.contains("bastion") && err.contains("refused"), "{err}");
 }
 
-/// An `ssh-agent` on its own socket, killed when dropped.
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent(dir: &Path) -> Agent {
-    let socket = dir.join("agent.sock");
-    let child = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&socket)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "ssh-agent did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Agent { child, socket }
-}
-
 #[tokio::test]
 async fn the_agent_logs_in_to_the_machine_and_the_bastion() {
     let Some(mut f) = fixture() else { return };
     if require_tool("ssh-agent", mesostack_e2e::which("ssh-agent")).is_none() {
         return;
     }
-    let agent = agent(f.dir.path());
+    let agent = SshAgent::start(f.dir.path());
     // The only test in this binary that uses the agent sets where it is.
     std::env::set_var("SSH_AUTH_SOCK", &agent.socket);
     f.target.endpoint.auth = vec![Auth::Agent];
@@ -482,13 +440,7 @@ async fn the_agent_logs_in_to_the_machine_and_the_bastion() {
     assert!(err.contains("the agent holds no keys"), "{err}");
 
     let key = keygen(f.dir.path(), "agent_key");
-    let ok = Command::new("ssh-add")
-        .arg(&key)
-        .env("SSH_AUTH_SOCK", &agent.socket)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    agent.add(&key);
     std::fs::copy(key.with_extension("pub"), &f.sshd.authorized_keys).unwrap();
     let comm = connect(&f).await;
     let (code, out, _) = exec(&comm, "echo agent-login").await;

@@ -125,3 +125,64 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh unencrypted ed25519 key `dir/name` (`.pub` beside it), made by `ssh-keygen`.
+pub fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+    key
+}
+
+/// A real `ssh-agent` on its own socket (for `SSH_AUTH_SOCK`), killed when dropped.
+#[derive(Debug)]
+pub struct SshAgent {
+    child: Child,
+    /// The agent's socket.
+    pub socket: PathBuf,
+}
+
+impl SshAgent {
+    /// Starts `ssh-agent -D` with its socket in `dir` and waits for the socket.
+    pub fn start(dir: &Path) -> SshAgent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent did not create {socket:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SshAgent { child, socket }
+    }
+
+    /// Adds the private key `key` (`ssh-add`).
+    pub fn add(&self, key: &Path) {
+        let status = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .stderr(Stdio::null())
+            .status()
+            .expect("ssh-add runs");
+        assert!(status.success(), "ssh-add {key:?} failed");
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

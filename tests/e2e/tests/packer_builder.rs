@@ -18,8 +18,9 @@ use std::{
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
     assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, python_cs,
-    require_tool, sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
-    SIM_SECRET_KEY,
+    require_tool,
+    sshd::{keygen, SshAgent, Sshd},
+    which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -318,13 +319,7 @@ async fn a_bastion_host_carries_the_ssh_connection() {
     let bastion_dir = env.dir.path().join("bastion");
     std::fs::create_dir_all(&bastion_dir).unwrap();
     let bastion = Sshd::start_logging(&bastion_dir);
-    let key = bastion_dir.join("id_ed25519");
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let key = keygen(&bastion_dir, "id_ed25519");
     std::fs::copy(key.with_extension("pub"), &bastion.authorized_keys).unwrap();
     let template = ssh_template(
         &env,
@@ -391,7 +386,7 @@ async fn files_move_with_sftp() {
     let template = ssh_template(
         &env,
         "packer-e2e-sftp",
-        serde_json::json!({"ssh_file_transfer_method": "sftp"}),
+        serde_json::json!({"ssh_file_transfer_method": "sftp", "pause_before_connecting": "1s"}),
         serde_json::json!([
             {"type": "shell", "inline": [format!("mkdir -p {}", remote.display())]},
             {"type": "file", "source": upload.join("a.txt"), "destination": remote.join("a.txt")},
@@ -412,6 +407,46 @@ async fn files_move_with_sftp() {
     assert!(log.matches("subsystem 'sftp'").count() >= 3, "{log}");
     let client = env.client();
     assert_eq!(templates_named(&client, "packer-e2e-sftp").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// `ssh_agent_auth` with `ssh_keypair_name`: the VM is deployed with a key pair registered
+/// from the agent's key, and the login is signed by a real `ssh-agent` (Packer passes its
+/// `SSH_AUTH_SOCK` on to the plugin); no temporary key pair and no private key file.
+#[tokio::test]
+async fn ssh_agent_auth_logs_in_with_the_agents_key() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(_) = require_tool("ssh-agent", which("ssh-agent")) else {
+        return;
+    };
+    let agent = SshAgent::start(env.dir.path());
+    let key = keygen(env.dir.path(), "agent_key");
+    agent.add(&key);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let client = env.client();
+    client
+        .register_ssh_key_pair("agent-key", public.trim())
+        .await
+        .unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-agent",
+        serde_json::json!({"ssh_agent_auth": true, "ssh_keypair_name": "agent-key"}),
+        serde_json::json!([{"type": "shell", "inline": ["echo agent-signed-login"]}]),
+    );
+    let t = env.succeed(
+        env.command(&["build", "-color=false"])
+            .arg(&template)
+            .env("SSH_AUTH_SOCK", &agent.socket),
+    );
+    assert!(t.contains("agent-signed-login"), "{t}");
+    assert!(t.contains("Using existing SSH key pair agent-key"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-agent").await.len(), 1);
+    client.delete_ssh_key_pair("agent-key").await.unwrap();
     assert_nothing_left(&client).await;
 }
 

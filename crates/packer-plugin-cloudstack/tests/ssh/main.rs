@@ -4,9 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{os::unix::fs::PermissionsExt, process::Command, time::Duration};
+use std::{os::unix::fs::PermissionsExt, time::Duration};
 
-use mesostack_e2e::{require_tool, sshd::Sshd};
+use mesostack_e2e::{
+    require_tool,
+    sshd::{keygen, Sshd},
+};
 use packer_plugin_cloudstack::communicator::SshCommunicator;
 use packer_sdk::{CancellationToken, Communicator, FileInfo, RemoteCommand};
 use ssh_communicator::{Auth, Endpoint, Retry, Session, Target};
@@ -19,13 +22,7 @@ async fn provisioner_calls_reach_the_machine() {
     };
     let dir = tempfile::tempdir().unwrap();
     let sshd = Sshd::start(dir.path());
-    let key = dir.path().join("id_ed25519");
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let key = keygen(dir.path(), "id_ed25519");
     std::fs::copy(key.with_extension("pub"), &sshd.authorized_keys).unwrap();
     let target = Target::new(Endpoint {
         host: "127.0.0.1".into(),
