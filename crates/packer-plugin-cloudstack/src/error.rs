@@ -18,7 +18,7 @@ pub enum Error {
     /// Anything else that stops the build, with its explanation.
     #[error("{0}")]
     Build(String),
-    /// Local file I/O (upload/download of directories).
+    /// Local file I/O (key files).
     #[error("{context}: {source}")]
     Io {
         /// The file operation.

@@ -77,6 +77,19 @@ impl Error {
         move |source| Error::Io { context, source }
     }
 
+    /// Says which transfer failed, once (a nested message keeps a single prefix).
+    pub(crate) fn during(what: String) -> impl FnOnce(Error) -> Error {
+        move |e| match e {
+            Error::Transfer(m) => Error::Transfer(format!("{what}: {m}")),
+            Error::Ssh(m) => Error::Ssh(format!("{what}: {m}")),
+            Error::Io { context, source } => Error::Io {
+                context: format!("{what}: {context}"),
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the server refused the credentials (as opposed to not answering).
     pub fn is_auth_refused(&self) -> bool {
         matches!(self, Error::AuthRefused(_) | Error::Refused { .. })

@@ -54,6 +54,7 @@ impl Session {
             Transfer::Scp => scp::upload(self, path, data, size, mode).await,
             Transfer::Sftp => sftp::upload(self, path, data, mode).await,
         }
+        .map_err(Error::during(format!("uploading {path}")))
     }
 
     /// Copies the local directory `src` to the remote `dst`: without a trailing slash `src`
@@ -64,6 +65,7 @@ impl Session {
             Transfer::Scp => scp::upload_dir(self, dst, src, exclude).await,
             Transfer::Sftp => sftp::upload_dir(self, dst, src, exclude).await,
         }
+        .map_err(Error::during(format!("uploading {src} to {dst}")))
     }
 
     /// Writes the remote file `path` into `out`.
@@ -76,6 +78,7 @@ impl Session {
             Transfer::Scp => scp::download(self, path, out).await,
             Transfer::Sftp => sftp::download(self, path, out).await,
         }
+        .map_err(Error::during(format!("downloading {path}")))
     }
 
     /// Copies the contents of the remote directory `src` into the local `dst`, skipping
@@ -85,5 +88,6 @@ impl Session {
             Transfer::Scp => scp::download_dir(self, src, dst, exclude).await,
             Transfer::Sftp => sftp::download_dir(self, src, dst, exclude).await,
         }
+        .map_err(Error::during(format!("downloading {src} to {dst}")))
     }
 }

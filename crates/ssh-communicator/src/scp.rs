@@ -236,10 +236,8 @@ pub(crate) async fn upload(
         }
     }
     .await;
-    match res {
-        Ok(()) => scp.finish().await,
-        Err(e) => Err(Error::Transfer(format!("uploading {path}: {e}"))),
-    }
+    res?;
+    scp.finish().await
 }
 
 /// Copies the local directory `src` into the remote `dst` (see [`plan`]).
@@ -282,10 +280,8 @@ pub(crate) async fn upload_dir(
         Ok::<(), Error>(())
     }
     .await;
-    match res {
-        Ok(()) => scp.finish().await,
-        Err(e) => Err(Error::Transfer(format!("uploading {src} to {dst}: {e}"))),
-    }
+    res?;
+    scp.finish().await
 }
 
 /// Writes the remote file `path` into `out`.
@@ -315,10 +311,8 @@ pub(crate) async fn download(
         }
     }
     .await;
-    match res {
-        Ok(()) => scp.finish().await,
-        Err(e) => Err(Error::Transfer(format!("downloading {path}: {e}"))),
-    }
+    res?;
+    scp.finish().await
 }
 
 /// Copies the remote directory `src`'s contents into the local `dst`, skipping `exclude`.
@@ -401,10 +395,8 @@ pub(crate) async fn download_dir(
         Ok(())
     }
     .await;
-    match res {
-        Ok(()) => scp.finish().await,
-        Err(e) => Err(Error::Transfer(format!("downloading {src} to {dst}: {e}"))),
-    }
+    res?;
+    scp.finish().await
 }
 
 #[cfg(test)]

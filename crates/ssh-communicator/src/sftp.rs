@@ -119,7 +119,7 @@ pub(crate) async fn upload(
     let sftp = open(s).await?;
     let res = put(&sftp, path, data, mode).await;
     let _ = sftp.close().await;
-    res.map_err(|e| Error::Transfer(format!("uploading {path}: {e}")))
+    res
 }
 
 pub(crate) async fn upload_dir(
@@ -156,7 +156,7 @@ pub(crate) async fn upload_dir(
     }
     .await;
     let _ = sftp.close().await;
-    res.map_err(|e| Error::Transfer(format!("uploading {src} to {dst}: {e}")))
+    res
 }
 
 pub(crate) async fn download(
@@ -177,7 +177,7 @@ pub(crate) async fn download(
     }
     .await;
     let _ = sftp.close().await;
-    res.map_err(|e| Error::Transfer(format!("downloading {path}: {e}")))
+    res
 }
 
 pub(crate) async fn download_dir(
@@ -238,5 +238,5 @@ pub(crate) async fn download_dir(
     }
     .await;
     let _ = sftp.close().await;
-    res.map_err(|e| Error::Transfer(format!("downloading {src} to {dst}: {e}")))
+    res
 }

@@ -198,6 +198,12 @@ async fn files_round_trip(transfer: Transfer) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("nonexistent-dir"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("file transfer: uploading /nonexistent-dir/x: "),
+        "{err}"
+    );
+    assert_eq!(err.to_string().matches("file transfer").count(), 1, "{err}");
     let err = comm
         .download("/nonexistent-file", &mut Vec::new())
         .await
