@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 mod vpc;
@@ -24,6 +25,10 @@ pub struct Zone {
     /// Free text.
     #[serde(default)]
     pub description: String,
+    /// An advanced zone with security groups: VMs deploy into its shared guest network
+    /// with security groups (the account's `default` group unless others are named).
+    #[serde(default)]
+    pub securitygroupsenabled: bool,
 }
 
 /// A guest OS type (`listOsTypes`).
@@ -257,6 +262,18 @@ pub struct Nic {
     pub macaddress: String,
     /// Default NIC.
     pub isdefault: bool,
+    /// Secondary IPs (`addIpToNic`).
+    #[serde(default)]
+    pub secondaryip: Vec<SecondaryIp>,
+}
+
+/// A secondary IP of a NIC (`NicSecondaryIpResponse`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecondaryIp {
+    /// UUID.
+    pub id: String,
+    /// The address, in the NIC's network.
+    pub ipaddress: String,
 }
 
 /// A VM.
@@ -313,6 +330,18 @@ pub struct VirtualMachine {
     /// Registered user data it was deployed with.
     #[serde(default)]
     pub userdataid: Option<String>,
+    /// Owning project, if any.
+    #[serde(default)]
+    pub projectid: Option<String>,
+    /// Security groups (ids; VMs of SG-enabled zones only).
+    #[serde(default)]
+    pub securitygroupids: Vec<String>,
+    /// UEFI boot mode (`LEGACY`/`SECURE`) when deployed with `boottype=UEFI`, else BIOS.
+    #[serde(default)]
+    pub uefi_bootmode: Option<String>,
+    /// `deleteprotection` (updateVirtualMachine): destroy is refused while set.
+    #[serde(default)]
+    pub deleteprotection: bool,
 }
 
 /// A public IP address.
@@ -505,6 +534,19 @@ pub enum JobAction {
     },
     /// Nothing left to do; answers `success` (tags).
     Success,
+    /// The job fails with this error (CloudStack's checks that run inside the job, e.g.
+    /// `addNicToVirtualMachine` on a network the VM is already in).
+    Fail {
+        /// `errorcode` of the failed job.
+        errorcode: u16,
+        /// `errortext`.
+        errortext: String,
+    },
+    /// Answers with one secondary IP (`addIpToNic`).
+    SecondaryIp {
+        /// UUID of the secondary IP.
+        id: String,
+    },
     /// Finish a VPC-family command (see `handlers::vpc::finish`): activate
     /// the object and answer with it, or remove it.
     Vpc {
@@ -598,6 +640,9 @@ pub struct World {
     /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
     /// filters a list to nothing, while an id that never existed is a 431.
     pub retired_ids: Vec<String>,
+    /// The owning project of networks and public IPs created in one (object id →
+    /// project id); their rules belong to it too. Absent: the account's own.
+    pub project_of: BTreeMap<String, String>,
     /// Next VM number.
     pub next_vm_number: u64,
     /// Next public IP offset inside the range.
@@ -676,6 +721,10 @@ impl World {
     pub fn network(&self, id: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.id == id)
     }
+    /// The project owning network or public IP `id` (`None`: the account's own).
+    pub fn owner(&self, id: &str) -> Option<&str> {
+        self.project_of.get(id).map(String::as_str)
+    }
     /// Public IP by id.
     pub fn public_ip(&self, id: &str) -> Option<&PublicIp> {
         self.public_ips.iter().find(|n| n.id == id)
@@ -703,7 +752,12 @@ impl World {
             || self.templates.iter().any(|x| x.id == id)
             || self.volumes.iter().any(|x| x.id == id)
             || self.networks.iter().any(|x| x.id == id)
-            || self.virtual_machines.iter().any(|x| x.id == id)
+            || self.virtual_machines.iter().any(|x| {
+                x.id == id
+                    || x.nic
+                        .iter()
+                        .any(|n| n.id == id || n.secondaryip.iter().any(|s| s.id == id))
+            })
             || self.public_ips.iter().any(|x| x.id == id)
             || self.port_forwarding_rules.iter().any(|x| x.id == id)
             || self.firewall_rules.iter().any(|x| x.id == id)

@@ -9,8 +9,8 @@
 //!   http_server, keypair, create_instance, setup_networking, detach_iso, connect,
 //!   provision, shutdown, create_template, tags), with reverse cleanup on success, failure
 //!   and cancel.
-//! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
-//!   directories, connection retries).
+//! - [`communicator`]: Packer's `Communicator` served from an `ssh-communicator` session
+//!   (the SSH client itself lives in that crate).
 //! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).
 //! - [`error`]: the crate's error type.
 //!
@@ -20,9 +20,9 @@
 
 pub mod artifact;
 pub mod builder;
+pub mod communicator;
 pub mod config;
 pub mod error;
-pub mod ssh;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -150,6 +150,18 @@ pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             "The network default group cannot be deleted",
         ));
     }
+    // SecurityGroupManagerImpl: ResourceInUseException, RESOURCE_IN_USE_ERROR
+    if ctx
+        .world
+        .virtual_machines
+        .iter()
+        .any(|vm| vm.securitygroupids.contains(&g.id))
+    {
+        return Err(ApiError::with_code(
+            536,
+            "Cannot delete group when it's in use by virtual machines",
+        ));
+    }
     ctx.world.security_groups.retain(|x| x.id != g.id);
     ctx.world.tags.retain(|t| t.resourceid != g.id);
     ctx.world.retire(&g.id);

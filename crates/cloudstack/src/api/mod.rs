@@ -7,6 +7,7 @@ mod address;
 pub mod affinity;
 mod catalog;
 mod network;
+mod nic;
 pub mod project;
 pub mod security_group;
 mod ssh_key;
@@ -18,7 +19,7 @@ pub mod volume;
 
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
-pub use template::CreateTemplate;
+pub use template::{CreateTemplate, RegisterTemplate};
 pub use vm::DeployVirtualMachine;
 
 use address::s;

@@ -19,16 +19,18 @@ mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
+mod nic;
 mod project;
+mod secondary_ipaddress;
 mod security_group;
+mod security_group_rule;
 mod ssh_keypair;
 mod static_nat;
 mod template;
 mod user_data;
 mod volume;
 mod vpc;
-// provider-rules: port_forward, firewall, egress_firewall (mod lines below)
-mod egress_firewall;
+// provider-rules: port_forward, firewall (also egress_firewall) (mod lines below)
 mod firewall;
 mod port_forward;
 
@@ -39,23 +41,26 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(affinity_group::AffinityGroup)),
         Arc::new(Typed(attach_volume::AttachVolume)),
         Arc::new(Typed(disk::Disk)),
-        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(crate::kit::Typed(project::Project::new(handle.clone()))),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
         Arc::new(Typed(user_data::UserData)),
         Arc::new(Typed(volume::Volume)),
-        Arc::new(instance::Instance::new(handle.clone())),
+        Arc::new(Typed(instance::Instance::new(handle.clone()))),
         Arc::new(network::Network::new(handle.clone())),
-        Arc::new(ipaddress::IpAddress::new(handle.clone())),
-        Arc::new(ssh_keypair::SshKeypair),
-        Arc::new(template::Template),
+        Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
+        Arc::new(Typed(ssh_keypair::SshKeypair)),
+        Arc::new(Typed(template::Template)),
         // provider-rules entries below
-        Arc::new(port_forward::resource()),
-        Arc::new(firewall::resource()),
-        Arc::new(egress_firewall::resource()),
+        Arc::new(Typed(port_forward::PortForward)),
+        Arc::new(Typed(firewall::ingress())),
+        Arc::new(Typed(firewall::egress())),
         // typed resources (crate::kit)
         Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(security_group_rule::SecurityGroupRule)),
+        Arc::new(Typed(nic::NicResource)),
+        Arc::new(Typed(secondary_ipaddress::SecondaryIpAddress)),
         Arc::new(Typed(static_nat::StaticNat)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]
