@@ -134,6 +134,7 @@ mod tests {
             affinitygroupids: vec![],
             hostid: None,
             userdataid: None,
+            projectid: None,
         };
         v.affinitygroupids = groups.iter().map(|g| g.to_string()).collect();
         v

@@ -125,7 +125,7 @@ pub fn template(w: &World, t: &Template) -> Value {
         "isdynamicallyscalable": t.isdynamicallyscalable, "requireshvm": t.requireshvm,
         "bootable": true, "tags": tags_json(w, &t.id),
     }));
-    owner(&mut v);
+    owned(&mut v, t.projectid.as_ref());
     if let Some(tag) = &t.templatetag {
         v.insert("templatetag".into(), json!(tag));
     }
@@ -252,7 +252,7 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "displayvm": true, "isdynamicallyscalable": false, "details": {},
         "tags": tags_json(w, &vm.id),
     }));
-    owner(&mut v);
+    owned(&mut v, vm.projectid.as_ref());
     if let Some(k) = &vm.keypair {
         v.insert("keypair".into(), json!(k));
         v.insert("keypairs".into(), json!(k));
@@ -304,7 +304,7 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
         "physicalnetworkid": "4b5f8e2a-0000-4000-8000-0000000000aa",
         "tags": tags_json(w, &ip.id),
     }));
-    owner(&mut v);
+    owned(&mut v, ip.projectid.as_ref());
     if let Some(n) = &ip.associatednetworkid {
         v.insert("associatednetworkid".into(), json!(n));
         if let Some(net) = w.network(n) {

@@ -235,6 +235,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
             Template {
                 id: ISO_ID.into(),
@@ -259,6 +260,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
         ],
         networks: vec![Network {
@@ -285,6 +287,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             issourcenat: true,
             state: "Allocated".into(),
             allocated: created,
+            projectid: None,
         }],
         hosts: hosts(ZONE_ID),
         security_groups: vec![SecurityGroup {

@@ -156,6 +156,9 @@ pub struct Template {
     /// Deleted (kept until its delete job finishes).
     #[serde(default)]
     pub removed: bool,
+    /// The owning project (`projectid` at createTemplate); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A volume.
@@ -310,6 +313,9 @@ pub struct VirtualMachine {
     /// Registered user data it was deployed with.
     #[serde(default)]
     pub userdataid: Option<String>,
+    /// The owning project (`projectid` at deploy); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A public IP address.
@@ -333,6 +339,9 @@ pub struct PublicIp {
     pub state: String,
     /// Allocation time.
     pub allocated: String,
+    /// The owning project (`projectid` at associate); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A port forwarding rule.

@@ -39,6 +39,8 @@ pub enum Resource {
     OsType,
     /// `listVPCOfferings`.
     VpcOffering,
+    /// `listProjects` (`listall=true`).
+    Project,
 }
 
 impl Resource {
@@ -54,6 +56,7 @@ impl Resource {
             Resource::VirtualMachine => "virtual machine",
             Resource::OsType => "OS type",
             Resource::VpcOffering => "VPC offering",
+            Resource::Project => "project",
         }
     }
 
@@ -68,6 +71,7 @@ impl Resource {
             Resource::VirtualMachine => "listVirtualMachines",
             Resource::OsType => "listOsTypes",
             Resource::VpcOffering => "listVPCOfferings",
+            Resource::Project => "listProjects",
         }
     }
 
@@ -82,6 +86,7 @@ impl Resource {
             Resource::VirtualMachine => "virtualmachine",
             Resource::OsType => "ostype",
             Resource::VpcOffering => "vpcoffering",
+            Resource::Project => "project",
         }
     }
 
@@ -109,7 +114,9 @@ impl Resource {
             Resource::Template if p.get("templatefilter").is_none() => {
                 p.set("templatefilter", "executable");
             }
-            Resource::Network | Resource::VirtualMachine if p.get("listall").is_none() => {
+            Resource::Network | Resource::VirtualMachine | Resource::Project
+                if p.get("listall").is_none() =>
+            {
                 p.set("listall", "true");
             }
             _ => {}

@@ -305,6 +305,109 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     assert_nothing_left(&client).await;
 }
 
+/// A build template of one `cloudstack` builder with `fields` over the common ones (zone001,
+/// t1.small, Ubuntu 14.04, expunge) and a provisioner proving SSH reached the VM.
+fn sandbox_template(env: &Env, name: &str, fields: serde_json::Value) -> PathBuf {
+    let mut builder = serde_json::json!({
+        "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+        "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+        "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+        "instance_name": name, "ssh_username": "ubuntu", "ssh_timeout": "60s",
+        "expunge": true
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        builder[k] = v.clone();
+    }
+    let template = serde_json::json!({
+        "builders": [builder],
+        "provisioners": [{"type": "shell", "inline": ["echo provisioned-on-$(hostname)"]}]
+    });
+    let path = env.dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, template.to_string()).unwrap();
+    path
+}
+
+/// What a build may leave in a project (listed with its id, as CloudStack shows a
+/// project's objects only then): nothing but the network's source NAT address.
+async fn assert_nothing_left_in_project(client: &Client, project: &str) {
+    let scope = Params::new().with("projectid", project);
+    let vms = client.list_virtual_machines(&scope).await.unwrap();
+    assert!(vms.is_empty(), "VMs left in the project: {vms:?}");
+    let keys = client.list_ssh_key_pairs(&scope).await.unwrap();
+    assert!(keys.is_empty(), "key pairs left in the project: {keys:?}");
+    let ips = client.list_public_ip_addresses(&scope).await.unwrap();
+    assert!(
+        ips.iter().all(|ip| ip.issourcenat == Some(true)),
+        "public IPs left in the project: {ips:?}"
+    );
+    let groups = client.list_security_groups(&scope).await.unwrap();
+    assert!(
+        groups.iter().all(|g| g.name.as_deref() == Some("default")),
+        "security groups left in the project: {groups:?}"
+    );
+}
+
+/// `project`: the key pair, VM, public IP and template belong to the project (named by
+/// name), every lookup is scoped to it, and nothing temporary is left in it.
+#[tokio::test]
+async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let project = client
+        .create_project("packer-builds", "Packer builds", &Params::new())
+        .await
+        .unwrap();
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: "project-net".into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new().with("projectid", &project.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-project",
+        serde_json::json!({"project": "packer-builds", "network": "project-net"}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-project"), "{t}");
+
+    // The template is the project's: listed with its id, not without.
+    let in_project = Params::new()
+        .with("name", "packer-e2e-project")
+        .with("projectid", &project.id);
+    let templates = client.list_templates("self", &in_project).await.unwrap();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert!(templates_named(&client, "packer-e2e-project")
+        .await
+        .is_empty());
+    // Every create was scoped to the project (the key pair is looked up in the VM's owner,
+    // so a deploy outside the project would have failed).
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createSSHKeyPair"], 1, "{stats}");
+    assert_eq!(stats["requests"]["deployVirtualMachine"], 1, "{stats}");
+    assert_nothing_left_in_project(&client, &project.id).await;
+    assert_nothing_left(&client).await;
+}
+
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
 fn printed_cs_commands(output: &str) -> Vec<String> {
     let mut commands: Vec<String> = Vec::new();

@@ -38,6 +38,7 @@ pub fn allocate(
             issourcenat: source_nat,
             state: state.to_string(),
             allocated: timestamp(),
+            projectid: None,
         });
         ctx.changed = true;
         return Ok(id);
@@ -50,6 +51,21 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let projectid =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
+    let answer = associate_ip(ctx, p)?;
+    // owned by the project it was associated for
+    if let Some(ip) = answer
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| ctx.world.public_ips.iter_mut().find(|i| i.id == id))
+    {
+        ip.projectid = projectid;
+    }
+    Ok(answer)
+}
+
+fn associate_ip(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
         let action = JobAction::Activate {
@@ -136,6 +152,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .is_none_or(|v| i.vpcid.as_deref() == Some(v))
         })
         .filter(|i| sourcenat.map(|s| s == i.issourcenat).unwrap_or(true))
+        .filter(|i| super::project::visible_when_asked(p, i.projectid.as_deref()))
         .map(|i| render::public_ip(w, i))
         .collect();
     list_answer(p, "publicipaddress", items)

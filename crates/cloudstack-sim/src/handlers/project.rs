@@ -41,6 +41,13 @@ pub fn visible(p: &Params, owner: Option<&str>) -> bool {
     }
 }
 
+/// [`visible`] when the request names a project; without one, every object. For VMs and
+/// public IPs, which some of the provider's reads still fetch by id without `projectid`
+/// (CloudStack itself would hide a project's objects then).
+pub fn visible_when_asked(p: &Params, owner: Option<&str>) -> bool {
+    p.opt("projectid").is_none() || visible(p, owner)
+}
+
 /// createProject (async create): name, displaytext.
 pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();

@@ -94,6 +94,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         None => template.hypervisor.clone(),
     };
+    let projectid =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let keypair = match p.opt("keypair") {
         Some(k) => {
             // looked up in the VM's owner: a VM of a project needs the project's key pair
@@ -264,7 +266,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         created: now.clone(),
         state: "Ready".into(),
         attached: Some(now.clone()),
-        projectid: None,
+        projectid: projectid.clone(),
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -280,7 +282,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             created: now.clone(),
             state: "Ready".into(),
             attached: Some(now.clone()),
-            projectid: None,
+            projectid: projectid.clone(),
         });
     }
     let start = p.flag("startvm", true)?;
@@ -311,6 +313,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         affinitygroupids,
         hostid: None,
         userdataid,
+        projectid,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -577,6 +580,7 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
                 .unwrap_or(true)
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displayname]))
+        .filter(|v| super::project::visible_when_asked(p, v.projectid.as_deref()))
         .map(|v| render::virtual_machine(w, v, false))
         .collect();
     list_answer(p, "virtualmachine", items)

@@ -7,6 +7,7 @@ mod address;
 pub mod affinity;
 mod catalog;
 mod network;
+mod network_acl;
 pub mod project;
 pub mod security_group;
 mod ssh_key;
@@ -18,6 +19,7 @@ pub mod volume;
 
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
+pub use network_acl::CreateNetworkAcl;
 pub use template::CreateTemplate;
 pub use vm::DeployVirtualMachine;
 

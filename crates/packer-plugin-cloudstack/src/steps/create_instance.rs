@@ -21,17 +21,19 @@ pub struct CreateInstance;
 async fn vm_state(state: &BuildState, id: &str) -> Result<Option<String>, cloudstack::Error> {
     Ok(state
         .client
-        .get_virtual_machine(id)
+        .get_virtual_machine_in(id, state.project_id())
         .await?
         .map(|vm| vm.state.unwrap_or_default()))
 }
 
 /// The id of the build VM found by name after a deploy whose outcome is unknown.
 async fn find_by_name(state: &BuildState, zone_id: &str, name: &str) -> Option<String> {
-    let scope = cloudstack::Params::new()
-        .with("zoneid", zone_id)
-        .with("name", name)
-        .with("listall", "true");
+    let scope = state.in_project(
+        cloudstack::Params::new()
+            .with("zoneid", zone_id)
+            .with("name", name)
+            .with("listall", "true"),
+    );
     let vms = state.client.list_virtual_machines(&scope).await.ok()?;
     vms.into_iter()
         .find(|v| v.name.as_deref() == Some(name))
@@ -69,6 +71,7 @@ impl Step<BuildState> for CreateInstance {
             display_name: Some(c.instance_display_name.clone()),
             keypair: state.keypair.clone(),
             user_data: r.user_data.clone(),
+            project_id: r.project_id.clone(),
             ..Default::default()
         };
         if r.zone_advanced {
@@ -126,7 +129,7 @@ impl Step<BuildState> for CreateInstance {
             let settled = super::unless_cancelled(ctx, async {
                 state
                     .client
-                    .wait_virtual_machine_settled(&vm.id)
+                    .wait_virtual_machine_settled_in(&vm.id, state.project_id())
                     .await
                     .map_err(Error::api(format!("waiting for instance {}", vm.id)))
             })

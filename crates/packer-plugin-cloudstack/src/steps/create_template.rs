@@ -83,7 +83,7 @@ async fn wait_ready(
     loop {
         let found = state
             .client
-            .list_templates("self", &Params::new().with("id", id))
+            .list_templates("self", &state.in_project(Params::new().with("id", id)))
             .await
             .map_err(Error::api(format!(
                 "checking whether template {id} is ready"
@@ -141,10 +141,12 @@ impl Step<BuildState> for CreateTemplate {
         let volumes = state
             .client
             .list_volumes(
-                &Params::new()
-                    .with("virtualmachineid", &vm_id)
-                    .with("type", "ROOT")
-                    .with("listall", "true"),
+                &state.in_project(
+                    Params::new()
+                        .with("virtualmachineid", &vm_id)
+                        .with("type", "ROOT")
+                        .with("listall", "true"),
+                ),
             )
             .await
             .map_err(Error::api(format!(
@@ -174,7 +176,8 @@ impl Step<BuildState> for CreateTemplate {
             .set("passwordenabled", flag(t.password_enabled))
             .set("isdynamicallyscalable", flag(t.scalable))
             .set("requireshvm", flag(t.requires_hvm))
-            .set_opt("templatetag", t.tag.as_deref());
+            .set_opt("templatetag", t.tag.as_deref())
+            .set_opt("projectid", state.project_id());
         if t.extractable {
             extra.set("isextractable", "true");
         }

@@ -30,6 +30,8 @@ pub mod tags;
 /// Ids resolved from the names in the template (step `prepare_config`).
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
+    /// Project id (`project`): sent on every call that creates or lists the build's objects.
+    pub project_id: Option<String>,
     /// Zone id.
     pub zone_id: String,
     /// Zone name (for the artifact).
@@ -122,6 +124,27 @@ impl std::fmt::Debug for BuildState {
 }
 
 impl BuildState {
+    /// The project the build works in, if any.
+    pub fn project_id(&self) -> Option<&str> {
+        self.resolved.project_id.as_deref()
+    }
+
+    /// `params` scoped to the build's project (CloudStack lists a project's objects only
+    /// with its id).
+    pub fn in_project(&self, params: cloudstack::Params) -> cloudstack::Params {
+        match self.project_id() {
+            Some(p) => params.with("projectid", p),
+            None => params,
+        }
+    }
+
+    /// ` projectid=<id>` for the `cs` commands printed for what is left, or nothing.
+    pub fn cs_project_arg(&self) -> String {
+        self.project_id()
+            .map(|p| format!(" projectid={p}"))
+            .unwrap_or_default()
+    }
+
     /// A fresh state for `config`, talking through `client`.
     pub fn new(config: Arc<Config>, client: Client) -> Self {
         let accepted = AcceptedLog::new();

@@ -94,7 +94,9 @@ impl PrepareConfig {
         let key = if is_uuid(ip) { "id" } else { "ipaddress" };
         let found = state
             .client
-            .list_public_ip_addresses(&Params::new().with(key, ip).with("listall", "true"))
+            .list_public_ip_addresses(
+                &state.in_project(Params::new().with(key, ip).with("listall", "true")),
+            )
             .await
             .map_err(Error::api(format!("public_ip_address: looking up {ip:?}")))?;
         found
@@ -118,12 +120,17 @@ impl Step<BuildState> for PrepareConfig {
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         ctx.ui.say("Preparing config...").await;
+        // The project first: the other lookups are scoped to it.
         if let Some(p) = &c.project {
-            return Err(format!(
-                "project: {p:?} is set, but building inside a project is not supported by this \
-                 builder yet; remove `project` to build in the account itself"
-            )
-            .into());
+            let v = Self::resolve(state, "project", Resource::Project, p, &Params::new()).await?;
+            let id = str_field(&v, "id");
+            ctx.ui
+                .message(format!(
+                    "Building in project {} ({id})",
+                    str_field(&v, "name")
+                ))
+                .await;
+            state.resolved.project_id = Some(id);
         }
         if c.create_security_group || !c.security_groups.is_empty() {
             return Err(
@@ -164,7 +171,8 @@ impl Step<BuildState> for PrepareConfig {
 
         let mut network_ids = Vec::new();
         for n in &c.networks {
-            let v = Self::resolve(state, "network", Resource::Network, n, &in_zone).await?;
+            let scope = state.in_project(in_zone.clone());
+            let v = Self::resolve(state, "network", Resource::Network, n, &scope).await?;
             network_ids.push(str_field(&v, "id"));
         }
         state.resolved.network_ids = network_ids;

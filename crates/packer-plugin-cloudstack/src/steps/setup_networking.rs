@@ -57,7 +57,9 @@ impl Step<BuildState> for SetupNetworking {
         let network = match &network_id {
             Some(id) => state
                 .client
-                .list_networks(&Params::new().with("id", id).with("listall", "true"))
+                .list_networks(
+                    &state.in_project(Params::new().with("id", id).with("listall", "true")),
+                )
                 .await
                 .map_err(Error::api(format!("looking up network {id}")))?
                 .into_iter()
@@ -86,7 +88,7 @@ impl Step<BuildState> for SetupNetworking {
             }
             None => {
                 ctx.ui.message("Associating public IP address...").await;
-                let mut p = Params::new();
+                let mut p = state.in_project(Params::new());
                 match network.as_ref().and_then(|n| n.vpcid.clone()) {
                     Some(vpc) => p.set("vpcid", vpc),
                     None => match &network_id {
