@@ -408,6 +408,184 @@ async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
     assert_nothing_left(&client).await;
 }
 
+/// A VPC (10.20.0.0/16) with a tier on `acl` (an ACL list of the VPC when `None`); returns
+/// the ACL list id the tier uses.
+async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String {
+    let id = |v: &serde_json::Value, key: &str| v[key]["id"].as_str().unwrap().to_string();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    let vpc_offering = client
+        .resolve_id(
+            cloudstack::Resource::VpcOffering,
+            "Default VPC offering",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let vpc = client
+        .request_async(
+            "createVPC",
+            &Params::new()
+                .with("name", format!("{tier}-vpc"))
+                .with("displaytext", "packer e2e")
+                .with("cidr", "10.20.0.0/16")
+                .with("vpcofferingid", vpc_offering)
+                .with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    let vpc = id(&vpc, "vpc");
+    let acl = match acl {
+        Some(acl) => acl.to_string(),
+        None => {
+            let list = client
+                .request_async(
+                    "createNetworkACLList",
+                    &Params::new()
+                        .with("name", format!("{tier}-acl"))
+                        .with("vpcid", &vpc),
+                )
+                .await
+                .unwrap();
+            id(&list, "networkacllist")
+        }
+    };
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingForVpcNetworks",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: tier.into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new()
+                .with("vpcid", &vpc)
+                .with("gateway", "10.20.1.1")
+                .with("netmask", "255.255.255.0")
+                .with("aclid", &acl),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    acl
+}
+
+/// The items (rules) of ACL list `acl`.
+async fn acl_rules(client: &Client, acl: &str) -> Vec<serde_json::Value> {
+    client
+        .list_all_values(
+            "listNetworkACLs",
+            "networkacl",
+            &Params::new().with("aclid", acl),
+        )
+        .await
+        .unwrap()
+}
+
+/// A VPC tier: the public IP is the VPC's, SSH is let in by a rule on the tier's ACL list
+/// (for `ssh_port`; the simulator forwards only what the ACL admits, as a VPC router does)
+/// instead of a firewall rule, and the rule is gone afterwards.
+#[tokio::test]
+async fn a_vpc_tier_build_opens_ssh_with_an_acl_rule_and_removes_it() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let acl = vpc_with_tier(&client, "tier-build", None).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc",
+        serde_json::json!({"network": "tier-build", "cidr_list": ["127.0.0.0/8"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-vpc"), "{t}");
+    assert!(
+        t.contains("Creating network ACL rule for TCP 22 from 127.0.0.0/8"),
+        "{t}"
+    );
+    assert!(t.contains("Deleting network ACL rule"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createNetworkACL"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["createFirewallRule"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert!(acl_rules(&client, &acl).await.is_empty());
+    assert_eq!(templates_named(&client, "packer-e2e-vpc").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// A tier on a built-in ACL list (which CloudStack refuses to change) is refused before
+/// anything is created, naming the fix; with `prevent_firewall_changes` no rule is made
+/// (and, the tier admitting nothing, the build fails at SSH and cleans up).
+#[tokio::test]
+async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let deny = client
+        .list_network_acl_lists(&Params::new().with("name", "default_deny"))
+        .await
+        .unwrap();
+    let deny = deny[0].id.clone();
+    vpc_with_tier(&client, "tier-deny", Some(&deny)).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-deny",
+        serde_json::json!({"network": "tier-deny"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("uses the default ACL list default_deny"), "{t}");
+    assert!(t.contains("prevent_firewall_changes"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-prevent",
+        serde_json::json!({"network": "tier-deny", "prevent_firewall_changes": true,
+                           "ssh_timeout": "3s"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("no firewall or ACL rule"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createNetworkACL"],
+        serde_json::Value::Null
+    );
+    assert!(acl_rules(&client, &deny).await.is_empty());
+    assert_nothing_left(&client).await;
+}
+
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
 fn printed_cs_commands(output: &str) -> Vec<String> {
     let mut commands: Vec<String> = Vec::new();

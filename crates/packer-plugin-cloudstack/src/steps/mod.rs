@@ -46,6 +46,9 @@ pub struct Resolved {
     pub source_is_iso: bool,
     /// Network ids.
     pub network_ids: Vec<String>,
+    /// The ACL list of the network when it is a VPC tier that needs an ACL rule for SSH
+    /// (checked before anything is created: a default list cannot change).
+    pub vpc_acl_id: Option<String>,
     /// Disk offering id.
     pub disk_offering_id: Option<String>,
     /// OS type id for the new template (`None`: the VM's own).
@@ -91,6 +94,8 @@ pub struct BuildState {
     pub port_forward_id: Option<String>,
     /// Firewall rule id.
     pub firewall_rule_id: Option<String>,
+    /// Network ACL item (rule) id, on a VPC tier.
+    pub acl_rule_id: Option<String>,
     /// Where SSH connects: (host, port).
     pub ssh_address: Option<(String, u16)>,
     /// The SSH session.
@@ -118,6 +123,7 @@ impl std::fmt::Debug for BuildState {
             .field("public_ip", &self.public_ip)
             .field("port_forward_id", &self.port_forward_id)
             .field("firewall_rule_id", &self.firewall_rule_id)
+            .field("acl_rule_id", &self.acl_rule_id)
             .field("template", &self.template.as_ref().map(|t| &t.id))
             .finish_non_exhaustive()
     }
@@ -165,6 +171,7 @@ impl BuildState {
             public_port: None,
             port_forward_id: None,
             firewall_rule_id: None,
+            acl_rule_id: None,
             ssh_address: None,
             communicator: None,
             template: None,

@@ -1,7 +1,7 @@
 //! Step 1: resolve every name-or-id of the template to ids (zone, service offering,
 //! template or ISO, networks, disk offering, OS type, public IP) and prepare user data.
 
-use cloudstack::{resolve::is_uuid, Params, Resource};
+use cloudstack::{model::Network, resolve::is_uuid, Params, Resource};
 use packer_sdk::{
     async_trait,
     steps::{Step, StepContext},
@@ -170,10 +170,25 @@ impl Step<BuildState> for PrepareConfig {
         }
 
         let mut network_ids = Vec::new();
+        let mut first_network = None;
         for n in &c.networks {
             let scope = state.in_project(in_zone.clone());
             let v = Self::resolve(state, "network", Resource::Network, n, &scope).await?;
             network_ids.push(str_field(&v, "id"));
+            first_network.get_or_insert(v);
+        }
+        // A VPC tier needs a rule on its ACL list for SSH: refuse a list that cannot change
+        // before anything is created.
+        if let (Some(v), false) = (
+            first_network,
+            c.prevent_firewall_changes || c.use_local_ip_address,
+        ) {
+            let net: Network = serde_json::from_value(v)
+                .map_err(|e| format!("network: unexpected answer from listNetworks: {e}"))?;
+            if net.vpcid.is_some() {
+                let acl = super::setup_networking::tier_acl_list(state, &net).await?;
+                state.resolved.vpc_acl_id = Some(acl);
+            }
         }
         state.resolved.network_ids = network_ids;
 
