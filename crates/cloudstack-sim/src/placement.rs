@@ -135,6 +135,7 @@ mod tests {
             hostid: None,
             userdataid: None,
             projectid: None,
+            securitygroupids: vec![],
         };
         v.affinitygroupids = groups.iter().map(|g| g.to_string()).collect();
         v

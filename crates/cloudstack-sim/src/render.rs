@@ -63,7 +63,7 @@ pub fn zone(z: &Zone) -> Value {
     json!({
         "id": z.id, "name": z.name, "description": z.description,
         "dns1": "8.8.8.8", "internaldns1": "10.0.0.2", "networktype": z.networktype,
-        "securitygroupsenabled": false, "allocationstate": "Enabled",
+        "securitygroupsenabled": z.securitygroupsenabled, "allocationstate": "Enabled",
         "zonetoken": "c5f0e9b1-4d1e-3c8a-9b6f-2d5a7e0c1f00", "dhcpprovider": "VirtualRouter",
         "localstorageenabled": false, "tags": [],
     })
@@ -244,7 +244,11 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "cpuspeed": so.map(|s| s.cpuspeed).unwrap_or(1000),
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
-        "rootdevicetype": "ROOT", "securitygroup": [], "nic": nics, "hypervisor": vm.hypervisor,
+        "rootdevicetype": "ROOT", "nic": nics, "hypervisor": vm.hypervisor,
+        "securitygroup": vm.securitygroupids.iter()
+            .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
+            .map(|g| json!({"id": g.id, "name": g.name, "description": g.description}))
+            .collect::<Vec<_>>(),
         "instancename": format!("i-2-{}-VM", vm.number),
         "affinitygroup": vm.affinitygroupids.iter()
             .filter_map(|g| w.affinity_groups.iter().find(|x| &x.id == g))

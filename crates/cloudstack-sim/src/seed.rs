@@ -77,6 +77,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
     };
     World {
         zones: vec![Zone {
+            securitygroupsenabled: false,
             id: ZONE_ID.into(),
             name: "zone001".into(),
             networktype: "Advanced".into(),

@@ -24,6 +24,9 @@ pub struct Zone {
     /// Free text.
     #[serde(default)]
     pub description: String,
+    /// Whether VMs of the zone are deployed into security groups.
+    #[serde(default)]
+    pub securitygroupsenabled: bool,
 }
 
 /// A guest OS type (`listOsTypes`).
@@ -316,6 +319,9 @@ pub struct VirtualMachine {
     /// The owning project (`projectid` at deploy); `None`: the account's own.
     #[serde(default)]
     pub projectid: Option<String>,
+    /// Security groups (ids) it was deployed into (zones with security groups only).
+    #[serde(default)]
+    pub securitygroupids: Vec<String>,
 }
 
 /// A public IP address.

@@ -179,6 +179,8 @@ pub struct Config {
     pub create_security_group: bool,
     /// `security_groups`: names or ids.
     pub security_groups: Vec<String>,
+    /// Name of the group `create_security_group` makes: `packer-<build uuid>`.
+    pub temporary_security_group_name: String,
     /// `expunge`: expunge the VM on cleanup.
     pub expunge: bool,
     /// `eject_iso`.
@@ -414,7 +416,14 @@ impl Config {
         let create_security_group = f.bool(&["create_security_group"]);
         let security_groups = f.string_list(&["security_groups"]).unwrap_or_default();
         let expunge = f.bool(&["expunge"]);
-        if create_security_group && !expunge {
+        if create_security_group && !security_groups.is_empty() {
+            f.warn(
+                "create_security_group: ignored because security_groups is set (the build \
+                 uses those groups, as the Go builder does)",
+            );
+        }
+        let temporary_security_group_name = format!("packer-{}", f.context().uuid);
+        if create_security_group && security_groups.is_empty() && !expunge {
             f.error(
                 "create_security_group: requires expunge to be true (a security group in use \
                  by a destroyed but not expunged VM cannot be deleted)",
@@ -574,6 +583,7 @@ impl Config {
             prevent_firewall_changes,
             create_security_group,
             security_groups,
+            temporary_security_group_name,
             expunge,
             eject_iso,
             eject_iso_delay,

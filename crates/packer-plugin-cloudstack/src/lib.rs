@@ -6,9 +6,10 @@
 //! - [`builder`]: the `packer_sdk::Builder` implementation; `run` runs [`steps`] and returns
 //!   the [`artifact`].
 //! - [`steps`]: one file per build step, in the Go builder's order (prepare_config,
-//!   http_server, keypair, create_instance, setup_networking, detach_iso, connect,
+//!   http_server, keypair, security_group, create_instance, setup_networking, detach_iso, connect,
 //!   provision, shutdown, create_template, tags), with reverse cleanup on success, failure
 //!   and cancel.
+//! - [`preflight`]: what only the cloud can tell (security groups), checked at validate.
 //! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
 //!   directories, connection retries).
 //! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).
@@ -22,6 +23,7 @@ pub mod artifact;
 pub mod builder;
 pub mod config;
 pub mod error;
+pub mod preflight;
 pub mod ssh;
 pub mod steps;
 

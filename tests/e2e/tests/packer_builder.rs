@@ -586,6 +586,147 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
     assert_nothing_left(&client).await;
 }
 
+/// A seed whose zone001 has security groups enabled (the built-in world has no such zone):
+/// written next to the environment's files.
+fn security_group_seed(dir: &Path) -> PathBuf {
+    let out = Command::new(mesostack_e2e::workspace_bin(
+        "cloudstack-sim",
+        "cloudstack-sim",
+    ))
+    .arg("--print-seed")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut world: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    world["zones"][0]["securitygroupsenabled"] = serde_json::json!(true);
+    let path = dir.join("sg-seed.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    path
+}
+
+/// Security groups in a zone with them: `create_security_group` makes a temporary group
+/// allowing `ssh_port` from `cidr_list`, the VM is deployed into it, and it is deleted
+/// after the VM is expunged; `security_groups` (by name) deploys into an existing group,
+/// which is kept. (The simulator reaches VMs only through port forwards, so these builds
+/// use `communicator = none`.)
+#[tokio::test]
+async fn security_groups_are_created_used_and_removed() {
+    let Some(packer) = packer_and_sshd() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = security_group_seed(scratch.path());
+    let env = Env::start_with(packer, true, &["--seed", seed.to_str().unwrap()]);
+    let client = env.client();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg",
+        serde_json::json!({"create_security_group": true, "communicator": "none",
+                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Creating temporary security group packer-"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Allowing TCP 22 from 10.0.0.0/8,192.168.0.0/16"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Deleting temporary security group packer-"),
+        "{t}"
+    );
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["authorizeSecurityGroupIngress"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["requests"]["deleteSecurityGroup"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["associateIpAddress"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    // The deploy asked for the group: its job result shows the VM in it.
+    let jobs = client
+        .list_all_values("listAsyncJobs", "asyncjobs", &Params::new())
+        .await
+        .unwrap();
+    let deploy = jobs
+        .iter()
+        .find(|j| j["cmd"].as_str().is_some_and(|c| c.contains("DeployVM")))
+        .unwrap();
+    let groups = &deploy["jobresult"]["virtualmachine"]["securitygroup"];
+    assert!(
+        groups[0]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("packer-")),
+        "{deploy}"
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-sg").await.len(), 1);
+
+    // An existing group, by name: used, kept.
+    let web = client
+        .create_security_group("web", None, None)
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg-named",
+        serde_json::json!({"security_groups": ["web"], "communicator": "none"}),
+    );
+    env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert_eq!(env.sim.stats()["requests"]["createSecurityGroup"], 2);
+    assert_nothing_left(&client).await;
+    // Deletable again: no VM is left in it.
+    client.delete_security_group(&web.id, None).await.unwrap();
+    let left = client.list_security_groups(&Params::new()).await.unwrap();
+    assert!(
+        left.iter().all(|g| g.name.as_deref() == Some("default")),
+        "{left:?}"
+    );
+}
+
+/// What cannot work is refused by `packer validate` itself, naming the field: security
+/// groups in a zone without them, `create_security_group` on a VPC tier.
+#[tokio::test]
+async fn validate_refuses_security_groups_where_they_cannot_work() {
+    let Some(env) = Env::start(&[]) else { return };
+    let client = env.client();
+    vpc_with_tier(&client, "tier-sg", None).await;
+    for (name, fields, needles) in [
+        (
+            "sg-no-zone",
+            serde_json::json!({"security_groups": ["default"]}),
+            vec!["security_groups: zone zone001 has no security groups"],
+        ),
+        (
+            "sg-vpc",
+            serde_json::json!({"create_security_group": true, "network": "tier-sg"}),
+            vec![
+                "create_security_group: zone zone001 has no security groups",
+                "create_security_group: network tier-sg is a VPC tier",
+            ],
+        ),
+    ] {
+        let path = sandbox_template(&env, name, fields);
+        let out = env.command(&["validate"]).arg(&path).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        for needle in needles {
+            assert!(t.contains(needle), "{name}: missing {needle:?} in {t}");
+        }
+    }
+    // validate made nothing
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null
+    );
+    assert_nothing_left(&client).await;
+}
+
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
 fn printed_cs_commands(output: &str) -> Vec<String> {
     let mut commands: Vec<String> = Vec::new();

@@ -115,6 +115,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         None => None,
     };
     let affinitygroupids = super::affinity_group::groups_param(ctx, p)?;
+    let securitygroupids = super::security_group::groups_param(ctx, p, &zone)?;
     let userdata = p
         .opt("userdata")
         .map(super::user_data::validate)
@@ -314,6 +315,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         hostid: None,
         userdataid,
         projectid,
+        securitygroupids,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(

@@ -77,6 +77,10 @@ impl Step<BuildState> for CreateInstance {
         if r.zone_advanced {
             req.network_ids = r.network_ids.clone();
         }
+        if !r.security_group_ids.is_empty() {
+            req.extra
+                .set_list("securitygroupids", &r.security_group_ids);
+        }
         if r.source_is_iso {
             req.disk_offering_id = r.disk_offering_id.clone();
             req.hypervisor = c.hypervisor.clone();

@@ -23,6 +23,7 @@ pub mod http_server;
 pub mod keypair;
 pub mod prepare_config;
 pub mod provision;
+pub mod security_group;
 pub mod setup_networking;
 pub mod shutdown;
 pub mod tags;
@@ -38,6 +39,10 @@ pub struct Resolved {
     pub zone_name: String,
     /// Whether the zone is `Advanced` (networks are passed to deploy only then).
     pub zone_advanced: bool,
+    /// Whether the zone has security groups (VMs are then reached at their own address).
+    pub zone_security_groups: bool,
+    /// Security groups to deploy into: `security_groups` resolved, or the temporary one.
+    pub security_group_ids: Vec<String>,
     /// Service offering id.
     pub service_offering_id: String,
     /// Template or ISO id to boot from.
@@ -78,6 +83,8 @@ pub struct BuildState {
     pub private_key_pem: Option<String>,
     /// Password for SSH (`ssh_password`, or the one deploy returned).
     pub ssh_password: Option<String>,
+    /// The temporary security group this build created (deleted in cleanup).
+    pub temporary_security_group: Option<String>,
     /// The build VM's id.
     pub vm_id: Option<String>,
     /// The VM's private IP (NIC 0).
@@ -163,6 +170,7 @@ impl BuildState {
             temporary_keypair: None,
             private_key_pem: None,
             ssh_password: None,
+            temporary_security_group: None,
             vm_id: None,
             vm_ip: None,
             vm_os_type_id: None,
@@ -186,6 +194,7 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(prepare_config::PrepareConfig),
         Box::new(http_server::HttpServer),
         Box::new(keypair::Keypair),
+        Box::new(security_group::SecurityGroup),
         Box::new(create_instance::CreateInstance),
         Box::new(setup_networking::SetupNetworking),
         Box::new(detach_iso::DetachIso),

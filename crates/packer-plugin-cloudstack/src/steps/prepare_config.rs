@@ -90,6 +90,34 @@ impl PrepareConfig {
         Ok(str_field(&v, "id"))
     }
 
+    /// `security_groups` entries: ids, or exact names (`listSecurityGroups` in the project).
+    async fn resolve_security_group(state: &BuildState, group: &str) -> Result<String, Error> {
+        let key = if is_uuid(group) {
+            "id"
+        } else {
+            "securitygroupname"
+        };
+        let found = state
+            .client
+            .list_security_groups(&state.in_project(Params::new().with(key, group)))
+            .await
+            .map_err(Error::api(format!("security_groups: looking up {group:?}")))?;
+        found
+            .into_iter()
+            .find(|g| g.id == group || g.name.as_deref() == Some(group))
+            .map(|g| g.id)
+            .ok_or_else(|| {
+                Error::Build(format!(
+                    "security_groups: no security group {group:?}{}",
+                    if state.project_id().is_some() {
+                        " in the project"
+                    } else {
+                        ""
+                    }
+                ))
+            })
+    }
+
     async fn resolve_public_ip(state: &BuildState, ip: &str) -> Result<(String, String), Error> {
         let key = if is_uuid(ip) { "id" } else { "ipaddress" };
         let found = state
@@ -132,19 +160,13 @@ impl Step<BuildState> for PrepareConfig {
                 .await;
             state.resolved.project_id = Some(id);
         }
-        if c.create_security_group || !c.security_groups.is_empty() {
-            return Err(
-                "create_security_group / security_groups: security groups are not \
-                        supported by this builder yet (Advanced zones use firewall rules)"
-                    .into(),
-            );
-        }
-
         let zone = Self::resolve(state, "zone", Resource::Zone, &c.zone, &Params::new()).await?;
         let zone_id = str_field(&zone, "id");
         state.resolved.zone_name = str_field(&zone, "name");
         state.resolved.zone_advanced =
             str_field(&zone, "networktype").eq_ignore_ascii_case("advanced");
+        state.resolved.zone_security_groups =
+            zone.get("securitygroupsenabled").and_then(Value::as_bool) == Some(true);
         let in_zone = Params::new().with("zoneid", &zone_id);
 
         let so = Self::resolve(
@@ -177,18 +199,37 @@ impl Step<BuildState> for PrepareConfig {
             network_ids.push(str_field(&v, "id"));
             first_network.get_or_insert(v);
         }
+        let first_network: Option<Network> = first_network
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| format!("network: unexpected answer from listNetworks: {e}"))?;
+        let vpc_tier = first_network
+            .as_ref()
+            .filter(|n| n.vpcid.is_some())
+            .map(|n| n.name.clone().unwrap_or_else(|| n.id.clone()));
+        let problems = crate::preflight::security_group_problems(
+            &c,
+            (
+                &state.resolved.zone_name,
+                state.resolved.zone_security_groups,
+            ),
+            vpc_tier.as_deref(),
+        );
+        if !problems.is_empty() {
+            return Err(problems.join("\n").into());
+        }
         // A VPC tier needs a rule on its ACL list for SSH: refuse a list that cannot change
         // before anything is created.
-        if let (Some(v), false) = (
-            first_network,
+        if let (Some(net), false) = (
+            first_network.filter(|n| n.vpcid.is_some()),
             c.prevent_firewall_changes || c.use_local_ip_address,
         ) {
-            let net: Network = serde_json::from_value(v)
-                .map_err(|e| format!("network: unexpected answer from listNetworks: {e}"))?;
-            if net.vpcid.is_some() {
-                let acl = super::setup_networking::tier_acl_list(state, &net).await?;
-                state.resolved.vpc_acl_id = Some(acl);
-            }
+            let acl = super::setup_networking::tier_acl_list(state, &net).await?;
+            state.resolved.vpc_acl_id = Some(acl);
+        }
+        for g in &c.security_groups {
+            let id = Self::resolve_security_group(state, g).await?;
+            state.resolved.security_group_ids.push(id);
         }
         state.resolved.network_ids = network_ids;
 

@@ -90,6 +90,22 @@ impl Step<BuildState> for SetupNetworking {
         if c.use_local_ip_address {
             return Ok(());
         }
+        if state.resolved.zone_security_groups {
+            // Security groups filter traffic to the VM's own address (public in such zones):
+            // no public IP, port forward or firewall rule.
+            let ip = state
+                .vm_ip
+                .clone()
+                .ok_or("the instance has no IP address on its NIC to connect to")?;
+            ctx.ui
+                .say(format!(
+                    "Zone with security groups: connecting to the instance's address {ip}"
+                ))
+                .await;
+            state.public_ip = Some((String::new(), ip));
+            state.public_port = Some(c.ssh.port);
+            return Ok(());
+        }
         let vm_id = state
             .vm_id
             .clone()
