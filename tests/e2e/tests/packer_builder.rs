@@ -727,6 +727,32 @@ async fn validate_refuses_security_groups_where_they_cannot_work() {
     assert_nothing_left(&client).await;
 }
 
+/// Long waits show progress through Packer's UI: the VM's state while its deploy job runs,
+/// the template's status (with its size once CloudStack reports one) while `createTemplate`
+/// runs, and the time waited.
+#[tokio::test]
+async fn slow_deploys_and_templates_show_progress() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[
+        "--job-latency-ms",
+        "deployVirtualMachine=11000",
+        "--job-latency-ms",
+        "createTemplate=11000",
+    ]) else {
+        return;
+    };
+    let path = sandbox_template(&env, "packer-e2e-progress", serde_json::json!({}));
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Instance packer-e2e-progress: Starting (10s elapsed)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Template packer-e2e-progress: Creating (10s elapsed)"),
+        "{t}"
+    );
+    assert_nothing_left(&env.client()).await;
+}
+
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
 fn printed_cs_commands(output: &str) -> Vec<String> {
     let mut commands: Vec<String> = Vec::new();

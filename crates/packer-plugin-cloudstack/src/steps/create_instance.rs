@@ -92,7 +92,27 @@ impl Step<BuildState> for CreateInstance {
             req.hypervisor = c.hypervisor.clone();
             req.root_disk_size = c.disk_size.filter(|s| *s > 0);
         }
-        let vm = match state.client.deploy_virtual_machine(&req).await {
+        // While the deploy job runs (and the VM starts), show the VM's state once its id is
+        // known, else the time waited.
+        let st: &BuildState = state;
+        let probe = |elapsed: std::time::Duration| {
+            let id = st.accepted.last_id("deployVirtualMachine");
+            let name = c.instance_name.clone();
+            async move {
+                let vm_state = match &id {
+                    Some(id) => vm_state(st, id).await.ok().flatten(),
+                    None => None,
+                };
+                format!(
+                    "Instance {name}: {} ({} elapsed)",
+                    vm_state.unwrap_or_else(|| "deploying".into()),
+                    super::elapsed_text(elapsed)
+                )
+            }
+        };
+        let deploying =
+            super::with_progress(&ctx.ui, st.client.deploy_virtual_machine(&req), probe);
+        let vm = match deploying.await {
             Ok(vm) => vm,
             Err(e) => {
                 // The VM may exist even though the answer was lost or its job failed late:
@@ -130,10 +150,27 @@ impl Step<BuildState> for CreateInstance {
             ctx.ui
                 .say("Waiting for the instance to be Running...")
                 .await;
+            let id = vm.id.clone();
+            let st: &BuildState = state;
+            let probe = |elapsed: std::time::Duration| {
+                let id = id.clone();
+                async move {
+                    let now = vm_state(st, &id).await.ok().flatten();
+                    format!(
+                        "Instance {id}: {} ({} elapsed)",
+                        now.unwrap_or_else(|| "unknown".into()),
+                        super::elapsed_text(elapsed)
+                    )
+                }
+            };
+            let waiting = super::with_progress(
+                &ctx.ui,
+                st.client
+                    .wait_virtual_machine_settled_in(&vm.id, st.project_id()),
+                probe,
+            );
             let settled = super::unless_cancelled(ctx, async {
-                state
-                    .client
-                    .wait_virtual_machine_settled_in(&vm.id, state.project_id())
+                waiting
                     .await
                     .map_err(Error::api(format!("waiting for instance {}", vm.id)))
             })

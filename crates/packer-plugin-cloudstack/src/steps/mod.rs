@@ -207,6 +207,43 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
     ]
 }
 
+/// Longest silence while the build waits for CloudStack (a job, a VM, a template).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// `1m05s`, `42s`: elapsed time as people read it.
+pub(crate) fn elapsed_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Runs `fut`; every [`PROGRESS_EVERY`] until it ends, shows the line `probe` makes of the
+/// time waited (what CloudStack reports of the object being made, if anything), so a long
+/// wait is never silent.
+pub(crate) async fn with_progress<T, P, PF>(
+    ui: &packer_sdk::Ui,
+    fut: impl Future<Output = T>,
+    probe: P,
+) -> T
+where
+    P: Fn(Duration) -> PF,
+    PF: Future<Output = String>,
+{
+    tokio::pin!(fut);
+    let started = Instant::now();
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = tick.tick() => ui.message(probe(started.elapsed()).await).await,
+        }
+    }
+}
+
 /// Runs a read-only wait (polling, connecting) unless the build is cancelled first.
 pub(crate) async fn unless_cancelled<T>(
     ctx: &packer_sdk::steps::StepContext,
