@@ -881,3 +881,24 @@ mod tests {
         assert!(!c.expunge);
     }
 }
+
+#[cfg(test)]
+mod docs_page {
+    use super::*;
+
+    const PAGE: &str = include_str!("../../../docs/packer/builders/cloudstack.mdx");
+
+    /// The docs page names every attribute the builder accepts (each as `` `name` ``), so a
+    /// new field cannot ship undocumented.
+    #[test]
+    fn every_field_is_on_the_docs_page() {
+        let Spec::Object(attrs) = hcl_spec() else {
+            panic!("root spec is not an object")
+        };
+        let missing: Vec<&String> = attrs
+            .keys()
+            .filter(|name| !PAGE.contains(&format!("`{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "not on the docs page: {missing:?}");
+    }
+}
