@@ -136,6 +136,8 @@ mod tests {
             userdataid: None,
             projectid: None,
             securitygroupids: vec![],
+            uefi_bootmode: None,
+            deleteprotection: false,
         };
         v.affinitygroupids = groups.iter().map(|g| g.to_string()).collect();
         v

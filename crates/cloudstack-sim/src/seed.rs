@@ -288,7 +288,6 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             issourcenat: true,
             state: "Allocated".into(),
             allocated: created,
-            projectid: None,
         }],
         hosts: hosts(ZONE_ID),
         security_groups: vec![SecurityGroup {

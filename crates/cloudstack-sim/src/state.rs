@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 mod vpc;
@@ -316,12 +317,18 @@ pub struct VirtualMachine {
     /// Registered user data it was deployed with.
     #[serde(default)]
     pub userdataid: Option<String>,
-    /// The owning project (`projectid` at deploy); `None`: the account's own.
+    /// Owning project, if any.
     #[serde(default)]
     pub projectid: Option<String>,
-    /// Security groups (ids) it was deployed into (zones with security groups only).
+    /// Security groups (ids) it was deployed in.
     #[serde(default)]
     pub securitygroupids: Vec<String>,
+    /// UEFI boot mode (`LEGACY`/`SECURE`) when deployed with `boottype=UEFI`, else BIOS.
+    #[serde(default)]
+    pub uefi_bootmode: Option<String>,
+    /// `deleteprotection` (updateVirtualMachine): destroy is refused while set.
+    #[serde(default)]
+    pub deleteprotection: bool,
 }
 
 /// A public IP address.
@@ -345,9 +352,6 @@ pub struct PublicIp {
     pub state: String,
     /// Allocation time.
     pub allocated: String,
-    /// The owning project (`projectid` at associate); `None`: the account's own.
-    #[serde(default)]
-    pub projectid: Option<String>,
 }
 
 /// A port forwarding rule.
@@ -610,6 +614,9 @@ pub struct World {
     /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
     /// filters a list to nothing, while an id that never existed is a 431.
     pub retired_ids: Vec<String>,
+    /// The owning project of networks and public IPs created in one (object id →
+    /// project id); their rules belong to it too. Absent: the account's own.
+    pub project_of: BTreeMap<String, String>,
     /// Next VM number.
     pub next_vm_number: u64,
     /// Next public IP offset inside the range.
@@ -687,6 +694,10 @@ impl World {
     /// Network by id.
     pub fn network(&self, id: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.id == id)
+    }
+    /// The project owning network or public IP `id` (`None`: the account's own).
+    pub fn owner(&self, id: &str) -> Option<&str> {
+        self.project_of.get(id).map(String::as_str)
     }
     /// Public IP by id.
     pub fn public_ip(&self, id: &str) -> Option<&PublicIp> {

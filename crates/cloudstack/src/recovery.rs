@@ -88,6 +88,11 @@ impl Client {
         }
     }
 
+    /// The log this client records accepted creates in, if any.
+    pub fn accepted_log(&self) -> Option<&AcceptedLog> {
+        self.accepted.as_ref()
+    }
+
     /// Records the id in a create's `answer` (`{"id", "jobid"}` of an async create, or the
     /// object under `key` of a synchronous one) in the log, if this client keeps one.
     pub(crate) fn note_accepted(&self, command: &str, key: Option<&str>, answer: &Value) {

@@ -29,6 +29,10 @@ pub fn allocate(
             continue;
         }
         let id = new_id();
+        // an address of a project's network is the project's
+        if let Some(project) = networkid.and_then(|n| ctx.world.owner(n)) {
+            ctx.world.project_of.insert(id.clone(), project.to_string());
+        }
         ctx.world.public_ips.push(PublicIp {
             id: id.clone(),
             ipaddress: ip,
@@ -38,7 +42,6 @@ pub fn allocate(
             issourcenat: source_nat,
             state: state.to_string(),
             allocated: timestamp(),
-            projectid: None,
         });
         ctx.changed = true;
         return Ok(id);
@@ -51,23 +54,15 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let projectid =
-        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
-    let answer = associate_ip(ctx, p)?;
-    // owned by the project it was associated for
-    if let Some(ip) = answer
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|id| ctx.world.public_ips.iter_mut().find(|i| i.id == id))
-    {
-        ip.projectid = projectid;
-    }
-    Ok(answer)
-}
-
-fn associate_ip(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
+        // the project asked for, else the VPC's
+        let project = optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?
+            .map(|x| x.id.clone())
+            .or_else(|| ctx.world.owner(&vpc.id).map(str::to_string));
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
+        if let Some(project) = project {
+            ctx.world.project_of.insert(id.clone(), project);
+        }
         let action = JobAction::Activate {
             object: "ipaddress".into(),
             id: id.clone(),
@@ -89,8 +84,13 @@ fn associate_ip(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         _ => network.zoneid.clone(),
     };
+    let project =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
+    if let Some(project) = project {
+        ctx.world.project_of.insert(id.clone(), project);
+    }
     Ok(ctx.async_answer(
         ASSOCIATE_CMD,
         "IpAddress",
@@ -152,7 +152,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .is_none_or(|v| i.vpcid.as_deref() == Some(v))
         })
         .filter(|i| sourcenat.map(|s| s == i.issourcenat).unwrap_or(true))
-        .filter(|i| super::project::visible_when_asked(p, i.projectid.as_deref()))
+        .filter(|i| super::project::visible(p, w.owner(&i.id)))
         .map(|i| render::public_ip(w, i))
         .collect();
     list_answer(p, "publicipaddress", items)

@@ -142,51 +142,6 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     Ok(json!({"securitygroup": v}))
 }
 
-/// deployVirtualMachine's `securitygroupids` / `securitygroupnames` (mutually exclusive),
-/// refused in a zone without security groups, as `DeployVMCmd` does.
-pub fn groups_param(
-    ctx: &Ctx<'_>,
-    p: &Params,
-    zone: &crate::state::Zone,
-) -> Result<Vec<String>, ApiError> {
-    let ids = p.list("securitygroupids");
-    let names = p.list("securitygroupnames");
-    if ids.is_empty() && names.is_empty() {
-        return Ok(Vec::new());
-    }
-    if !ids.is_empty() && !names.is_empty() {
-        return Err(ApiError::param(
-            "securitygroupids parameter is mutually exclusive with securitygroupnames parameter",
-        ));
-    }
-    if !zone.securitygroupsenabled {
-        return Err(ApiError::param(format!(
-            "Can't create VM with security groups; security group feature is not enabled for zone {}",
-            zone.name
-        )));
-    }
-    let groups = &ctx.world.security_groups;
-    let mut out = Vec::new();
-    for id in ids {
-        if !super::looks_like_id(&id) || !groups.iter().any(|g| g.id == id) {
-            return Err(p.invalid_id("securitygroupids", &id));
-        }
-        out.push(id);
-    }
-    for name in names {
-        match groups.iter().find(|g| g.name == name) {
-            Some(g) => out.push(g.id.clone()),
-            None => {
-                return Err(ApiError::param(format!(
-                    "Unable to find security group by name {name}"
-                )))
-            }
-        }
-    }
-    out.dedup();
-    Ok(out)
-}
-
 /// deleteSecurityGroup (sync): id or name; never the `default` group, nor one a VM (not yet
 /// expunged) is in.
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {

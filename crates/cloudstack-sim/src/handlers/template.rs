@@ -232,7 +232,7 @@ pub fn register_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiErro
         url: Some(url),
         sourcevolumeid: None,
         removed: false,
-        projectid: None,
+        projectid: p.opt("projectid").map(str::to_string),
     });
     ctx.job(
         REGISTER_CMD,

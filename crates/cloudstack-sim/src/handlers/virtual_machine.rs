@@ -94,8 +94,6 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         None => template.hypervisor.clone(),
     };
-    let projectid =
-        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let keypair = match p.opt("keypair") {
         Some(k) => {
             // looked up in the VM's owner: a VM of a project needs the project's key pair
@@ -115,13 +113,16 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         None => None,
     };
     let affinitygroupids = super::affinity_group::groups_param(ctx, p)?;
-    let securitygroupids = super::security_group::groups_param(ctx, p, &zone)?;
     let userdata = p
         .opt("userdata")
         .map(super::user_data::validate)
         .transpose()?;
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let projectid =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
+    let securitygroupids = security_groups_param(ctx, p)?;
+    let uefi_bootmode = boot_param(p)?;
     // Networks: explicit ids, else the zone's first network (advanced zones need one).
     let mut network_ids = p.list("networkids");
     for id in &network_ids {
@@ -316,6 +317,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         userdataid,
         projectid,
         securitygroupids,
+        uefi_bootmode,
+        deleteprotection: false,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -327,6 +330,55 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: state.into(),
         },
     ))
+}
+
+/// `securitygroupids` or `securitygroupnames` (not both), each naming an existing group.
+fn security_groups_param(ctx: &Ctx<'_>, p: &Params) -> Result<Vec<String>, ApiError> {
+    let (ids, names) = (p.list("securitygroupids"), p.list("securitygroupnames"));
+    if !ids.is_empty() && !names.is_empty() {
+        return Err(ApiError::param(
+            "securitygroupids parameter is mutually exclusive with securitygroupnames parameter",
+        ));
+    }
+    let groups = &ctx.world.security_groups;
+    let mut out = Vec::new();
+    for id in &ids {
+        match groups.iter().find(|g| &g.id == id) {
+            Some(g) => out.push(g.id.clone()),
+            None => return Err(p.invalid_id("securitygroupids", id)),
+        }
+    }
+    for name in &names {
+        match groups.iter().find(|g| &g.name == name) {
+            Some(g) => out.push(g.id.clone()),
+            None => {
+                return Err(ApiError::param(format!(
+                    "Unable to find security group by name {name}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `boottype` (BIOS/UEFI) and `bootmode` (LEGACY/SECURE): the UEFI mode, `None` for BIOS.
+fn boot_param(p: &Params) -> Result<Option<String>, ApiError> {
+    let Some(kind) = p.opt("boottype") else {
+        return Ok(None);
+    };
+    let mode = p.opt("bootmode").unwrap_or("LEGACY").to_ascii_uppercase();
+    if !matches!(mode.as_str(), "LEGACY" | "SECURE") {
+        return Err(ApiError::param(format!(
+            "Invalid bootmode: {mode} specified for VM: bootmode must be one of LEGACY, SECURE"
+        )));
+    }
+    match kind.to_ascii_uppercase().as_str() {
+        "BIOS" => Ok(None),
+        "UEFI" => Ok(Some(mode)),
+        other => Err(ApiError::param(format!(
+            "Invalid boottype: {other} specified for VM: boottype must be one of BIOS, UEFI"
+        ))),
+    }
 }
 
 fn gone(vm: &VirtualMachine) -> bool {
@@ -416,6 +468,12 @@ pub fn destroy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             vm.id
         )));
     }
+    if vm.deleteprotection {
+        return Err(ApiError::param(format!(
+            "Instance [id = {}, name = {}] has delete protection enabled and cannot be deleted.",
+            vm.id, vm.name
+        )));
+    }
     Ok(ctx.async_answer(
         DESTROY_CMD,
         "VirtualMachine",
@@ -499,6 +557,7 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let protect = p.bool("deleteprotection")?;
     let Some(v) = ctx.world.vm_mut(&vm.id) else {
         return Err(p.invalid_id("id", &vm.id));
     };
@@ -516,6 +575,9 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     if let Some(u) = &userdataid {
         v.userdataid = Some(u.clone());
+    }
+    if let Some(dp) = protect {
+        v.deleteprotection = dp;
     }
     if let Some(os) = p.opt("ostypeid") {
         v.guestosid = os.to_string();
@@ -582,7 +644,10 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
                 .unwrap_or(true)
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displayname]))
-        .filter(|v| super::project::visible_when_asked(p, v.projectid.as_deref()))
+        // an explicit project lists only its VMs (hiding them without one: the projects work)
+        .filter(|v| {
+            p.opt("projectid").is_none() || super::project::visible(p, v.projectid.as_deref())
+        })
         .map(|v| render::virtual_machine(w, v, false))
         .collect();
     list_answer(p, "virtualmachine", items)

@@ -20,7 +20,7 @@ pub mod volume;
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
 pub use network_acl::CreateNetworkAcl;
-pub use template::CreateTemplate;
+pub use template::{CreateTemplate, RegisterTemplate};
 pub use vm::DeployVirtualMachine;
 
 use address::s;

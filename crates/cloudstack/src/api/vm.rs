@@ -44,8 +44,6 @@ pub struct DeployVirtualMachine {
     pub group: Option<String>,
     /// `startvm`.
     pub start_vm: Option<bool>,
-    /// `projectid`: the project that owns the VM (its lookups then need it too).
-    pub project_id: Option<String>,
     /// Any other parameter.
     pub extra: Params,
 }
@@ -67,8 +65,7 @@ impl DeployVirtualMachine {
             .set_opt("hypervisor", self.hypervisor.as_deref())
             .set_opt("ipaddress", self.ip_address.as_deref())
             .set_opt("group", self.group.as_deref())
-            .set_opt("startvm", self.start_vm.map(|b| b.to_string()))
-            .set_opt("projectid", self.project_id.as_deref());
+            .set_opt("startvm", self.start_vm.map(|b| b.to_string()));
         p
     }
 }
@@ -88,13 +85,13 @@ impl Client {
             let v = self.mutate_async(CMD, &params, "virtualmachine").await?;
             return Self::typed(CMD, v);
         };
-        let mut scope = Params::new()
-            .with("zoneid", &req.zone_id)
-            .with("name", &name)
-            .with("listall", "true");
-        let project = req.project_id.as_deref();
-        scope.set_opt("projectid", project);
-        let lookup = || self.find_by_name("listVirtualMachines", "virtualmachine", &scope, &name);
+        let project = req.extra.get("projectid").map(str::to_string);
+        let lookup = || async {
+            let vm = self
+                .find_virtual_machine_by_name(&req.zone_id, &name, project.as_deref())
+                .await?;
+            Ok(vm.map(|vm| serde_json::to_value(vm).unwrap_or_default()))
+        };
         let v = if post {
             self.create_with_recovery_post(CMD, &params, Some("virtualmachine"), lookup)
                 .await?
@@ -110,7 +107,7 @@ impl Client {
         {
             let password = vm.password.clone();
             let mut settled = self
-                .wait_virtual_machine_settled_in(&vm.id, project)
+                .wait_virtual_machine_settled_in(&vm.id, project.as_deref())
                 .await?;
             settled.password = settled.password.or(password);
             return Ok(settled);
@@ -156,6 +153,36 @@ impl Client {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(cfg.poll_cap.max(cfg.poll_initial));
+        }
+    }
+
+    /// The VM named `name` in zone `zone_id` (in project `project_id` when given), ignoring
+    /// destroyed ones: how a deploy whose answer was lost is found again (VM names are unique
+    /// among the live VMs of a zone's network, so two live matches are an error).
+    pub async fn find_virtual_machine_by_name(
+        &self,
+        zone_id: &str,
+        name: &str,
+        project_id: Option<&str>,
+    ) -> Result<Option<VirtualMachine>> {
+        let mut p = Params::new()
+            .with("zoneid", zone_id)
+            .with("name", name)
+            .with("listall", "true");
+        p.set_opt("projectid", project_id);
+        let mut live: Vec<VirtualMachine> = self
+            .list_virtual_machines(&p)
+            .await?
+            .into_iter()
+            .filter(|v| v.name.as_deref() == Some(name) && !v.is_gone())
+            .collect();
+        match live.len() {
+            0 | 1 => Ok(live.pop()),
+            _ => Err(Error::Ambiguous {
+                kind: "virtual machine",
+                name: name.to_string(),
+                matches: live.into_iter().map(|v| (name.to_string(), v.id)).collect(),
+            }),
         }
     }
 

@@ -26,20 +26,6 @@ async fn vm_state(state: &BuildState, id: &str) -> Result<Option<String>, clouds
         .map(|vm| vm.state.unwrap_or_default()))
 }
 
-/// The id of the build VM found by name after a deploy whose outcome is unknown.
-async fn find_by_name(state: &BuildState, zone_id: &str, name: &str) -> Option<String> {
-    let scope = state.in_project(
-        cloudstack::Params::new()
-            .with("zoneid", zone_id)
-            .with("name", name)
-            .with("listall", "true"),
-    );
-    let vms = state.client.list_virtual_machines(&scope).await.ok()?;
-    vms.into_iter()
-        .find(|v| v.name.as_deref() == Some(name))
-        .map(|v| v.id)
-}
-
 #[async_trait]
 impl Step<BuildState> for CreateInstance {
     fn name(&self) -> &str {
@@ -71,7 +57,6 @@ impl Step<BuildState> for CreateInstance {
             display_name: Some(c.instance_display_name.clone()),
             keypair: state.keypair.clone(),
             user_data: r.user_data.clone(),
-            project_id: r.project_id.clone(),
             ..Default::default()
         };
         if r.zone_advanced {
@@ -81,6 +66,7 @@ impl Step<BuildState> for CreateInstance {
             req.extra
                 .set_list("securitygroupids", &r.security_group_ids);
         }
+        req.extra.set_opt("projectid", r.project_id.as_deref());
         if r.source_is_iso {
             req.disk_offering_id = r.disk_offering_id.clone();
             req.hypervisor = c.hypervisor.clone();
@@ -120,7 +106,17 @@ impl Step<BuildState> for CreateInstance {
                 // cleanup removes it.
                 state.vm_id = match state.accepted.last_id("deployVirtualMachine") {
                     Some(id) => Some(id),
-                    None => find_by_name(state, &req.zone_id, &c.instance_name).await,
+                    None => state
+                        .client
+                        .find_virtual_machine_by_name(
+                            &req.zone_id,
+                            &c.instance_name,
+                            state.project_id(),
+                        )
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|vm| vm.id),
                 };
                 if let Some(id) = &state.vm_id {
                     ctx.ui
