@@ -148,7 +148,7 @@ pub fn template(w: &World, t: &Template) -> Value {
         "isdynamicallyscalable": t.isdynamicallyscalable, "requireshvm": t.requireshvm,
         "bootable": true, "tags": tags_json(w, &t.id),
     }));
-    owner(&mut v);
+    owned(&mut v, t.projectid.as_ref());
     if let Some(tag) = &t.templatetag {
         v.insert("templatetag".into(), json!(tag));
     }

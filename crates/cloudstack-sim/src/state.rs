@@ -161,6 +161,9 @@ pub struct Template {
     /// Deleted (kept until its delete job finishes).
     #[serde(default)]
     pub removed: bool,
+    /// The owning project (`projectid` at createTemplate); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A volume.
