@@ -134,7 +134,10 @@ mod tests {
             affinitygroupids: vec![],
             hostid: None,
             userdataid: None,
-            securitygroupids: Vec::new(),
+            projectid: None,
+            securitygroupids: vec![],
+            uefi_bootmode: None,
+            deleteprotection: false,
         };
         v.affinitygroupids = groups.iter().map(|g| g.to_string()).collect();
         v

@@ -45,6 +45,18 @@ fn owned(v: &mut Map<String, Value>, projectid: Option<&String>) {
     put_opt(v, "projectid", projectid);
 }
 
+/// The owner fields of network or IP `id`, with `project`/`projectid` when a project owns
+/// it (CloudStack's ControlledEntityResponse).
+fn project_owned(w: &World, v: &mut Map<String, Value>, id: &str) {
+    owner(v);
+    if let Some(pid) = w.owner(id) {
+        v.insert("projectid".into(), json!(pid));
+        if let Some(p) = w.projects.iter().find(|p| p.id == pid) {
+            v.insert("project".into(), json!(p.name));
+        }
+    }
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -158,7 +170,7 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
         "created": vol.created, "state": vol.state, "storagetype": "shared",
         "provisioningtype": "thin", "hypervisor": vm.map(|m| m.hypervisor.clone()).unwrap_or_else(|| "KVM".into()),
         "storage": "primary01", "destroyed": false, "isextractable": true,
-        "tags": tags_json(w, &vol.id),
+        "deleteprotection": vol.deleteprotection, "tags": tags_json(w, &vol.id),
     }));
     owner(&mut v);
     if let Some(vm) = vm {
@@ -209,7 +221,7 @@ pub fn network(w: &World, n: &Network) -> Value {
         "canusefordeploy": true, "ispersistent": false, "displaynetwork": true,
         "service": services, "tags": tags_json(w, &n.id),
     }));
-    owner(&mut v);
+    project_owned(w, &mut v, &n.id);
     if let Some(vpc) = &n.vpcid {
         v.insert("vpcid".into(), json!(vpc));
     }
@@ -246,19 +258,6 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         .iter()
         .find(|s| s.id == vm.serviceofferingid);
     let nics: Vec<Value> = vm.nic.iter().map(|n| nic(w, n)).collect();
-    let groups: Vec<Value> = vm
-        .securitygroupids
-        .iter()
-        .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
-        .map(|g| {
-            let mut v = obj(json!({
-                "id": g.id, "name": g.name, "ingressrule": [], "egressrule": [], "tags": [],
-            }));
-            put_opt(&mut v, "description", g.description.as_ref());
-            owned(&mut v, g.projectid.as_ref());
-            Value::Object(v)
-        })
-        .collect();
     let mut v = obj(json!({
         "id": vm.id, "name": vm.name, "displayname": vm.displayname, "created": vm.created,
         "state": vm.state, "haenable": false, "zoneid": vm.zoneid,
@@ -272,7 +271,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "cpuspeed": so.map(|s| s.cpuspeed).unwrap_or(1000),
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
-        "rootdevicetype": "ROOT", "securitygroup": groups, "nic": nics, "hypervisor": vm.hypervisor,
+        "rootdevicetype": "ROOT", "nic": nics, "hypervisor": vm.hypervisor,
+        "securitygroup": vm.securitygroupids.iter()
+            .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
+            .map(|g| security_group(w, g)).collect::<Vec<_>>(),
+        "deleteprotection": vm.deleteprotection,
+        // CloudStack: "Uefi" with the mode in lower case from the VM's UEFI detail, else Bios
+        "boottype": if vm.uefi_bootmode.is_some() { "Uefi" } else { "Bios" },
+        "bootmode": vm.uefi_bootmode.as_deref().map_or("legacy".into(), str::to_ascii_lowercase),
         "instancename": format!("i-2-{}-VM", vm.number),
         "affinitygroup": vm.affinitygroupids.iter()
             .filter_map(|g| w.affinity_groups.iter().find(|x| &x.id == g))
@@ -280,7 +286,14 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "displayvm": true, "isdynamicallyscalable": false, "details": {},
         "tags": tags_json(w, &vm.id),
     }));
-    owner(&mut v);
+    owned(&mut v, vm.projectid.as_ref());
+    if let Some(pr) = vm
+        .projectid
+        .as_deref()
+        .and_then(|id| w.projects.iter().find(|x| x.id == id))
+    {
+        v.insert("project".into(), json!(pr.name));
+    }
     if let Some(k) = &vm.keypair {
         v.insert("keypair".into(), json!(k));
         v.insert("keypairs".into(), json!(k));
@@ -332,7 +345,7 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
         "physicalnetworkid": "4b5f8e2a-0000-4000-8000-0000000000aa",
         "tags": tags_json(w, &ip.id),
     }));
-    owner(&mut v);
+    project_owned(w, &mut v, &ip.id);
     if let Some(n) = &ip.associatednetworkid {
         v.insert("associatednetworkid".into(), json!(n));
         if let Some(net) = w.network(n) {

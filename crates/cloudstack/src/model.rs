@@ -141,7 +141,7 @@ model! {
     Network {
         strings: [name, displaytext, zoneid, zonename, networkofferingid, networkofferingname,
                   state, cidr, gateway, netmask, r#type, traffictype, vpcid, aclid, account,
-                  domainid, broadcasturi, networkdomain],
+                  domainid, broadcasturi, networkdomain, project, projectid],
         ints: [],
         bools: [isdefault, issystem, restartrequired, specifyipranges],
         extra: {
@@ -191,16 +191,19 @@ model! {
                   serviceofferingid, serviceofferingname, diskofferingid, password, keypair,
                   jobid, hostname, hostid, hypervisor, account, domainid, created, ostypeid,
                   publicip, publicipid, group, userdata, guestosid, rootdevicetype,
-                  userdataid, userdataname],
+                  userdataid, userdataname, project, projectid, boottype, bootmode],
         ints: [cpunumber, cpuspeed, memory, jobstatus, rootdeviceid],
-        bools: [passwordenabled, haenable, isdynamicallyscalable, forvirtualnetwork],
+        bools: [passwordenabled, haenable, isdynamicallyscalable, forvirtualnetwork,
+                deleteprotection],
         extra: {
             /// Network interfaces.
             nic: Vec<Nic>,
             /// Resource tags.
             tags: Vec<Tag>,
             /// Affinity groups the VM belongs to.
-            affinitygroup: Vec<AffinityGroup>
+            affinitygroup: Vec<AffinityGroup>,
+            /// Security groups the VM is in (SG-enabled zones).
+            securitygroup: Vec<crate::security_group::SecurityGroup>
         }
     }
 }
@@ -216,6 +219,14 @@ model! {
 }
 
 impl VirtualMachine {
+    /// Destroyed (waiting for expunge) or being expunged: no longer the VM anyone means.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self.state.as_deref(),
+            Some("Destroyed" | "Expunging" | "Expunged")
+        )
+    }
+
     /// The IP address of the default NIC (else the first NIC with one).
     pub fn ip_address(&self) -> Option<&str> {
         self.nic

@@ -169,7 +169,10 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .transpose()?;
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let projectid =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let securitygroupids = security_groups_param(ctx, p, zone.securitygroupsenabled)?;
+    let uefi_bootmode = boot_param(p)?;
     // Networks: explicit ids, else the zone's first network (advanced zones need one).
     let mut network_ids = p.list("networkids");
     for id in &network_ids {
@@ -271,7 +274,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         created: now.clone(),
         state: "Ready".into(),
         attached: Some(now.clone()),
-        projectid: None,
+        projectid: projectid.clone(),
+        deleteprotection: false,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -287,7 +291,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             created: now.clone(),
             state: "Ready".into(),
             attached: Some(now.clone()),
-            projectid: None,
+            projectid: projectid.clone(),
+            deleteprotection: false,
         });
     }
     let start = p.flag("startvm", true)?;
@@ -318,7 +323,10 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         affinitygroupids,
         hostid: None,
         userdataid,
+        projectid,
         securitygroupids,
+        uefi_bootmode,
+        deleteprotection: false,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -330,6 +338,26 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: state.into(),
         },
     ))
+}
+
+/// `boottype` (BIOS/UEFI) and `bootmode` (LEGACY/SECURE): the UEFI mode, `None` for BIOS.
+fn boot_param(p: &Params) -> Result<Option<String>, ApiError> {
+    let Some(kind) = p.opt("boottype") else {
+        return Ok(None);
+    };
+    let mode = p.opt("bootmode").unwrap_or("LEGACY").to_ascii_uppercase();
+    if !matches!(mode.as_str(), "LEGACY" | "SECURE") {
+        return Err(ApiError::param(format!(
+            "Invalid bootmode: {mode} specified for VM: bootmode must be one of LEGACY, SECURE"
+        )));
+    }
+    match kind.to_ascii_uppercase().as_str() {
+        "BIOS" => Ok(None),
+        "UEFI" => Ok(Some(mode)),
+        other => Err(ApiError::param(format!(
+            "Invalid boottype: {other} specified for VM: boottype must be one of BIOS, UEFI"
+        ))),
+    }
 }
 
 fn gone(vm: &VirtualMachine) -> bool {
@@ -419,6 +447,12 @@ pub fn destroy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             vm.id
         )));
     }
+    if vm.deleteprotection {
+        return Err(ApiError::param(format!(
+            "Instance [id = {}, name = {}] has delete protection enabled and cannot be deleted.",
+            vm.id, vm.name
+        )));
+    }
     Ok(ctx.async_answer(
         DESTROY_CMD,
         "VirtualMachine",
@@ -502,6 +536,7 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let protect = p.bool("deleteprotection")?;
     let Some(v) = ctx.world.vm_mut(&vm.id) else {
         return Err(p.invalid_id("id", &vm.id));
     };
@@ -519,6 +554,9 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     if let Some(u) = &userdataid {
         v.userdataid = Some(u.clone());
+    }
+    if let Some(dp) = protect {
+        v.deleteprotection = dp;
     }
     if let Some(os) = p.opt("ostypeid") {
         v.guestosid = os.to_string();
@@ -585,6 +623,10 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
                 .unwrap_or(true)
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displayname]))
+        // an explicit project lists only its VMs (hiding them without one: the projects work)
+        .filter(|v| {
+            p.opt("projectid").is_none() || super::project::visible(p, v.projectid.as_deref())
+        })
         .map(|v| render::virtual_machine(w, v, false))
         .collect();
     list_answer(p, "virtualmachine", items)

@@ -127,3 +127,172 @@ async fn the_root_domain_is_listed_and_checked() {
     assert_eq!(a.status, 431, "{}", a.body);
     assert_eq!(t.call("listDomains", &[("id", other)]).await.status, 431);
 }
+
+/// A VM answers with CloudStack's `UserVmResponse` names for what it was deployed with:
+/// project, security groups, boot type and mode, delete protection (which blocks destroy).
+#[tokio::test]
+async fn a_vm_shows_its_project_groups_boot_mode_and_protection() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let sg = t
+        .ok(
+            "createSecurityGroup",
+            &[("name", "web"), ("projectid", &project)],
+        )
+        .await;
+    let sg = sg["securitygroup"]["id"].as_str().unwrap().to_string();
+    let vm = t
+        .deploy(
+            "p-vm",
+            &[
+                // security groups need the zone that has them
+                ("zoneid", cloudstack_sim::seed::SG_ZONE_ID),
+                ("templateid", cloudstack_sim::seed::SG_TEMPLATE_ID),
+                ("networkids", cloudstack_sim::seed::SG_NETWORK_ID),
+                ("projectid", &project),
+                ("securitygroupids", &sg),
+                ("boottype", "UEFI"),
+                ("bootmode", "SECURE"),
+            ],
+        )
+        .await;
+    assert_eq!(vm["projectid"], project.as_str(), "{vm}");
+    assert_eq!(vm["project"], "mesos");
+    assert_eq!(vm["securitygroup"][0]["name"], "web");
+    assert_eq!(
+        (&vm["boottype"], &vm["bootmode"]),
+        (&"Uefi".into(), &"secure".into())
+    );
+    assert_eq!(vm["deleteprotection"], false);
+    let id = vm["id"].as_str().unwrap().to_string();
+    let listed = t
+        .ok(
+            "listVirtualMachines",
+            &[("projectid", &project), ("id", &id)],
+        )
+        .await;
+    assert_eq!(listed["virtualmachine"][0]["id"], id.as_str(), "{listed}");
+    let root = t
+        .ok(
+            "listVolumes",
+            &[("virtualmachineid", &id), ("projectid", &project)],
+        )
+        .await;
+    assert_eq!(root["volume"][0]["projectid"], project.as_str(), "{root}");
+
+    let protected = t
+        .ok(
+            "updateVirtualMachine",
+            &[("id", &id), ("deleteprotection", "true")],
+        )
+        .await;
+    assert_eq!(
+        protected["virtualmachine"]["deleteprotection"], true,
+        "{protected}"
+    );
+    let refused = t.call("destroyVirtualMachine", &[("id", &id)]).await;
+    assert_eq!(refused.status, 431, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .to_string()
+            .contains("delete protection enabled"),
+        "{}",
+        refused.body
+    );
+    let plain = t.deploy("bios-vm", &[]).await;
+    assert_eq!(
+        (&plain["boottype"], &plain["bootmode"]),
+        (&"Bios".into(), &"legacy".into())
+    );
+    assert!(plain.get("projectid").is_none(), "{plain}");
+}
+
+#[tokio::test]
+async fn a_projects_networks_ips_and_rules_are_listed_only_with_its_id() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let net = t
+        .ok(
+            "createNetwork",
+            &[
+                ("name", "p-net"),
+                ("zoneid", crate::support::ZONE),
+                (
+                    "networkofferingid",
+                    cloudstack_sim::seed::ISOLATED_OFFERING_ID,
+                ),
+                ("projectid", &project),
+            ],
+        )
+        .await;
+    let net = net["network"].clone();
+    assert_eq!(net["projectid"], project.as_str());
+    assert_eq!(net["project"], "mesos");
+    let net_id = net["id"].as_str().unwrap().to_string();
+    // an address of the project's network is the project's
+    let ip = t
+        .run_async("associateIpAddress", &[("networkid", &net_id)])
+        .await;
+    let ip_id = ip["ipaddress"]["id"].as_str().unwrap().to_string();
+    assert_eq!(ip["ipaddress"]["projectid"], project.as_str());
+    t.run_async(
+        "createFirewallRule",
+        &[
+            ("ipaddressid", &ip_id),
+            ("protocol", "tcp"),
+            ("startport", "22"),
+            ("endport", "22"),
+        ],
+    )
+    .await;
+    t.run_async(
+        "createEgressFirewallRule",
+        &[("networkid", &net_id), ("protocol", "all")],
+    )
+    .await;
+
+    let count = |v: &serde_json::Value| v["count"].as_u64().unwrap_or(0);
+    for (command, scope) in [
+        ("listNetworks", ("id", net_id.as_str())),
+        ("listPublicIpAddresses", ("id", ip_id.as_str())),
+        ("listFirewallRules", ("ipaddressid", ip_id.as_str())),
+        ("listEgressFirewallRules", ("networkid", net_id.as_str())),
+    ] {
+        // SkipProjectResources: hidden without projectid, even with listall (a list by id
+        // sets no criteria)
+        let hidden = t.ok(command, &[scope, ("listall", "true")]).await;
+        let expect_hidden = if scope.0 == "id" { 1 } else { 0 };
+        assert_eq!(count(&hidden), expect_hidden, "{command}: {hidden}");
+        let theirs = t.ok(command, &[scope, ("projectid", &project)]).await;
+        assert_eq!(count(&theirs), 1, "{command}: {theirs}");
+        let every = t
+            .ok(command, &[scope, ("projectid", "-1"), ("listall", "true")])
+            .await;
+        assert_eq!(count(&every), 1, "{command}: {every}");
+    }
+    // the account's own objects are not every project's
+    let own = t
+        .ok(
+            "listNetworks",
+            &[("id", crate::support::NETWORK), ("projectid", "-1")],
+        )
+        .await;
+    assert_eq!(count(&own), 0, "{own}");
+    // a list without id leaves the project's network out
+    let all = t.ok("listNetworks", &[("listall", "true")]).await;
+    assert!(
+        all["network"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["id"] != net_id.as_str()),
+        "{all}"
+    );
+}

@@ -19,7 +19,7 @@ pub mod volume;
 
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
-pub use template::CreateTemplate;
+pub use template::{CreateTemplate, RegisterTemplate};
 pub use vm::DeployVirtualMachine;
 
 use address::s;

@@ -85,11 +85,13 @@ impl Client {
             let v = self.mutate_async(CMD, &params, "virtualmachine").await?;
             return Self::typed(CMD, v);
         };
-        let scope = Params::new()
-            .with("zoneid", &req.zone_id)
-            .with("name", &name)
-            .with("listall", "true");
-        let lookup = || self.find_by_name("listVirtualMachines", "virtualmachine", &scope, &name);
+        let project = req.extra.get("projectid").map(str::to_string);
+        let lookup = || async {
+            let vm = self
+                .find_virtual_machine_by_name(&req.zone_id, &name, project.as_deref())
+                .await?;
+            Ok(vm.map(|vm| serde_json::to_value(vm).unwrap_or_default()))
+        };
         let v = if post {
             self.create_with_recovery_post(CMD, &params, Some("virtualmachine"), lookup)
                 .await?
@@ -139,6 +141,36 @@ impl Client {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(cfg.poll_cap.max(cfg.poll_initial));
+        }
+    }
+
+    /// The VM named `name` in zone `zone_id` (in project `project_id` when given), ignoring
+    /// destroyed ones: how a deploy whose answer was lost is found again (VM names are unique
+    /// among the live VMs of a zone's network, so two live matches are an error).
+    pub async fn find_virtual_machine_by_name(
+        &self,
+        zone_id: &str,
+        name: &str,
+        project_id: Option<&str>,
+    ) -> Result<Option<VirtualMachine>> {
+        let mut p = Params::new()
+            .with("zoneid", zone_id)
+            .with("name", name)
+            .with("listall", "true");
+        p.set_opt("projectid", project_id);
+        let mut live: Vec<VirtualMachine> = self
+            .list_virtual_machines(&p)
+            .await?
+            .into_iter()
+            .filter(|v| v.name.as_deref() == Some(name) && !v.is_gone())
+            .collect();
+        match live.len() {
+            0 | 1 => Ok(live.pop()),
+            _ => Err(Error::Ambiguous {
+                kind: "virtual machine",
+                name: name.to_string(),
+                matches: live.into_iter().map(|v| (name.to_string(), v.id)).collect(),
+            }),
         }
     }
 

@@ -26,18 +26,6 @@ async fn vm_state(state: &BuildState, id: &str) -> Result<Option<String>, clouds
         .map(|vm| vm.state.unwrap_or_default()))
 }
 
-/// The id of the build VM found by name after a deploy whose outcome is unknown.
-async fn find_by_name(state: &BuildState, zone_id: &str, name: &str) -> Option<String> {
-    let scope = cloudstack::Params::new()
-        .with("zoneid", zone_id)
-        .with("name", name)
-        .with("listall", "true");
-    let vms = state.client.list_virtual_machines(&scope).await.ok()?;
-    vms.into_iter()
-        .find(|v| v.name.as_deref() == Some(name))
-        .map(|v| v.id)
-}
-
 #[async_trait]
 impl Step<BuildState> for CreateInstance {
     fn name(&self) -> &str {
@@ -93,7 +81,13 @@ impl Step<BuildState> for CreateInstance {
                 // cleanup removes it.
                 state.vm_id = match state.accepted.last_id("deployVirtualMachine") {
                     Some(id) => Some(id),
-                    None => find_by_name(state, &req.zone_id, &c.instance_name).await,
+                    None => state
+                        .client
+                        .find_virtual_machine_by_name(&req.zone_id, &c.instance_name, None)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|vm| vm.id),
                 };
                 if let Some(id) = &state.vm_id {
                     ctx.ui

@@ -30,8 +30,7 @@ mod template;
 mod user_data;
 mod volume;
 mod vpc;
-// provider-rules: port_forward, firewall, egress_firewall (mod lines below)
-mod egress_firewall;
+// provider-rules: port_forward, firewall (also egress_firewall) (mod lines below)
 mod firewall;
 mod port_forward;
 
@@ -39,22 +38,22 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
-        Arc::new(affinity_group::AffinityGroup),
-        Arc::new(attach_volume::AttachVolume),
-        Arc::new(disk::Disk),
+        Arc::new(Typed(affinity_group::AffinityGroup)),
+        Arc::new(Typed(attach_volume::AttachVolume)),
+        Arc::new(Typed(disk::Disk)),
         Arc::new(crate::kit::Typed(project::Project::new(handle.clone()))),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
-        Arc::new(user_data::UserData),
-        Arc::new(volume::Volume),
-        Arc::new(instance::Instance::new(handle.clone())),
+        Arc::new(Typed(user_data::UserData)),
+        Arc::new(Typed(volume::Volume)),
+        Arc::new(Typed(instance::Instance::new(handle.clone()))),
         Arc::new(network::Network::new(handle.clone())),
-        Arc::new(ipaddress::IpAddress::new(handle.clone())),
-        Arc::new(ssh_keypair::SshKeypair),
-        Arc::new(template::Template),
+        Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
+        Arc::new(Typed(ssh_keypair::SshKeypair)),
+        Arc::new(Typed(template::Template)),
         // provider-rules entries below
-        Arc::new(port_forward::resource()),
-        Arc::new(firewall::resource()),
-        Arc::new(egress_firewall::resource()),
+        Arc::new(Typed(port_forward::PortForward)),
+        Arc::new(Typed(firewall::ingress())),
+        Arc::new(Typed(firewall::egress())),
         // typed resources (crate::kit)
         Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
