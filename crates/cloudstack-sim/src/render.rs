@@ -148,7 +148,7 @@ pub fn template(w: &World, t: &Template) -> Value {
         "isdynamicallyscalable": t.isdynamicallyscalable, "requireshvm": t.requireshvm,
         "bootable": true, "tags": tags_json(w, &t.id),
     }));
-    owner(&mut v);
+    owned(&mut v, t.projectid.as_ref());
     if let Some(tag) = &t.templatetag {
         v.insert("templatetag".into(), json!(tag));
     }
@@ -258,6 +258,19 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         .iter()
         .find(|s| s.id == vm.serviceofferingid);
     let nics: Vec<Value> = vm.nic.iter().map(|n| nic(w, n)).collect();
+    let groups: Vec<Value> = vm
+        .securitygroupids
+        .iter()
+        .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
+        .map(|g| {
+            let mut v = obj(json!({
+                "id": g.id, "name": g.name, "ingressrule": [], "egressrule": [], "tags": [],
+            }));
+            put_opt(&mut v, "description", g.description.as_ref());
+            owned(&mut v, g.projectid.as_ref());
+            Value::Object(v)
+        })
+        .collect();
     let mut v = obj(json!({
         "id": vm.id, "name": vm.name, "displayname": vm.displayname, "created": vm.created,
         "state": vm.state, "haenable": false, "zoneid": vm.zoneid,
@@ -272,9 +285,7 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
         "rootdevicetype": "ROOT", "nic": nics, "hypervisor": vm.hypervisor,
-        "securitygroup": vm.securitygroupids.iter()
-            .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
-            .map(|g| security_group(w, g)).collect::<Vec<_>>(),
+        "securitygroup": groups,
         "deleteprotection": vm.deleteprotection,
         // CloudStack: "Uefi" with the mode in lower case from the VM's UEFI detail, else Bios
         "boottype": if vm.uefi_bootmode.is_some() { "Uefi" } else { "Bios" },

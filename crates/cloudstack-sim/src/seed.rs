@@ -274,6 +274,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
             Template {
                 id: ISO_ID.into(),
@@ -298,6 +299,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
             Template {
                 id: SG_TEMPLATE_ID.into(),
@@ -322,6 +324,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
         ],
         networks: vec![

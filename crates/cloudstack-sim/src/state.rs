@@ -161,6 +161,9 @@ pub struct Template {
     /// Deleted (kept until its delete job finishes).
     #[serde(default)]
     pub removed: bool,
+    /// The owning project (`projectid` at createTemplate); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A volume.
@@ -333,7 +336,7 @@ pub struct VirtualMachine {
     /// Owning project, if any.
     #[serde(default)]
     pub projectid: Option<String>,
-    /// Security groups (ids) it was deployed in.
+    /// Security groups (ids; VMs of SG-enabled zones only).
     #[serde(default)]
     pub securitygroupids: Vec<String>,
     /// UEFI boot mode (`LEGACY`/`SECURE`) when deployed with `boottype=UEFI`, else BIOS.

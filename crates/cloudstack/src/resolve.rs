@@ -41,6 +41,8 @@ pub enum Resource {
     VpcOffering,
     /// `listDomains` (`listall=true`).
     Domain,
+    /// `listProjects` (`listall=true`).
+    Project,
 }
 
 impl Resource {
@@ -57,6 +59,7 @@ impl Resource {
             Resource::OsType => "OS type",
             Resource::VpcOffering => "VPC offering",
             Resource::Domain => "domain",
+            Resource::Project => "project",
         }
     }
 
@@ -72,6 +75,7 @@ impl Resource {
             Resource::OsType => "listOsTypes",
             Resource::VpcOffering => "listVPCOfferings",
             Resource::Domain => "listDomains",
+            Resource::Project => "listProjects",
         }
     }
 
@@ -87,6 +91,7 @@ impl Resource {
             Resource::OsType => "ostype",
             Resource::VpcOffering => "vpcoffering",
             Resource::Domain => "domain",
+            Resource::Project => "project",
         }
     }
 
@@ -114,7 +119,7 @@ impl Resource {
             Resource::Template if p.get("templatefilter").is_none() => {
                 p.set("templatefilter", "executable");
             }
-            Resource::Network | Resource::VirtualMachine | Resource::Domain
+            Resource::Network | Resource::VirtualMachine | Resource::Domain | Resource::Project
                 if p.get("listall").is_none() =>
             {
                 p.set("listall", "true");

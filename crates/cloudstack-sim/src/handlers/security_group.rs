@@ -142,7 +142,8 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     Ok(json!({"securitygroup": v}))
 }
 
-/// deleteSecurityGroup (sync): id or name; never the `default` group.
+/// deleteSecurityGroup (sync): id or name; never the `default` group, nor one a VM (not yet
+/// expunged) is in.
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let g = group_by_id_or_name(ctx, p, "id", "name")?;
     if g.name == DEFAULT_GROUP {

@@ -7,6 +7,7 @@ mod address;
 pub mod affinity;
 mod catalog;
 mod network;
+mod network_acl;
 mod nic;
 pub mod project;
 pub mod security_group;
@@ -19,6 +20,7 @@ pub mod volume;
 
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
+pub use network_acl::CreateNetworkAcl;
 pub use template::{CreateTemplate, RegisterTemplate};
 pub use vm::DeployVirtualMachine;
 

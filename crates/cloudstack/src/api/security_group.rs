@@ -83,6 +83,54 @@ impl Client {
         Self::typed(CMD, v)
     }
 
+    /// `authorizeSecurityGroupIngress` of `protocol` on ports `start`–`end` from `cidrs`,
+    /// waiting for the job; answers the group with the new rules. An unclear failure is
+    /// recovered by finding those rules in the group (CloudStack fails a second authorize of
+    /// rules that all exist).
+    pub async fn authorize_security_group_ingress(
+        &self,
+        group_id: &str,
+        protocol: &str,
+        (start, end): (u16, u16),
+        cidrs: &[String],
+        project_id: Option<&str>,
+    ) -> Result<SecurityGroup> {
+        const CMD: &str = "authorizeSecurityGroupIngress";
+        let mut params = Params::new()
+            .with("securitygroupid", group_id)
+            .with("protocol", protocol)
+            .with("startport", start.to_string())
+            .with("endport", end.to_string());
+        params
+            .set_list("cidrlist", cidrs)
+            .set_opt("projectid", project_id);
+        let has_rules = |g: &SecurityGroup| {
+            cidrs.iter().all(|c| {
+                g.ingressrule.iter().any(|r| {
+                    r.protocol
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(protocol))
+                        && r.startport == Some(i64::from(start))
+                        && r.endport == Some(i64::from(end))
+                        && r.cidr.as_deref() == Some(c.as_str())
+                })
+            })
+        };
+        let lookup = || async {
+            let mut scope = Params::new().with("id", group_id);
+            scope.set_opt("projectid", project_id);
+            let groups = self.list_security_groups(&scope).await?;
+            Ok(groups
+                .into_iter()
+                .find(|g| g.id == group_id && has_rules(g))
+                .and_then(|g| serde_json::to_value(g).ok()))
+        };
+        let v = self
+            .create_with_recovery(CMD, &params, Some("securitygroup"), lookup)
+            .await?;
+        Self::typed(CMD, v)
+    }
+
     /// `deleteSecurityGroup` by id (sync; a missing one is a not-found error).
     pub async fn delete_security_group(&self, id: &str, project_id: Option<&str>) -> Result<()> {
         let mut p = Params::new().with("id", id);
