@@ -24,6 +24,22 @@ use crate::{
 /// latency, small enough not to flood an API with rate limits.
 pub(crate) const MAX_IN_FLIGHT: usize = 10;
 
+/// The `parallelism` default of the Go provider's rule-set resources.
+pub(crate) const DEFAULT_PARALLELISM: i64 = 2;
+
+/// Rule jobs in flight for a resource's `parallelism` (default
+/// [`DEFAULT_PARALLELISM`]), within 1..=[`MAX_IN_FLIGHT`].
+pub(crate) fn jobs_in_flight(parallelism: Option<i64>) -> usize {
+    let p = parallelism.unwrap_or(DEFAULT_PARALLELISM);
+    usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
+}
+
+/// A rule field in lower case (`default` when unset): CloudStack answers
+/// `Ingress`, `TCP`, `Allow` where configurations say `ingress`, `tcp`, `allow`.
+pub(crate) fn lower(s: &Option<String>, default: &str) -> String {
+    s.as_deref().unwrap_or(default).to_ascii_lowercase()
+}
+
 /// Runs `f` on every item with at most `limit` futures in flight and returns
 /// the results in the order of `items`. No sleeps between launches: the
 /// client backs off on 429 by itself.

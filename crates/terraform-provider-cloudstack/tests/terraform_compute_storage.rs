@@ -34,25 +34,6 @@ resource "cloudstack_instance" "master" {
 }
 "#;
 
-fn write(ws: &Workspace, sim: &Sim, body: &str) {
-    let main = format!(
-        "{}{body}",
-        provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
-    );
-    ws.write("main.tf", &main).unwrap();
-}
-
-/// Terraform wraps diagnostics: the text with every run of whitespace as one space.
-fn flat(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn apply(ws: &Workspace, what: &str) -> tfplugin5::testing::CommandOutput {
-    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
-    expect(&out, 0, what);
-    out
-}
-
 /// Host anti-affinity over the seeded zone's three hosts.
 fn affinity_group(ws: &Workspace, sim: &Sim) {
     let seed = sim.sim.world();

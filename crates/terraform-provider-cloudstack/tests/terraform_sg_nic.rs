@@ -10,35 +10,7 @@
 mod support;
 
 use support::*;
-use tfplugin5::testing::{CommandOutput, Workspace};
-
-fn write(ws: &Workspace, sim: &Sim, body: &str) {
-    let main = format!(
-        "{}{body}",
-        provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
-    );
-    ws.write("main.tf", &main).unwrap();
-}
-
-fn apply(ws: &Workspace, what: &str) -> CommandOutput {
-    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
-    expect(&out, 0, what);
-    out
-}
-
-/// `plan -detailed-exitcode` must find changes; returns its output.
-fn plan_changes(ws: &Workspace, what: &str) -> String {
-    let out = ws
-        .run(&["plan", "-no-color", "-detailed-exitcode"])
-        .unwrap();
-    expect(&out, 2, what);
-    out.stdout
-}
-
-fn destroy(ws: &Workspace) {
-    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
-    expect(&out, 0, "destroy");
-}
+use tfplugin5::testing::Workspace;
 
 const SG_RULES: &str = r#"
 resource "cloudstack_security_group" "web" {

@@ -1,6 +1,6 @@
 //! A VM's NICs and their secondary IPs: `addNicToVirtualMachine` (recovered by the VM's NIC
-//! in that network), `removeNicFromVirtualMachine`, `listNics`, `addIpToNic` (recovered by
-//! address when one is asked for), `removeIpFromNic`.
+//! in that network), `listNics`, `addIpToNic` (recovered by address when one is asked for).
+//! Removing them is a plain async command.
 
 use crate::{
     client::Client,
@@ -45,14 +45,6 @@ impl Client {
             command: CMD.into(),
             message: format!("the VM has no NIC in network {network_id}"),
         })
-    }
-
-    /// `removeNicFromVirtualMachine`, waiting for its job.
-    pub async fn remove_nic_from_virtual_machine(&self, vm_id: &str, nic_id: &str) -> Result<()> {
-        let p = Params::new()
-            .with("virtualmachineid", vm_id)
-            .with("nicid", nic_id);
-        self.delete_async("removeNicFromVirtualMachine", &p).await
     }
 
     /// `listNics` of VM `vm_id` (one NIC with `nic_id`).
@@ -109,11 +101,5 @@ impl Client {
             None => self.mutate_async(CMD, &p, "nicsecondaryip").await?,
         };
         Self::typed(CMD, v)
-    }
-
-    /// `removeIpFromNic` (secondary IP `id`), waiting for its job.
-    pub async fn remove_ip_from_nic(&self, id: &str) -> Result<()> {
-        self.delete_async("removeIpFromNic", &Params::new().with("id", id))
-            .await
     }
 }

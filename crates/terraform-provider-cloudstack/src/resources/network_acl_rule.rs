@@ -24,10 +24,11 @@ use crate::{
     common::{bounded, import_state, split_import_id, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
-    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
+    rule_set::{
+        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+    },
 };
 
-const DEFAULT_PARALLELISM: i64 = 2;
 const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
 /// The fields of a rule block that decide its items (all but `uuids`).
 const RULE_FIELDS: [&str; 10] = [
@@ -133,10 +134,6 @@ impl Unit {
             && self.icmp.0.is_none_or(|t| have.icmp.0 == Some(t))
             && self.icmp.1.is_none_or(|c| have.icmp.1 == Some(c))
     }
-}
-
-fn lower(s: &Option<String>, default: &str) -> String {
-    s.as_deref().unwrap_or(default).to_ascii_lowercase()
 }
 
 /// The items one rule block stands for.
@@ -294,11 +291,6 @@ async fn delete_item(c: &Client, id: &str) -> Result<(), OpError> {
     }
 }
 
-fn parallelism(m: &Model) -> usize {
-    let p = m.parallelism.unwrap_or(DEFAULT_PARALLELISM);
-    usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
-}
-
 /// The units of a state rule block with their item ids.
 fn units_with_ids(r: &Rule) -> Vec<(Unit, String)> {
     let uuids = r.uuids.clone().unwrap_or_default();
@@ -317,7 +309,7 @@ async fn converge(
     diags: &mut Diagnostics,
 ) -> Model {
     let acl_id = plan.acl_id.clone().unwrap_or_default();
-    let limit = parallelism(&plan);
+    let limit = jobs_in_flight(plan.parallelism);
     let mut used: HashSet<String> = HashSet::new();
     // (rule index, unit, existing item id)
     let mut wanted: Vec<(usize, Unit, Option<NetworkAclItem>)> = Vec::new();
@@ -654,7 +646,7 @@ impl TypedResource for NetworkAclRule {
             .iter()
             .flat_map(|r| r.uuids.clone().unwrap_or_default().into_values())
             .collect();
-        let limit = parallelism(&prior);
+        let limit = jobs_in_flight(prior.parallelism);
         let c = cx.c;
         let results = in_parallel(ids, limit, |id| async move {
             let r = delete_item(c, &id).await;

@@ -7,7 +7,7 @@
 //! names the VM, not the NIC, so a lost answer is recovered by the client
 //! (it finds the VM's NIC in that network) instead of a tainted state.
 
-use cloudstack::model::Nic as CsNic;
+use cloudstack::{model::Nic as CsNic, Params};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
@@ -131,12 +131,14 @@ impl TypedResource for NicResource {
         let (Some(id), Some(vm)) = (prior.id.known(), prior.virtual_machine_id.non_empty()) else {
             return;
         };
-        let removed = cx.c.api.remove_nic_from_virtual_machine(vm, id);
-        match bounded(cx.c, cx.c.timeout, removed).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("removing NIC {id}"), None, "delete")),
-        }
+        let p = Params::new().with("virtualmachineid", vm).with("nicid", id);
+        cx.delete(
+            "removeNicFromVirtualMachine",
+            &p,
+            &format!("NIC {id}"),
+            diags,
+        )
+        .await
     }
 
     /// `terraform import cloudstack_nic.x <nic id>`.

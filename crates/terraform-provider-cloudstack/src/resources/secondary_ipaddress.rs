@@ -3,7 +3,7 @@
 //! argument forces a new address. Without `nic_id` the VM's default NIC
 //! gets it. Import by the address's id (the VM is looked up).
 
-use cloudstack::model::VirtualMachine;
+use cloudstack::{model::VirtualMachine, Params};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
@@ -156,13 +156,9 @@ impl TypedResource for SecondaryIpAddress {
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
         let Some(id) = prior.id.known() else { return };
-        match bounded(cx.c, cx.c.timeout, cx.c.api.remove_ip_from_nic(id)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("removing secondary IP {id}"), None, "delete"))
-            }
-        }
+        let p = Params::new().with("id", id);
+        let what = format!("secondary IP {id}");
+        cx.delete("removeIpFromNic", &p, &what, diags).await
     }
 
     /// `terraform import cloudstack_secondary_ipaddress.x <id>`.

@@ -27,10 +27,11 @@ use crate::{
     common::{bounded, import_state, split_import_id, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
-    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
+    rule_set::{
+        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+    },
 };
 
-const DEFAULT_PARALLELISM: i64 = 2;
 const TRAFFIC: [&str; 2] = ["ingress", "egress"];
 
 /// The `cloudstack_security_group_rule` resource.
@@ -101,10 +102,6 @@ impl Unit {
     fn source(&self) -> &str {
         self.cidr.as_deref().or(self.group.as_deref()).unwrap_or("")
     }
-}
-
-fn lower(s: &Option<String>, default: &str) -> String {
-    s.as_deref().unwrap_or(default).to_ascii_lowercase()
 }
 
 /// The CloudStack rules one rule block stands for.
@@ -264,11 +261,6 @@ async fn find_group(c: &Client, id: &str, in_project: bool) -> Result<Option<CsG
     bounded(c, c.timeout, c.api.get_security_group(id, in_project)).await
 }
 
-fn parallelism(m: &Model) -> usize {
-    let p = m.parallelism.unwrap_or(DEFAULT_PARALLELISM);
-    usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
-}
-
 /// The account of each group named in `user_security_group_list` (CloudStack
 /// wants `account` with the group's name); an unknown name is an error on `rule`.
 async fn group_accounts(
@@ -329,7 +321,7 @@ async fn converge(
     diags: &mut Diagnostics,
 ) -> Model {
     let group_id = plan.security_group_id.clone().unwrap_or_default();
-    let limit = parallelism(&plan);
+    let limit = jobs_in_flight(plan.parallelism);
     let wanted_rules = plan.rule.clone().unwrap_or_default();
     let mut used: HashSet<String> = HashSet::new();
     // (rule index, unit, existing rule id)
@@ -732,7 +724,7 @@ impl TypedResource for SecurityGroupRule {
                     .flat_map(move |u| u.values().map(move |id| (egress, id.clone())))
             })
             .collect();
-        let limit = parallelism(&prior);
+        let limit = jobs_in_flight(prior.parallelism);
         let c = cx.c;
         let results = in_parallel(rules, limit, |(egress, id)| async move {
             let r = bounded(c, c.timeout, c.api.revoke_security_group_rule(&id, egress)).await;

@@ -177,3 +177,39 @@ pub fn reimport(ws: &Workspace, addr: &str, id: &str) {
         "import",
     );
 }
+
+/// Writes `main.tf`: the provider block for `sim`, then `body`.
+pub fn write(ws: &Workspace, sim: &Sim, body: &str) {
+    let main = format!(
+        "{}{body}",
+        provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+    );
+    ws.write("main.tf", &main).unwrap();
+}
+
+/// Terraform wraps diagnostics: the text with every run of whitespace as one space.
+pub fn flat(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `terraform apply`, which must succeed.
+pub fn apply(ws: &Workspace, what: &str) -> CommandOutput {
+    let out = ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, what);
+    out
+}
+
+/// `plan -detailed-exitcode`, which must find changes; returns its output.
+pub fn plan_changes(ws: &Workspace, what: &str) -> String {
+    let out = ws
+        .run(&["plan", "-no-color", "-detailed-exitcode"])
+        .unwrap();
+    expect(&out, 2, what);
+    out.stdout
+}
+
+/// `terraform destroy`, which must succeed.
+pub fn destroy(ws: &Workspace) {
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+}
