@@ -1389,6 +1389,41 @@ mod tests {
         assert!(!d.has_errors(), "{d:?}");
     }
 
+    /// A VM deployed in a project reads its project back in the user's spelling, and
+    /// `terraform import <project>/<id>` yields the same state.
+    #[tokio::test]
+    async fn a_project_vm_reads_back_and_imports() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        c.api
+            .create_project("mesos", "Mesos", &Params::new())
+            .await
+            .unwrap();
+        let r = Typed(Instance::new(Handle::default()));
+        let mut d = Diagnostics::default();
+        let state = r
+            .create(c, &planned("p-0", &[("project", "mesos".into())]), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(state.get_str("project"), Some("mesos"));
+        let id = state.get_str("id").unwrap().to_string();
+        let vm = env
+            .sim
+            .world()
+            .virtual_machines
+            .into_iter()
+            .find(|v| v.id == id);
+        assert!(vm.unwrap().projectid.is_some(), "deployed in the project");
+        assert_eq!(r.read(c, &state, &mut d).await, state, "no drift");
+
+        let imported = r.import(c, &format!("mesos/{id}"), &mut d).await.remove(0);
+        let read = r.read(c, &imported, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        for a in ["project", "name", "zone", "root_disk_size", "ip_address"] {
+            assert_eq!(read.get(a), state.get(a), "{a}");
+        }
+    }
+
     /// A flaky proxy garbles answers (truncated JSON, HTML with status 200) and the client
     /// gets no retries, so garbage outlasts them: whatever was deployed is either the
     /// result or recorded (tainted) in state, never left behind. (The seed picks which
