@@ -34,6 +34,18 @@ fn owned(v: &mut Map<String, Value>, projectid: Option<&String>) {
     put_opt(v, "projectid", projectid);
 }
 
+/// The owner fields of network or IP `id`, with `project`/`projectid` when a project owns
+/// it (CloudStack's ControlledEntityResponse).
+fn project_owned(w: &World, v: &mut Map<String, Value>, id: &str) {
+    owner(v);
+    if let Some(pid) = w.owner(id) {
+        v.insert("projectid".into(), json!(pid));
+        if let Some(p) = w.projects.iter().find(|p| p.id == pid) {
+            v.insert("project".into(), json!(p.name));
+        }
+    }
+}
+
 fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -198,7 +210,7 @@ pub fn network(w: &World, n: &Network) -> Value {
         "canusefordeploy": true, "ispersistent": false, "displaynetwork": true,
         "service": services, "tags": tags_json(w, &n.id),
     }));
-    owner(&mut v);
+    project_owned(w, &mut v, &n.id);
     if let Some(vpc) = &n.vpcid {
         v.insert("vpcid".into(), json!(vpc));
     }
@@ -318,7 +330,7 @@ pub fn public_ip(w: &World, ip: &PublicIp) -> Value {
         "physicalnetworkid": "4b5f8e2a-0000-4000-8000-0000000000aa",
         "tags": tags_json(w, &ip.id),
     }));
-    owner(&mut v);
+    project_owned(w, &mut v, &ip.id);
     if let Some(n) = &ip.associatednetworkid {
         v.insert("associatednetworkid".into(), json!(n));
         if let Some(net) = w.network(n) {

@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 mod vpc;
@@ -607,6 +608,9 @@ pub struct World {
     /// Ids of removed objects: CloudStack keeps removed rows, so an id that once existed
     /// filters a list to nothing, while an id that never existed is a 431.
     pub retired_ids: Vec<String>,
+    /// The owning project of networks and public IPs created in one (object id →
+    /// project id); their rules belong to it too. Absent: the account's own.
+    pub project_of: BTreeMap<String, String>,
     /// Next VM number.
     pub next_vm_number: u64,
     /// Next public IP offset inside the range.
@@ -684,6 +688,10 @@ impl World {
     /// Network by id.
     pub fn network(&self, id: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.id == id)
+    }
+    /// The project owning network or public IP `id` (`None`: the account's own).
+    pub fn owner(&self, id: &str) -> Option<&str> {
+        self.project_of.get(id).map(String::as_str)
     }
     /// Public IP by id.
     pub fn public_ip(&self, id: &str) -> Option<&PublicIp> {

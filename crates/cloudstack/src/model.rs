@@ -141,7 +141,7 @@ model! {
     Network {
         strings: [name, displaytext, zoneid, zonename, networkofferingid, networkofferingname,
                   state, cidr, gateway, netmask, r#type, traffictype, vpcid, aclid, account,
-                  domainid, broadcasturi, networkdomain],
+                  domainid, broadcasturi, networkdomain, project, projectid],
         ints: [],
         bools: [isdefault, issystem, restartrequired, specifyipranges],
         extra: {

@@ -572,53 +572,52 @@ where
     found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
 }
 
-/// How long one listing serves the reads of a refresh (Terraform reads every
-/// resource at the start of a plan, in parallel).
-pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
-
-/// A listing of every object of one kind, so a refresh of N objects costs
-/// one paged list call instead of N. Taken only from the second read within
-/// [`SNAPSHOT_TTL`] (a lone read stays a single lookup by id); dropped
-/// whenever this process changes such an object.
-#[derive(Debug)]
-pub struct Snapshot<T> {
-    /// When the listing was taken.
-    pub taken: Option<std::time::Instant>,
-    /// The objects by id.
-    pub items: std::collections::HashMap<String, T>,
-    /// When the last read arrived (decides whether a listing pays off).
-    pub last_read: Option<std::time::Instant>,
-}
-
-impl<T> Default for Snapshot<T> {
-    fn default() -> Self {
-        Snapshot {
-            taken: None,
-            items: Default::default(),
-            last_read: None,
+/// The object `id` of a `list*` command (`key`: the answer's list name), in
+/// the account or any project: CloudStack finds a project's object by id
+/// without `projectid` for an admin, and with `projectid=-1` for a project
+/// member (which, alone, would hide the account's own objects). `None` when
+/// gone; a 431 for an unknown id is gone too.
+pub async fn find_by_id<T>(
+    c: &Client,
+    command: &str,
+    key: &str,
+    id: &str,
+) -> Result<Option<T>, OpError>
+where
+    T: serde::de::DeserializeOwned + HasId,
+{
+    let mut p = Params::new().with("id", id).with("listall", "true");
+    for attempt in 0..2 {
+        if attempt == 1 {
+            p.set("projectid", "-1");
+        }
+        match bounded(c, c.timeout, c.api.list_all::<T>(command, key, &p)).await {
+            Ok(v) => {
+                if let Some(x) = v.into_iter().find(|x| x.id() == id) {
+                    return Ok(Some(x));
+                }
+            }
+            Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(None)
 }
 
-impl<T> Snapshot<T> {
-    /// Whether the listing is recent enough to answer a read.
-    pub fn fresh(&self) -> bool {
-        self.taken.is_some_and(|t| t.elapsed() < SNAPSHOT_TTL)
-    }
-    /// Forgets the listing (after a change made by this process).
-    pub fn clear(&mut self) {
-        self.taken = None;
-        self.items.clear();
-    }
-    /// Records a read; true when another read came shortly before, so a
-    /// listing is worth taking.
-    pub fn busy(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let busy = self.last_read.is_some_and(|t| now - t < SNAPSHOT_TTL);
-        self.last_read = Some(now);
-        busy
-    }
+/// A CloudStack object with an id (what [`find_by_id`] matches on).
+pub trait HasId {
+    /// The object's id.
+    fn id(&self) -> &str;
 }
+
+macro_rules! has_id {
+    ($($t:ty),*) => {$(impl HasId for $t { fn id(&self) -> &str { &self.id } })*};
+}
+has_id!(
+    cloudstack::model::PublicIpAddress,
+    cloudstack::model::LoadBalancerRule,
+    cloudstack::model::NetworkAclList
+);
 
 /// Splits an import id `project/id` (the Go provider's syntax) into its parts.
 pub fn split_import_id(id: &str) -> (Option<&str>, &str) {
@@ -775,6 +774,8 @@ pub(crate) mod testenv {
     /// Seeded objects of the simulator.
     pub(crate) const ZONE_ID: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
     pub(crate) const NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
+    pub(crate) const SMALL_OFFERING_ID: &str = "03f15d3e-57cd-41de-afb0-8714c3a3f05a";
+    pub(crate) const TEMPLATE_ID: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5";
 
     pub(crate) struct Env {
         pub(crate) client: Client,
@@ -830,6 +831,34 @@ pub(crate) mod testenv {
         assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
         assert!(state.is_fully_known(), "{state:?}");
         assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
+    }
+
+    /// [`start`], plus a VM in the seeded network and a public IP of that
+    /// network (what rule resources hang on): `(env, vm id, ip id)`.
+    pub(crate) async fn with_vm_and_ip(opts: Options) -> (Env, String, String) {
+        let env = start(opts).await;
+        let api = &env.client.api;
+        let vm = api
+            .deploy_virtual_machine(&cloudstack::api::DeployVirtualMachine {
+                zone_id: ZONE_ID.into(),
+                service_offering_id: SMALL_OFFERING_ID.into(),
+                template_id: TEMPLATE_ID.into(),
+                name: Some("rules-vm".into()),
+                network_ids: vec![NETWORK_ID.into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ip = api
+            .associate_ip_address(&cloudstack::Params::new().with("networkid", NETWORK_ID))
+            .await
+            .unwrap();
+        (env, vm.id, ip.id)
+    }
+
+    /// Calls of `command` the simulator answered so far.
+    pub(crate) fn calls(sim: &Simulator, command: &str) -> u64 {
+        sim.stats()["requests"][command].as_u64().unwrap_or(0)
     }
 
     /// Mutating requests the simulator answered so far.

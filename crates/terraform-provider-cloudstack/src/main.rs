@@ -6,6 +6,7 @@ mod common;
 mod data_sources;
 mod kit;
 mod provider;
+mod refresh;
 mod resources;
 mod rule_set;
 

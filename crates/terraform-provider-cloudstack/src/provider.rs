@@ -55,9 +55,8 @@ pub struct Client {
     by_timeout: Arc<Mutex<HashMap<u64, cloudstack::Client>>>,
     /// Name → object resolutions done in this process (plan, then apply).
     pub(crate) resolved: Arc<Mutex<HashMap<String, serde_json::Value>>>,
-    /// One listing of all VMs shared by the reads of a refresh.
-    pub(crate) vm_snapshot:
-        Arc<tokio::sync::Mutex<crate::common::Snapshot<cloudstack::model::VirtualMachine>>>,
+    /// Listings shared by the reads of a refresh (VMs, rules of an IP, ...).
+    pub(crate) refresh: Arc<crate::refresh::RefreshCache>,
 }
 
 impl fmt::Debug for Client {
@@ -79,7 +78,7 @@ impl Client {
             stop,
             by_timeout: Arc::default(),
             resolved: Arc::default(),
-            vm_snapshot: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 

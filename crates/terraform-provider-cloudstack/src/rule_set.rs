@@ -1,14 +1,24 @@
 //! What the rule-set resources share (`cloudstack_firewall`,
 //! `cloudstack_egress_firewall`, `cloudstack_port_forward`,
-//! `cloudstack_network_acl_rule`): bounded concurrent rule jobs and the
-//! checks of port ranges and CIDRs their `rule` blocks hold.
+//! `cloudstack_network_acl_rule`): bounded concurrent rule jobs, the
+//! checks of port numbers, protocols and CIDRs their blocks hold, and
+//! whether the IP or network a rule set hangs on still exists.
 
 use std::{
     future::Future,
     net::{Ipv4Addr, Ipv6Addr},
 };
 
+use cloudstack::Params;
 use futures::StreamExt;
+use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics, Value};
+
+use cloudstack::resolve::is_uuid;
+
+use crate::{
+    common::{bounded, keep_spelling, project_id},
+    provider::Client,
+};
 
 /// Upper bound of rule jobs in flight for one resource: enough to hide job
 /// latency, small enough not to flood an API with rate limits.
@@ -66,6 +76,210 @@ pub(crate) fn is_cidr(s: &str) -> bool {
         len <= 32
     } else {
         addr.parse::<Ipv6Addr>().is_ok() && len <= 128
+    }
+}
+
+/// A port number attribute (`private_port`, ...) checked to be 1..=65535;
+/// `None` when unset or unknown.
+pub(crate) fn check_port_number(
+    v: Option<i64>,
+    what: &str,
+    block: &str,
+    diags: &mut Diagnostics,
+) -> Option<u16> {
+    let n = v?;
+    match u16::try_from(n).ok().filter(|p| *p > 0) {
+        Some(p) => Some(p),
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what}: {n} is out of range"),
+                    format!("{what} must be a port number from 1 to 65535."),
+                )
+                .at(AttributePath::attr(block)),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `protocol` (when known) against the allowed lower-case values.
+pub(crate) fn check_protocol(
+    protocol: Option<&str>,
+    allowed: &[&str],
+    block: &str,
+    diags: &mut Diagnostics,
+) {
+    if let Some(p) = protocol {
+        if !allowed.contains(&p) {
+            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.protocol: {p:?} is not a valid protocol"),
+                    format!("Valid options are {} (lower case).", list.join(", ")),
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// Checks each entry of a CIDR set attribute.
+pub(crate) fn check_cidrs(cidrs: &[String], what: &str, block: &str, diags: &mut Diagnostics) {
+    for c in cidrs {
+        if !is_cidr(c) {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {block}.{what} entry {c:?}: not a CIDR"),
+                    "Write an address range in CIDR notation, e.g. \"0.0.0.0/0\" or \"10.0.0.0/8\" \
+                     (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
+                )
+                .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// Strings as a sorted set without duplicates (order-free comparison).
+pub(crate) fn sorted(items: &[String]) -> Vec<String> {
+    let mut out = items.to_vec();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// CloudStack's comma-separated `cidrlist` as a sorted list.
+pub(crate) fn split_list(s: Option<&str>) -> Vec<String> {
+    let items: Vec<String> = s
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    sorted(&items)
+}
+
+/// The project that owns a rule set's IP address or network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// The project's id (what list calls take as `projectid`).
+    pub(crate) id: String,
+    /// Its name, when CloudStack said it.
+    pub(crate) name: Option<String>,
+}
+
+/// The `project` to keep in state: the user's spelling, else the owner's
+/// name (or id), else none.
+pub(crate) fn project_value(prior: &Field<String>, owner: Option<&Owner>) -> Field<String> {
+    match (prior.non_empty(), owner) {
+        (Some(p), Some(o)) => match keep_spelling(Some(p), o.name.as_deref(), &o.id) {
+            Value::String(s) => Field::Known(s),
+            _ => Field::Known(p.to_string()),
+        },
+        (Some(p), None) => Field::Known(p.to_string()),
+        (None, Some(o)) => Field::Known(o.name.clone().unwrap_or_else(|| o.id.clone())),
+        (None, None) => Field::Null,
+    }
+}
+
+/// What a rule set hangs on: its ID is the scope's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A public IP address (`ipaddressid`).
+    IpAddress,
+    /// A guest network (`networkid`).
+    Network,
+}
+
+impl Scope {
+    /// The list parameter naming the scope, e.g. `ipaddressid`.
+    pub(crate) fn param(self) -> &'static str {
+        match self {
+            Scope::IpAddress => "ipaddressid",
+            Scope::Network => "networkid",
+        }
+    }
+
+    /// The project owning the IP address or network `id`: the `project`
+    /// attribute's (name or id) when set, else the one CloudStack lists the
+    /// object under (the Go provider inherits it the same way), else none.
+    /// Rules of a project's IP are listed only with its `projectid`. One
+    /// listing of every project's objects serves the reads of a refresh.
+    /// `Err(())` after pushing an error.
+    pub(crate) async fn owner(
+        self,
+        c: &Client,
+        id: &str,
+        project: Option<&str>,
+        diags: &mut Diagnostics,
+    ) -> Result<Option<Owner>, ()> {
+        if let Some(p) = project.filter(|p| !p.is_empty()) {
+            return Ok(project_id(c, Some(p), diags).await?.map(|id| Owner {
+                id,
+                name: Some(p.to_string()).filter(|p| !is_uuid(p)),
+            }));
+        }
+        let all = Params::new()
+            .with("projectid", "-1")
+            .with("listall", "true");
+        let found = match self {
+            Scope::IpAddress => c
+                .refresh
+                .listing("projectid=-1", || {
+                    bounded(c, c.timeout, c.api.list_public_ip_addresses(&all))
+                })
+                .await
+                .map(|l| {
+                    l.iter()
+                        .find(|x| x.id == id)
+                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                }),
+            Scope::Network => c
+                .refresh
+                .listing("projectid=-1", || {
+                    bounded(c, c.timeout, c.api.list_networks(&all))
+                })
+                .await
+                .map(|l| {
+                    l.iter()
+                        .find(|x| x.id == id)
+                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                }),
+        };
+        match found {
+            Ok(Some((Some(id), name))) => Ok(Some(Owner { id, name })),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                diags.push(e.diagnostic(
+                    "looking up the project of the rules' scope",
+                    None,
+                    "read",
+                ));
+                Err(())
+            }
+        }
+    }
+
+    /// Whether the IP address or network `id` still exists (asked only when
+    /// a managed rule set found no rules: then nothing else tells). Errors
+    /// other than "not found" count as existing, so a flaky call never drops
+    /// state. `project` is the owning project's id, as lists need it.
+    pub(crate) async fn exists(self, c: &Client, id: &str, project: Option<&str>) -> bool {
+        let mut p = Params::new().with("id", id).with("listall", "true");
+        p.set_opt("projectid", project);
+        let found = match self {
+            Scope::IpAddress => bounded(c, c.timeout, c.api.list_public_ip_addresses(&p))
+                .await
+                .map(|l| !l.is_empty()),
+            Scope::Network => bounded(c, c.timeout, c.api.list_networks(&p))
+                .await
+                .map(|l| !l.is_empty()),
+        };
+        match found {
+            Ok(f) => f,
+            Err(e) => !e.is_not_found(),
+        }
     }
 }
 

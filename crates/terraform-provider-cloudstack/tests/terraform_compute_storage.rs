@@ -556,13 +556,17 @@ fn projects(ws: &Workspace, sim: &Sim) {
     let project = w.projects[0].clone();
     let group = w.affinity_groups[0].clone();
     assert_eq!(group.projectid.as_deref(), Some(project.id.as_str()));
-    // objects of a project are listed only with its id
+    // objects of a project are listed only with its id (a list by id finds it anyway, as
+    // CloudStack's ListProjectResourcesCriteria says)
     let (gid, pid) = (group.id.clone(), project.id.clone());
     let (plain, scoped) = sim
         .api(|c| async move {
             let plain = c
-                .list_affinity_groups(&cloudstack::Params::new().with("id", &gid))
-                .await?;
+                .list_affinity_groups(&cloudstack::Params::new().with("listall", "true"))
+                .await?
+                .into_iter()
+                .filter(|g| g.id == gid)
+                .collect::<Vec<_>>();
             let scoped = c
                 .list_affinity_groups(
                     &cloudstack::Params::new()

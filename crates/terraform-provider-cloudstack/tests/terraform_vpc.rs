@@ -438,7 +438,9 @@ fn tier_acls_and_rules(run: &Run<'_>) {
     assert_eq!(tier_acl(run), acl.as_str());
     run.plan_clean("plan after repairing the tier's ACL");
 
-    // imports: the list by id, the rules by list id
+    // imports: the tier (its acl_id read back, so the plan is empty), the list by
+    // id, the rules by list id
+    run.reimport("cloudstack_network.tier", &tier);
     run.reimport("cloudstack_network_acl.acl", &acl);
     run.reimport("cloudstack_network_acl_rule.rules", &acl);
 

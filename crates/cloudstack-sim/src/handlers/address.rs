@@ -29,6 +29,10 @@ pub fn allocate(
             continue;
         }
         let id = new_id();
+        // an address of a project's network is the project's
+        if let Some(project) = networkid.and_then(|n| ctx.world.owner(n)) {
+            ctx.world.project_of.insert(id.clone(), project.to_string());
+        }
         ctx.world.public_ips.push(PublicIp {
             id: id.clone(),
             ipaddress: ip,
@@ -73,8 +77,13 @@ pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         _ => network.zoneid.clone(),
     };
+    let project =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
+    if let Some(project) = project {
+        ctx.world.project_of.insert(id.clone(), project);
+    }
     Ok(ctx.async_answer(
         ASSOCIATE_CMD,
         "IpAddress",
@@ -136,6 +145,7 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .is_none_or(|v| i.vpcid.as_deref() == Some(v))
         })
         .filter(|i| sourcenat.map(|s| s == i.issourcenat).unwrap_or(true))
+        .filter(|i| super::project::visible(p, w.owner(&i.id)))
         .map(|i| render::public_ip(w, i))
         .collect();
     list_answer(p, "publicipaddress", items)

@@ -12,7 +12,8 @@ use std::net::Ipv4Addr;
 const UPDATE_CMD: &str = "org.apache.cloudstack.api.command.user.network.UpdateNetworkCmd";
 const DELETE_CMD: &str = "org.apache.cloudstack.api.command.user.network.DeleteNetworkCmd";
 
-/// listNetworks (id, zoneid, type, vpcid, keyword, canusefordeploy; projectid/listall accepted).
+/// listNetworks (id, zoneid, type, vpcid, keyword, canusefordeploy; a project's networks
+/// only with its projectid, see [`super::project::visible`]).
 pub fn list_networks(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let id = check_id_filter_in(ctx.world, p, "id")?;
     let zoneid = check_id_filter_in(ctx.world, p, "zoneid")?;
@@ -35,6 +36,7 @@ pub fn list_networks(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .unwrap_or(true)
         })
         .filter(|n| keyword_matches(p, &[&n.name, &n.displaytext]))
+        .filter(|n| super::project::visible(p, w.owner(&n.id)))
         .map(|n| render::network(w, n))
         .collect();
     list_answer(p, "network", items)
@@ -87,6 +89,8 @@ pub fn create_network(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> 
         }
     };
     let tier_acl = super::vpc::check_tier(ctx.world, p, offering.forvpc, &cidr)?;
+    let project =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     if offering.specifyipranges && (p.opt("startip").is_none() || p.opt("gateway").is_none()) {
         return Err(ApiError::param(
             "startip, gateway and netmask are required by this network offering (specifyipranges)",
@@ -112,6 +116,9 @@ pub fn create_network(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> 
         vpcid: p.opt("vpcid").map(str::to_string),
         next_host: 10,
     };
+    if let Some(project) = project {
+        ctx.world.project_of.insert(id.clone(), project);
+    }
     // a VPC tier uses its VPC's source NAT
     let isolated = offering.guestiptype.eq_ignore_ascii_case("Isolated");
     if isolated && offering.has_source_nat() && tier_acl.is_none() {

@@ -31,11 +31,13 @@ pub struct Project {
 
 /// Whether an object owned by `owner` (a project id, or `None` for the account) is listed
 /// for the request's `projectid`: the account's objects without one, a project's with its
-/// id, every project's with `-1`.
+/// id, every project's with `-1` (CloudStack's `ListProjectResourcesCriteria`:
+/// `SkipProjectResources` without `projectid`, `ListProjectResourcesOnly` with `-1`). A
+/// list by `id` without `projectid` sets no criteria, so it finds a project's object too.
 pub fn visible(p: &Params, owner: Option<&str>) -> bool {
     match (p.opt("projectid"), owner) {
         (None, None) => true,
-        (None, Some(_)) => false,
+        (None, Some(_)) => p.opt("id").is_some(),
         (Some("-1"), o) => o.is_some(),
         (Some(want), o) => o == Some(want),
     }

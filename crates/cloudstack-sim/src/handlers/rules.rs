@@ -202,7 +202,8 @@ pub fn delete_port_forwarding_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Valu
     delete_rule(ctx, p, exists, PF_DELETE, "portforwardingrule")
 }
 
-/// listPortForwardingRules (id, ipaddressid, networkid).
+/// listPortForwardingRules (id, ipaddressid, networkid; a project IP's rules only with its
+/// projectid, see [`super::project::visible`]).
 pub fn list_port_forwarding_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let id = check_id_filter_in(ctx.world, p, "id")?;
     let ipid = check_id_filter_in(ctx.world, p, "ipaddressid")?;
@@ -214,6 +215,7 @@ pub fn list_port_forwarding_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value
         .filter(|r| id.as_deref().map(|x| x == r.id).unwrap_or(true))
         .filter(|r| ipid.as_deref().map(|x| x == r.ipaddressid).unwrap_or(true))
         .filter(|r| netid.as_deref().map(|x| x == r.networkid).unwrap_or(true))
+        .filter(|r| super::project::visible(p, w.owner(&r.ipaddressid)))
         .map(|r| render::port_forwarding_rule(w, r))
         .collect();
     list_answer(p, "portforwardingrule", items)
@@ -315,7 +317,8 @@ pub fn delete_firewall_rule(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiE
     delete_rule(ctx, p, exists, FW_DELETE, "firewallrule")
 }
 
-/// listFirewallRules (id, ipaddressid, networkid).
+/// listFirewallRules (id, ipaddressid, networkid; a project IP's rules only with its
+/// projectid).
 pub fn list_firewall_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let id = check_id_filter_in(ctx.world, p, "id")?;
     let ipid = check_id_filter_in(ctx.world, p, "ipaddressid")?;
@@ -336,6 +339,7 @@ pub fn list_firewall_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiEr
                 })
                 .unwrap_or(true)
         })
+        .filter(|r| super::project::visible(p, w.owner(&r.ipaddressid)))
         .map(|r| render::firewall_rule(w, r))
         .collect();
     list_answer(p, "firewallrule", items)
@@ -397,6 +401,7 @@ pub fn list_egress_rules(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiErro
         .iter()
         .filter(|r| id.as_deref().map(|x| x == r.id).unwrap_or(true))
         .filter(|r| netid.as_deref().map(|x| x == r.networkid).unwrap_or(true))
+        .filter(|r| super::project::visible(p, w.owner(&r.networkid)))
         .map(|r| render::egress_rule(w, r))
         .collect();
     list_answer(p, "firewallrule", items)

@@ -171,3 +171,89 @@ async fn a_vm_shows_its_project_groups_boot_mode_and_protection() {
     );
     assert!(plain.get("projectid").is_none(), "{plain}");
 }
+
+#[tokio::test]
+async fn a_projects_networks_ips_and_rules_are_listed_only_with_its_id() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let net = t
+        .ok(
+            "createNetwork",
+            &[
+                ("name", "p-net"),
+                ("zoneid", crate::support::ZONE),
+                (
+                    "networkofferingid",
+                    cloudstack_sim::seed::ISOLATED_OFFERING_ID,
+                ),
+                ("projectid", &project),
+            ],
+        )
+        .await;
+    let net = net["network"].clone();
+    assert_eq!(net["projectid"], project.as_str());
+    assert_eq!(net["project"], "mesos");
+    let net_id = net["id"].as_str().unwrap().to_string();
+    // an address of the project's network is the project's
+    let ip = t
+        .run_async("associateIpAddress", &[("networkid", &net_id)])
+        .await;
+    let ip_id = ip["ipaddress"]["id"].as_str().unwrap().to_string();
+    assert_eq!(ip["ipaddress"]["projectid"], project.as_str());
+    t.run_async(
+        "createFirewallRule",
+        &[
+            ("ipaddressid", &ip_id),
+            ("protocol", "tcp"),
+            ("startport", "22"),
+            ("endport", "22"),
+        ],
+    )
+    .await;
+    t.run_async(
+        "createEgressFirewallRule",
+        &[("networkid", &net_id), ("protocol", "all")],
+    )
+    .await;
+
+    let count = |v: &serde_json::Value| v["count"].as_u64().unwrap_or(0);
+    for (command, scope) in [
+        ("listNetworks", ("id", net_id.as_str())),
+        ("listPublicIpAddresses", ("id", ip_id.as_str())),
+        ("listFirewallRules", ("ipaddressid", ip_id.as_str())),
+        ("listEgressFirewallRules", ("networkid", net_id.as_str())),
+    ] {
+        // SkipProjectResources: hidden without projectid, even with listall (a list by id
+        // sets no criteria)
+        let hidden = t.ok(command, &[scope, ("listall", "true")]).await;
+        let expect_hidden = if scope.0 == "id" { 1 } else { 0 };
+        assert_eq!(count(&hidden), expect_hidden, "{command}: {hidden}");
+        let theirs = t.ok(command, &[scope, ("projectid", &project)]).await;
+        assert_eq!(count(&theirs), 1, "{command}: {theirs}");
+        let every = t
+            .ok(command, &[scope, ("projectid", "-1"), ("listall", "true")])
+            .await;
+        assert_eq!(count(&every), 1, "{command}: {every}");
+    }
+    // the account's own objects are not every project's
+    let own = t
+        .ok(
+            "listNetworks",
+            &[("id", crate::support::NETWORK), ("projectid", "-1")],
+        )
+        .await;
+    assert_eq!(count(&own), 0, "{own}");
+    // a list without id leaves the project's network out
+    let all = t.ok("listNetworks", &[("listall", "true")]).await;
+    assert!(
+        all["network"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["id"] != net_id.as_str()),
+        "{all}"
+    );
+}

@@ -1,14 +1,18 @@
-//! `cloudstack_firewall` (ingress rules on a public IP) and the machinery it
-//! shares with `cloudstack_egress_firewall` and `cloudstack_port_forward`:
-//! input checks, bounded concurrent rule jobs, and the "rule set" logic that
-//! maps a Terraform set of `rule` blocks onto individual CloudStack rules.
+//! `cloudstack_firewall` (ingress rules on a public IP) and
+//! `cloudstack_egress_firewall` (egress rules of a guest network): one rule
+//! set logic for both, which differ in scope, commands and protocols only.
 //!
-//! Schema and ID as in apache/cloudstack-terraform-provider (ID =
-//! `ip_address_id`; `rule` {cidr_list, protocol, icmp_type, icmp_code, ports,
-//! uuids}; `managed`; `parallelism`), plus import by IP address ID (the Go
-//! provider has none). Every `ports` entry (and an icmp or `all` rule as a
-//! whole) is one CloudStack rule; `uuids` maps the entry (`"80"`, `"80-90"`,
-//! `"icmp"`, `"all"`) to its rule ID.
+//! Schemas and IDs as in apache/cloudstack-terraform-provider (ID =
+//! `ip_address_id` or `network_id`; `rule` {cidr_list, protocol, icmp_type,
+//! icmp_code, ports, uuids} plus `dest_cidr_list` for egress; `managed`;
+//! `parallelism`; `project`), plus import by IP address or network ID. Every
+//! `ports` entry (and an icmp or `all` rule as a whole) is one CloudStack
+//! rule; `uuids` maps the entry (`"80"`, `"80-90"`, `"icmp"`, `"all"`) to its
+//! rule ID.
+//!
+//! Rules of an IP or network in a project are listed with its `projectid`
+//! (from `project`, else inherited from the IP or network as the Go provider
+//! does): CloudStack hides a project's rules from lists without it.
 //!
 //! Partial failures leave the state holding exactly the rules that exist.
 //! On update Terraform keeps that state, so the next apply creates only the
@@ -18,237 +22,34 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    future::Future,
-    sync::{Arc, LazyLock, Mutex},
-    time::{Duration, Instant},
+    marker::PhantomData,
+    sync::Arc,
 };
 
-use tokio::sync::OnceCell;
-
-use crate::{
-    provider::Client,
-    rule_set::{in_parallel, is_cidr, parse_port_range, MAX_IN_FLIGHT},
-};
 use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
     AcceptedLog, Params,
 };
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
+    NestedBlock, PlanRequest, Schema, Type, Value,
 };
 
-// ----- shared by the three rule resources --------------------------------------------------
+use crate::{
+    common::{bounded, split_import_id, OpError},
+    kit::{Ctx, TypedResource},
+    provider::Client,
+    rule_set::{
+        check_cidrs, check_protocol, in_parallel, parse_port_range, project_value, sorted,
+        split_list, Owner, Scope, MAX_IN_FLIGHT,
+    },
+};
 
-/// A port number attribute (`private_port`, ...) checked to be 1..=65535.
-pub(crate) fn check_port_number(
-    v: &Value,
-    what: &str,
-    block: &str,
-    diags: &mut Diagnostics,
-) -> Option<u16> {
-    if v.is_null() || v.is_unknown() {
-        return None;
-    }
-    match v
-        .as_i64()
-        .and_then(|n| u16::try_from(n).ok())
-        .filter(|n| *n > 0)
-    {
-        Some(p) => Some(p),
-        None => {
-            let shown = match v.as_f64() {
-                Some(f) => f.to_string(),
-                None => format!("{v:?}"),
-            };
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.{what}: {shown} is out of range"),
-                    format!("{what} must be a port number from 1 to 65535."),
-                )
-                .at(AttributePath::attr(block)),
-            );
-            None
-        }
-    }
-}
+/// The block every diagnostic about a rule points at.
+const RULE: &str = "rule";
 
-/// Checks `protocol` against the allowed lower-case values.
-pub(crate) fn check_protocol(v: &Value, allowed: &[&str], block: &str, diags: &mut Diagnostics) {
-    if let Some(p) = v.as_str() {
-        if !allowed.contains(&p) {
-            let list: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.protocol: {p:?} is not a valid protocol"),
-                    format!("Valid options are {} (lower case).", list.join(", ")),
-                )
-                .at(AttributePath::attr(block)),
-            );
-        }
-    }
-}
-
-/// Checks each known entry of a CIDR set attribute.
-pub(crate) fn check_cidrs(v: &Value, what: &str, block: &str, diags: &mut Diagnostics) {
-    for c in v.as_slice().unwrap_or(&[]).iter().filter_map(Value::as_str) {
-        if !is_cidr(c) {
-            diags.push(
-                Diagnostic::error(
-                    format!("Invalid {block}.{what} entry {c:?}: not a CIDR"),
-                    "Write an address range in CIDR notation, e.g. \"0.0.0.0/0\" or \"10.0.0.0/8\" \
-                     (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
-                )
-                .at(AttributePath::attr(block)),
-            );
-        }
-    }
-}
-
-/// One line for a CloudStack error in a diagnostic.
-pub(crate) fn api_error_detail(e: &cloudstack::Error) -> String {
-    if e.is_auth() {
-        format!("{e}. Check api_key and secret_key of the provider block.")
-    } else {
-        e.to_string()
-    }
-}
-
-/// Why one rule job did not finish.
-#[derive(Debug)]
-pub(crate) enum JobError {
-    /// CloudStack (or the network) said no.
-    Api(cloudstack::Error),
-    /// Terraform asked us to stop (Ctrl-C) while it ran.
-    Stopped,
-}
-
-impl JobError {
-    /// The diagnostic detail.
-    pub(crate) fn detail(&self) -> String {
-        match self {
-            JobError::Api(e) => api_error_detail(e),
-            JobError::Stopped => "Interrupted (Terraform asked the provider to stop). CloudStack \
-                                  may still finish the job; the next apply adopts such a rule \
-                                  instead of duplicating it"
-                .to_string(),
-        }
-    }
-}
-
-/// Runs one rule job unless Terraform asks to stop first (the job may
-/// still complete in CloudStack; creates recover it by lookup next time).
-pub(crate) async fn unless_stopped<T>(
-    stop: &CancellationToken,
-    job: impl Future<Output = Result<T, cloudstack::Error>>,
-) -> Result<T, JobError> {
-    tokio::select! {
-        biased;
-        _ = stop.cancelled() => Err(JobError::Stopped),
-        r = job => r.map_err(JobError::Api),
-    }
-}
-
-/// How long one listing of a scope's rules answers the reads of a refresh.
-/// Terraform reads every resource at the start of a plan, in parallel, and
-/// many rule resources share one IP (the mesostack module has 2 per node):
-/// one `list*Rules` call then serves them all. Terraform starts the provider
-/// afresh for each walk (plan, apply), and this process's own changes drop
-/// the listings, so a listing never outlives the refresh it was taken for.
-const LIST_TTL: Duration = Duration::from_secs(5);
-
-/// When a listing was started, and the listing once fetched.
-type Listing<T> = (Instant, Arc<OnceCell<Arc<Vec<T>>>>);
-
-/// Single-flight, short-lived listings keyed by endpoint, account and scope.
-pub(crate) struct SharedLists<T> {
-    inner: Mutex<HashMap<String, Listing<T>>>,
-}
-
-impl<T> SharedLists<T> {
-    pub(crate) fn new() -> Self {
-        SharedLists {
-            inner: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The listing for `scope`, fetched by the first caller; concurrent
-    /// callers wait for that one call.
-    pub(crate) async fn get<F, Fut>(
-        &self,
-        client: &cloudstack::Client,
-        scope: &str,
-        fetch: F,
-    ) -> Result<Arc<Vec<T>>, cloudstack::Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<T>, cloudstack::Error>>,
-    {
-        let cfg = client.config();
-        let key = format!("{}\n{}\n{scope}", cfg.api_url, cfg.api_key);
-        let cell = {
-            let mut map = match self.inner.lock() {
-                Ok(m) => m,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            map.retain(|_, (taken, _)| taken.elapsed() < LIST_TTL);
-            map.entry(key)
-                .or_insert_with(|| (Instant::now(), Arc::new(OnceCell::new())))
-                .1
-                .clone()
-        };
-        cell.get_or_try_init(|| async { fetch().await.map(Arc::new) })
-            .await
-            .cloned()
-    }
-
-    /// Drops every listing (this process changed rules).
-    pub(crate) fn clear(&self) {
-        match self.inner.lock() {
-            Ok(mut m) => m.clear(),
-            Err(poisoned) => poisoned.into_inner().clear(),
-        }
-    }
-}
-
-/// Listings of firewall and egress rules.
-static RULE_LISTS: LazyLock<SharedLists<ApiRule>> = LazyLock::new(SharedLists::new);
-
-/// A known string list/set as sorted strings (order-free comparison).
-fn sorted_strings(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_slice()
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|x| x.as_str().map(str::to_string))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// CloudStack's comma-separated `cidrlist` as a list.
-fn split_list(s: Option<&str>) -> Vec<String> {
-    let mut out: Vec<String> = s
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn string_set(items: &[String]) -> Value {
-    Value::Set(items.iter().map(Value::from).collect())
-}
-
-// ----- ingress / egress rule sets ------------------------------------------------------------
-
-/// Which of the two firewall resources: they differ in scope (public IP or
-/// network), API commands and allowed protocols only.
+/// Which of the two firewall resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// `cloudstack_firewall`.
@@ -264,7 +65,7 @@ impl Kind {
             Kind::Egress => "cloudstack_egress_firewall",
         }
     }
-    /// The attribute the resource ID equals.
+    /// The attribute the resource ID equals (schema and diagnostics).
     fn scope_attr(self) -> &'static str {
         match self {
             Kind::Ingress => "ip_address_id",
@@ -278,10 +79,10 @@ impl Kind {
             Kind::Egress => "createEgressFirewallRule",
         }
     }
-    fn scope_param(self) -> &'static str {
+    fn scope(self) -> Scope {
         match self {
-            Kind::Ingress => "ipaddressid",
-            Kind::Egress => "networkid",
+            Kind::Ingress => Scope::IpAddress,
+            Kind::Egress => Scope::Network,
         }
     }
     fn protocols(self) -> &'static [&'static str] {
@@ -295,7 +96,170 @@ impl Kind {
 /// The Go provider's default `parallelism`.
 const DEFAULT_PARALLELISM: i64 = 2;
 
-pub(crate) fn rule_set_schema(kind: Kind) -> Schema {
+/// One `rule` block of `cloudstack_firewall`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngressRule {
+    cidr_list: Field<Vec<String>>,
+    protocol: Field<String>,
+    icmp_type: Field<i64>,
+    icmp_code: Field<i64>,
+    ports: Field<Vec<String>>,
+    uuids: Field<BTreeMap<String, String>>,
+}
+
+/// One `rule` block of `cloudstack_egress_firewall`; also the shape the
+/// shared logic works on (an ingress rule has no `dest_cidr_list`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rule {
+    cidr_list: Field<Vec<String>>,
+    protocol: Field<String>,
+    icmp_type: Field<i64>,
+    icmp_code: Field<i64>,
+    ports: Field<Vec<String>>,
+    uuids: Field<BTreeMap<String, String>>,
+    dest_cidr_list: Field<Vec<String>>,
+}
+
+impl From<IngressRule> for Rule {
+    fn from(r: IngressRule) -> Rule {
+        Rule {
+            cidr_list: r.cidr_list,
+            protocol: r.protocol,
+            icmp_type: r.icmp_type,
+            icmp_code: r.icmp_code,
+            ports: r.ports,
+            uuids: r.uuids,
+            dest_cidr_list: Field::Null,
+        }
+    }
+}
+
+impl From<Rule> for IngressRule {
+    fn from(r: Rule) -> IngressRule {
+        IngressRule {
+            cidr_list: r.cidr_list,
+            protocol: r.protocol,
+            icmp_type: r.icmp_type,
+            icmp_code: r.icmp_code,
+            ports: r.ports,
+            uuids: r.uuids,
+        }
+    }
+}
+
+/// `cloudstack_firewall`'s value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FirewallModel {
+    id: Field<String>,
+    ip_address_id: Field<String>,
+    project: Field<String>,
+    managed: Field<bool>,
+    parallelism: Field<i64>,
+    rule: Field<Vec<IngressRule>>,
+}
+
+/// `cloudstack_egress_firewall`'s value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EgressModel {
+    id: Field<String>,
+    network_id: Field<String>,
+    project: Field<String>,
+    managed: Field<bool>,
+    parallelism: Field<i64>,
+    rule: Field<Vec<Rule>>,
+}
+
+/// Either model as the shared logic sees it (`scope`: the IP or network).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleSet {
+    id: Field<String>,
+    scope: Field<String>,
+    project: Field<String>,
+    managed: Field<bool>,
+    parallelism: Field<i64>,
+    rule: Field<Vec<Rule>>,
+}
+
+impl RuleSet {
+    fn rules(&self) -> &[Rule] {
+        self.rule.known().map_or(&[], Vec::as_slice)
+    }
+    fn managed(&self) -> bool {
+        self.managed.known() == Some(&true)
+    }
+}
+
+/// The model of one of the two resources.
+pub(crate) trait Side: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Which resource.
+    const KIND: Kind;
+    /// Into the shared shape.
+    fn into_set(self) -> RuleSet;
+    /// Back from it.
+    fn from_set(s: RuleSet) -> Self;
+}
+
+impl Side for FirewallModel {
+    const KIND: Kind = Kind::Ingress;
+    fn into_set(self) -> RuleSet {
+        RuleSet {
+            id: self.id,
+            scope: self.ip_address_id,
+            project: self.project,
+            managed: self.managed,
+            parallelism: self.parallelism,
+            rule: match self.rule {
+                Field::Known(r) => Field::Known(r.into_iter().map(Rule::from).collect()),
+                Field::Unknown => Field::Unknown,
+                Field::Null => Field::Null,
+            },
+        }
+    }
+    fn from_set(s: RuleSet) -> Self {
+        FirewallModel {
+            id: s.id,
+            ip_address_id: s.scope,
+            project: s.project,
+            managed: s.managed,
+            parallelism: s.parallelism,
+            rule: match s.rule {
+                Field::Known(r) => Field::Known(r.into_iter().map(IngressRule::from).collect()),
+                Field::Unknown => Field::Unknown,
+                Field::Null => Field::Null,
+            },
+        }
+    }
+}
+
+impl Side for EgressModel {
+    const KIND: Kind = Kind::Egress;
+    fn into_set(self) -> RuleSet {
+        RuleSet {
+            id: self.id,
+            scope: self.network_id,
+            project: self.project,
+            managed: self.managed,
+            parallelism: self.parallelism,
+            rule: self.rule,
+        }
+    }
+    fn from_set(s: RuleSet) -> Self {
+        EgressModel {
+            id: s.id,
+            network_id: s.scope,
+            project: s.project,
+            managed: s.managed,
+            parallelism: s.parallelism,
+            rule: s.rule,
+        }
+    }
+}
+
+fn rule_set_schema(kind: Kind) -> Schema {
     let cidr_list = match kind {
         Kind::Ingress => Attribute::required("cidr_list", Type::set(Type::String)),
         // CloudStack fills in the network's CIDR when none is given.
@@ -341,7 +305,13 @@ pub(crate) fn rule_set_schema(kind: Kind) -> Schema {
                     .force_new()
                     .description(scope_desc),
             )
-            .attribute(Attribute::optional_computed("project", Type::String).force_new())
+            .attribute(
+                Attribute::optional_computed("project", Type::String)
+                    .force_new()
+                    .description(
+                        "Project of the IP address or network (inherited from it when unset).",
+                    ),
+            )
             .attribute(
                 Attribute::optional("managed", Type::Bool)
                     .default(false)
@@ -352,16 +322,14 @@ pub(crate) fn rule_set_schema(kind: Kind) -> Schema {
                     .default(DEFAULT_PARALLELISM)
                     .description("Rule jobs run at the same time."),
             )
-            .block(NestedBlock::set("rule", rule)),
+            .block(NestedBlock::set(RULE, rule)),
     )
 }
 
-/// Checks a configuration without API calls.
-pub(crate) fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnostics) {
-    let rules = config.get("rule");
-    if config.get_bool("managed") != Some(true)
-        && rules.as_slice().is_some_and(<[Value]>::is_empty)
-        && !config.get("managed").is_unknown()
+/// Checks a configuration without API calls (unknown values are not judged).
+fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
+    if config.rule.known().is_some_and(Vec::is_empty)
+        && matches!(config.managed, Field::Null | Field::Known(false))
     {
         diags.push(
             Diagnostic::error(
@@ -369,29 +337,30 @@ pub(crate) fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnost
                 "Add a rule { ... } block, or set managed = true to let this resource \
                  delete every rule it does not know.",
             )
-            .at(AttributePath::attr("rule")),
+            .at(AttributePath::attr(RULE)),
         );
     }
-    if let Some(p) = config.get_i64("parallelism") {
-        if p < 1 {
-            diags.attribute_error(
-                "parallelism",
-                format!("Invalid parallelism: {p}"),
-                "parallelism is the number of rule jobs run at the same time; use 1 or more.",
+    if let Some(p) = config.parallelism.known() {
+        if *p < 1 {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid parallelism: {p}"),
+                    "parallelism is the number of rule jobs run at the same time; use 1 or more.",
+                )
+                .at(AttributePath::attr("parallelism")),
             );
         }
     }
-    for rule in rules.as_slice().unwrap_or(&[]) {
-        check_protocol(rule.get("protocol"), kind.protocols(), "rule", diags);
-        check_cidrs(rule.get("cidr_list"), "cidr_list", "rule", diags);
-        check_cidrs(rule.get("dest_cidr_list"), "dest_cidr_list", "rule", diags);
-        let ports = rule.get("ports");
-        for p in ports
-            .as_slice()
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_str)
-        {
+    for rule in config.rules() {
+        let protocol = rule.protocol.known().map(String::as_str);
+        check_protocol(protocol, kind.protocols(), RULE, diags);
+        if let Some(c) = rule.cidr_list.known() {
+            check_cidrs(c, "cidr_list", RULE, diags);
+        }
+        if let Some(c) = rule.dest_cidr_list.known() {
+            check_cidrs(c, "dest_cidr_list", RULE, diags);
+        }
+        for p in rule.ports.known().map_or(&[][..], Vec::as_slice) {
             if parse_port_range(p).is_none() {
                 diags.push(
                     Diagnostic::error(
@@ -399,44 +368,44 @@ pub(crate) fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnost
                         "Ports are numbers from 1 to 65535, written \"80\" or as a range \
                          \"8000-8080\" with the start not above the end.",
                     )
-                    .at(AttributePath::attr("rule")),
+                    .at(AttributePath::attr(RULE)),
                 );
             }
         }
-        match rule.get_str("protocol") {
+        match protocol {
             Some("icmp") => {
-                for attr in ["icmp_type", "icmp_code"] {
-                    let v = rule.get(attr);
-                    if v.is_null() {
-                        diags.push(
+                for (what, v) in [
+                    ("icmp_type", &rule.icmp_type),
+                    ("icmp_code", &rule.icmp_code),
+                ] {
+                    match v {
+                        Field::Null => diags.push(
                             Diagnostic::error(
-                                format!("Missing rule.{attr} for protocol \"icmp\""),
-                                format!("Set {attr} for icmp rules; -1 means every {attr}."),
+                                format!("Missing rule.{what} for protocol \"icmp\""),
+                                format!("Set {what} for icmp rules; -1 means every {what}."),
                             )
-                            .at(AttributePath::attr("rule")),
-                        );
-                    } else if let Some(n) = v.as_i64() {
-                        if !(-1..=255).contains(&n) {
-                            diags.push(
-                                Diagnostic::error(
-                                    format!("Invalid rule.{attr}: {n}"),
-                                    format!("{attr} is -1 (all) or 0 to 255."),
-                                )
-                                .at(AttributePath::attr("rule")),
-                            );
-                        }
+                            .at(AttributePath::attr(RULE)),
+                        ),
+                        Field::Known(n) if !(-1..=255).contains(n) => diags.push(
+                            Diagnostic::error(
+                                format!("Invalid rule.{what}: {n}"),
+                                format!("{what} is -1 (all) or 0 to 255."),
+                            )
+                            .at(AttributePath::attr(RULE)),
+                        ),
+                        _ => {}
                     }
                 }
             }
             Some("tcp") | Some("udp")
-                if ports.as_slice().is_some_and(<[Value]>::is_empty) || ports.is_null() =>
+                if rule.ports.is_null() || rule.ports.known().is_some_and(Vec::is_empty) =>
             {
                 diags.push(
                     Diagnostic::error(
                         "Missing rule.ports for a tcp/udp rule",
                         "Give the ports the rule opens, e.g. ports = [\"22\", \"8000-8080\"].",
                     )
-                    .at(AttributePath::attr("rule")),
+                    .at(AttributePath::attr(RULE)),
                 );
             }
             _ => {}
@@ -468,25 +437,27 @@ impl Unit {
     }
 }
 
+fn strings(f: &Field<Vec<String>>) -> Vec<String> {
+    f.known().map(|v| sorted(v)).unwrap_or_default()
+}
+
 /// The CloudStack rules one `rule` element stands for (none if unknowns
 /// keep it from being complete, which cannot happen at apply time).
-fn units_of(rule: &Value) -> Vec<Unit> {
-    let protocol = rule.get_str("protocol").unwrap_or_default().to_string();
-    let cidrs = sorted_strings(rule.get("cidr_list"));
-    let dest_cidrs = sorted_strings(rule.get("dest_cidr_list"));
+fn units_of(rule: &Rule) -> Vec<Unit> {
+    let protocol = rule.protocol.known().cloned().unwrap_or_default();
     let base = Unit {
         key: String::new(),
         protocol: protocol.clone(),
-        cidrs,
-        dest_cidrs,
+        cidrs: strings(&rule.cidr_list),
+        dest_cidrs: strings(&rule.dest_cidr_list),
         ports: None,
         icmp: None,
     };
     match protocol.as_str() {
         "icmp" => vec![Unit {
             key: "icmp".into(),
-            icmp: match (rule.get_i64("icmp_type"), rule.get_i64("icmp_code")) {
-                (Some(t), Some(c)) => Some((t, c)),
+            icmp: match (rule.icmp_type.known(), rule.icmp_code.known()) {
+                (Some(t), Some(c)) => Some((*t, *c)),
                 _ => None,
             },
             ..base
@@ -496,7 +467,10 @@ fn units_of(rule: &Value) -> Vec<Unit> {
             ..base
         }],
         _ => rule
-            .get_strings("ports")
+            .ports
+            .known()
+            .cloned()
+            .unwrap_or_default()
             .into_iter()
             .filter_map(|p| {
                 parse_port_range(&p).map(|r| Unit {
@@ -510,11 +484,13 @@ fn units_of(rule: &Value) -> Vec<Unit> {
 }
 
 /// Units of a state rule element with their rule IDs.
-fn units_with_ids(rule: &Value) -> Vec<(Unit, String)> {
-    let uuids = rule.get("uuids");
+fn units_with_ids(rule: &Rule) -> Vec<(Unit, String)> {
+    let Some(uuids) = rule.uuids.known() else {
+        return Vec::new();
+    };
     units_of(rule)
         .into_iter()
-        .filter_map(|u| uuids.get_str(&u.key).map(|id| (u.clone(), id.to_string())))
+        .filter_map(|u| uuids.get(&u.key).map(|id| (u.clone(), id.clone())))
         .collect()
 }
 
@@ -542,6 +518,18 @@ impl ApiRule {
             icmp_type: u.icmp.map(|x| x.0),
             icmp_code: u.icmp.map(|x| x.1),
             ..ApiRule::default()
+        }
+    }
+
+    /// The `uuids` key this rule would have in a rule block.
+    fn key(&self) -> String {
+        match self.protocol.as_str() {
+            "icmp" | "all" => self.protocol.clone(),
+            _ => match (self.start, self.end) {
+                (Some(s), Some(e)) if s != e => format!("{s}-{e}"),
+                (Some(s), _) => s.to_string(),
+                _ => self.protocol.clone(),
+            },
         }
     }
 }
@@ -576,40 +564,28 @@ impl From<cloudstack::model::EgressFirewallRule> for ApiRule {
     }
 }
 
-impl ApiRule {
-    /// The `uuids` key this rule would have in a rule block.
-    fn key(&self) -> String {
-        match self.protocol.as_str() {
-            "icmp" | "all" => self.protocol.clone(),
-            _ => match (self.start, self.end) {
-                (Some(s), Some(e)) if s != e => format!("{s}-{e}"),
-                (Some(s), _) => s.to_string(),
-                _ => self.protocol.clone(),
-            },
-        }
-    }
-}
-
+/// The rules of `scope_id` (listed with the owning project's id), shared
+/// by the reads of a refresh.
 async fn list_rules(
-    client: &cloudstack::Client,
+    c: &Client,
     kind: Kind,
     scope_id: &str,
-) -> Result<Arc<Vec<ApiRule>>, cloudstack::Error> {
-    let params = Params::new()
-        .with(kind.scope_param(), scope_id)
+    owner: Option<&Owner>,
+) -> Result<Arc<Vec<ApiRule>>, OpError> {
+    let mut params = Params::new()
+        .with(kind.scope().param(), scope_id)
         .with("listall", "true");
-    let scope = format!("{}={scope_id}", kind.scope_param());
-    RULE_LISTS
-        .get(client, &scope, || async {
+    params.set_opt("projectid", owner.map(|o| o.id.as_str()));
+    let scope = format!("{kind:?} {params:?}");
+    c.refresh
+        .listing(&scope, || async {
             Ok(match kind {
-                Kind::Ingress => client
-                    .list_firewall_rules(&params)
+                Kind::Ingress => bounded(c, c.timeout, c.api.list_firewall_rules(&params))
                     .await?
                     .into_iter()
                     .map(ApiRule::from)
                     .collect(),
-                Kind::Egress => client
-                    .list_egress_firewall_rules(&params)
+                Kind::Egress => bounded(c, c.timeout, c.api.list_egress_firewall_rules(&params))
                     .await?
                     .into_iter()
                     .map(ApiRule::from)
@@ -681,40 +657,42 @@ async fn delete_rule(
     }
 }
 
-fn parallelism(v: &Value) -> usize {
-    let p = v.get_i64("parallelism").unwrap_or(DEFAULT_PARALLELISM);
+fn parallelism(s: &RuleSet) -> usize {
+    let p = s
+        .parallelism
+        .known()
+        .copied()
+        .unwrap_or(DEFAULT_PARALLELISM);
     usize::try_from(p).unwrap_or(1).clamp(1, MAX_IN_FLIGHT)
 }
 
-/// Brings `planned` about from `prior` (null on create): deletes rules no
-/// longer wanted, creates missing ones, and returns the state of what
-/// exists afterwards.
+/// Brings `planned` about from the rules of `prior` (none on create):
+/// deletes rules no longer wanted, creates missing ones, and returns the
+/// state of what exists afterwards.
 async fn converge(
-    client: &cloudstack::Client,
-    stop: &CancellationToken,
+    c: &Client,
     kind: Kind,
-    prior: &Value,
-    planned: &Value,
+    prior: &[Rule],
+    planned: RuleSet,
     diags: &mut Diagnostics,
-) -> Value {
-    let Some(scope_id) = planned.get_str(kind.scope_attr()).map(str::to_string) else {
-        diags.attribute_error(
-            kind.scope_attr(),
-            format!("{} is unknown at apply time", kind.scope_attr()),
-            "This is a provider or Terraform bug.",
+) -> RuleSet {
+    let Some(scope_id) = planned.scope.known().cloned() else {
+        diags.push(
+            Diagnostic::error(
+                format!("{} is unknown at apply time", kind.scope_attr()),
+                "This is a provider or Terraform bug.",
+            )
+            .at(AttributePath::attr(kind.scope_attr())),
         );
-        return Value::Null;
+        return RuleSet::default();
     };
-    let limit = parallelism(planned);
-    RULE_LISTS.clear();
+    let client = &c.api;
+    let limit = parallelism(&planned);
+    c.refresh.clear();
     // rules that exist now, with their IDs
-    let mut existing: Vec<(Unit, String)> = prior
-        .get_slice("rule")
-        .iter()
-        .flat_map(units_with_ids)
-        .collect();
+    let mut existing: Vec<(Unit, String)> = prior.iter().flat_map(units_with_ids).collect();
     // match wanted units to existing ones
-    let planned_rules: Vec<Value> = planned.get_slice("rule").to_vec();
+    let planned_rules: Vec<Rule> = planned.rules().to_vec();
     let mut wanted: Vec<(usize, Unit, Option<ApiRule>)> = Vec::new();
     let mut used: HashSet<String> = HashSet::new();
     for (i, rule) in planned_rules.iter().enumerate() {
@@ -736,7 +714,7 @@ async fn converge(
         .filter(|(_, id)| !used.contains(id))
         .collect();
     let deleted = in_parallel(doomed, limit, |(u, id)| async move {
-        let r = unless_stopped(stop, delete_rule(client, kind, &id)).await;
+        let r = bounded(c, c.timeout, delete_rule(client, kind, &id)).await;
         (u, id, r)
     })
     .await;
@@ -744,11 +722,12 @@ async fn converge(
     for (u, id, r) in deleted {
         if let Err(e) = r {
             diags.push(
-                Diagnostic::error(
-                    format!("Failed to delete firewall rule {id} ({})", u.key),
-                    e.detail(),
+                e.diagnostic(
+                    &format!("deleting firewall rule {id} ({})", u.key),
+                    None,
+                    "update",
                 )
-                .at(AttributePath::attr("rule")),
+                .at(AttributePath::attr(RULE)),
             );
             leftovers.push((u, id));
         }
@@ -764,7 +743,7 @@ async fn converge(
         // a rule CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
-        let r = unless_stopped(stop, create_unit(&recording, kind, scope_ref, &u)).await;
+        let r = bounded(c, c.timeout, create_unit(&recording, kind, scope_ref, &u)).await;
         (n, r, accepted.last_id(kind.create_command()))
     })
     .await;
@@ -787,30 +766,28 @@ async fn converge(
             }
             None => String::new(),
         };
-        diags.push(
-            Diagnostic::error(
-                format!(
-                    "Failed to create {} rule for {} {}",
-                    wanted[n].1.protocol,
-                    if wanted[n].1.ports.is_some() {
-                        "port"
-                    } else {
-                        "protocol"
-                    },
-                    wanted[n].1.key
-                ),
-                format!(
-                    "{}. The rules that were created are kept in the state; apply again to \
-                     create the missing ones.{kept}",
-                    e.detail()
-                ),
+        let u = &wanted[n].1;
+        let what = if u.ports.is_some() {
+            "port"
+        } else {
+            "protocol"
+        };
+        let mut d = e
+            .diagnostic(
+                &format!("creating the {} rule for {what} {}", u.protocol, u.key),
+                None,
+                "create",
             )
-            .at(AttributePath::attr("rule")),
-        );
+            .at(AttributePath::attr(RULE));
+        d.detail.push_str(&format!(
+            "\n\nThe rules that were created are kept in the state; apply again to create \
+             the missing ones.{kept}"
+        ));
+        diags.push(d);
     }
-    RULE_LISTS.clear();
+    c.refresh.clear();
     // rebuild the rule elements from what exists
-    let mut rules: Vec<Value> = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
     for (i, rule) in planned_rules.iter().enumerate() {
         let done: Vec<&(usize, Unit, Option<ApiRule>)> = wanted
             .iter()
@@ -823,85 +800,66 @@ async fn converge(
     }
     // rules we failed to delete still exist: keep them so a later apply retries
     for (u, id) in leftovers {
-        rules.push(orphan_rule(kind, &u, &id));
+        rules.push(orphan_rule(&u, &id));
     }
-    let mut state = planned.clone();
-    state.set_attr("id", scope_id.as_str());
-    if state.get("project").is_unknown() {
-        state.set_attr("project", Value::Null);
+    RuleSet {
+        id: Field::Known(scope_id),
+        rule: Field::Known(rules),
+        ..planned
     }
-    state.set_attr("rule", Value::Set(rules));
-    state
 }
 
 /// A state rule element for `rule` holding only the units that exist.
-fn rule_state(rule: &Value, done: &[&(usize, Unit, Option<ApiRule>)]) -> Value {
+fn rule_state(rule: &Rule, done: &[&(usize, Unit, Option<ApiRule>)]) -> Rule {
     let mut out = rule.clone();
     let mut uuids = BTreeMap::new();
     let mut ports = Vec::new();
     let mut api: Option<&ApiRule> = None;
     for (_, u, r) in done {
         if let Some(r) = r {
-            uuids.insert(u.key.clone(), Value::from(&r.id));
+            uuids.insert(u.key.clone(), r.id.clone());
             if u.ports.is_some() {
-                ports.push(Value::from(&u.key));
+                ports.push(u.key.clone());
             }
             api.get_or_insert(r);
         }
     }
-    out.set_attr("uuids", Value::Map(uuids));
-    if !rule.get("ports").is_null() {
-        out.set_attr("ports", Value::Set(ports));
+    out.uuids = Field::Known(uuids);
+    if !rule.ports.is_null() {
+        out.ports = Field::Known(ports);
     }
-    if rule.get("cidr_list").is_unknown() || rule.get("cidr_list").is_null() {
-        out.set_attr(
-            "cidr_list",
-            api.map(|a| string_set(&a.cidrs)).unwrap_or(Value::Null),
-        );
+    if !matches!(rule.cidr_list, Field::Known(_)) {
+        out.cidr_list = api.map_or(Field::Null, |a| Field::Known(a.cidrs.clone()));
     }
-    for (attr, v) in [
-        ("icmp_type", api.and_then(|a| a.icmp_type)),
-        ("icmp_code", api.and_then(|a| a.icmp_code)),
-    ] {
-        if rule.get(attr).is_unknown() {
-            out.set_attr(attr, v);
-        }
+    if rule.icmp_type.is_unknown() {
+        out.icmp_type = api.and_then(|a| a.icmp_type).into();
+    }
+    if rule.icmp_code.is_unknown() {
+        out.icmp_code = api.and_then(|a| a.icmp_code).into();
     }
     out
 }
 
 /// A rule element for a CloudStack rule this configuration does not have
 /// (managed mode, or a rule that could not be deleted).
-fn orphan_rule(kind: Kind, u: &Unit, id: &str) -> Value {
-    let mut r = Value::object([
-        ("protocol", Value::from(&u.protocol)),
-        ("cidr_list", string_set(&u.cidrs)),
-        ("icmp_type", u.icmp.map(|x| x.0).into()),
-        ("icmp_code", u.icmp.map(|x| x.1).into()),
-        (
-            "ports",
-            if u.ports.is_some() {
-                Value::Set(vec![Value::from(&u.key)])
-            } else {
-                Value::Null
-            },
-        ),
-        (
-            "uuids",
-            Value::Map(BTreeMap::from([(u.key.clone(), Value::from(id))])),
-        ),
-    ]);
-    if kind == Kind::Egress {
-        r.set_attr(
-            "dest_cidr_list",
-            if u.dest_cidrs.is_empty() {
-                Value::Null
-            } else {
-                string_set(&u.dest_cidrs)
-            },
-        );
+fn orphan_rule(u: &Unit, id: &str) -> Rule {
+    Rule {
+        protocol: Field::Known(u.protocol.clone()),
+        cidr_list: Field::Known(u.cidrs.clone()),
+        icmp_type: u.icmp.map(|x| x.0).into(),
+        icmp_code: u.icmp.map(|x| x.1).into(),
+        ports: if u.ports.is_some() {
+            Field::Known(vec![u.key.clone()])
+        } else {
+            Field::Null
+        },
+        uuids: Field::Known(BTreeMap::from([(u.key.clone(), id.to_string())])),
+        dest_cidr_list: if u.dest_cidrs.is_empty() {
+            Field::Null
+        } else {
+            Field::Known(u.dest_cidrs.clone())
+        },
     }
-    r
 }
 
 fn unit_of_api(r: &ApiRule) -> Unit {
@@ -921,327 +879,298 @@ fn unit_of_api(r: &ApiRule) -> Unit {
 
 /// Reads the rules of the state back: drops entries whose rule vanished,
 /// refreshes what CloudStack reports, adds unknown rules when managed.
-/// Null when the IP/network is gone, or nothing is left and not managed.
+/// `None` when the IP/network is gone, or nothing is left and not managed
+/// (or after an error, which the kit turns into keeping the state).
 async fn read_rule_set(
-    client: &cloudstack::Client,
+    c: &Client,
     kind: Kind,
-    state: &Value,
+    state: RuleSet,
     diags: &mut Diagnostics,
-) -> Value {
-    let Some(scope_id) = state
-        .get_str(kind.scope_attr())
-        .or_else(|| state.get_str("id"))
-        .map(str::to_string)
-    else {
-        return Value::Null;
-    };
-    let listed = match list_rules(client, kind, &scope_id).await {
+) -> Option<RuleSet> {
+    let scope_id = state
+        .scope
+        .non_empty()
+        .or(state.id.non_empty())
+        .map(str::to_string)?;
+    let owner = kind
+        .scope()
+        .owner(c, &scope_id, state.project.non_empty(), diags)
+        .await
+        .ok()?;
+    let listed = match list_rules(c, kind, &scope_id, owner.as_ref()).await {
         Ok(l) => l,
-        Err(e) if e.is_not_found() => return Value::Null,
+        Err(e) if e.is_not_found() => return None,
         Err(e) => {
-            diags.error(
-                format!(
-                    "Failed to list the rules of {} {scope_id}",
-                    kind.scope_attr()
-                ),
-                api_error_detail(&e),
-            );
-            return state.clone();
+            diags.push(e.diagnostic(
+                &format!("listing the rules of {} {scope_id}", kind.scope_attr()),
+                None,
+                "read",
+            ));
+            return None;
         }
     };
     let by_id: HashMap<&str, &ApiRule> = listed.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut rules = Vec::new();
-    for rule in state.get_slice("rule") {
+    for rule in state.rules() {
         let mut uuids = BTreeMap::new();
         let mut ports = Vec::new();
         let mut first: Option<&ApiRule> = None;
-        if let Some(m) = rule.get("uuids").as_map() {
-            for (key, id) in m {
-                let Some(id) = id.as_str() else { continue };
-                if let Some(api) = by_id.get(id) {
-                    seen.insert(api.id.as_str());
-                    uuids.insert(key.clone(), Value::from(id));
-                    if parse_port_range(key).is_some() {
-                        ports.push(Value::from(key));
-                    }
-                    first.get_or_insert(api);
+        for (key, id) in rule.uuids.known().into_iter().flatten() {
+            if let Some(api) = by_id.get(id.as_str()) {
+                seen.insert(api.id.as_str());
+                uuids.insert(key.clone(), id.clone());
+                if parse_port_range(key).is_some() {
+                    ports.push(key.clone());
                 }
+                first.get_or_insert(api);
             }
         }
         let Some(api) = first else { continue };
         let mut r = rule.clone();
-        r.set_attr("uuids", Value::Map(uuids));
-        if !rule.get("ports").is_null() || !ports.is_empty() {
-            r.set_attr("ports", Value::Set(ports));
+        r.uuids = Field::Known(uuids);
+        if !rule.ports.is_null() || !ports.is_empty() {
+            r.ports = Field::Known(ports);
         }
-        r.set_attr("protocol", api.protocol.as_str());
-        r.set_attr("cidr_list", string_set(&api.cidrs));
-        if kind == Kind::Egress
-            && !(api.dest_cidrs.is_empty() && rule.get("dest_cidr_list").is_null())
-        {
-            r.set_attr("dest_cidr_list", string_set(&api.dest_cidrs));
+        r.protocol = Field::Known(api.protocol.clone());
+        r.cidr_list = Field::Known(api.cidrs.clone());
+        if kind == Kind::Egress && !(api.dest_cidrs.is_empty() && rule.dest_cidr_list.is_null()) {
+            r.dest_cidr_list = Field::Known(api.dest_cidrs.clone());
         }
         if api.protocol == "icmp" {
-            r.set_attr("icmp_type", api.icmp_type);
-            r.set_attr("icmp_code", api.icmp_code);
+            r.icmp_type = api.icmp_type.into();
+            r.icmp_code = api.icmp_code.into();
         }
         rules.push(r);
     }
-    let managed = state.get_bool("managed") == Some(true);
+    let managed = state.managed();
     if managed {
         for api in listed.iter().filter(|r| !seen.contains(r.id.as_str())) {
-            rules.push(orphan_rule(kind, &unit_of_api(api), &api.id));
+            rules.push(orphan_rule(&unit_of_api(api), &api.id));
         }
     }
-    if rules.is_empty() && (!managed || !scope_exists(client, kind, &scope_id).await) {
-        return Value::Null;
+    let owner_id = owner.as_ref().map(|o| o.id.as_str());
+    if rules.is_empty() && (!managed || !kind.scope().exists(c, &scope_id, owner_id).await) {
+        return None;
     }
-    let mut out = state.clone();
-    out.set_attr("id", scope_id.as_str());
-    out.set_attr(kind.scope_attr(), scope_id.as_str());
-    if out.get("parallelism").is_null() {
-        out.set_attr("parallelism", DEFAULT_PARALLELISM);
-    }
-    if out.get("managed").is_null() {
-        out.set_attr("managed", false);
-    }
-    out.set_attr("rule", Value::Set(rules));
-    out
-}
-
-/// Whether the IP address or network still exists (asked only when a
-/// managed resource found no rules: then nothing else tells). Errors other
-/// than "not found" count as existing, so a flaky call never drops state.
-pub(crate) async fn scope_exists(client: &cloudstack::Client, kind: Kind, id: &str) -> bool {
-    let params = Params::new().with("id", id).with("listall", "true");
-    let found = match kind {
-        Kind::Ingress => client
-            .list_public_ip_addresses(&params)
-            .await
-            .map(|l| !l.is_empty()),
-        Kind::Egress => client.list_networks(&params).await.map(|l| !l.is_empty()),
-    };
-    match found {
-        Ok(f) => f,
-        Err(e) => !e.is_not_found(),
-    }
+    Some(RuleSet {
+        id: Field::Known(scope_id.clone()),
+        scope: Field::Known(scope_id),
+        project: project_value(&state.project, owner.as_ref()),
+        managed: Field::Known(managed),
+        parallelism: Field::Known(
+            state
+                .parallelism
+                .known()
+                .copied()
+                .unwrap_or(DEFAULT_PARALLELISM),
+        ),
+        rule: Field::Known(rules),
+    })
 }
 
 /// Marks `uuids` unknown in planned rule elements that no prior element
 /// provides exactly, so new rule IDs after apply match the plan.
-fn plan_rule_ids(req: &mut PlanRequest<'_>) {
-    let prior_units: Vec<(Unit, String)> = req
-        .prior
-        .get_slice("rule")
-        .iter()
-        .flat_map(units_with_ids)
-        .collect();
-    let Some(rules) = req.planned.get("rule").as_slice().map(<[Value]>::to_vec) else {
-        return;
+fn plan_rule_ids(prior: &RuleSet, planned: &mut RuleSet) -> bool {
+    let prior_units: Vec<(Unit, String)> = prior.rules().iter().flat_map(units_with_ids).collect();
+    let Field::Known(rules) = &mut planned.rule else {
+        return false;
     };
     let mut changed = false;
-    let rules: Vec<Value> = rules
-        .into_iter()
-        .map(|mut rule| {
-            if !rule.is_fully_known() {
-                return rule;
-            }
-            let units = units_of(&rule);
-            let ids = rule.get("uuids");
-            let all_served = !units.is_empty()
-                && units.iter().all(|u| {
-                    ids.get_str(&u.key).is_some_and(|id| {
-                        prior_units
-                            .iter()
-                            .any(|(p, pid)| pid == id && u.served_by(p) && p.cidrs == u.cidrs)
-                    })
+    for rule in rules.iter_mut() {
+        let complete = !rule.protocol.is_unknown()
+            && !rule.cidr_list.is_unknown()
+            && !rule.ports.is_unknown()
+            && !rule.icmp_type.is_unknown()
+            && !rule.icmp_code.is_unknown()
+            && !rule.dest_cidr_list.is_unknown()
+            && !rule.uuids.is_unknown();
+        if !complete {
+            continue;
+        }
+        let units = units_of(rule);
+        let ids = rule.uuids.known();
+        let all_served = !units.is_empty()
+            && units.iter().all(|u| {
+                ids.and_then(|m| m.get(&u.key)).is_some_and(|id| {
+                    prior_units
+                        .iter()
+                        .any(|(p, pid)| pid == id && u.served_by(p) && p.cidrs == u.cidrs)
                 })
-                && ids.as_map().is_some_and(|m| m.len() == units.len());
-            if !all_served {
-                rule.set_attr("uuids", Value::Unknown);
-                changed = true;
-            }
-            rule
-        })
-        .collect();
-    if changed {
-        req.planned.set_attr("rule", Value::Set(rules));
+            })
+            && ids.is_some_and(|m| m.len() == units.len());
+        if !all_served {
+            rule.uuids = Field::Unknown;
+            changed = true;
+        }
     }
+    changed
 }
 
-/// Implements a rule-set resource for one [`Kind`].
-pub(crate) struct RuleSet(pub(crate) Kind);
+/// `cloudstack_firewall` (with [`FirewallModel`]) or
+/// `cloudstack_egress_firewall` (with [`EgressModel`]).
+pub(crate) struct Firewall<M>(PhantomData<fn() -> M>);
 
-impl std::fmt::Debug for RuleSet {
+impl<M> std::fmt::Debug for Firewall<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.type_name())
-    }
-}
-
-#[async_trait]
-impl Resource<Client> for RuleSet {
-    fn type_name(&self) -> &'static str {
-        self.0.type_name()
-    }
-    fn schema(&self) -> Schema {
-        rule_set_schema(self.0)
-    }
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        validate_rule_set(self.0, config, diags);
-    }
-    async fn modify_plan(&self, mut req: PlanRequest<'_>, _diags: &mut Diagnostics) {
-        plan_rule_ids(&mut req);
-        if req.prior.is_null() {
-            // the ID is the scope ID, known as soon as that is
-            let scope = req.planned.get(self.0.scope_attr()).clone();
-            req.planned.set_attr("id", scope);
-        }
-    }
-    async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(
-            &client.api,
-            &client.stop,
-            self.0,
-            &Value::Null,
-            planned,
-            diags,
-        )
-        .await;
-        if diags.has_errors() && state.get_slice("rule").is_empty() {
-            return Value::Null;
-        }
-        state
-    }
-    async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        read_rule_set(&client.api, self.0, state, diags).await
-    }
-    async fn update(
-        &self,
-        client: &Client,
-        prior: &Value,
-        planned: &Value,
-        diags: &mut Diagnostics,
-    ) -> Value {
-        converge(&client.api, &client.stop, self.0, prior, planned, diags).await
-    }
-    async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let ids: Vec<String> = prior
-            .get_slice("rule")
-            .iter()
-            .flat_map(units_with_ids)
-            .map(|(_, id)| id)
-            .collect();
-        let kind = self.0;
-        RULE_LISTS.clear();
-        let results = in_parallel(ids, parallelism(prior), |id| async move {
-            let r = unless_stopped(&client.stop, delete_rule(&client.api, kind, &id)).await;
-            (id, r)
-        })
-        .await;
-        RULE_LISTS.clear();
-        for (id, r) in results {
-            if let Err(e) = r {
-                diags.error(format!("Failed to delete firewall rule {id}"), e.detail());
-            }
-        }
-    }
-    /// `terraform import ADDR <id>` or `<project>/<id>` (the Go provider's
-    /// syntax); every rule found is managed, as the Go port forward import does.
-    async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = crate::common::split_import_id(id);
-        vec![Value::object([
-            ("id", Value::from(id)),
-            (self.0.scope_attr(), Value::from(id)),
-            ("project", Value::from(project)),
-            ("managed", Value::from(true)),
-            ("parallelism", Value::from(DEFAULT_PARALLELISM)),
-        ])]
+        f.write_str("Firewall")
     }
 }
 
 /// `cloudstack_firewall`, for the provider's registry.
-pub(crate) fn resource() -> RuleSet {
-    RuleSet(Kind::Ingress)
+pub(crate) fn ingress() -> Firewall<FirewallModel> {
+    Firewall(PhantomData)
 }
 
-/// A simulator in-process with one VM and one public IP, for the rule
-/// resources' tests.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use cloudstack::{api::DeployVirtualMachine, Params};
-    use cloudstack_sim::{Options, Simulator};
-    use tfplugin5::CancellationToken;
+/// `cloudstack_egress_firewall`, for the provider's registry.
+pub(crate) fn egress() -> Firewall<EgressModel> {
+    Firewall(PhantomData)
+}
 
-    use crate::provider::Client;
+fn decode<M: Side>(v: &Value) -> Option<RuleSet> {
+    model::from_value::<M>(v).ok().map(Side::into_set)
+}
 
-    /// Seeded objects of the simulator (see its seed module).
-    pub(crate) const ZONE: &str = "5ea72245-fbe5-4646-9a88-277b81facfbe";
-    pub(crate) const SMALL: &str = "03f15d3e-57cd-41de-afb0-8714c3a3f05a";
-    pub(crate) const TEMPLATE: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5";
-    pub(crate) const NETWORK: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd782d54";
+#[async_trait]
+impl<M: Side> TypedResource for Firewall<M> {
+    type Model = M;
 
-    pub(crate) struct Env {
-        pub(crate) client: Client,
-        pub(crate) sim: Simulator,
-        /// A VM in `NETWORK` (port forward target).
-        pub(crate) vm: String,
-        pub(crate) ip: String,
-        _shutdown: tokio::sync::oneshot::Sender<()>,
+    fn type_name(&self) -> &'static str {
+        M::KIND.type_name()
     }
 
-    pub(crate) async fn env() -> Env {
-        env_with(Options::default()).await
+    fn schema(&self) -> Schema {
+        rule_set_schema(M::KIND)
     }
 
-    pub(crate) async fn env_with(options: Options) -> Env {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let sim = Simulator::new(options).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(cloudstack_sim::run(listener, sim.clone(), async {
-            let _ = rx.await;
-        }));
-        let cfg = cloudstack::Config::new(
-            format!("http://{addr}/client/api"),
-            cloudstack_sim::DEFAULT_API_KEY,
-            cloudstack_sim::DEFAULT_SECRET_KEY,
-        );
-        let api = cloudstack::Client::new(cfg).unwrap();
-        let vm = api
-            .deploy_virtual_machine(&DeployVirtualMachine {
-                zone_id: ZONE.into(),
-                service_offering_id: SMALL.into(),
-                template_id: TEMPLATE.into(),
-                name: Some("rules-vm".into()),
-                network_ids: vec![NETWORK.into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let ip = api
-            .associate_ip_address(&Params::new().with("networkid", NETWORK))
-            .await
-            .unwrap();
-        Env {
-            client: Client::new(api, CancellationToken::new()),
-            sim,
-            vm: vm.id,
-            ip: ip.id,
-            _shutdown: tx,
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        // a configuration with unknowns inside a rule does not decode; it is
+        // checked again once known
+        if let Some(set) = decode::<M>(config) {
+            validate_rule_set(M::KIND, &set, diags);
         }
     }
 
-    /// Calls of `command` the simulator answered so far.
-    pub(crate) fn calls(sim: &Simulator, command: &str) -> u64 {
-        sim.stats()["requests"][command].as_u64().unwrap_or(0)
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        let Some(mut planned) = decode::<M>(req.planned) else {
+            return;
+        };
+        let prior = decode::<M>(req.prior).unwrap_or_default();
+        let mut changed = plan_rule_ids(&prior, &mut planned);
+        if req.prior.is_null() {
+            // the ID is the scope ID, known as soon as that is
+            planned.id = planned.scope.clone();
+            changed = true;
+        }
+        if changed {
+            match model::to_value(&M::from_set(planned), &self.schema().value_type()) {
+                Ok(v) => *req.planned = v,
+                Err(e) => diags.error(
+                    "Cannot write the plan",
+                    format!("{e}. This is a provider bug; please report it."),
+                ),
+            }
+        }
+    }
+
+    async fn create(&self, cx: Ctx<'_>, plan: M, diags: &mut Diagnostics) -> Option<M> {
+        let kind = M::KIND;
+        let mut plan = plan.into_set();
+        // like the Go provider: the project is inherited from the IP or network
+        let scope_id = plan.scope.known().cloned().unwrap_or_default();
+        let owner = kind
+            .scope()
+            .owner(cx.c, &scope_id, plan.project.non_empty(), diags)
+            .await
+            .ok()?;
+        plan.project = project_value(&plan.project, owner.as_ref());
+        let state = converge(cx.c, kind, &[], plan, diags).await;
+        if diags.has_errors() && state.rules().is_empty() {
+            return None;
+        }
+        Some(M::from_set(state))
+    }
+
+    async fn read(&self, cx: Ctx<'_>, state: M, diags: &mut Diagnostics) -> Option<M> {
+        read_rule_set(cx.c, M::KIND, state.into_set(), diags)
+            .await
+            .map(M::from_set)
+    }
+
+    async fn update(&self, cx: Ctx<'_>, prior: M, plan: M, diags: &mut Diagnostics) -> Option<M> {
+        let prior = prior.into_set();
+        let mut plan = plan.into_set();
+        if !matches!(plan.project, Field::Known(_)) {
+            plan.project = prior.project.clone();
+        }
+        Some(M::from_set(
+            converge(cx.c, M::KIND, prior.rules(), plan, diags).await,
+        ))
+    }
+
+    async fn delete(&self, cx: Ctx<'_>, prior: M, diags: &mut Diagnostics) {
+        let prior = prior.into_set();
+        let ids: Vec<String> = prior
+            .rules()
+            .iter()
+            .flat_map(units_with_ids)
+            .map(|(_, id)| id)
+            .collect();
+        let (c, kind) = (cx.c, M::KIND);
+        c.refresh.clear();
+        let results = in_parallel(ids, parallelism(&prior), |id| async move {
+            let r = bounded(c, c.timeout, delete_rule(&c.api, kind, &id)).await;
+            (id, r)
+        })
+        .await;
+        c.refresh.clear();
+        for (id, r) in results {
+            if let Err(e) = r {
+                diags.push(e.diagnostic(&format!("deleting firewall rule {id}"), None, "delete"));
+            }
+        }
+    }
+
+    /// `terraform import ADDR <id>` or `<project>/<id>` (the Go provider's
+    /// syntax); every rule found is managed, as the Go port forward import does.
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let (project, id) = split_import_id(import_id);
+        let set = RuleSet {
+            id: Field::Known(id.to_string()),
+            scope: Field::Known(id.to_string()),
+            project: project.map(str::to_string).into(),
+            managed: Field::Known(true),
+            parallelism: Field::Known(DEFAULT_PARALLELISM),
+            rule: Field::Null,
+        };
+        model::to_value(&M::from_set(set), &self.schema().value_type())
+            .map(|v| vec![v])
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{calls, env, NETWORK};
     use super::*;
+    use crate::{
+        common::testenv::{calls, with_vm_and_ip, NETWORK_ID as NETWORK},
+        kit::Typed,
+    };
+    use tfplugin5::Resource;
+
+    #[test]
+    fn models_match_schemas() {
+        model::check::<FirewallModel>(&rule_set_schema(Kind::Ingress)).unwrap();
+        model::check::<EgressModel>(&rule_set_schema(Kind::Egress)).unwrap();
+    }
+
+    fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnostics) {
+        let set = match kind {
+            Kind::Ingress => decode::<FirewallModel>(config),
+            Kind::Egress => decode::<EgressModel>(config),
+        };
+        super::validate_rule_set(kind, &set.unwrap(), diags);
+    }
 
     fn rule(proto: &str, ports: &[&str]) -> Value {
         Value::object([
@@ -1320,13 +1249,13 @@ mod tests {
 
     #[tokio::test]
     async fn create_update_read_delete_against_the_simulator() {
-        let env = env().await;
-        let r = RuleSet(Kind::Ingress);
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
+        let r = Typed(ingress());
         let mut icmp = rule("icmp", &[]);
         icmp.set_attr("icmp_type", 8i64);
         icmp.set_attr("icmp_code", 0i64);
         icmp.set_attr("ports", Value::Null);
-        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80-90"]), icmp]);
+        let plan = planned(&ip, vec![rule("tcp", &["22", "80-90"]), icmp]);
         let mut d = Diagnostics::default();
         let state = Resource::create(&r, &env.client, &plan, &mut d).await;
         assert!(d.is_empty(), "{d:?}");
@@ -1343,14 +1272,14 @@ mod tests {
             .clone();
         let id22 = tcp.get("uuids").get_str("22").unwrap().to_string();
         assert!(tcp.get("uuids").get_str("80-90").is_some());
-        assert_eq!(state.get_str("id"), Some(env.ip.as_str()));
+        assert_eq!(state.get_str("id"), Some(ip.as_str()));
 
         // read of an unchanged world is the state itself
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read, state);
 
         // update: 80-90 goes, 443 comes, 22 stays (same rule id)
-        let mut next = planned(&env.ip, vec![rule("tcp", &["22", "443"])]);
+        let mut next = planned(&ip, vec![rule("tcp", &["22", "443"])]);
         let mut req_planned = next.clone();
         let mut rr = Vec::new();
         Resource::<Client>::modify_plan(
@@ -1376,7 +1305,7 @@ mod tests {
 
         // drift: a rule deleted behind our back leaves the state
         env.client.api.delete_firewall_rule(&id22).await.unwrap();
-        RULE_LISTS.clear(); // a new Terraform walk
+        env.client.refresh.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &updated, &mut d).await;
         let rules = read.get_slice("rule");
         assert_eq!(rules[0].get_strings("ports"), vec!["443"]);
@@ -1386,7 +1315,7 @@ mod tests {
         env.client
             .api
             .create_firewall_rule(&CreateFirewallRule {
-                ip_address_id: env.ip.clone(),
+                ip_address_id: ip.clone(),
                 protocol: "udp".into(),
                 start_port: Some(53),
                 end_port: Some(53),
@@ -1395,7 +1324,7 @@ mod tests {
             })
             .await
             .unwrap();
-        RULE_LISTS.clear();
+        env.client.refresh.clear();
         let mut managed = read.clone();
         managed.set_attr("managed", true);
         let read = Resource::read(&r, &env.client, &managed, &mut d).await;
@@ -1408,23 +1337,20 @@ mod tests {
         assert_eq!(foreign.get_strings("cidr_list"), vec!["10.0.0.0/8"]);
 
         // import reads everything (also with the Go provider's project/id)
-        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let imported = Resource::import(&r, &env.client, &ip, &mut d).await;
         let read = Resource::read(&r, &env.client, &imported[0], &mut d).await;
         assert_eq!(read.get_slice("rule").len(), 2);
         let with_project =
-            Resource::import(&r, &env.client, &format!("admin/{}", env.ip), &mut d).await;
+            Resource::import(&r, &env.client, &format!("admin/{}", ip), &mut d).await;
         assert_eq!(with_project[0].get_str("project"), Some("admin"));
-        assert_eq!(
-            with_project[0].get_str("ip_address_id"),
-            Some(env.ip.as_str())
-        );
+        assert_eq!(with_project[0].get_str("ip_address_id"), Some(ip.as_str()));
 
         Resource::delete(&r, &env.client, &read, &mut d).await;
         assert!(d.is_empty(), "{d:?}");
         assert!(env
             .client
             .api
-            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
             .await
             .unwrap()
             .is_empty());
@@ -1436,12 +1362,12 @@ mod tests {
 
     #[tokio::test]
     async fn partial_failure_keeps_exactly_what_exists() {
-        let env = env().await;
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
         // a rule on ports 79-81 already exists: CloudStack refuses an overlapping one
         env.client
             .api
             .create_firewall_rule(&CreateFirewallRule {
-                ip_address_id: env.ip.clone(),
+                ip_address_id: ip.clone(),
                 protocol: "tcp".into(),
                 start_port: Some(79),
                 end_port: Some(81),
@@ -1450,8 +1376,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let r = RuleSet(Kind::Ingress);
-        let plan = planned(&env.ip, vec![rule("tcp", &["22", "80", "8080"])]);
+        let r = Typed(ingress());
+        let plan = planned(&ip, vec![rule("tcp", &["22", "80", "8080"])]);
         let mut d = Diagnostics::default();
         let state = Resource::create(&r, &env.client, &plan, &mut d).await;
         assert!(d.has_errors());
@@ -1469,7 +1395,7 @@ mod tests {
             .delete_firewall_rule(
                 &env.client
                     .api
-                    .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+                    .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
                     .await
                     .unwrap()
                     .into_iter()
@@ -1496,14 +1422,17 @@ mod tests {
 
     #[tokio::test]
     async fn egress_rules_on_a_network() {
-        let env = env().await;
-        let r = RuleSet(Kind::Egress);
+        let (env, _vm, _ip) = with_vm_and_ip(Default::default()).await;
+        let r = Typed(egress());
         let mut all = rule("all", &[]);
         all.set_attr("ports", Value::Null);
         all.set_attr("cidr_list", Value::Unknown);
         all.set_attr("dest_cidr_list", Value::Null);
         let mut plan = planned(NETWORK, vec![all, rule("tcp", &["1-65535"])]);
         plan.set_attr("network_id", NETWORK);
+        if let Value::Object(m) = &mut plan {
+            m.remove("ip_address_id"); // not an egress attribute
+        }
         let mut d = Diagnostics::default();
         let state = Resource::create(&r, &env.client, &plan, &mut d).await;
         assert!(d.is_empty(), "{d:?}");
@@ -1524,12 +1453,12 @@ mod tests {
 
     #[tokio::test]
     async fn one_listing_serves_a_refresh() {
-        let env = env().await;
-        let r = RuleSet(Kind::Ingress);
+        let (env, _vm, ip) = with_vm_and_ip(Default::default()).await;
+        let r = Typed(ingress());
         let mut d = Diagnostics::default();
         let mut states = Vec::new();
         for port in ["22", "80", "443", "8080"] {
-            let plan = planned(&env.ip, vec![rule("tcp", &[port])]);
+            let plan = planned(&ip, vec![rule("tcp", &[port])]);
             states.push(Resource::create(&r, &env.client, &plan, &mut d).await);
         }
         assert!(d.is_empty(), "{d:?}");

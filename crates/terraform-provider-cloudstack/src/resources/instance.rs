@@ -320,26 +320,24 @@ async fn root_disk_gib(c: &Client, vm: &VirtualMachine) -> Option<i64> {
 }
 
 /// The VM for a refresh: from the shared listing when several reads come
-/// together (see [`crate::common::Snapshot`]), else by id.
+/// together (see [`crate::refresh`]), else by id.
 async fn read_vm(
     c: &Client,
     id: &str,
     in_project: bool,
 ) -> Result<Option<VirtualMachine>, OpError> {
-    if !in_project {
-        let mut snap = c.vm_snapshot.lock().await;
-        if !snap.fresh() && snap.busy() {
-            let p = Params::new().with("listall", "true");
-            let all = bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await?;
-            snap.items = all.into_iter().map(|v| (v.id.clone(), v)).collect();
-            snap.taken = Some(std::time::Instant::now());
+    if !in_project && c.refresh.busy::<VirtualMachine>("") {
+        let all = c
+            .refresh
+            .listing("", || async {
+                let p = Params::new().with("listall", "true");
+                bounded(c, c.timeout, c.api.list_virtual_machines(&p)).await
+            })
+            .await?;
+        if let Some(vm) = all.iter().find(|v| v.id == id) {
+            return Ok(Some(vm.clone()).filter(|v| !v.is_gone()));
         }
-        if snap.fresh() {
-            if let Some(vm) = snap.items.get(id) {
-                return Ok(Some(vm.clone()).filter(|v| !v.is_gone()));
-            }
-            // not in the listing: created since, or gone; ask by id
-        }
+        // not in the listing: created since, or gone; ask by id
     }
     find_vm(c, id).await
 }
@@ -867,7 +865,7 @@ impl TypedResource for Instance {
 
     async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
         let c = cx.c;
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let limit = cx.limit("create", diags);
         let req = self.deploy_request(&cx, &plan, diags).await?;
         let api = c.api_with_timeout(limit);
@@ -898,7 +896,7 @@ impl TypedResource for Instance {
         diags: &mut Diagnostics,
     ) -> Option<Model> {
         let c = cx.c;
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let limit = cx.limit("update", diags);
         let api = c.api_with_timeout(limit);
         let id = prior.id.clone()?;
@@ -1009,7 +1007,7 @@ impl TypedResource for Instance {
         let Some(id) = prior.id.as_deref() else {
             return;
         };
-        c.vm_snapshot.lock().await.clear();
+        c.refresh.clear();
         let limit = cx.limit("delete", diags);
         let expunge = prior.expunge.unwrap_or(false);
         let api = c.api_with_timeout(limit);

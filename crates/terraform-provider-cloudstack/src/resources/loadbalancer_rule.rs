@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
-    common::{attr_in_text, bounded, keep_spelling, OpError},
+    common::{attr_in_text, bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
 };
@@ -58,20 +58,9 @@ fn schema() -> Schema {
     )
 }
 
-/// The rule by id in any project; `None` when gone.
+/// The rule by id in the account or any project; `None` when gone.
 async fn find_rule(c: &Client, id: &str) -> Result<Option<LoadBalancerRule>, OpError> {
-    let p = Params::new()
-        .with("id", id)
-        .with("listall", "true")
-        .with("projectid", "-1");
-    let listed =
-        c.api
-            .list_all::<LoadBalancerRule>("listLoadBalancerRules", "loadbalancerrule", &p);
-    match bounded(c, c.timeout, listed).await {
-        Ok(v) => Ok(v.into_iter().find(|r| r.id == id)),
-        Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    find_by_id(c, "listLoadBalancerRules", "loadbalancerrule", id).await
 }
 
 async fn members(c: &Client, id: &str) -> Result<Vec<String>, OpError> {

@@ -27,8 +27,7 @@ mod template;
 mod user_data;
 mod volume;
 mod vpc;
-// provider-rules: port_forward, firewall, egress_firewall (mod lines below)
-mod egress_firewall;
+// provider-rules: port_forward, firewall (also egress_firewall) (mod lines below)
 mod firewall;
 mod port_forward;
 
@@ -49,9 +48,9 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(ssh_keypair::SshKeypair)),
         Arc::new(Typed(template::Template)),
         // provider-rules entries below
-        Arc::new(port_forward::resource()),
-        Arc::new(firewall::resource()),
-        Arc::new(egress_firewall::resource()),
+        Arc::new(Typed(port_forward::PortForward)),
+        Arc::new(Typed(firewall::ingress())),
+        Arc::new(Typed(firewall::egress())),
         // typed resources (crate::kit)
         Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),

@@ -226,10 +226,16 @@ fn fill_state(base: &Value, n: &CsNetwork) -> Value {
     // A tier's ACL list as CloudStack has it, so a list replaced outside
     // Terraform shows as drift. Left "none" when the configuration gives none:
     // CloudStack then puts the tier behind its default_deny list, whose id
-    // differs per installation, and that is no drift.
+    // differs per installation, and that is no drift. An import (no acl_id
+    // yet) reads the list, as the Go provider does.
+    let imported = base.get("acl_id").is_null();
     let managed_acl = base.get_str("acl_id").is_some_and(|a| a != NO_ACL);
-    match (managed_acl, n.aclid.as_deref().filter(|a| !a.is_empty())) {
+    match (
+        managed_acl || imported,
+        n.aclid.as_deref().filter(|a| !a.is_empty()),
+    ) {
         (true, Some(acl)) => s.set_attr("acl_id", acl),
+        (true, None) if imported => s.set_attr("acl_id", NO_ACL),
         (true, None) => {}
         (false, _) => s.set_attr("acl_id", NO_ACL),
     }
@@ -495,7 +501,8 @@ impl Resource<Client> for Network {
 
     /// `terraform import cloudstack_network.x <id>` or `<project>/<id>`.
     async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        import_state(id, &[("acl_id", NO_ACL.into())])
+        // acl_id stays unset, so the first read takes the tier's list
+        import_state(id, &[])
     }
 }
 

@@ -8,7 +8,7 @@ use tfplugin5::{async_trait, model::Timeouts, Attribute, Block, Diagnostics, Sch
 
 use super::vpc::find_vpc;
 use crate::{
-    common::{bounded, keep_spelling, OpError},
+    common::{bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
 };
@@ -40,21 +40,9 @@ fn schema() -> Schema {
     )
 }
 
-/// Looks an ACL list up by id (`None` when gone), in any project.
+/// Looks an ACL list up by id (`None` when gone), in the account or any project.
 pub async fn find_list(c: &Client, id: &str) -> Result<Option<NetworkAclList>, OpError> {
-    let p = Params::new()
-        .with("id", id)
-        .with("listall", "true")
-        .with("projectid", "-1");
-    let listed = c
-        .api
-        .list_all::<NetworkAclList>("listNetworkACLLists", "networkacllist", &p);
-    match bounded(c, c.timeout, listed).await {
-        Ok(v) => Ok(v.into_iter().find(|x| x.id == id)),
-        // older servers refuse projectid=-1 here; a missing id is a 431 too
-        Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    find_by_id(c, "listNetworkACLLists", "networkacllist", id).await
 }
 
 /// The project of VPC `vpc_id` as the user spelt it (name unless they gave the id).

@@ -1,47 +1,73 @@
 //! `cloudstack_port_forward`: port forwarding rules of one public IP, as in
 //! apache/cloudstack-terraform-provider: ID = `ip_address_id`, a set of
 //! `forward` blocks {protocol, private_port, private_end_port, public_port,
-//! public_end_port, virtual_machine_id, vm_guest_ip, uuid}, `managed`, import
-//! by IP address ID (sets `managed = true`, like the Go provider).
+//! public_end_port, virtual_machine_id, vm_guest_ip, uuid}, `managed`,
+//! `project` (inherited from the IP when unset, and sent on reads: CloudStack
+//! hides a project's rules from lists without it), import by IP address ID
+//! (sets `managed = true`, like the Go provider).
 //!
 //! Rules are created concurrently (at most [`MAX_IN_FLIGHT`] jobs, no pauses)
 //! with `openfirewall=false` (firewall rules are their own resource). A
 //! partial failure returns exactly the rules that exist plus an error: on
 //! update the next apply creates only the missing ones; on create Terraform
-//! marks the resource tainted and replaces it (see [`super::firewall`]).
+//! marks the resource tainted and replaces it.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::LazyLock,
-};
+use std::collections::{HashMap, HashSet};
 
 use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, AcceptedLog, Params};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, CancellationToken, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
+    NestedBlock, PlanRequest, Schema, Type, Value,
 };
 
-use crate::{common::unknowns_to_null, provider::Client};
-
-use super::firewall::{
-    api_error_detail, check_port_number, check_protocol, scope_exists, unless_stopped, Kind,
-    SharedLists,
+use crate::{
+    common::{bounded, split_import_id},
+    kit::{Ctx, TypedResource},
+    provider::Client,
+    rule_set::{
+        check_port_number, check_protocol, in_parallel, project_value, Scope, MAX_IN_FLIGHT,
+    },
 };
-use crate::rule_set::{in_parallel, MAX_IN_FLIGHT};
 
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
-/// Listings of port forwards per IP, shared by the reads of one refresh
-/// (see [`SharedLists`]).
-static PF_LISTS: LazyLock<SharedLists<PortForwardingRule>> = LazyLock::new(SharedLists::new);
+/// The block every diagnostic about a forward points at.
+const FORWARD: &str = "forward";
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]
 pub(crate) struct PortForward;
 
-/// `cloudstack_port_forward`, for the provider's registry.
-pub(crate) fn resource() -> PortForward {
-    PortForward
+/// One `forward` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Forward {
+    protocol: Field<String>,
+    private_port: Field<i64>,
+    private_end_port: Field<i64>,
+    public_port: Field<i64>,
+    public_end_port: Field<i64>,
+    virtual_machine_id: Field<String>,
+    vm_guest_ip: Field<String>,
+    uuid: Field<String>,
+}
+
+/// The resource's value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Model {
+    id: Field<String>,
+    ip_address_id: Field<String>,
+    managed: Field<bool>,
+    project: Field<String>,
+    forward: Field<Vec<Forward>>,
+}
+
+impl Model {
+    fn forwards(&self) -> &[Forward] {
+        self.forward.known().map_or(&[], Vec::as_slice)
+    }
 }
 
 fn schema() -> Schema {
@@ -76,19 +102,29 @@ fn schema() -> Schema {
                     .default(false)
                     .description("Delete forwards not in this configuration."),
             )
-            .attribute(Attribute::optional_computed("project", Type::String).force_new())
-            .block(NestedBlock::set("forward", forward).min_items(1)),
+            .attribute(
+                Attribute::optional_computed("project", Type::String)
+                    .force_new()
+                    .description("Project of the IP address (inherited from it when unset)."),
+            )
+            .block(NestedBlock::set(FORWARD, forward).min_items(1)),
     )
 }
 
-fn validate(config: &Value, diags: &mut Diagnostics) {
-    for f in config.get_slice("forward") {
-        check_protocol(f.get("protocol"), &PROTOCOLS, "forward", diags);
-        let mut range = |start: &str, end: &str| {
-            let s = check_port_number(f.get(start), start, "forward", diags);
-            let e = check_port_number(f.get(end), end, "forward", diags);
+fn validate(config: &Model, diags: &mut Diagnostics) {
+    for f in config.forwards() {
+        check_protocol(
+            f.protocol.known().map(String::as_str),
+            &PROTOCOLS,
+            FORWARD,
+            diags,
+        );
+        let mut range = |start: (&str, &Field<i64>), end: (&str, &Field<i64>)| {
+            let s = check_port_number(start.1.known().copied(), start.0, FORWARD, diags);
+            let e = check_port_number(end.1.known().copied(), end.0, FORWARD, diags);
             if let (Some(s), Some(e)) = (s, e) {
                 if e < s {
+                    let (start, end) = (start.0, end.0);
                     diags.push(
                         Diagnostic::error(
                             format!("Invalid forward.{end}: {e} is below {start} {s}"),
@@ -96,13 +132,19 @@ fn validate(config: &Value, diags: &mut Diagnostics) {
                                 "{end} ends the range that starts at {start}; make it {s} or more."
                             ),
                         )
-                        .at(AttributePath::attr("forward")),
+                        .at(AttributePath::attr(FORWARD)),
                     );
                 }
             }
         };
-        range("private_port", "private_end_port");
-        range("public_port", "public_end_port");
+        range(
+            ("private_port", &f.private_port),
+            ("private_end_port", &f.private_end_port),
+        );
+        range(
+            ("public_port", &f.public_port),
+            ("public_end_port", &f.public_end_port),
+        );
     }
 }
 
@@ -118,20 +160,20 @@ struct Fwd {
     guest_ip: Option<String>,
 }
 
-fn port_of(v: &Value) -> Option<u16> {
-    v.as_i64().and_then(|n| u16::try_from(n).ok())
+fn port_of(v: &Field<i64>) -> Option<u16> {
+    v.known().and_then(|n| u16::try_from(*n).ok())
 }
 
 impl Fwd {
-    fn of(v: &Value) -> Option<Fwd> {
+    fn of(v: &Forward) -> Option<Fwd> {
         Some(Fwd {
-            protocol: v.get_str("protocol")?.to_string(),
-            private: port_of(v.get("private_port"))?,
-            private_end: port_of(v.get("private_end_port")),
-            public: port_of(v.get("public_port"))?,
-            public_end: port_of(v.get("public_end_port")),
-            vm: v.get_str("virtual_machine_id")?.to_string(),
-            guest_ip: v.get_str("vm_guest_ip").map(str::to_string),
+            protocol: v.protocol.known()?.clone(),
+            private: port_of(&v.private_port)?,
+            private_end: port_of(&v.private_end_port),
+            public: port_of(&v.public_port)?,
+            public_end: port_of(&v.public_end_port),
+            vm: v.virtual_machine_id.known()?.clone(),
+            guest_ip: v.vm_guest_ip.known().cloned(),
         })
     }
 
@@ -153,37 +195,62 @@ fn api_port(s: &Option<String>) -> Option<i64> {
 }
 
 /// Writes what CloudStack reports into a forward element.
-fn refresh(elem: &mut Value, r: &PortForwardingRule) {
-    elem.set_attr("uuid", r.id.as_str());
+fn refresh(elem: &mut Forward, r: &PortForwardingRule) {
+    elem.uuid = Field::Known(r.id.clone());
     if let Some(p) = &r.protocol {
-        elem.set_attr("protocol", p.to_ascii_lowercase());
+        elem.protocol = Field::Known(p.to_ascii_lowercase());
     }
-    for (attr, v) in [
-        ("private_port", &r.privateport),
-        ("private_end_port", &r.privateendport),
-        ("public_port", &r.publicport),
-        ("public_end_port", &r.publicendport),
+    for (field, v) in [
+        (&mut elem.private_port, &r.privateport),
+        (&mut elem.private_end_port, &r.privateendport),
+        (&mut elem.public_port, &r.publicport),
+        (&mut elem.public_end_port, &r.publicendport),
     ] {
         if let Some(n) = api_port(v) {
-            elem.set_attr(attr, n);
+            *field = Field::Known(n);
         }
     }
     if let Some(vm) = &r.virtualmachineid {
-        elem.set_attr("virtual_machine_id", vm.as_str());
+        elem.virtual_machine_id = Field::Known(vm.clone());
     }
     // optional only: reported back only when configured, else it would diff
-    if !elem.get("vm_guest_ip").is_null() {
+    if !elem.vm_guest_ip.is_null() {
         if let Some(ip) = &r.vmguestip {
-            elem.set_attr("vm_guest_ip", ip.as_str());
+            elem.vm_guest_ip = Field::Known(ip.clone());
         }
     }
 }
 
 /// A forward element for a rule this configuration does not know.
-fn orphan(r: &PortForwardingRule) -> Value {
-    let mut v = Value::object([("vm_guest_ip", Value::Null)]);
+fn orphan(r: &PortForwardingRule) -> Forward {
+    let mut v = Forward::default();
     refresh(&mut v, r);
     v
+}
+
+/// Nothing unknown left in an element (what a state must hold).
+fn settled(mut f: Forward) -> Forward {
+    for n in [
+        &mut f.private_port,
+        &mut f.private_end_port,
+        &mut f.public_port,
+        &mut f.public_end_port,
+    ] {
+        if n.is_unknown() {
+            *n = Field::Null;
+        }
+    }
+    for s in [
+        &mut f.protocol,
+        &mut f.virtual_machine_id,
+        &mut f.vm_guest_ip,
+        &mut f.uuid,
+    ] {
+        if s.is_unknown() {
+            *s = Field::Null;
+        }
+    }
+    f
 }
 
 async fn create_one(
@@ -243,38 +310,34 @@ fn describe(f: &Fwd) -> String {
 }
 
 /// Deletes unwanted forwards, creates missing ones, returns what exists.
-async fn converge(
-    client: &cloudstack::Client,
-    stop: &CancellationToken,
-    prior: &Value,
-    planned: &Value,
-    diags: &mut Diagnostics,
-) -> Value {
-    let Some(ip_id) = planned.get_str("ip_address_id").map(str::to_string) else {
-        diags.attribute_error(
-            "ip_address_id",
-            "ip_address_id is unknown at apply time",
-            "This is a provider or Terraform bug.",
+async fn converge(c: &Client, prior: &[Forward], planned: Model, diags: &mut Diagnostics) -> Model {
+    let Some(ip_id) = planned.ip_address_id.known().cloned() else {
+        diags.push(
+            Diagnostic::error(
+                "ip_address_id is unknown at apply time",
+                "This is a provider or Terraform bug.",
+            )
+            .at(AttributePath::attr("ip_address_id")),
         );
-        return Value::Null;
+        return Model::default();
     };
-    PF_LISTS.clear();
-    let existing: Vec<(Fwd, String, Value)> = prior
-        .get_slice("forward")
+    let client = &c.api;
+    c.refresh.clear();
+    let existing: Vec<(Fwd, String, Forward)> = prior
         .iter()
-        .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string(), e.clone())))
+        .filter_map(|e| Some((Fwd::of(e)?, e.uuid.known()?.clone(), e.clone())))
         .collect();
     let mut used: HashSet<String> = HashSet::new();
     // (planned element, wanted rule, state element once it exists)
-    let mut wanted: Vec<(Value, Option<Fwd>, Option<Value>)> = Vec::new();
-    for elem in planned.get_slice("forward") {
+    let mut wanted: Vec<(Forward, Option<Fwd>, Option<Forward>)> = Vec::new();
+    for elem in planned.forwards() {
         let Some(f) = Fwd::of(elem) else {
             diags.push(
                 Diagnostic::error(
                     "A forward block is incomplete at apply time",
                     "protocol, private_port, public_port and virtual_machine_id must be known.",
                 )
-                .at(AttributePath::attr("forward")),
+                .at(AttributePath::attr(FORWARD)),
             );
             wanted.push((elem.clone(), None, None));
             continue;
@@ -284,20 +347,21 @@ async fn converge(
             .find(|(p, id, _)| !used.contains(id) && f.served_by(p))
             .map(|(_, id, state)| {
                 used.insert(id.clone());
-                let mut s = elem.clone();
-                for attr in ["uuid", "private_end_port", "public_end_port"] {
-                    s.set_attr(attr, state.get(attr).clone());
+                Forward {
+                    uuid: state.uuid.clone(),
+                    private_end_port: state.private_end_port.clone(),
+                    public_end_port: state.public_end_port.clone(),
+                    ..elem.clone()
                 }
-                s
             });
         wanted.push((elem.clone(), Some(f), reuse));
     }
-    let doomed: Vec<(Fwd, String, Value)> = existing
+    let doomed: Vec<(Fwd, String, Forward)> = existing
         .into_iter()
         .filter(|(_, id, _)| !used.contains(id))
         .collect();
     let deleted = in_parallel(doomed, MAX_IN_FLIGHT, |(f, id, state)| async move {
-        let r = unless_stopped(stop, delete_one(client, &id)).await;
+        let r = bounded(c, c.timeout, delete_one(client, &id)).await;
         (f, id, state, r)
     })
     .await;
@@ -305,11 +369,12 @@ async fn converge(
     for (f, id, state, r) in deleted {
         if let Err(e) = r {
             diags.push(
-                Diagnostic::error(
-                    format!("Failed to delete port forward {} ({id})", describe(&f)),
-                    e.detail(),
+                e.diagnostic(
+                    &format!("deleting port forward {} ({id})", describe(&f)),
+                    None,
+                    "update",
                 )
-                .at(AttributePath::attr("forward")),
+                .at(AttributePath::attr(FORWARD)),
             );
             leftovers.push(state);
         }
@@ -327,7 +392,7 @@ async fn converge(
         // a forward CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
-        let r = unless_stopped(stop, create_one(&recording, ip_ref, &f)).await;
+        let r = bounded(c, c.timeout, create_one(&recording, ip_ref, &f)).await;
         (n, f, r, accepted.last_id("createPortForwardingRule"))
     })
     .await;
@@ -344,8 +409,7 @@ async fn converge(
         let kept = match accepted {
             Some(id) => {
                 let mut s = wanted[n].0.clone();
-                s.set_attr("uuid", id.as_str());
-                unknowns_to_null(&mut s);
+                s.uuid = Field::Known(id.clone());
                 wanted[n].2 = Some(s);
                 format!(
                     " CloudStack accepted this forward as {id}; it is kept in the state too, \
@@ -354,32 +418,105 @@ async fn converge(
             }
             None => String::new(),
         };
-        diags.push(
-            Diagnostic::error(
-                format!("Failed to create port forward {}", describe(&f)),
-                format!(
-                    "{}. The forwards that were created are kept in the state; apply again \
-                     to create the missing ones.{kept}",
-                    e.detail()
-                ),
+        let mut d = e
+            .diagnostic(
+                &format!("creating port forward {}", describe(&f)),
+                None,
+                "create",
             )
-            .at(AttributePath::attr("forward")),
+            .at(AttributePath::attr(FORWARD));
+        d.detail.push_str(&format!(
+            "\n\nThe forwards that were created are kept in the state; apply again to create \
+             the missing ones.{kept}"
+        ));
+        diags.push(d);
+    }
+    c.refresh.clear();
+    let mut forwards: Vec<Forward> = wanted
+        .into_iter()
+        .filter_map(|(_, _, s)| s.map(settled))
+        .collect();
+    forwards.extend(leftovers);
+    Model {
+        id: Field::Known(ip_id),
+        forward: Field::Known(forwards),
+        ..planned
+    }
+}
+
+/// Reads the forwards of the state back (see the module docs); `None` when
+/// gone, or after an error (the kit keeps the state then).
+async fn read(c: &Client, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+    let ip_id = state
+        .ip_address_id
+        .non_empty()
+        .or(state.id.non_empty())?
+        .to_string();
+    let owner = Scope::IpAddress
+        .owner(c, &ip_id, state.project.non_empty(), diags)
+        .await
+        .ok()?;
+    let mut params = Params::new()
+        .with("ipaddressid", ip_id.as_str())
+        .with("listall", "true");
+    params.set_opt("projectid", owner.as_ref().map(|o| o.id.as_str()));
+    let listed = c
+        .refresh
+        .listing(&format!("{params:?}"), || {
+            bounded(c, c.timeout, c.api.list_port_forwarding_rules(&params))
+        })
+        .await;
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            diags.push(e.diagnostic(
+                &format!("listing the port forwards of IP {ip_id}"),
+                None,
+                "read",
+            ));
+            return None;
+        }
+    };
+    let by_id: HashMap<&str, &PortForwardingRule> =
+        listed.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut forwards = Vec::new();
+    for e in state.forwards() {
+        let Some(r) = e.uuid.known().and_then(|id| by_id.get(id.as_str())) else {
+            continue; // deleted behind our back: plan creates it again
+        };
+        seen.insert(r.id.as_str());
+        let mut e = e.clone();
+        refresh(&mut e, r);
+        forwards.push(e);
+    }
+    let managed = state.managed.known() == Some(&true);
+    if managed {
+        forwards.extend(
+            listed
+                .iter()
+                .filter(|r| !seen.contains(r.id.as_str()))
+                .map(orphan),
         );
     }
-    PF_LISTS.clear();
-    let mut forwards: Vec<Value> = wanted.into_iter().filter_map(|(_, _, s)| s).collect();
-    forwards.extend(leftovers);
-    let mut state = planned.clone();
-    state.set_attr("id", ip_id.as_str());
-    if state.get("project").is_unknown() {
-        state.set_attr("project", Value::Null);
+    let owner_id = owner.as_ref().map(|o| o.id.as_str());
+    if forwards.is_empty() && (!managed || !Scope::IpAddress.exists(c, &ip_id, owner_id).await) {
+        return None;
     }
-    state.set_attr("forward", Value::Set(forwards));
-    state
+    Some(Model {
+        id: Field::Known(ip_id.clone()),
+        ip_address_id: Field::Known(ip_id),
+        managed: Field::Known(managed),
+        project: project_value(&state.project, owner.as_ref()),
+        forward: Field::Known(forwards),
+    })
 }
 
 #[async_trait]
-impl Resource<Client> for PortForward {
+impl TypedResource for PortForward {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_port_forward"
     }
@@ -389,161 +526,139 @@ impl Resource<Client> for PortForward {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        validate(config, diags);
+        // unknowns inside a block keep it from decoding: checked once known
+        if let Ok(m) = model::from_value::<Model>(config) {
+            validate(&m, diags);
+        }
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        let Ok(mut planned) = model::from_value::<Model>(req.planned) else {
+            return;
+        };
+        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
+        let mut changed = false;
         if req.prior.is_null() {
-            let ip = req.planned.get("ip_address_id").clone();
-            req.planned.set_attr("id", ip);
+            planned.id = planned.ip_address_id.clone();
+            changed = true;
         }
         // a planned element keeps a uuid only when a prior element with that
         // uuid serves it exactly; otherwise the rule is (re)created
-        let prior: Vec<(Fwd, String)> = req
-            .prior
-            .get_slice("forward")
+        let prior: Vec<(Fwd, String)> = prior
+            .forwards()
             .iter()
-            .filter_map(|e| Some((Fwd::of(e)?, e.get_str("uuid")?.to_string())))
+            .filter_map(|e| Some((Fwd::of(e)?, e.uuid.known()?.clone())))
             .collect();
-        let Some(items) = req.planned.get("forward").as_slice().map(<[Value]>::to_vec) else {
-            return;
-        };
-        let mut changed = false;
-        let items: Vec<Value> = items
-            .into_iter()
-            .map(|mut e| {
-                if let (Some(f), Some(id)) = (Fwd::of(&e), e.get_str("uuid")) {
+        if let Field::Known(items) = &mut planned.forward {
+            for e in items.iter_mut() {
+                if let (Some(f), Some(id)) = (Fwd::of(e), e.uuid.known()) {
                     if prior.iter().any(|(p, pid)| pid == id && f.served_by(p)) {
-                        return e;
+                        continue;
                     }
                 }
-                if !e.get("uuid").is_unknown() {
-                    e.set_attr("uuid", Value::Unknown);
+                if !e.uuid.is_unknown() {
+                    e.uuid = Field::Unknown;
                     changed = true;
                 }
-                e
-            })
-            .collect();
-        if changed {
-            req.planned.set_attr("forward", Value::Set(items));
-        }
-    }
-
-    async fn create(&self, client: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = converge(&client.api, &client.stop, &Value::Null, planned, diags).await;
-        if diags.has_errors() && state.get_slice("forward").is_empty() {
-            return Value::Null;
-        }
-        state
-    }
-
-    async fn read(&self, client: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(ip_id) = state
-            .get_str("ip_address_id")
-            .or_else(|| state.get_str("id"))
-            .map(str::to_string)
-        else {
-            return Value::Null;
-        };
-        let params = Params::new()
-            .with("ipaddressid", ip_id.as_str())
-            .with("listall", "true");
-        let api = &client.api;
-        let listed = match PF_LISTS
-            .get(api, &ip_id, || api.list_port_forwarding_rules(&params))
-            .await
-        {
-            Ok(l) => l,
-            Err(e) if e.is_not_found() => return Value::Null,
-            Err(e) => {
-                diags.error(
-                    format!("Failed to list the port forwards of IP {ip_id}"),
-                    api_error_detail(&e),
-                );
-                return state.clone();
             }
-        };
-        let by_id: HashMap<&str, &PortForwardingRule> =
-            listed.iter().map(|r| (r.id.as_str(), r)).collect();
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut forwards = Vec::new();
-        for e in state.get_slice("forward") {
-            let Some(r) = e.get_str("uuid").and_then(|id| by_id.get(id)) else {
-                continue; // deleted behind our back: plan creates it again
-            };
-            seen.insert(r.id.as_str());
-            let mut e = e.clone();
-            refresh(&mut e, r);
-            forwards.push(e);
         }
-        let managed = state.get_bool("managed") == Some(true);
-        if managed {
-            forwards.extend(
-                listed
-                    .iter()
-                    .filter(|r| !seen.contains(r.id.as_str()))
-                    .map(orphan),
-            );
+        if changed {
+            match model::to_value(&planned, &schema().value_type()) {
+                Ok(v) => *req.planned = v,
+                Err(e) => diags.error(
+                    "Cannot write the plan",
+                    format!("{e}. This is a provider bug; please report it."),
+                ),
+            }
         }
-        if forwards.is_empty() && (!managed || !scope_exists(api, Kind::Ingress, &ip_id).await) {
-            return Value::Null;
+    }
+
+    async fn create(&self, cx: Ctx<'_>, mut plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        // like the Go provider: the project is inherited from the IP address
+        let ip_id = plan.ip_address_id.known().cloned().unwrap_or_default();
+        let owner = Scope::IpAddress
+            .owner(cx.c, &ip_id, plan.project.non_empty(), diags)
+            .await
+            .ok()?;
+        plan.project = project_value(&plan.project, owner.as_ref());
+        let state = converge(cx.c, &[], plan, diags).await;
+        if diags.has_errors() && state.forwards().is_empty() {
+            return None;
         }
-        let mut out = state.clone();
-        out.set_attr("id", ip_id.as_str());
-        out.set_attr("ip_address_id", ip_id.as_str());
-        if out.get("managed").is_null() {
-            out.set_attr("managed", false);
-        }
-        out.set_attr("forward", Value::Set(forwards));
-        out
+        Some(state)
+    }
+
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        read(cx.c, state, diags).await
     }
 
     async fn update(
         &self,
-        client: &Client,
-        prior: &Value,
-        planned: &Value,
+        cx: Ctx<'_>,
+        prior: Model,
+        mut plan: Model,
         diags: &mut Diagnostics,
-    ) -> Value {
-        converge(&client.api, &client.stop, prior, planned, diags).await
+    ) -> Option<Model> {
+        if !matches!(plan.project, Field::Known(_)) {
+            plan.project = prior.project.clone();
+        }
+        Some(converge(cx.c, prior.forwards(), plan, diags).await)
     }
 
-    async fn delete(&self, client: &Client, prior: &Value, diags: &mut Diagnostics) {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let c = cx.c;
         let ids: Vec<String> = prior
-            .get_slice("forward")
+            .forwards()
             .iter()
-            .filter_map(|e| e.get_str("uuid").map(str::to_string))
+            .filter_map(|e| e.uuid.known().cloned())
             .collect();
-        PF_LISTS.clear();
+        c.refresh.clear();
         let results = in_parallel(ids, MAX_IN_FLIGHT, |id| async move {
-            let r = unless_stopped(&client.stop, delete_one(&client.api, &id)).await;
+            let r = bounded(c, c.timeout, delete_one(&c.api, &id)).await;
             (id, r)
         })
         .await;
-        PF_LISTS.clear();
+        c.refresh.clear();
         for (id, r) in results {
             if let Err(e) = r {
-                diags.error(format!("Failed to delete port forward {id}"), e.detail());
+                diags.push(e.diagnostic(&format!("deleting port forward {id}"), None, "delete"));
             }
         }
     }
 
     /// `<ip id>` or `<project>/<ip id>`; sets `managed` like the Go provider.
-    async fn import(&self, _client: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = crate::common::split_import_id(id);
-        vec![Value::object([
-            ("id", Value::from(id)),
-            ("ip_address_id", Value::from(id)),
-            ("project", Value::from(project)),
-            ("managed", Value::from(true)),
-        ])]
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let (project, id) = split_import_id(import_id);
+        let m = Model {
+            id: Field::Known(id.to_string()),
+            ip_address_id: Field::Known(id.to_string()),
+            managed: Field::Known(true),
+            project: project.map(str::to_string).into(),
+            forward: Field::Null,
+        };
+        model::to_value(&m, &schema().value_type())
+            .map(|v| vec![v])
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::firewall::test_support::{calls, env, env_with};
     use super::*;
+    use crate::{
+        common::testenv::{calls, with_vm_and_ip},
+        kit::Typed,
+    };
+    use tfplugin5::Resource;
+
+    #[test]
+    fn model_matches_schema() {
+        model::check::<Model>(&schema()).unwrap();
+    }
+
+    fn validate(config: &Value, diags: &mut Diagnostics) {
+        super::validate(&model::from_value(config).unwrap(), diags);
+    }
 
     fn fwd(public: i64, private: i64, vm: &str) -> Value {
         Value::object([
@@ -594,15 +709,15 @@ mod tests {
 
     #[tokio::test]
     async fn lifecycle_partial_failure_and_drift() {
-        let env = env().await;
-        let r = PortForward;
+        let (env, vm, ip) = with_vm_and_ip(Default::default()).await;
+        let r = Typed(PortForward);
         // the second forward names a VM that does not exist: it fails alone
         let plan = planned(
-            &env.ip,
+            &ip,
             vec![
-                fwd(1222, 22, &env.vm),
+                fwd(1222, 22, &vm),
                 fwd(1223, 22, "0b3c7a3e-0000-4000-8000-00000000dead"),
-                fwd(8080, 8080, &env.vm),
+                fwd(8080, 8080, &vm),
             ],
         );
         let mut d = Diagnostics::default();
@@ -621,7 +736,7 @@ mod tests {
         assert!(env
             .client
             .api
-            .list_firewall_rules(&Params::new().with("ipaddressid", &env.ip))
+            .list_firewall_rules(&Params::new().with("ipaddressid", &ip))
             .await
             .unwrap()
             .is_empty());
@@ -642,18 +757,14 @@ mod tests {
             .delete_port_forwarding_rule(&gone)
             .await
             .unwrap();
-        PF_LISTS.clear(); // a new Terraform walk
+        env.client.refresh.clear(); // a new Terraform walk
         let read = Resource::read(&r, &env.client, &state, &mut d).await;
         assert_eq!(read.get_slice("forward").len(), 1);
 
         // update: back to 8080, plus 1224; 1222 is kept as is
         let next = planned(
-            &env.ip,
-            vec![
-                fwd(1222, 22, &env.vm),
-                fwd(1224, 22, &env.vm),
-                fwd(8080, 8080, &env.vm),
-            ],
+            &ip,
+            vec![fwd(1222, 22, &vm), fwd(1224, 22, &vm), fwd(8080, 8080, &vm)],
         );
         let mut planned_v = next.clone();
         // what the generic plan does for the kept element: prior values back
@@ -698,7 +809,7 @@ mod tests {
         assert_eq!(updated.get_slice("forward").len(), 3);
 
         // managed import sees all three; delete removes them
-        let imported = Resource::import(&r, &env.client, &env.ip, &mut d).await;
+        let imported = Resource::import(&r, &env.client, &ip, &mut d).await;
         let all = Resource::read(&r, &env.client, &imported[0], &mut d).await;
         assert_eq!(all.get_slice("forward").len(), 3);
         Resource::delete(&r, &env.client, &updated, &mut d).await;
@@ -708,12 +819,8 @@ mod tests {
             .is_null());
 
         // the IP itself released behind our back: a managed resource is gone too
-        env.client
-            .api
-            .disassociate_ip_address(&env.ip)
-            .await
-            .unwrap();
-        PF_LISTS.clear();
+        env.client.api.disassociate_ip_address(&ip).await.unwrap();
+        env.client.refresh.clear();
         let mut d = Diagnostics::default();
         assert!(Resource::read(&r, &env.client, &all, &mut d)
             .await
@@ -728,14 +835,14 @@ mod tests {
             .job_latency
             .apply("createPortForwardingRule=400")
             .unwrap();
-        let env = env_with(options).await;
-        let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &env.vm)).collect();
+        let (env, vm, ip) = with_vm_and_ip(options).await;
+        let forwards: Vec<Value> = (0..10).map(|i| fwd(3000 + i, 22, &vm)).collect();
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
         let state = Resource::create(
-            &PortForward,
+            &Typed(PortForward),
             &env.client,
-            &planned(&env.ip, forwards),
+            &planned(&ip, forwards),
             &mut d,
         )
         .await;
@@ -753,7 +860,7 @@ mod tests {
             .job_latency
             .apply("createPortForwardingRule=5000")
             .unwrap();
-        let env = env_with(options).await;
+        let (env, vm, ip) = with_vm_and_ip(options).await;
         let stop = env.client.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -761,10 +868,10 @@ mod tests {
         });
         let started = std::time::Instant::now();
         let mut d = Diagnostics::default();
-        let plan = planned(&env.ip, vec![fwd(1222, 22, &env.vm)]);
-        let state = Resource::create(&PortForward, &env.client, &plan, &mut d).await;
+        let plan = planned(&ip, vec![fwd(1222, 22, &vm)]);
+        let state = Resource::create(&Typed(PortForward), &env.client, &plan, &mut d).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(3));
-        assert!(d.0[0].detail.contains("Interrupted"), "{d:?}");
+        assert!(d.0[0].summary.contains("Interrupted"), "{d:?}");
         // CloudStack had accepted the rule: it stays in state (Terraform taints the
         // resource), so neither a duplicate nor an orphan follows.
         let kept = state.get_slice("forward");

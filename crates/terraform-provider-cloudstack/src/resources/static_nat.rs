@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
-    common::{attr_in_text, bounded, keep_spelling, OpError},
+    common::{attr_in_text, bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
 };
@@ -36,17 +36,9 @@ fn schema() -> Schema {
     )
 }
 
-/// The public IP by id in any project; `None` when released.
+/// The public IP by id in the account or any project; `None` when released.
 async fn find_ip(c: &Client, id: &str) -> Result<Option<PublicIpAddress>, OpError> {
-    let p = Params::new()
-        .with("id", id)
-        .with("listall", "true")
-        .with("projectid", "-1");
-    match bounded(c, c.timeout, c.api.list_public_ip_addresses(&p)).await {
-        Ok(v) => Ok(v.into_iter().find(|i| i.id == id)),
-        Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    find_by_id(c, "listPublicIpAddresses", "publicipaddress", id).await
 }
 
 /// `m` from what CloudStack says of the IP; `None` when static NAT is off.
