@@ -144,6 +144,7 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "detachvolume" => volume::detach,
         "listvolumes" => virtual_machine::list_volumes,
         "resizevolume" => volume::resize,
+        "updatevolume" => volume::update,
         "listvirtualmachines" => virtual_machine::list_virtual_machines,
         "deployvirtualmachine" => virtual_machine::deploy,
         "startvirtualmachine" => virtual_machine::start,

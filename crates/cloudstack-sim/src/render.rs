@@ -159,7 +159,7 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
         "created": vol.created, "state": vol.state, "storagetype": "shared",
         "provisioningtype": "thin", "hypervisor": vm.map(|m| m.hypervisor.clone()).unwrap_or_else(|| "KVM".into()),
         "storage": "primary01", "destroyed": false, "isextractable": true,
-        "tags": tags_json(w, &vol.id),
+        "deleteprotection": vol.deleteprotection, "tags": tags_json(w, &vol.id),
     }));
     owner(&mut v);
     if let Some(vm) = vm {

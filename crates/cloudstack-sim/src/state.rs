@@ -194,6 +194,9 @@ pub struct Volume {
     /// Owning project, if any.
     #[serde(default)]
     pub projectid: Option<String>,
+    /// `deleteprotection` (CloudStack 4.20+, set by updateVolume): deleteVolume refuses.
+    #[serde(default)]
+    pub deleteprotection: bool,
 }
 
 fn ready() -> String {

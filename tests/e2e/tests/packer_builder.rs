@@ -587,6 +587,50 @@ async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
     assert_nothing_left(&client).await;
 }
 
+/// A deterministic lost answer (`--lose-answers-after`): CloudStack accepts the deploy, then
+/// its job's answer and every lookup of the VM are lost past the builder's `async_timeout`.
+/// The build fails, and its cleanup destroys the VM it never saw confirmed (the id from the
+/// accepted answer) and everything else it made: nothing is left.
+#[tokio::test]
+async fn a_deploy_whose_answer_is_lost_is_cleaned_up() {
+    const OUTAGE_SECS: u64 = 20;
+    let outage = format!("deployVirtualMachine={OUTAGE_SECS}");
+    let Some(env) = Env::start(&["--lose-answers-after", outage.as_str()]) else {
+        return;
+    };
+    // the fixture with a job timeout far shorter than the outage
+    let mut template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("build.json")).unwrap()).unwrap();
+    template["builders"][0]["async_timeout"] = "3s".into();
+    let dir = env.dir.path().join("lost");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("provision.sh"), dir.join("provision.sh")).unwrap();
+    std::fs::write(dir.join("build.json"), template.to_string()).unwrap();
+    let started = Instant::now();
+    let mut build = env.command(&["build", "-color=false"]);
+    build
+        .arg("-var")
+        .arg("template_name=packer-e2e-lost")
+        .arg("-var")
+        .arg(format!("ssh_username={}", env.sshd.user))
+        .arg(dir.join("build.json"));
+    let out = build.output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    // the checks below list VMs: wait until the outage is over
+    let remaining = Duration::from_secs(OUTAGE_SECS).saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining + Duration::from_secs(1)).await;
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-lost").await.is_empty());
+    assert_nothing_left(&client).await;
+    let d = env.sim.stats();
+    assert_eq!(d["requests"]["deployVirtualMachine"], 1, "{d}");
+    assert_eq!(d["requests"]["destroyVirtualMachine"], 1, "{d}");
+}
+
 /// Without `expunge` a build leaves its VM Destroyed (not expunged), and nothing else.
 async fn assert_only_destroyed_vms_left(client: &Client) {
     let all = Params::new().with("listall", "true");

@@ -269,6 +269,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         state: "Ready".into(),
         attached: Some(now.clone()),
         projectid: projectid.clone(),
+        deleteprotection: false,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -285,6 +286,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: "Ready".into(),
             attached: Some(now.clone()),
             projectid: projectid.clone(),
+            deleteprotection: false,
         });
     }
     let start = p.flag("startvm", true)?;

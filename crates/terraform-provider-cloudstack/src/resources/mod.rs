@@ -35,13 +35,13 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
-        Arc::new(affinity_group::AffinityGroup),
-        Arc::new(attach_volume::AttachVolume),
-        Arc::new(disk::Disk),
+        Arc::new(Typed(affinity_group::AffinityGroup)),
+        Arc::new(Typed(attach_volume::AttachVolume)),
+        Arc::new(Typed(disk::Disk)),
         Arc::new(crate::kit::Typed(project::Project)),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
-        Arc::new(user_data::UserData),
-        Arc::new(volume::Volume),
+        Arc::new(Typed(user_data::UserData)),
+        Arc::new(Typed(volume::Volume)),
         Arc::new(Typed(instance::Instance::new(handle.clone()))),
         Arc::new(network::Network::new(handle.clone())),
         Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
