@@ -54,11 +54,12 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
-    let project =
-        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
+        // the project asked for, else the VPC's
+        let project = optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?
+            .map(|x| x.id.clone())
+            .or_else(|| ctx.world.owner(&vpc.id).map(str::to_string));
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
-        // a VPC address asked for a project is the project's, like a network's
         if let Some(project) = project {
             ctx.world.project_of.insert(id.clone(), project);
         }
@@ -83,6 +84,8 @@ pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         _ => network.zoneid.clone(),
     };
+    let project =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
     if let Some(project) = project {
