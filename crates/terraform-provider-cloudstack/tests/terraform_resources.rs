@@ -481,3 +481,89 @@ fn schema_is_the_go_providers() {
     let zone = &p["data_source_schemas"]["cloudstack_zone"]["block"];
     assert_eq!(zone["block_types"]["filter"]["nesting_mode"], "set");
 }
+
+/// What the instance reads back shows as drift with real Terraform and the next apply
+/// repairs it in place: delete protection turned on outside Terraform (which would block
+/// the destroy in CloudStack) is planned back to the configured `false`; UEFI boot mode,
+/// read back as configured, plans nothing.
+#[test]
+fn instance_read_back_drift_is_repaired() {
+    const VM: &str = r#"
+resource "cloudstack_instance" "vm" {
+  name             = "uefi-0"
+  template         = "Ubuntu 14.04"
+  service_offering = "t1.small"
+  zone             = "zone001"
+  uefi             = true
+  boot_mode        = "Secure"
+  expunge          = true
+  delete_protection = false
+}
+"#;
+    for tf in &binaries() {
+        println!("terraform {}", tf.version);
+        let sim = Sim::start();
+        let seed = sim.sim.world();
+        let ws = workspace(
+            tf,
+            &format!(
+                "{}{VM}",
+                provider_block(&sim.url, cloudstack_sim::DEFAULT_SECRET_KEY)
+            ),
+        );
+        expect(
+            &ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "apply",
+        );
+        plan_is_clean(&ws, "plan after apply (boot mode read back as configured)");
+
+        let id = state_id(&ws, "cloudstack_instance.vm");
+        let vm_id = id.clone();
+        sim.api(|c| async move {
+            let p = cloudstack::Params::new()
+                .with("id", &vm_id)
+                .with("deleteprotection", "true");
+            c.request_async("updateVirtualMachine", &p).await
+        })
+        .unwrap();
+        let out = ws
+            .run(&["plan", "-no-color", "-detailed-exitcode"])
+            .unwrap();
+        expect(&out, 2, "plan after drift");
+        assert!(
+            out.stdout.contains("delete_protection = true -> false"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("0 to add, 1 to change, 0 to destroy"),
+            "{}",
+            out.stdout
+        );
+        expect(
+            &ws.run(&["apply", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "apply after drift",
+        );
+        let vm = sim
+            .sim
+            .world()
+            .virtual_machines
+            .into_iter()
+            .find(|v| v.id == id)
+            .unwrap();
+        assert!(!vm.deleteprotection, "repaired in place");
+        plan_is_clean(&ws, "plan after repair");
+
+        expect(
+            &ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap(),
+            0,
+            "destroy",
+        );
+        assert_eq!(
+            sim.sim.world().virtual_machines.len(),
+            seed.virtual_machines.len()
+        );
+    }
+}

@@ -266,3 +266,41 @@ async fn load_balancer_rules_and_members() {
     assert!(t.world().vpc.lb_rules.is_empty());
     t.stop().await;
 }
+
+/// An address associated with a VPC for a project is the project's: listed with its
+/// `projectid` (or -1), not in the account's own lists.
+#[tokio::test]
+async fn a_vpc_address_for_a_project_is_the_projects() {
+    let t = TestSim::start(Options::default()).await;
+    let v = vpc(&t, "mesos", "10.0.0.0/16").await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let ip = t
+        .run_async(
+            "associateIpAddress",
+            &[("vpcid", &v), ("projectid", &project)],
+        )
+        .await;
+    let id = ip["ipaddress"]["id"].as_str().unwrap().to_string();
+    let listed = |v: &serde_json::Value| {
+        v["publicipaddress"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["id"] == id.as_str()))
+    };
+    let theirs = t
+        .ok(
+            "listPublicIpAddresses",
+            &[("projectid", &project), ("vpcid", &v)],
+        )
+        .await;
+    assert!(listed(&theirs), "{theirs}");
+    let mine = t
+        .ok(
+            "listPublicIpAddresses",
+            &[("listall", "true"), ("vpcid", &v)],
+        )
+        .await;
+    assert!(!listed(&mine), "{mine}");
+}

@@ -26,7 +26,11 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use base64::Engine as _;
-use cloudstack::{api::DeployVirtualMachine, model::VirtualMachine, Params, Resource as Kind};
+use cloudstack::{
+    api::DeployVirtualMachine,
+    model::{VirtualMachine, Volume},
+    Params, Resource as Kind,
+};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait, model::Timeouts, stored_hash::sha1_hex, Attribute, Block, Diagnostics,
@@ -306,15 +310,41 @@ fn fill(mut m: Model, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Model 
     m
 }
 
-/// Size in GiB of the VM's ROOT volume (Go: `size >> 30`).
-async fn root_disk_gib(c: &Client, vm: &VirtualMachine) -> Option<i64> {
+/// Size in GiB of the VM's ROOT volume (Go: `size >> 30`), read on every
+/// refresh: when several reads of a `refresh` come together one listing of
+/// the owner's ROOT volumes serves them all (see [`crate::refresh`]), else a
+/// lookup by VM.
+async fn root_disk_gib(c: &Client, vm: &VirtualMachine, refresh: bool) -> Option<i64> {
+    let gib = |v: &Volume| v.size.map(|b| b >> 30);
+    let project = vm.projectid.as_deref();
+    let scope = format!("type=ROOT|projectid={}", project.unwrap_or_default());
+    if refresh && c.refresh.busy::<Volume>(&scope) {
+        let all = c
+            .refresh
+            .listing(&scope, || async {
+                let mut p = Params::new().with("type", "ROOT").with("listall", "true");
+                p.set_opt("projectid", project);
+                bounded(c, c.timeout, c.api.list_volumes(&p)).await
+            })
+            .await;
+        let mine = all.ok().and_then(|all| {
+            let root = all
+                .iter()
+                .find(|v| v.virtualmachineid.as_deref() == Some(&vm.id));
+            root.map(gib)
+        });
+        if let Some(size) = mine {
+            return size;
+        }
+        // not in the listing (deployed since): ask by VM
+    }
     let mut p = Params::new()
         .with("virtualmachineid", &vm.id)
         .with("type", "ROOT")
         .with("listall", "true");
-    p.set_opt("projectid", vm.projectid.as_deref());
+    p.set_opt("projectid", project);
     match bounded(c, c.timeout, c.api.list_volumes(&p)).await {
-        Ok(v) if v.len() == 1 => v[0].size.map(|b| b >> 30),
+        Ok(v) if v.len() == 1 => gib(&v[0]),
         _ => None,
     }
 }
@@ -647,7 +677,7 @@ impl Instance {
         }
         let gib = match plan.root_disk_size {
             Some(g) => Some(g),
-            None => root_disk_gib(c, &vm).await,
+            None => root_disk_gib(c, &vm, false).await,
         };
         for p in problems {
             diags.push(p);
@@ -884,7 +914,7 @@ impl TypedResource for Instance {
         let vm = read_vm(c, &id, state.project.is_some()).await;
         let vm = found(vm, "instance", &id, "read", diags)?;
         // read every time (like the Go provider), so a root disk resized outside shows
-        let gib = root_disk_gib(c, &vm).await.or(state.root_disk_size);
+        let gib = root_disk_gib(c, &vm, true).await.or(state.root_disk_size);
         Some(fill(state, &vm, gib))
     }
 
@@ -1387,6 +1417,41 @@ mod tests {
         assert!(!d.has_errors(), "{d:?}");
     }
 
+    /// A VM deployed in a project reads its project back in the user's spelling, and
+    /// `terraform import <project>/<id>` yields the same state.
+    #[tokio::test]
+    async fn a_project_vm_reads_back_and_imports() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        c.api
+            .create_project("mesos", "Mesos", &Params::new())
+            .await
+            .unwrap();
+        let r = Typed(Instance::new(Handle::default()));
+        let mut d = Diagnostics::default();
+        let state = r
+            .create(c, &planned("p-0", &[("project", "mesos".into())]), &mut d)
+            .await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(state.get_str("project"), Some("mesos"));
+        let id = state.get_str("id").unwrap().to_string();
+        let vm = env
+            .sim
+            .world()
+            .virtual_machines
+            .into_iter()
+            .find(|v| v.id == id);
+        assert!(vm.unwrap().projectid.is_some(), "deployed in the project");
+        assert_eq!(r.read(c, &state, &mut d).await, state, "no drift");
+
+        let imported = r.import(c, &format!("mesos/{id}"), &mut d).await.remove(0);
+        let read = r.read(c, &imported, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        for a in ["project", "name", "zone", "root_disk_size", "ip_address"] {
+            assert_eq!(read.get(a), state.get(a), "{a}");
+        }
+    }
+
     /// A flaky proxy garbles answers (truncated JSON, HTML with status 200) and the client
     /// gets no retries, so garbage outlasts them: whatever was deployed is either the
     /// result or recorded (tainted) in state, never left behind. (The seed picks which
@@ -1552,6 +1617,9 @@ mod tests {
                 .unwrap_or(0)
         };
         let before = lists(&env);
+        let volumes_before = env.sim.stats()["requests"]["listVolumes"]
+            .as_u64()
+            .unwrap_or(0);
         let reads = states.iter().map(|s| {
             let (r, c) = (&r, &env.client);
             async move {
@@ -1571,5 +1639,11 @@ mod tests {
         // and still 4 for 200
         let used = lists(&env) - before;
         assert!(used <= 4, "{used} list calls");
+        // the root disks (read on every refresh) also come from one listing
+        let volume_lists = env.sim.stats()["requests"]["listVolumes"]
+            .as_u64()
+            .unwrap_or(0)
+            - volumes_before;
+        assert!(volume_lists <= 3, "{volume_lists} listVolumes calls");
     }
 }
