@@ -29,8 +29,8 @@ pub fn allocate(
             continue;
         }
         let id = new_id();
-        // an address of a project's network is the project's
-        if let Some(project) = networkid.and_then(|n| ctx.world.owner(n)) {
+        // an address of a project's network or VPC is the project's
+        if let Some(project) = networkid.or(vpcid).and_then(|n| ctx.world.owner(n)) {
             ctx.world.project_of.insert(id.clone(), project.to_string());
         }
         ctx.world.public_ips.push(PublicIp {
@@ -54,8 +54,13 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let project =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
+        if let Some(project) = project {
+            ctx.world.project_of.insert(id.clone(), project);
+        }
         let action = JobAction::Activate {
             object: "ipaddress".into(),
             id: id.clone(),
@@ -77,8 +82,6 @@ pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         _ => network.zoneid.clone(),
     };
-    let project =
-        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
     if let Some(project) = project {
