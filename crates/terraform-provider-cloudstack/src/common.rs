@@ -323,12 +323,17 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// a name or an id: their spelling when it still denotes the object (no
 /// diff), else the object's current name (drift shows as a change).
 pub fn keep_spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> Value {
+    Value::from(spelling(prior, name, id))
+}
+
+/// [`keep_spelling`] for typed models.
+pub fn spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> String {
     match (prior, name) {
-        (Some(p), _) if p == id => Value::from(id),
-        (Some(p), Some(n)) if p == n || p.eq_ignore_ascii_case(n) => Value::from(p),
-        (Some(p), _) if is_uuid(p) => Value::from(id),
-        (_, Some(n)) => Value::from(n),
-        (_, None) => Value::from(id),
+        (Some(p), _) if p == id => id.to_string(),
+        (Some(p), Some(n)) if p == n || p.eq_ignore_ascii_case(n) => p.to_string(),
+        (Some(p), _) if is_uuid(p) => id.to_string(),
+        (_, Some(n)) => n.to_string(),
+        (_, None) => id.to_string(),
     }
 }
 
@@ -603,6 +608,7 @@ macro_rules! has_id {
     ($($t:ty),*) => {$(impl HasId for $t { fn id(&self) -> &str { &self.id } })*};
 }
 has_id!(
+    cloudstack::model::Network,
     cloudstack::model::PublicIpAddress,
     cloudstack::model::LoadBalancerRule,
     cloudstack::model::NetworkAclList

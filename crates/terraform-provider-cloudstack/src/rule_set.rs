@@ -11,12 +11,12 @@ use std::{
 
 use cloudstack::Params;
 use futures::StreamExt;
-use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics, Value};
+use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics};
 
 use cloudstack::resolve::is_uuid;
 
 use crate::{
-    common::{bounded, keep_spelling, project_id},
+    common::{bounded, project_id, spelling},
     provider::Client,
 };
 
@@ -173,10 +173,7 @@ pub(crate) struct Owner {
 /// name (or id), else none.
 pub(crate) fn project_value(prior: &Field<String>, owner: Option<&Owner>) -> Field<String> {
     match (prior.non_empty(), owner) {
-        (Some(p), Some(o)) => match keep_spelling(Some(p), o.name.as_deref(), &o.id) {
-            Value::String(s) => Field::Known(s),
-            _ => Field::Known(p.to_string()),
-        },
+        (Some(p), Some(o)) => Field::Known(spelling(Some(p), o.name.as_deref(), &o.id)),
         (Some(p), None) => Field::Known(p.to_string()),
         (None, Some(o)) => Field::Known(o.name.clone().unwrap_or_else(|| o.id.clone())),
         (None, None) => Field::Null,

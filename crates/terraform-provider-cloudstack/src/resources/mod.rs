@@ -43,7 +43,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(user_data::UserData),
         Arc::new(volume::Volume),
         Arc::new(instance::Instance::new(handle.clone())),
-        Arc::new(network::Network::new(handle.clone())),
+        Arc::new(Typed(network::Network::new(handle.clone()))),
         Arc::new(ipaddress::IpAddress::new(handle.clone())),
         Arc::new(ssh_keypair::SshKeypair),
         Arc::new(template::Template),
