@@ -1,9 +1,11 @@
 //! Real port forwarding: each active TCP port forwarding rule makes the simulator listen
 //! on its public IP and port (inside loopback) and splice every accepted connection to
-//! `--ssh-target`, but only while an ingress firewall rule on that IP admits the port and
-//! the client's address, and the VM is Running (checked at accept time, as a virtual
-//! router would filter). Also keeps `--ssh-authorized-keys` equal to the public keys of
-//! the key pairs of running VMs, as cloud-init would install them.
+//! `--ssh-target`, but only while an ingress firewall rule on that IP (for a VPC address:
+//! the ingress ACL of the VM's tier) admits the port and the client's address, and the VM
+//! is Running (checked at accept time, as a virtual router would filter). A static NAT IP
+//! forwards every port the same rules open on it to the same port of its VM. Also keeps
+//! `--ssh-authorized-keys` equal to the public keys of the key pairs of running VMs, as
+//! cloud-init would install them.
 
 use crate::cidr::Ipv4Cidr;
 use crate::sandbox::{Sandbox, VmInfo};
@@ -15,18 +17,71 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A listener that should exist: rule id, public address.
+/// What a listener forwards for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// A port forwarding rule (its id).
+    PortForward(String),
+    /// Static NAT of a public IP (its id).
+    StaticNat(String),
+}
+
+/// A listener that should exist: what it serves, public address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Wanted {
-    /// Port forwarding rule id.
-    pub rule_id: String,
+    /// The rule or static NAT it serves.
+    pub via: Via,
     /// Public IP and port.
     pub addr: SocketAddr,
+}
+
+/// Ports listened on for one rule at most (a simulator need not hold 65535 sockets).
+const MAX_PORTS_PER_RULE: u16 = 16;
+
+/// The TCP port ranges an IP's filters open (firewall rules; for a VPC address, the
+/// ingress Allow items of the tier's ACL), each capped to [`MAX_PORTS_PER_RULE`] ports:
+/// what a static NAT listens on.
+fn open_ports(w: &World, ip_id: &str, tier: &str) -> Vec<u16> {
+    let mut ranges: Vec<(u16, u16)> = w
+        .firewall_rules
+        .iter()
+        .filter(|f| f.ipaddressid == ip_id && (f.protocol == "tcp" || f.protocol == "all"))
+        .filter_map(|f| Some((f.startport?, f.endport?)))
+        .collect();
+    if let Some(acl) = w.vpc.tier_acls.get(tier) {
+        ranges.extend(
+            w.vpc
+                .acl_items
+                .iter()
+                .filter(|i| &i.aclid == acl && i.traffictype.eq_ignore_ascii_case("Ingress"))
+                .filter(|i| i.action.eq_ignore_ascii_case("Allow"))
+                .filter(|i| i.protocol == "tcp" || i.protocol == "all")
+                .filter_map(|i| Some((i.startport?, i.endport.or(i.startport)?))),
+        );
+    }
+    let mut ports: Vec<u16> = ranges
+        .into_iter()
+        .flat_map(|(s, e)| s..=e.min(s.saturating_add(MAX_PORTS_PER_RULE - 1)))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// The listeners a world needs (TCP rules, at most 16 ports per rule).
 pub fn wanted(w: &World) -> Vec<Wanted> {
     let mut out = Vec::new();
+    for (ip_id, nat) in &w.vpc.static_nat {
+        let Some(Ok(ip)) = w.public_ip(ip_id).map(|i| i.ipaddress.parse::<IpAddr>()) else {
+            continue;
+        };
+        for port in open_ports(w, ip_id, &nat.networkid) {
+            out.push(Wanted {
+                via: Via::StaticNat(ip_id.clone()),
+                addr: SocketAddr::new(ip, port),
+            });
+        }
+    }
     for r in &w.port_forwarding_rules {
         if r.protocol != "tcp" {
             continue;
@@ -37,10 +92,12 @@ pub fn wanted(w: &World) -> Vec<Wanted> {
         let Ok(ip) = ip.ipaddress.parse::<IpAddr>() else {
             continue;
         };
-        let end = r.publicendport.min(r.publicport.saturating_add(15));
+        let end = r
+            .publicendport
+            .min(r.publicport.saturating_add(MAX_PORTS_PER_RULE - 1));
         for port in r.publicport..=end {
             out.push(Wanted {
-                rule_id: r.id.clone(),
+                via: Via::PortForward(r.id.clone()),
                 addr: SocketAddr::new(ip, port),
             });
         }
@@ -58,41 +115,87 @@ pub struct Admission {
 }
 
 /// Whether a connection from `peer` to `local` may pass for this rule, right now.
-pub fn admits(w: &World, rule_id: &str, local: SocketAddr, peer: SocketAddr) -> bool {
-    admission(w, rule_id, local, peer).is_some()
+pub fn admits(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> bool {
+    admission(w, via, local, peer).is_some()
 }
 
-/// Like [`admits`], also saying where the connection leads.
-pub fn admission(
-    w: &World,
-    rule_id: &str,
-    local: SocketAddr,
-    peer: SocketAddr,
-) -> Option<Admission> {
-    let rule = w.port_forwarding_rules.iter().find(|r| r.id == rule_id)?;
-    let vm = w
-        .vm(&rule.virtualmachineid)
-        .filter(|v| v.state == "Running")?;
-    let port = local.port();
-    let peer_ip = match peer.ip() {
-        IpAddr::V4(v4) => v4,
-        IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
-    };
-    let open = w.firewall_rules.iter().any(|f| {
-        f.ipaddressid == rule.ipaddressid
+fn in_cidrs(cidrs: &[String], peer: std::net::Ipv4Addr) -> bool {
+    cidrs.iter().any(|c| {
+        c.parse::<Ipv4Cidr>()
+            .map(|c| c.contains(peer))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether TCP `port` of public IP `ip_id` is open to `peer`: an active ingress firewall
+/// rule admits it, or, for a VPC address, the first ingress item (by number) of tier
+/// `tier`'s ACL that matches is an Allow, as the VPC router evaluates it.
+fn open(w: &World, ip_id: &str, tier: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
+    let by_firewall = w.firewall_rules.iter().any(|f| {
+        f.ipaddressid == ip_id
             && f.state == "Active"
             && (f.protocol == "tcp" || f.protocol == "all")
             && match (f.startport, f.endport) {
                 (Some(s), Some(e)) => s <= port && port <= e,
                 _ => f.protocol == "all",
             }
-            && f.cidrlist.iter().any(|c| {
-                c.parse::<Ipv4Cidr>()
-                    .map(|c| c.contains(peer_ip))
-                    .unwrap_or(false)
-            })
+            && in_cidrs(&f.cidrlist, peer)
     });
-    if !open {
+    if by_firewall {
+        return true;
+    }
+    let Some(acl) = w.vpc.tier_acls.get(tier) else {
+        return false;
+    };
+    let mut items: Vec<_> = w
+        .vpc
+        .acl_items
+        .iter()
+        .filter(|i| &i.aclid == acl && i.traffictype.eq_ignore_ascii_case("Ingress"))
+        .filter(|i| i.state == "Active")
+        .collect();
+    items.sort_by_key(|i| i.number);
+    items
+        .into_iter()
+        .find(|i| {
+            (i.protocol == "tcp" || i.protocol == "all")
+                && match (i.startport, i.endport.or(i.startport)) {
+                    (Some(s), Some(e)) => s <= port && port <= e,
+                    _ => true,
+                }
+                && in_cidrs(&i.cidrlist, peer)
+        })
+        .is_some_and(|i| i.action.eq_ignore_ascii_case("Allow"))
+}
+
+/// Like [`admits`], also saying where the connection leads.
+pub fn admission(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> Option<Admission> {
+    let port = local.port();
+    let peer_ip = match peer.ip() {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
+    };
+    // (VM, public IP, tier, VM-side port)
+    let (vm_id, ip_id, tier, private_port) = match via {
+        Via::PortForward(rule_id) => {
+            let rule = w.port_forwarding_rules.iter().find(|r| &r.id == rule_id)?;
+            let private = rule
+                .privateport
+                .saturating_add(port.saturating_sub(rule.publicport));
+            (
+                &rule.virtualmachineid,
+                &rule.ipaddressid,
+                &rule.networkid,
+                private,
+            )
+        }
+        Via::StaticNat(ip_id) => {
+            let nat = w.vpc.static_nat.get(ip_id)?;
+            (&nat.virtualmachineid, ip_id, &nat.networkid, port)
+        }
+    };
+    let vm = w.vm(vm_id).filter(|v| v.state == "Running")?;
+    if !open(w, ip_id, tier, port, peer_ip) {
         return None;
     }
     let public_keys = vm
@@ -108,9 +211,7 @@ pub fn admission(
             public_keys,
             password: vm.password.clone(),
         },
-        private_port: rule
-            .privateport
-            .saturating_add(port.saturating_sub(rule.publicport)),
+        private_port,
     })
 }
 
@@ -133,8 +234,8 @@ pub fn authorized_keys(w: &World) -> String {
     s
 }
 
-/// Checks a connection against the current world (rule id, local, peer).
-pub type Gate = Arc<dyn Fn(&str, SocketAddr, SocketAddr) -> Option<Admission> + Send + Sync>;
+/// Checks a connection against the current world (rule or static NAT, local, peer).
+pub type Gate = Arc<dyn Fn(&Via, SocketAddr, SocketAddr) -> Option<Admission> + Send + Sync>;
 
 /// Owns the forwarding listeners.
 pub struct Forwarder {
@@ -223,7 +324,7 @@ impl Forwarder {
                     continue;
                 }
             };
-            tracing::info!(addr = %w.addr, rule = %w.rule_id, "port forwarding listener started");
+            tracing::info!(addr = %w.addr, via = ?w.via, "port forwarding listener started");
             let handle = tokio::spawn(accept_loop(
                 listener,
                 w.clone(),
@@ -266,7 +367,7 @@ async fn accept_loop(
         let Ok((mut inbound, peer)) = listener.accept().await else {
             continue;
         };
-        let Some(admission) = gate(&w.rule_id, w.addr, peer) else {
+        let Some(admission) = gate(&w.via, w.addr, peer) else {
             tracing::info!(addr = %w.addr, %peer, "connection refused by firewall");
             drop(inbound);
             continue;
