@@ -261,21 +261,28 @@ pub async fn resolve_project(
     if is_uuid(value) || value == "-1" {
         return Some(value.to_string());
     }
+    let name = |v: &serde_json::Value| {
+        v.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    // one listing serves the reads of a refresh (every rule set naming its
+    // project); a name it lacks is asked again (a project created since)
     let p = Params::new().with("listall", "true");
-    let listed = bounded(
-        c,
-        c.timeout,
-        c.api.list_all_values("listProjects", "project", &p),
-    )
-    .await;
+    let fetch = || {
+        bounded(
+            c,
+            c.timeout,
+            c.api.list_all_values("listProjects", "project", &p),
+        )
+    };
+    let mut listed = c.refresh.listing("listProjects", fetch).await;
+    if matches!(&listed, Ok(items) if !items.iter().any(|v| name(v) == value)) {
+        listed = fetch().await.map(std::sync::Arc::new);
+    }
     match listed {
         Ok(items) => {
-            let name = |v: &serde_json::Value| {
-                v.get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
             let hits: Vec<&serde_json::Value> = items.iter().filter(|v| name(v) == value).collect();
             match hits.as_slice() {
                 [one] => one.get("id").and_then(|i| i.as_str()).map(str::to_string),

@@ -13,10 +13,13 @@ use cloudstack::Params;
 use futures::StreamExt;
 use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics};
 
-use cloudstack::resolve::is_uuid;
+use cloudstack::{
+    model::{Network, PublicIpAddress},
+    resolve::is_uuid,
+};
 
 use crate::{
-    common::{bounded, project_id, spelling},
+    common::{bounded, find_by_id, project_id, spelling},
     provider::Client,
 };
 
@@ -201,14 +204,16 @@ impl Scope {
     /// The project owning the IP address or network `id`: the `project`
     /// attribute's (name or id) when set, else the one CloudStack lists the
     /// object under (the Go provider inherits it the same way), else none.
-    /// Rules of a project's IP are listed only with its `projectid`. One
-    /// listing of every project's objects serves the reads of a refresh.
-    /// `Err(())` after pushing an error.
+    /// Rules of a project's IP are listed only with its `projectid`. On a
+    /// read (`exact` false) one listing of every project's objects serves the
+    /// whole refresh; a create (`exact`) asks for the object itself, which
+    /// may be newer than any listing. `Err(())` after pushing an error.
     pub(crate) async fn owner(
         self,
         c: &Client,
         id: &str,
         project: Option<&str>,
+        exact: bool,
         diags: &mut Diagnostics,
     ) -> Result<Option<Owner>, ()> {
         if let Some(p) = project.filter(|p| !p.is_empty()) {
@@ -220,8 +225,22 @@ impl Scope {
         let all = Params::new()
             .with("projectid", "-1")
             .with("listall", "true");
-        let found = match self {
-            Scope::IpAddress => c
+        let owner_of = |projectid: &Option<String>, project: &Option<String>| {
+            projectid.clone().map(|id| Owner {
+                id,
+                name: project.clone(),
+            })
+        };
+        let found = match (self, exact) {
+            (Scope::IpAddress, true) => {
+                find_by_id::<PublicIpAddress>(c, "listPublicIpAddresses", "publicipaddress", id)
+                    .await
+                    .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project)))
+            }
+            (Scope::Network, true) => find_by_id::<Network>(c, "listNetworks", "network", id)
+                .await
+                .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project))),
+            (Scope::IpAddress, false) => c
                 .refresh
                 .listing("projectid=-1", || {
                     bounded(c, c.timeout, c.api.list_public_ip_addresses(&all))
@@ -230,9 +249,9 @@ impl Scope {
                 .map(|l| {
                     l.iter()
                         .find(|x| x.id == id)
-                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                        .and_then(|x| owner_of(&x.projectid, &x.project))
                 }),
-            Scope::Network => c
+            (Scope::Network, false) => c
                 .refresh
                 .listing("projectid=-1", || {
                     bounded(c, c.timeout, c.api.list_networks(&all))
@@ -241,21 +260,12 @@ impl Scope {
                 .map(|l| {
                     l.iter()
                         .find(|x| x.id == id)
-                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                        .and_then(|x| owner_of(&x.projectid, &x.project))
                 }),
         };
-        match found {
-            Ok(Some((Some(id), name))) => Ok(Some(Owner { id, name })),
-            Ok(_) => Ok(None),
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    "looking up the project of the rules' scope",
-                    None,
-                    "read",
-                ));
-                Err(())
-            }
-        }
+        found.map_err(|e| {
+            diags.push(e.diagnostic("looking up the project of the rules' scope", None, "read"))
+        })
     }
 
     /// Whether the IP address or network `id` still exists (asked only when
