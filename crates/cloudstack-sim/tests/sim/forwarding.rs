@@ -201,27 +201,8 @@ async fn static_nat_on_a_vpc_address_follows_the_tier_acl() {
         .as_str()
         .unwrap()
         .to_string();
-    let acl = t
-        .run_async("createNetworkACLList", &[("name", "web"), ("vpcid", &vpc)])
-        .await["networkacllist"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let item = t
-        .run_async(
-            "createNetworkACL",
-            &[
-                ("aclid", &acl),
-                ("protocol", "tcp"),
-                ("startport", "80"),
-                ("endport", "80"),
-                ("cidrlist", "127.0.0.0/8"),
-            ],
-        )
-        .await["networkacl"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (acl, item) = t.acl_with_port_80(&vpc, "web", "127.0.0.0/8").await;
+    let item = item["id"].as_str().unwrap().to_string();
     let tier = t
         .ok(
             "createNetwork",
