@@ -119,55 +119,6 @@ pub fn admits(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> bool
     admission(w, via, local, peer).is_some()
 }
 
-fn in_cidrs(cidrs: &[String], peer: std::net::Ipv4Addr) -> bool {
-    cidrs.iter().any(|c| {
-        c.parse::<Ipv4Cidr>()
-            .map(|c| c.contains(peer))
-            .unwrap_or(false)
-    })
-}
-
-/// Whether TCP `port` of public IP `ip_id` is open to `peer`: an active ingress firewall
-/// rule admits it, or, for a VPC address, the first ingress item (by number) of tier
-/// `tier`'s ACL that matches is an Allow, as the VPC router evaluates it.
-fn open(w: &World, ip_id: &str, tier: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
-    let by_firewall = w.firewall_rules.iter().any(|f| {
-        f.ipaddressid == ip_id
-            && f.state == "Active"
-            && (f.protocol == "tcp" || f.protocol == "all")
-            && match (f.startport, f.endport) {
-                (Some(s), Some(e)) => s <= port && port <= e,
-                _ => f.protocol == "all",
-            }
-            && in_cidrs(&f.cidrlist, peer)
-    });
-    if by_firewall {
-        return true;
-    }
-    let Some(acl) = w.vpc.tier_acls.get(tier) else {
-        return false;
-    };
-    let mut items: Vec<_> = w
-        .vpc
-        .acl_items
-        .iter()
-        .filter(|i| &i.aclid == acl && i.traffictype.eq_ignore_ascii_case("Ingress"))
-        .filter(|i| i.state == "Active")
-        .collect();
-    items.sort_by_key(|i| i.number);
-    items
-        .into_iter()
-        .find(|i| {
-            (i.protocol == "tcp" || i.protocol == "all")
-                && match (i.startport, i.endport.or(i.startport)) {
-                    (Some(s), Some(e)) => s <= port && port <= e,
-                    _ => true,
-                }
-                && in_cidrs(&i.cidrlist, peer)
-        })
-        .is_some_and(|i| i.action.eq_ignore_ascii_case("Allow"))
-}
-
 /// Like [`admits`], also saying where the connection leads.
 pub fn admission(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> Option<Admission> {
     let port = local.port();
@@ -195,7 +146,14 @@ pub fn admission(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> O
         }
     };
     let vm = w.vm(vm_id).filter(|v| v.state == "Running")?;
-    if !open(w, ip_id, tier, port, peer_ip) {
+    let ip = w.public_ip(ip_id)?;
+    let open = if ip.vpcid.is_some() {
+        // VPC addresses have no firewall: the tier's network ACL decides, on the VM's port.
+        acl_admits(w, tier, private_port, peer_ip)
+    } else {
+        firewall_admits(w, ip_id, port, peer_ip)
+    };
+    if !open {
         return None;
     }
     let public_keys = vm
@@ -212,6 +170,66 @@ pub fn admission(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> O
             password: vm.password.clone(),
         },
         private_port,
+    })
+}
+
+/// Whether an Active ingress firewall rule on the address admits TCP `port` from `peer`.
+fn firewall_admits(w: &World, ipaddressid: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
+    w.firewall_rules.iter().any(|f| {
+        f.ipaddressid == ipaddressid
+            && f.state == "Active"
+            && (f.protocol == "tcp" || f.protocol == "all")
+            && match (f.startport, f.endport) {
+                (Some(s), Some(e)) => s <= port && port <= e,
+                _ => f.protocol == "all",
+            }
+            && cidrs_contain(&f.cidrlist, peer)
+    })
+}
+
+/// Whether the ACL list of VPC tier `networkid` lets TCP to the VM's `port` in from `peer`:
+/// `default_allow` admits everything, `default_deny` nothing; a custom list is read as
+/// CloudStack's routers apply it: the Active ingress item with the lowest number that
+/// matches decides, and nothing matching means denied.
+fn acl_admits(w: &World, networkid: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
+    use crate::state::{DEFAULT_ALLOW_ACL_ID, DEFAULT_DENY_ACL_ID};
+    let Some(aclid) = w.vpc.tier_acls.get(networkid) else {
+        return false;
+    };
+    match aclid.as_str() {
+        DEFAULT_ALLOW_ACL_ID => return true,
+        DEFAULT_DENY_ACL_ID => return false,
+        _ => {}
+    }
+    let mut items: Vec<_> = w
+        .vpc
+        .acl_items
+        .iter()
+        .filter(|i| &i.aclid == aclid && i.state == "Active")
+        .filter(|i| i.traffictype.eq_ignore_ascii_case("ingress"))
+        .filter(|i| {
+            let proto = i.protocol.to_ascii_lowercase();
+            (proto == "tcp"
+                && match (i.startport, i.endport) {
+                    (Some(s), Some(e)) => s <= port && port <= e,
+                    (Some(s), None) => s == port,
+                    _ => true,
+                })
+                || proto == "all"
+        })
+        .filter(|i| cidrs_contain(&i.cidrlist, peer))
+        .collect();
+    items.sort_by_key(|i| i.number);
+    items
+        .first()
+        .is_some_and(|i| i.action.eq_ignore_ascii_case("allow"))
+}
+
+fn cidrs_contain(cidrs: &[String], peer: std::net::Ipv4Addr) -> bool {
+    cidrs.iter().any(|c| {
+        c.parse::<Ipv4Cidr>()
+            .map(|c| c.contains(peer))
+            .unwrap_or(false)
     })
 }
 
@@ -299,22 +317,29 @@ impl Forwarder {
     /// inside a tokio runtime.
     pub async fn reconcile(&self, wanted: Vec<Wanted>, gate: Gate) {
         let mut to_start = Vec::new();
+        let mut stopped = Vec::new();
         {
             let Ok(mut map) = self.listeners.lock() else {
                 return;
             };
-            map.retain(|k, handle| {
-                let keep = wanted.contains(k) && !handle.is_finished();
-                if !keep {
-                    handle.abort();
-                }
-                keep
-            });
+            let (keep, stop): (HashMap<_, _>, HashMap<_, _>) = map
+                .drain()
+                .partition(|(k, handle)| wanted.contains(k) && !handle.is_finished());
+            *map = keep;
+            for (_, handle) in stop {
+                handle.abort();
+                stopped.push(handle);
+            }
             for w in wanted {
                 if !map.contains_key(&w) {
                     to_start.push(w);
                 }
             }
+        }
+        // an aborted task drops its listener only when the runtime next polls it: wait for
+        // that, so a rule deleted (its job answered) no longer accepts connections
+        for handle in stopped {
+            let _ = handle.await;
         }
         for w in to_start {
             let listener = match TcpListener::bind(w.addr).await {

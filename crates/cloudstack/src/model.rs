@@ -164,9 +164,22 @@ model! {
     /// A VM's network interface.
     Nic {
         strings: [networkid, networkname, ipaddress, ip6address, gateway, netmask, macaddress,
-                  r#type, traffictype, broadcasturi, isolationuri],
+                  r#type, traffictype, broadcasturi, isolationuri, virtualmachineid],
         ints: [deviceid],
-        bools: [isdefault]
+        bools: [isdefault],
+        extra: {
+            /// Secondary IPs (`addIpToNic`).
+            secondaryip: Vec<NicSecondaryIp>
+        }
+    }
+}
+
+model! {
+    /// A secondary IP of a NIC (`addIpToNic` → `nicsecondaryip`; a NIC's `secondaryip`).
+    NicSecondaryIp {
+        strings: [ipaddress, nicid, networkid, virtualmachineid],
+        ints: [],
+        bools: []
     }
 }
 
@@ -178,16 +191,19 @@ model! {
                   serviceofferingid, serviceofferingname, diskofferingid, password, keypair,
                   jobid, hostname, hostid, hypervisor, account, domainid, created, ostypeid,
                   publicip, publicipid, group, userdata, guestosid, rootdevicetype,
-                  userdataid, userdataname],
+                  userdataid, userdataname, project, projectid, boottype, bootmode],
         ints: [cpunumber, cpuspeed, memory, jobstatus, rootdeviceid],
-        bools: [passwordenabled, haenable, isdynamicallyscalable, forvirtualnetwork],
+        bools: [passwordenabled, haenable, isdynamicallyscalable, forvirtualnetwork,
+                deleteprotection],
         extra: {
             /// Network interfaces.
             nic: Vec<Nic>,
             /// Resource tags.
             tags: Vec<Tag>,
             /// Affinity groups the VM belongs to.
-            affinitygroup: Vec<AffinityGroup>
+            affinitygroup: Vec<AffinityGroup>,
+            /// Security groups the VM is in (SG-enabled zones).
+            securitygroup: Vec<crate::security_group::SecurityGroup>
         }
     }
 }
@@ -203,6 +219,14 @@ model! {
 }
 
 impl VirtualMachine {
+    /// Destroyed (waiting for expunge) or being expunged: no longer the VM anyone means.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self.state.as_deref(),
+            Some("Destroyed" | "Expunging" | "Expunged")
+        )
+    }
+
     /// The IP address of the default NIC (else the first NIC with one).
     pub fn ip_address(&self) -> Option<&str> {
         self.nic

@@ -88,6 +88,11 @@ impl Client {
         }
     }
 
+    /// The log this client records accepted creates in, if any.
+    pub fn accepted_log(&self) -> Option<&AcceptedLog> {
+        self.accepted.as_ref()
+    }
+
     /// Records the id in a create's `answer` (`{"id", "jobid"}` of an async create, or the
     /// object under `key` of a synchronous one) in the log, if this client keeps one.
     pub(crate) fn note_accepted(&self, command: &str, key: Option<&str>, answer: &Value) {
@@ -114,6 +119,20 @@ impl Client {
                 job_id: job_id_of(answer).or_else(|| job_id_of(object)),
             });
         }
+    }
+
+    /// Records that `command` acting on the existing object `id` (`attachVolume` on a
+    /// volume) was accepted: its `answer` started a job, so the change is under way whatever
+    /// happens to that job's answer. The caller can then undo it (detach) or keep it in state.
+    pub(crate) fn note_accepted_on(&self, command: &str, id: &str, answer: &Value) {
+        let (Some(log), Some(job_id)) = (&self.accepted, job_id_of(answer)) else {
+            return;
+        };
+        log.record(Accepted {
+            command: command.to_string(),
+            id: id.to_string(),
+            job_id: Some(job_id),
+        });
     }
 
     /// Runs a non-idempotent `command` (waiting for its async job), recovering from unclear

@@ -344,22 +344,15 @@ pub fn spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> String {
     }
 }
 
-/// The known string of attribute `name`, treating "" as unset (like the Go
-/// SDK's `GetOk`).
-pub fn get_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.get_str(name).filter(|s| !s.is_empty())
-}
-
-/// `tags` of a resource value as a sorted map (null → empty).
-pub fn tags_of(v: &Value) -> BTreeMap<String, String> {
-    v.get("tags")
-        .as_map()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+/// [`keep_spelling`] for a typed model's field: `prior` when CloudStack
+/// names no object (`id` is `None`).
+pub fn spelled(prior: Option<String>, name: Option<&str>, id: Option<&str>) -> Option<String> {
+    match id {
+        Some(id) => keep_spelling(prior.as_deref(), name, id)
+            .as_str()
+            .map(str::to_string),
+        None => prior,
+    }
 }
 
 /// CloudStack's embedded tags as a sorted map (what typed models hold).
@@ -367,16 +360,6 @@ pub fn tags_map(tags: &[cloudstack::model::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
         .collect()
-}
-
-/// CloudStack's embedded tags as a Terraform map value.
-pub fn tags_value(tags: &[cloudstack::model::Tag]) -> Value {
-    Value::Map(
-        tags_map(tags)
-            .into_iter()
-            .map(|(k, v)| (k, Value::from(v)))
-            .collect(),
-    )
 }
 
 /// Brings the tags of object `id` from `old` to `new`: deletes removed or
@@ -418,39 +401,6 @@ pub async fn update_tags(
         .await?;
     }
     Ok(())
-}
-
-/// Brings the tags of object `id` from `prior` to `planned` when the plan
-/// changes them (the in-place update every taggable resource shares); false
-/// after pushing an "updating tags" diagnostic on `tags`.
-pub async fn update_planned_tags(
-    c: &Client,
-    limit: Duration,
-    resource_type: &str,
-    id: &str,
-    prior: &Value,
-    planned: &Value,
-    diags: &mut Diagnostics,
-) -> bool {
-    if !changed(prior, planned, "tags") {
-        return true;
-    }
-    match update_tags(
-        c,
-        limit,
-        resource_type,
-        id,
-        &tags_of(prior),
-        &tags_of(planned),
-    )
-    .await
-    {
-        Ok(()) => true,
-        Err(e) => {
-            diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
-            false
-        }
-    }
 }
 
 /// Terraform requires the state after apply to equal every value the plan
@@ -552,25 +502,6 @@ pub fn found<T>(
             None
         }
     }
-}
-
-/// The `read` of a resource looked up by the `id` in its state: null (so
-/// Terraform drops it) when there is no id or the object is gone, else
-/// `fill` of the object; a failed lookup is a "reading <what> <id>" error.
-pub async fn read_by_id<'a, T, Fut>(
-    state: &'a Value,
-    what: &str,
-    diags: &mut Diagnostics,
-    lookup: impl FnOnce(&'a str) -> Fut,
-    fill: impl FnOnce(&T) -> Value,
-) -> Value
-where
-    Fut: Future<Output = Result<Option<T>, OpError>>,
-{
-    let Some(id) = state.get_str("id") else {
-        return Value::Null;
-    };
-    found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
 }
 
 /// The object `id` of a `list*` command (`key`: the answer's list name), in
@@ -725,19 +656,14 @@ mod tests {
 
     #[test]
     fn tags_round_trip() {
-        let v = Value::object([(
-            "tags",
-            Value::Map([("a".to_string(), Value::from("1"))].into_iter().collect()),
-        )]);
-        let t = tags_of(&v);
-        assert_eq!(t.get("a").map(String::as_str), Some("1"));
-        assert!(tags_of(&Value::Null).is_empty());
         let cs = vec![cloudstack::model::Tag {
             key: Some("a".into()),
             value: Some("1".into()),
             ..Default::default()
         }];
-        assert_eq!(tags_value(&cs), v.get("tags").clone());
+        let t = tags_map(&cs);
+        assert_eq!(t.get("a").map(String::as_str), Some("1"));
+        assert!(tags_map(&[]).is_empty());
     }
 
     #[test]
@@ -806,6 +732,47 @@ pub(crate) mod testenv {
             sim,
             _stop: tx,
         }
+    }
+
+    /// `env`'s client with its own stop signal, fired (as by Ctrl-C) `after` from now:
+    /// for tests of creates interrupted while CloudStack runs their job.
+    pub(crate) fn stopped_after(env: &Env, after: std::time::Duration) -> Client {
+        let mut c = env.client.clone();
+        c.stop = CancellationToken::new();
+        let stop = c.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            stop.cancel();
+        });
+        c
+    }
+
+    /// A simulator whose `command` (lower-case) jobs take 30 s, and a client that
+    /// Terraform stops (Ctrl-C) 0.5 s into its operation: a create CloudStack accepted
+    /// is interrupted before its job answers.
+    pub(crate) async fn interrupted_client(command: &str) -> (Env, Client) {
+        let mut opts = Options::default();
+        opts.job_latency
+            .per_command
+            .insert(command.into(), std::time::Duration::from_secs(30));
+        let env = start(opts).await;
+        let c = stopped_after(&env, std::time::Duration::from_millis(500));
+        (env, c)
+    }
+
+    /// What an accepted create interrupted must give: an error saying the object is kept
+    /// tainted, and a state with nothing unknown whose id is the one object the simulator
+    /// holds (`held`: the ids of that name).
+    pub(crate) fn assert_kept_tainted(
+        state: &tfplugin5::Value,
+        d: &tfplugin5::Diagnostics,
+        held: &[String],
+    ) {
+        assert!(d.has_errors(), "the interruption is reported");
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(state.get_str("id"), Some(held[0].as_str()), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
     }
 
     /// [`start`], plus a VM in the seeded network and a public IP of that

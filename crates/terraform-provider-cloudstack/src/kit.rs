@@ -8,7 +8,7 @@
 //! project/name resolution are the helpers of [`crate::common`], reached
 //! through [`Ctx`].
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use cloudstack::{AcceptedLog, Params};
 use serde::{de::DeserializeOwned, Serialize};
@@ -19,6 +19,7 @@ use tfplugin5::{
 use crate::{
     common::{
         accepted_state, bounded, import_state, op_timeout, planned_unless_failed, project_id,
+        update_tags,
     },
     provider::Client,
 };
@@ -57,6 +58,40 @@ impl<'a> Ctx<'a> {
             Err(e) if e.is_not_found() => {}
             Err(e) => diags.push(e.diagnostic(&format!("deleting {what}"), None, "delete")),
         }
+    }
+
+    /// Brings the tags of the `kind` object `id` (CloudStack's resource type,
+    /// e.g. `UserVm`) from `prior` to `plan` within `limit`; nothing when the
+    /// plan leaves them unknown or unchanged. False after an error at `tags`.
+    pub async fn update_tags(
+        &self,
+        kind: &str,
+        id: &str,
+        limit: Duration,
+        prior: &Option<BTreeMap<String, String>>,
+        plan: &Option<BTreeMap<String, String>>,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let (Some(new), old) = (plan, prior.clone().unwrap_or_default()) else {
+            return true;
+        };
+        if &old == new {
+            return true;
+        }
+        match update_tags(self.c, limit, kind, id, &old, new).await {
+            Ok(()) => true,
+            Err(e) => {
+                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                false
+            }
+        }
+    }
+
+    /// The id CloudStack's answer to `command` named during this create, if
+    /// it accepted one: what a create that failed later must keep (tainted)
+    /// or clean up, rather than look for again.
+    pub fn accepted_id(&self, command: &str) -> Option<String> {
+        self.c.api.accepted_log()?.last_id(command)
     }
 
     /// The project id for the `project` attribute (name or id), or `None`

@@ -18,8 +18,9 @@ use std::{
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
     assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, python_cs,
-    require_tool, sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
-    SIM_SECRET_KEY,
+    require_tool,
+    sshd::{keygen, SshAgent, Sshd},
+    which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -49,7 +50,8 @@ impl Env {
         install_packer_plugin(dir.path());
         let sshd_dir = dir.path().join("sshd");
         std::fs::create_dir_all(&sshd_dir).unwrap();
-        let sshd = Sshd::start(&sshd_dir);
+        // Logging: the tests read which channels and subsystems a build used.
+        let sshd = Sshd::start_logging(&sshd_dir);
         let mut args = if ssh_target {
             sshd.sim_args()
         } else {
@@ -287,6 +289,167 @@ async fn build_creates_a_ready_template_and_leaves_nothing_behind() {
     assert_eq!(stats["requests"]["createTemplate"], 1, "{stats}");
 }
 
+/// A template for the sshd-backed VM with `extra` builder fields and `provisioners`.
+fn ssh_template(
+    env: &Env,
+    name: &str,
+    extra: serde_json::Value,
+    provisioners: serde_json::Value,
+) -> PathBuf {
+    let mut builder = serde_json::json!({
+        "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+        "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+        "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+        "ssh_username": env.sshd.user, "ssh_timeout": "90s", "expunge": true
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        builder[k] = v.clone();
+    }
+    let template = serde_json::json!({"builders": [builder], "provisioners": provisioners});
+    let path = env.dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, template.to_string()).unwrap();
+    path
+}
+
+/// `ssh_bastion_*`: the SSH connection to the VM goes through a second sshd (the bastion),
+/// which logs in with its own key and opens the forward to the VM's public IP and port.
+#[tokio::test]
+async fn a_bastion_host_carries_the_ssh_connection() {
+    let Some(env) = Env::start(&[]) else { return };
+    let bastion_dir = env.dir.path().join("bastion");
+    std::fs::create_dir_all(&bastion_dir).unwrap();
+    let bastion = Sshd::start_logging(&bastion_dir);
+    let key = keygen(&bastion_dir, "id_ed25519");
+    std::fs::copy(key.with_extension("pub"), &bastion.authorized_keys).unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-bastion",
+        serde_json::json!({
+            "ssh_bastion_host": "127.0.0.1", "ssh_bastion_port": bastion.addr.port(),
+            "ssh_bastion_username": bastion.user, "ssh_bastion_private_key_file": key
+        }),
+        serde_json::json!([{"type": "shell", "inline": ["echo provisioned-through-the-bastion"]}]),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
+    assert!(t.contains("provisioned-through-the-bastion"), "{t}");
+    let via = format!("through the bastion host 127.0.0.1:{}", bastion.addr.port());
+    assert!(t.contains(&via), "{t}");
+    // The bastion forwarded to the VM's public IP and port (an address the simulator
+    // serves in 127/8), not to the sshd behind it.
+    let log = std::fs::read_to_string(&bastion.log).unwrap();
+    let forward = log
+        .lines()
+        .find(|l| l.contains("server_request_direct_tcpip"))
+        .unwrap_or_else(|| panic!("no forward in the bastion's log:\n{log}"));
+    assert!(forward.contains("target 127."), "{forward}");
+    assert!(
+        !forward.contains(&format!("target 127.0.0.1 port {}", env.sshd.addr.port())),
+        "{forward}"
+    );
+    let client = env.client();
+    assert_eq!(
+        templates_named(&client, "packer-e2e-bastion").await.len(),
+        1
+    );
+    assert_nothing_left(&client).await;
+
+    // A bastion that refuses its key fails the build, naming the bastion, and cleans up.
+    std::fs::write(&bastion.authorized_keys, "").unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-bastion-refused",
+        serde_json::json!({
+            "ssh_bastion_host": "127.0.0.1", "ssh_bastion_port": bastion.addr.port(),
+            "ssh_bastion_private_key_file": key, "ssh_handshake_attempts": 1
+        }),
+        serde_json::json!([]),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&template)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("bastion") && t.contains("refused"), "{t}");
+    assert_nothing_left(&client).await;
+}
+
+/// `ssh_file_transfer_method = "sftp"`: the file provisioner's uploads and downloads go
+/// through the sftp subsystem (the VM's sshd logs it).
+#[tokio::test]
+async fn files_move_with_sftp() {
+    let Some(env) = Env::start(&[]) else { return };
+    let upload = fixture("upload");
+    let remote = env.dir.path().join("remote");
+    let downloaded = env.dir.path().join("downloaded.txt");
+    let template = ssh_template(
+        &env,
+        "packer-e2e-sftp",
+        serde_json::json!({"ssh_file_transfer_method": "sftp", "pause_before_connecting": "1s"}),
+        serde_json::json!([
+            {"type": "shell", "inline": [format!("mkdir -p {}", remote.display())]},
+            {"type": "file", "source": upload.join("a.txt"), "destination": remote.join("a.txt")},
+            {"type": "file", "source": upload, "destination": remote.join("dir")},
+            {"type": "shell", "inline": [format!("cat {}/a.txt {}/dir/upload/sub/b.txt", remote.display(), remote.display())]},
+            {"type": "file", "direction": "download", "source": remote.join("dir/upload/sub/b.txt"),
+             "destination": downloaded}
+        ]),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
+    assert!(t.contains("uploaded by packer"), "{t}");
+    assert!(t.contains("nested file"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(&downloaded).unwrap(),
+        "nested file\n"
+    );
+    let log = std::fs::read_to_string(&env.sshd.log).unwrap();
+    assert!(log.matches("subsystem 'sftp'").count() >= 3, "{log}");
+    let client = env.client();
+    assert_eq!(templates_named(&client, "packer-e2e-sftp").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// `ssh_agent_auth` with `ssh_keypair_name`: the VM is deployed with a key pair registered
+/// from the agent's key, and the login is signed by a real `ssh-agent` (Packer passes its
+/// `SSH_AUTH_SOCK` on to the plugin); no temporary key pair and no private key file.
+#[tokio::test]
+async fn ssh_agent_auth_logs_in_with_the_agents_key() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(_) = require_tool("ssh-agent", which("ssh-agent")) else {
+        return;
+    };
+    let agent = SshAgent::start(env.dir.path());
+    let key = keygen(env.dir.path(), "agent_key");
+    agent.add(&key);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let client = env.client();
+    client
+        .register_ssh_key_pair("agent-key", public.trim())
+        .await
+        .unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-agent",
+        serde_json::json!({"ssh_agent_auth": true, "ssh_keypair_name": "agent-key"}),
+        serde_json::json!([{"type": "shell", "inline": ["echo agent-signed-login"]}]),
+    );
+    let t = env.succeed(
+        env.command(&["build", "-color=false"])
+            .arg(&template)
+            .env("SSH_AUTH_SOCK", &agent.socket),
+    );
+    assert!(t.contains("agent-signed-login"), "{t}");
+    assert!(t.contains("Using existing SSH key pair agent-key"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-agent").await.len(), 1);
+    client.delete_ssh_key_pair("agent-key").await.unwrap();
+    assert_nothing_left(&client).await;
+}
+
 #[tokio::test]
 async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     let Some(env) = Env::start(&[]) else { return };
@@ -303,6 +466,454 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     let client = env.client();
     assert!(templates_named(&client, "packer-e2e-fail").await.is_empty());
     assert_nothing_left(&client).await;
+}
+
+/// A build template of one `cloudstack` builder with `fields` over the common ones (zone001,
+/// t1.small, Ubuntu 14.04, expunge) and a provisioner proving SSH reached the VM.
+fn sandbox_template(env: &Env, name: &str, fields: serde_json::Value) -> PathBuf {
+    let mut builder = serde_json::json!({
+        "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+        "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+        "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+        "instance_name": name, "ssh_username": "ubuntu", "ssh_timeout": "60s",
+        "expunge": true
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        builder[k] = v.clone();
+    }
+    let template = serde_json::json!({
+        "builders": [builder],
+        "provisioners": [{"type": "shell", "inline": ["echo provisioned-on-$(hostname)"]}]
+    });
+    let path = env.dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, template.to_string()).unwrap();
+    path
+}
+
+/// What a build may leave in a project (listed with its id, as CloudStack shows a
+/// project's objects only then): nothing but the network's source NAT address.
+async fn assert_nothing_left_in_project(client: &Client, project: &str) {
+    let scope = Params::new().with("projectid", project);
+    let vms = client.list_virtual_machines(&scope).await.unwrap();
+    assert!(vms.is_empty(), "VMs left in the project: {vms:?}");
+    let keys = client.list_ssh_key_pairs(&scope).await.unwrap();
+    assert!(keys.is_empty(), "key pairs left in the project: {keys:?}");
+    let ips = client.list_public_ip_addresses(&scope).await.unwrap();
+    assert!(
+        ips.iter().all(|ip| ip.issourcenat == Some(true)),
+        "public IPs left in the project: {ips:?}"
+    );
+    let groups = client.list_security_groups(&scope).await.unwrap();
+    assert!(
+        groups.iter().all(|g| g.name.as_deref() == Some("default")),
+        "security groups left in the project: {groups:?}"
+    );
+}
+
+/// `project`: the key pair, VM, public IP and template belong to the project (named by
+/// name), every lookup is scoped to it, and nothing temporary is left in it.
+#[tokio::test]
+async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let project = client
+        .create_project("packer-builds", "Packer builds", &Params::new())
+        .await
+        .unwrap();
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: "project-net".into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new().with("projectid", &project.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-project",
+        serde_json::json!({"project": "packer-builds", "network": "project-net"}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-project"), "{t}");
+
+    // The template is the project's: listed with its id, not without.
+    let in_project = Params::new()
+        .with("name", "packer-e2e-project")
+        .with("projectid", &project.id);
+    let templates = client.list_templates("self", &in_project).await.unwrap();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert!(templates_named(&client, "packer-e2e-project")
+        .await
+        .is_empty());
+    // Every create was scoped to the project (the key pair is looked up in the VM's owner,
+    // so a deploy outside the project would have failed).
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createSSHKeyPair"], 1, "{stats}");
+    assert_eq!(stats["requests"]["deployVirtualMachine"], 1, "{stats}");
+    assert_nothing_left_in_project(&client, &project.id).await;
+    assert_nothing_left(&client).await;
+}
+
+/// A VPC (10.20.0.0/16) with a tier on `acl` (an ACL list of the VPC when `None`); returns
+/// the ACL list id the tier uses.
+async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String {
+    let id = |v: &serde_json::Value, key: &str| v[key]["id"].as_str().unwrap().to_string();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    let vpc_offering = client
+        .resolve_id(
+            cloudstack::Resource::VpcOffering,
+            "Default VPC offering",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let vpc = client
+        .request_async(
+            "createVPC",
+            &Params::new()
+                .with("name", format!("{tier}-vpc"))
+                .with("displaytext", "packer e2e")
+                .with("cidr", "10.20.0.0/16")
+                .with("vpcofferingid", vpc_offering)
+                .with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    let vpc = id(&vpc, "vpc");
+    let acl = match acl {
+        Some(acl) => acl.to_string(),
+        None => {
+            let list = client
+                .request_async(
+                    "createNetworkACLList",
+                    &Params::new()
+                        .with("name", format!("{tier}-acl"))
+                        .with("vpcid", &vpc),
+                )
+                .await
+                .unwrap();
+            id(&list, "networkacllist")
+        }
+    };
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingForVpcNetworks",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: tier.into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new()
+                .with("vpcid", &vpc)
+                .with("gateway", "10.20.1.1")
+                .with("netmask", "255.255.255.0")
+                .with("aclid", &acl),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    acl
+}
+
+/// The items (rules) of ACL list `acl`.
+async fn acl_rules(client: &Client, acl: &str) -> Vec<serde_json::Value> {
+    client
+        .list_all_values(
+            "listNetworkACLs",
+            "networkacl",
+            &Params::new().with("aclid", acl),
+        )
+        .await
+        .unwrap()
+}
+
+/// A VPC tier: the public IP is the VPC's, SSH is let in by a rule on the tier's ACL list
+/// (for `ssh_port`; the simulator forwards only what the ACL admits, as a VPC router does)
+/// instead of a firewall rule, and the rule is gone afterwards.
+#[tokio::test]
+async fn a_vpc_tier_build_opens_ssh_with_an_acl_rule_and_removes_it() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let acl = vpc_with_tier(&client, "tier-build", None).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc",
+        serde_json::json!({"network": "tier-build", "cidr_list": ["127.0.0.0/8"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-vpc"), "{t}");
+    assert!(
+        t.contains("Creating network ACL rule for TCP 22 from 127.0.0.0/8"),
+        "{t}"
+    );
+    assert!(t.contains("Deleting network ACL rule"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createNetworkACL"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["createFirewallRule"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert!(acl_rules(&client, &acl).await.is_empty());
+    assert_eq!(templates_named(&client, "packer-e2e-vpc").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// A tier on a built-in ACL list (which CloudStack refuses to change) is refused before
+/// anything is created, naming the fix; with `prevent_firewall_changes` no rule is made
+/// (and, the tier admitting nothing, the build fails at SSH and cleans up).
+#[tokio::test]
+async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let deny = client
+        .list_network_acl_lists(&Params::new().with("name", "default_deny"))
+        .await
+        .unwrap();
+    let deny = deny[0].id.clone();
+    vpc_with_tier(&client, "tier-deny", Some(&deny)).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-deny",
+        serde_json::json!({"network": "tier-deny"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("uses the default ACL list default_deny"), "{t}");
+    assert!(t.contains("prevent_firewall_changes"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-prevent",
+        serde_json::json!({"network": "tier-deny", "prevent_firewall_changes": true,
+                           "ssh_timeout": "3s"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("no firewall or ACL rule"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createNetworkACL"],
+        serde_json::Value::Null
+    );
+    assert!(acl_rules(&client, &deny).await.is_empty());
+    assert_nothing_left(&client).await;
+}
+
+/// A seed whose zone001 has security groups enabled (the built-in world has no such zone):
+/// written next to the environment's files.
+fn security_group_seed(dir: &Path) -> PathBuf {
+    let out = Command::new(mesostack_e2e::workspace_bin(
+        "cloudstack-sim",
+        "cloudstack-sim",
+    ))
+    .arg("--print-seed")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut world: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    world["zones"][0]["securitygroupsenabled"] = serde_json::json!(true);
+    let path = dir.join("sg-seed.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    path
+}
+
+/// Security groups in a zone with them: `create_security_group` makes a temporary group
+/// allowing `ssh_port` from `cidr_list`, the VM is deployed into it, and it is deleted
+/// after the VM is expunged; `security_groups` (by name) deploys into an existing group,
+/// which is kept. (The simulator reaches VMs only through port forwards, so these builds
+/// use `communicator = none`.)
+#[tokio::test]
+async fn security_groups_are_created_used_and_removed() {
+    let Some(packer) = packer_and_sshd() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = security_group_seed(scratch.path());
+    let env = Env::start_with(packer, true, &["--seed", seed.to_str().unwrap()]);
+    let client = env.client();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg",
+        serde_json::json!({"create_security_group": true, "communicator": "none",
+                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Creating temporary security group packer-"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Allowing TCP 22 from 10.0.0.0/8,192.168.0.0/16"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Deleting temporary security group packer-"),
+        "{t}"
+    );
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["authorizeSecurityGroupIngress"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["requests"]["deleteSecurityGroup"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["associateIpAddress"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    // The deploy asked for the group: its job result shows the VM in it.
+    let jobs = client
+        .list_all_values("listAsyncJobs", "asyncjobs", &Params::new())
+        .await
+        .unwrap();
+    let deploy = jobs
+        .iter()
+        .find(|j| j["cmd"].as_str().is_some_and(|c| c.contains("DeployVM")))
+        .unwrap();
+    let groups = &deploy["jobresult"]["virtualmachine"]["securitygroup"];
+    assert!(
+        groups[0]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("packer-")),
+        "{deploy}"
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-sg").await.len(), 1);
+
+    // An existing group, by name: used, kept.
+    let web = client
+        .create_security_group("web", None, None)
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg-named",
+        serde_json::json!({"security_groups": ["web"], "communicator": "none"}),
+    );
+    env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert_eq!(env.sim.stats()["requests"]["createSecurityGroup"], 2);
+    assert_nothing_left(&client).await;
+    // Deletable again: no VM is left in it.
+    client.delete_security_group(&web.id, None).await.unwrap();
+    let left = client.list_security_groups(&Params::new()).await.unwrap();
+    assert!(
+        left.iter().all(|g| g.name.as_deref() == Some("default")),
+        "{left:?}"
+    );
+}
+
+/// What cannot work is refused by `packer validate` itself, naming the field: security
+/// groups in a zone without them, `create_security_group` on a VPC tier.
+#[tokio::test]
+async fn validate_refuses_security_groups_where_they_cannot_work() {
+    let Some(env) = Env::start(&[]) else { return };
+    let client = env.client();
+    vpc_with_tier(&client, "tier-sg", None).await;
+    for (name, fields, needles) in [
+        (
+            "sg-no-zone",
+            serde_json::json!({"security_groups": ["default"]}),
+            vec!["security_groups: zone zone001 has no security groups"],
+        ),
+        (
+            "sg-vpc",
+            serde_json::json!({"create_security_group": true, "network": "tier-sg"}),
+            vec![
+                "create_security_group: zone zone001 has no security groups",
+                "create_security_group: network tier-sg is a VPC tier",
+            ],
+        ),
+    ] {
+        let path = sandbox_template(&env, name, fields);
+        let out = env.command(&["validate"]).arg(&path).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        for needle in needles {
+            assert!(t.contains(needle), "{name}: missing {needle:?} in {t}");
+        }
+    }
+    // validate made nothing
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null
+    );
+    assert_nothing_left(&client).await;
+}
+
+/// Long waits show progress through Packer's UI: the VM's state while its deploy job runs,
+/// the template's status (with its size once CloudStack reports one) while `createTemplate`
+/// runs, and the time waited.
+#[tokio::test]
+async fn slow_deploys_and_templates_show_progress() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[
+        "--job-latency-ms",
+        "deployVirtualMachine=11000",
+        "--job-latency-ms",
+        "createTemplate=11000",
+    ]) else {
+        return;
+    };
+    let path = sandbox_template(&env, "packer-e2e-progress", serde_json::json!({}));
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Instance packer-e2e-progress: Starting (10s elapsed)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Template packer-e2e-progress: Creating (10s elapsed)"),
+        "{t}"
+    );
+    assert_nothing_left(&env.client()).await;
 }
 
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
@@ -585,6 +1196,50 @@ async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
         .await
         .is_empty());
     assert_nothing_left(&client).await;
+}
+
+/// A deterministic lost answer (`--lose-answers-after`): CloudStack accepts the deploy, then
+/// its job's answer and every lookup of the VM are lost past the builder's `async_timeout`.
+/// The build fails, and its cleanup destroys the VM it never saw confirmed (the id from the
+/// accepted answer) and everything else it made: nothing is left.
+#[tokio::test]
+async fn a_deploy_whose_answer_is_lost_is_cleaned_up() {
+    const OUTAGE_SECS: u64 = 20;
+    let outage = format!("deployVirtualMachine={OUTAGE_SECS}");
+    let Some(env) = Env::start(&["--lose-answers-after", outage.as_str()]) else {
+        return;
+    };
+    // the fixture with a job timeout far shorter than the outage
+    let mut template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("build.json")).unwrap()).unwrap();
+    template["builders"][0]["async_timeout"] = "3s".into();
+    let dir = env.dir.path().join("lost");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("provision.sh"), dir.join("provision.sh")).unwrap();
+    std::fs::write(dir.join("build.json"), template.to_string()).unwrap();
+    let started = Instant::now();
+    let mut build = env.command(&["build", "-color=false"]);
+    build
+        .arg("-var")
+        .arg("template_name=packer-e2e-lost")
+        .arg("-var")
+        .arg(format!("ssh_username={}", env.sshd.user))
+        .arg(dir.join("build.json"));
+    let out = build.output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    // the checks below list VMs: wait until the outage is over
+    let remaining = Duration::from_secs(OUTAGE_SECS).saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining + Duration::from_secs(1)).await;
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-lost").await.is_empty());
+    assert_nothing_left(&client).await;
+    let d = env.sim.stats();
+    assert_eq!(d["requests"]["deployVirtualMachine"], 1, "{d}");
+    assert_eq!(d["requests"]["destroyVirtualMachine"], 1, "{d}");
 }
 
 /// Without `expunge` a build leaves its VM Destroyed (not expunged), and nothing else.

@@ -57,6 +57,10 @@ pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let project =
         optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
+        // the project asked for, else the VPC's
+        let project = optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?
+            .map(|x| x.id.clone())
+            .or_else(|| ctx.world.owner(&vpc.id).map(str::to_string));
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
         if let Some(project) = project {
             ctx.world.project_of.insert(id.clone(), project);

@@ -4,7 +4,6 @@
 use super::{
     check_id_filter_in, keyword_matches, list_answer, name_matches, optional_id, require_id, Ctx,
 };
-use crate::cidr::Ipv4Cidr;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -48,7 +47,7 @@ fn random_password() -> String {
         .collect()
 }
 
-fn mac_address(number: u64, nic: usize) -> String {
+pub(super) fn mac_address(number: u64, nic: usize) -> String {
     let n = number.wrapping_mul(4).wrapping_add(nic as u64);
     format!(
         "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -57,6 +56,57 @@ fn mac_address(number: u64, nic: usize) -> String {
         (n >> 8) & 0xff,
         n & 0xff
     )
+}
+
+/// The security groups of a new VM (`securitygroupids` or `securitygroupnames`, never both,
+/// as DeployVMCmd): in a zone with security groups the account's `default` group when none
+/// is named; elsewhere none may be named (UserVmManagerImpl's check).
+fn security_groups_param(
+    ctx: &Ctx<'_>,
+    p: &Params,
+    zone_has_groups: bool,
+) -> Result<Vec<String>, ApiError> {
+    let (ids, names) = (p.list("securitygroupids"), p.list("securitygroupnames"));
+    if !ids.is_empty() && !names.is_empty() {
+        return Err(ApiError::param(
+            "securitygroupids parameter is mutually exclusive with securitygroupnames parameter",
+        ));
+    }
+    let groups = &ctx.world.security_groups;
+    let mut out = Vec::new();
+    for id in &ids {
+        match groups.iter().find(|g| &g.id == id) {
+            Some(g) if super::looks_like_id(id) => out.push(g.id.clone()),
+            _ => return Err(p.invalid_id("securitygroupids", id)),
+        }
+    }
+    for name in &names {
+        match groups.iter().find(|g| &g.name == name) {
+            Some(g) => out.push(g.id.clone()),
+            None => {
+                return Err(ApiError::param(format!(
+                    "Unable to find group by name {name}"
+                )))
+            }
+        }
+    }
+    if !zone_has_groups {
+        if !out.is_empty() {
+            return Err(ApiError::param(
+                "Can't create vm with security groups; security group feature is not enabled per zone",
+            ));
+        }
+        return Ok(out);
+    }
+    if out.is_empty() {
+        if let Some(g) = groups
+            .iter()
+            .find(|g| g.name == super::security_group::DEFAULT_GROUP && g.projectid.is_none())
+        {
+            out.push(g.id.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// deployVirtualMachine: validates everything synchronously (431s), creates the VM in
@@ -119,6 +169,10 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .transpose()?;
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let projectid =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
+    let securitygroupids = security_groups_param(ctx, p, zone.securitygroupsenabled)?;
+    let uefi_bootmode = boot_param(p)?;
     // Networks: explicit ids, else the zone's first network (advanced zones need one).
     let mut network_ids = p.list("networkids");
     for id in &network_ids {
@@ -170,56 +224,11 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     // Allocate NICs.
     let mut nics = Vec::new();
     for (i, nid) in network_ids.iter().enumerate() {
-        let in_use: Vec<String> = ctx
-            .world
-            .virtual_machines
-            .iter()
-            .flat_map(|v| v.nic.iter())
-            .filter(|n| &n.networkid == nid)
-            .map(|n| n.ipaddress.clone())
-            .collect();
-        let Some(net) = ctx.world.networks.iter_mut().find(|n| &n.id == nid) else {
+        let requested = if i == 0 { requested_ip } else { None };
+        let ip = super::nic::allocate_ip(ctx.world, nid, requested)?;
+        let Some(net) = ctx.world.network(nid) else {
             return Err(p.invalid_id("networkids", nid));
         };
-        let cidr: Ipv4Cidr = net
-            .cidr
-            .parse()
-            .map_err(|e: String| ApiError::with_code(530, e))?;
-        let ip = if let (0, Some(ip)) = (i, requested_ip) {
-            if !cidr.contains(ip) {
-                return Err(ApiError::param(format!(
-                    "Invalid ip address {ip} for network {}: it is outside {}",
-                    net.name, net.cidr
-                )));
-            }
-            if in_use.iter().any(|u| u == &ip.to_string()) {
-                return Err(ApiError::with_code(
-                    533,
-                    format!(
-                        "The requested ip address {ip} is already in use in network {}",
-                        net.name
-                    ),
-                ));
-            }
-            ip
-        } else {
-            loop {
-                if net.next_host >= cidr.host_count() {
-                    return Err(ApiError::with_code(
-                        533,
-                        format!("Insufficient address capacity in network {}", net.name),
-                    ));
-                }
-                let candidate = cidr.host(net.next_host);
-                net.next_host += 1;
-                if !in_use.iter().any(|u| u == &candidate.to_string()) {
-                    break candidate;
-                }
-            }
-        };
-        if net.state == "Allocated" {
-            net.state = "Implemented".into();
-        }
         nics.push(Nic {
             id: new_id(),
             networkid: nid.clone(),
@@ -228,6 +237,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             netmask: net.netmask.clone(),
             macaddress: String::new(),
             isdefault: i == 0,
+            secondaryip: Vec::new(),
         });
     }
     ctx.world.next_vm_number += 1;
@@ -264,7 +274,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         created: now.clone(),
         state: "Ready".into(),
         attached: Some(now.clone()),
-        projectid: None,
+        projectid: projectid.clone(),
+        deleteprotection: false,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -280,7 +291,8 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             created: now.clone(),
             state: "Ready".into(),
             attached: Some(now.clone()),
-            projectid: None,
+            projectid: projectid.clone(),
+            deleteprotection: false,
         });
     }
     let start = p.flag("startvm", true)?;
@@ -311,6 +323,10 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         affinitygroupids,
         hostid: None,
         userdataid,
+        projectid,
+        securitygroupids,
+        uefi_bootmode,
+        deleteprotection: false,
     });
     let state = if start { "Running" } else { "Stopped" };
     Ok(ctx.async_answer(
@@ -322,6 +338,26 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: state.into(),
         },
     ))
+}
+
+/// `boottype` (BIOS/UEFI) and `bootmode` (LEGACY/SECURE): the UEFI mode, `None` for BIOS.
+fn boot_param(p: &Params) -> Result<Option<String>, ApiError> {
+    let Some(kind) = p.opt("boottype") else {
+        return Ok(None);
+    };
+    let mode = p.opt("bootmode").unwrap_or("LEGACY").to_ascii_uppercase();
+    if !matches!(mode.as_str(), "LEGACY" | "SECURE") {
+        return Err(ApiError::param(format!(
+            "Invalid bootmode: {mode} specified for VM: bootmode must be one of LEGACY, SECURE"
+        )));
+    }
+    match kind.to_ascii_uppercase().as_str() {
+        "BIOS" => Ok(None),
+        "UEFI" => Ok(Some(mode)),
+        other => Err(ApiError::param(format!(
+            "Invalid boottype: {other} specified for VM: boottype must be one of BIOS, UEFI"
+        ))),
+    }
 }
 
 fn gone(vm: &VirtualMachine) -> bool {
@@ -411,6 +447,12 @@ pub fn destroy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             vm.id
         )));
     }
+    if vm.deleteprotection {
+        return Err(ApiError::param(format!(
+            "Instance [id = {}, name = {}] has delete protection enabled and cannot be deleted.",
+            vm.id, vm.name
+        )));
+    }
     Ok(ctx.async_answer(
         DESTROY_CMD,
         "VirtualMachine",
@@ -494,6 +536,7 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     let userdataid =
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
+    let protect = p.bool("deleteprotection")?;
     let Some(v) = ctx.world.vm_mut(&vm.id) else {
         return Err(p.invalid_id("id", &vm.id));
     };
@@ -511,6 +554,9 @@ pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     }
     if let Some(u) = &userdataid {
         v.userdataid = Some(u.clone());
+    }
+    if let Some(dp) = protect {
+        v.deleteprotection = dp;
     }
     if let Some(os) = p.opt("ostypeid") {
         v.guestosid = os.to_string();
@@ -577,6 +623,10 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
                 .unwrap_or(true)
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displayname]))
+        // an explicit project lists only its VMs (hiding them without one: the projects work)
+        .filter(|v| {
+            p.opt("projectid").is_none() || super::project::visible(p, v.projectid.as_deref())
+        })
         .map(|v| render::virtual_machine(w, v, false))
         .collect();
     list_answer(p, "virtualmachine", items)

@@ -93,6 +93,89 @@ async fn key_pairs_belong_to_their_project() {
     assert_eq!(count(&mine), 1, "{mine}");
 }
 
+/// A VM answers with CloudStack's `UserVmResponse` names for what it was deployed with:
+/// project, security groups, boot type and mode, delete protection (which blocks destroy).
+#[tokio::test]
+async fn a_vm_shows_its_project_groups_boot_mode_and_protection() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "mesos"), ("displaytext", "m")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let sg = t
+        .ok(
+            "createSecurityGroup",
+            &[("name", "web"), ("projectid", &project)],
+        )
+        .await;
+    let sg = sg["securitygroup"]["id"].as_str().unwrap().to_string();
+    let vm = t
+        .deploy(
+            "p-vm",
+            &[
+                // security groups need an SG-enabled zone
+                ("zoneid", cloudstack_sim::seed::SG_ZONE_ID),
+                ("templateid", cloudstack_sim::seed::SG_TEMPLATE_ID),
+                ("networkids", cloudstack_sim::seed::SG_NETWORK_ID),
+                ("projectid", &project),
+                ("securitygroupids", &sg),
+                ("boottype", "UEFI"),
+                ("bootmode", "SECURE"),
+            ],
+        )
+        .await;
+    assert_eq!(vm["projectid"], project.as_str(), "{vm}");
+    assert_eq!(vm["project"], "mesos");
+    assert_eq!(vm["securitygroup"][0]["name"], "web");
+    assert_eq!(
+        (&vm["boottype"], &vm["bootmode"]),
+        (&"Uefi".into(), &"secure".into())
+    );
+    assert_eq!(vm["deleteprotection"], false);
+    let id = vm["id"].as_str().unwrap().to_string();
+    let listed = t
+        .ok(
+            "listVirtualMachines",
+            &[("projectid", &project), ("id", &id)],
+        )
+        .await;
+    assert_eq!(listed["virtualmachine"][0]["id"], id.as_str(), "{listed}");
+    let root = t
+        .ok(
+            "listVolumes",
+            &[("virtualmachineid", &id), ("projectid", &project)],
+        )
+        .await;
+    assert_eq!(root["volume"][0]["projectid"], project.as_str(), "{root}");
+
+    let protected = t
+        .ok(
+            "updateVirtualMachine",
+            &[("id", &id), ("deleteprotection", "true")],
+        )
+        .await;
+    assert_eq!(
+        protected["virtualmachine"]["deleteprotection"], true,
+        "{protected}"
+    );
+    let refused = t.call("destroyVirtualMachine", &[("id", &id)]).await;
+    assert_eq!(refused.status, 431, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .to_string()
+            .contains("delete protection enabled"),
+        "{}",
+        refused.body
+    );
+    let plain = t.deploy("bios-vm", &[]).await;
+    assert_eq!(
+        (&plain["boottype"], &plain["bootmode"]),
+        (&"Bios".into(), &"legacy".into())
+    );
+    assert!(plain.get("projectid").is_none(), "{plain}");
+}
+
 #[tokio::test]
 async fn a_projects_networks_ips_and_rules_are_listed_only_with_its_id() {
     let t = TestSim::start(Options::default()).await;
@@ -177,4 +260,39 @@ async fn a_projects_networks_ips_and_rules_are_listed_only_with_its_id() {
             .all(|n| n["id"] != net_id.as_str()),
         "{all}"
     );
+}
+
+#[tokio::test]
+async fn the_root_domain_is_listed_and_checked() {
+    let t = TestSim::start(Options::default()).await;
+    let root = t
+        .ok("listDomains", &[("name", "ROOT"), ("listall", "true")])
+        .await;
+    assert_eq!(root["count"], 1);
+    let id = root["domain"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(root["domain"][0]["level"], 0);
+    assert_eq!(
+        t.ok("listDomains", &[("name", "nope")]).await,
+        serde_json::json!({})
+    );
+    let p = t
+        .run_async(
+            "createProject",
+            &[("name", "in-root"), ("displaytext", "r"), ("domainid", &id)],
+        )
+        .await;
+    assert_eq!(p["project"]["domainid"], id.as_str());
+    let other = "8a2a2c1e-0000-4000-8000-0000000000ff";
+    let a = t
+        .call(
+            "createProject",
+            &[
+                ("name", "elsewhere"),
+                ("displaytext", "e"),
+                ("domainid", other),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 431, "{}", a.body);
+    assert_eq!(t.call("listDomains", &[("id", other)]).await.status, 431);
 }

@@ -300,3 +300,29 @@ async fn a_garbled_answer_to_an_unnamed_create_is_reported_not_resent() {
         assert!(log.entries().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_vm_is_found_by_name_but_never_a_destroyed_one() {
+    let cloud = FakeCloud::new();
+    let client = cloud.client();
+    cloud.add_vm("web-1", "Destroyed");
+    let none = client
+        .find_virtual_machine_by_name("z", "web-1", None)
+        .await
+        .unwrap();
+    assert!(none.is_none(), "{none:?}");
+    let id = cloud.add_vm("web-1", "Running");
+    cloud.add_vm("web-10", "Running");
+    let vm = client
+        .find_virtual_machine_by_name("z", "web-1", Some("p"))
+        .await
+        .unwrap()
+        .expect("the live VM");
+    assert_eq!(vm.id, id);
+    cloud.add_vm("web-1", "Stopped");
+    let err = client
+        .find_virtual_machine_by_name("z", "web-1", None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("web-1"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Step 2: the SSH key pair. A temporary `packer_<uuid>` key pair is created with
 //! `createSSHKeyPair` unless the template brings its own key (`ssh_private_key_file`), an
-//! existing key pair (`ssh_keypair_name`/`keypair`) or a password; cleanup deletes it.
+//! existing key pair (`ssh_keypair_name`/`keypair`), a password or the SSH agent
+//! (`ssh_agent_auth`); cleanup deletes it.
 
 use packer_sdk::{
     async_trait,
@@ -37,7 +38,12 @@ impl Step<BuildState> for Keypair {
         state
             .temporary_keypair
             .iter()
-            .map(|name| format!("temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}"))
+            .map(|name| {
+                format!(
+                    "temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}{}",
+                    state.cs_project_arg()
+                )
+            })
             .collect()
     }
 
@@ -66,13 +72,20 @@ impl Step<BuildState> for Keypair {
         if c.ssh.password.is_some() || c.communicator_none {
             return Ok(());
         }
+        if c.ssh.agent_auth {
+            // The Go builder's behaviour: the agent's key is already in the source image.
+            ctx.ui
+                .say("Using SSH Agent with key pair in source image")
+                .await;
+            return Ok(());
+        }
         let name = c.temporary_keypair_name.clone();
         ctx.ui.say("Creating temporary SSH key pair...").await;
         // Recorded before the call: if the outcome is unknown, cleanup still deletes it.
         state.temporary_keypair = Some(name.clone());
         let kp = state
             .client
-            .create_ssh_key_pair(&name)
+            .create_ssh_key_pair_in(&name, state.project_id())
             .await
             .map_err(Error::api(format!(
                 "creating temporary SSH key pair {name}"
@@ -114,8 +127,15 @@ impl Step<BuildState> for Keypair {
             state,
             ctx,
             &format!("deleting temporary SSH key pair {name}"),
-            &format!("delete it yourself (deleteSSHKeyPair name={name})"),
-            || state.client.delete_ssh_key_pair(&name),
+            &format!(
+                "delete it yourself (deleteSSHKeyPair name={name}{})",
+                state.cs_project_arg()
+            ),
+            || {
+                state
+                    .client
+                    .delete_ssh_key_pair_in(&name, state.project_id())
+            },
         )
         .await;
     }

@@ -1,4 +1,5 @@
-//! `cloudstack_instance`: a virtual machine, with the Go provider's schema.
+//! `cloudstack_instance`: a virtual machine, with the Go provider's schema,
+//! on the typed kit ([`crate::kit`]).
 //!
 //! Differences from the Go provider:
 //! - `user_data` is kept in plan and state as its SHA1 hex, as the Go
@@ -6,9 +7,10 @@
 //!   in state or plan output; a state written by the Go provider plans no
 //!   change, and one of an older mesostack release (plain text) is hashed
 //!   when read.
-//! - `keypair` is read back (drift shows); names of zone, template and
-//!   service offering are checked at plan time (unknown ones list what
-//!   exists) and matched exactly.
+//! - `keypair`, `project`, `root_disk_size`, `uefi`/`boot_mode`,
+//!   `delete_protection` and `userdata_id` are read back (drift shows);
+//!   names of zone, template and service offering are checked at plan time
+//!   (unknown ones list what exists) and matched exactly.
 //! - A deploy whose job outlives `timeouts.create` (or the provider's
 //!   `timeout`), or whose answer is lost, keeps the VM's id: the instance is
 //!   recorded (tainted) instead of forgotten, so no second VM appears.
@@ -16,28 +18,27 @@
 //!
 //! Accepted but not read back: `host_id`, `cluster_id`, `pod_id`,
 //! `properties`, `nicnetworklist`, `userdata_details`, `details` (sent at
-//! deploy; `details` also updated in place), security groups (sent at
-//! deploy). Affinity groups are read back in whichever of
-//! `affinity_group_ids`/`affinity_group_names` is set (changes use
-//! `updateVMAffinityGroup`).
+//! deploy; `details` also updated in place). Affinity and security groups
+//! are read back in whichever of `*_ids`/`*_names` is set, as the Go
+//! provider does (affinity changes use `updateVMAffinityGroup`; security
+//! groups replace the VM).
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use base64::Engine as _;
-use cloudstack::{
-    api::DeployVirtualMachine, model::VirtualMachine, AcceptedLog, Params, Resource as Kind,
-};
+use cloudstack::{api::DeployVirtualMachine, model::VirtualMachine, Params, Resource as Kind};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, stored_hash::sha1_hex, Attribute, Block, Diagnostics, PlanRequest, Resource,
-    Schema, Type, Value,
+    async_trait, model::Timeouts, stored_hash::sha1_hex, Attribute, Block, Diagnostics,
+    PlanRequest, Schema, Type, Value,
 };
 
 use crate::{
     common::{
-        attr_in_text, bounded, changed, found, get_str, import_state, keep_spelling, known_str,
-        op_timeout, planned_unless_failed, resolve, resolve_object, resolve_project, tags_of,
-        tags_value, update_tags, OpError,
+        attr_in_text, bounded, changed, found, import_state, known_str, resolve, resolve_object,
+        spelled, tags_map, update_tags, OpError,
     },
+    kit::{Ctx, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -55,6 +56,48 @@ impl Instance {
     pub fn new(handle: Handle) -> Instance {
         Instance { handle }
     }
+}
+
+type Strings = BTreeMap<String, String>;
+
+/// The resource's value (attribute names are the field names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    name: Option<String>,
+    display_name: Option<String>,
+    service_offering: Option<String>,
+    disk_offering: Option<String>,
+    override_disk_offering: Option<String>,
+    network_id: Option<String>,
+    ip_address: Option<String>,
+    template: Option<String>,
+    root_disk_size: Option<i64>,
+    group: Option<String>,
+    affinity_group_ids: Option<Vec<String>>,
+    affinity_group_names: Option<Vec<String>>,
+    security_group_ids: Option<Vec<String>>,
+    security_group_names: Option<Vec<String>>,
+    project: Option<String>,
+    zone: Option<String>,
+    keypair: Option<String>,
+    keypairs: Option<Vec<String>>,
+    host_id: Option<String>,
+    cluster_id: Option<String>,
+    pod_id: Option<String>,
+    uefi: Option<bool>,
+    boot_mode: Option<String>,
+    start_vm: Option<bool>,
+    user_data: Option<String>,
+    userdata_id: Option<String>,
+    userdata_details: Option<Strings>,
+    details: Option<Strings>,
+    properties: Option<Strings>,
+    nicnetworklist: Option<Strings>,
+    expunge: Option<bool>,
+    delete_protection: Option<bool>,
+    tags: Option<Strings>,
+    timeouts: Option<Timeouts>,
 }
 
 fn strings() -> Type {
@@ -139,114 +182,137 @@ fn encode_user_data(ud: &str) -> String {
     }
 }
 
-/// `name[i].key=value` map parameters (CloudStack's encoding).
-fn map_params(p: &mut Params, param: &str, v: &Value, kv: bool) {
-    if let Some(m) = v.as_map() {
-        for (i, (k, val)) in m.iter().enumerate() {
-            let Some(val) = val.as_str() else { continue };
-            if kv {
-                p.set(format!("{param}[{i}].key"), k.as_str());
-                p.set(format!("{param}[{i}].value"), val);
-            } else {
-                p.set(format!("{param}[{i}].{k}"), val);
-            }
+/// `name[i].key=value` (`kv`) or `name[i].<key>=value` map parameters
+/// (CloudStack's encodings).
+fn map_params(p: &mut Params, param: &str, m: Option<&Strings>, kv: bool) {
+    for (i, (k, val)) in m.into_iter().flatten().enumerate() {
+        if kv {
+            p.set(format!("{param}[{i}].key"), k.as_str());
+            p.set(format!("{param}[{i}].value"), val.as_str());
+        } else {
+            p.set(format!("{param}[{i}].{k}"), val.as_str());
         }
     }
 }
 
+/// Whether two optional sets hold the same strings (in any order).
+fn same_set(a: &Option<Vec<String>>, b: &Option<Vec<String>>) -> bool {
+    let sorted = |v: &Option<Vec<String>>| {
+        v.as_ref().map(|v| {
+            let mut v = v.clone();
+            v.sort();
+            v
+        })
+    };
+    sorted(a) == sorted(b)
+}
+
+/// `Secure`/`Legacy`, the Go provider's spelling of CloudStack's `bootmode`.
+fn boot_mode_spelling(mode: &str) -> String {
+    let lower = mode.to_ascii_lowercase();
+    let mut c = lower.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// The state after a create, update or read: the user's values where they
 /// still hold, CloudStack's where they are computed or drifted.
-fn fill_state(base: &Value, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", vm.id.as_str());
-    s.set_attr("name", Value::from(vm.name.clone()));
-    s.set_attr(
-        "display_name",
-        Value::from(vm.displayname.clone().or_else(|| vm.name.clone())),
+fn fill(mut m: Model, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Model {
+    // after an import (no zone in state yet) take the key pair as it is
+    let imported = m.zone.is_none();
+    m.id = Some(vm.id.clone());
+    m.name = vm.name.clone();
+    m.display_name = vm.displayname.clone().or_else(|| vm.name.clone());
+    m.group = vm.group.clone().filter(|g| !g.is_empty());
+    let so = (
+        vm.serviceofferingname.as_deref(),
+        vm.serviceofferingid.as_deref(),
     );
-    s.set_attr(
-        "group",
-        Value::from(vm.group.clone().filter(|g| !g.is_empty())),
-    );
-    let spell = |attr: &str, name: &Option<String>, id: &Option<String>| match id {
-        Some(id) => keep_spelling(base.get_str(attr), name.as_deref(), id),
-        None => base.get(attr).clone(),
+    m.service_offering = spelled(m.service_offering, so.0, so.1);
+    let tpl = (vm.templatename.as_deref(), vm.templateid.as_deref());
+    m.template = spelled(m.template, tpl.0, tpl.1);
+    m.zone = spelled(m.zone, vm.zonename.as_deref(), vm.zoneid.as_deref());
+    m.project = match &vm.projectid {
+        Some(pid) => spelled(m.project, vm.project.as_deref(), Some(pid)),
+        None => None,
     };
-    s.set_attr(
-        "service_offering",
-        spell(
-            "service_offering",
-            &vm.serviceofferingname,
-            &vm.serviceofferingid,
-        ),
-    );
-    s.set_attr(
-        "template",
-        spell("template", &vm.templatename, &vm.templateid),
-    );
-    s.set_attr("zone", spell("zone", &vm.zonename, &vm.zoneid));
     let nic = vm
         .nic
         .iter()
         .find(|n| n.isdefault == Some(true))
         .or(vm.nic.first());
     if let Some(nic) = nic {
-        s.set_attr("network_id", Value::from(nic.networkid.clone()));
-        s.set_attr("ip_address", Value::from(nic.ipaddress.clone()));
+        m.network_id = nic.networkid.clone();
+        m.ip_address = nic.ipaddress.clone();
     }
-    // after an import (no zone in state yet) take the key pair as it is
-    let imported = base.get("zone").is_null();
-    let keypair_managed =
-        !base.get("keypair").is_null() || (imported && base.get("keypairs").is_null());
+    let keypair_managed = m.keypair.is_some() || (imported && m.keypairs.is_none());
     if keypair_managed && vm.keypair.is_some() {
-        s.set_attr("keypair", Value::from(vm.keypair.clone()));
+        m.keypair = vm.keypair.clone();
     }
-    // affinity groups are read back in the attribute the configuration uses
-    // (as the Go provider does), so groups changed behind Terraform's back show
-    if !base.get("affinity_group_ids").is_null() {
-        let ids = vm.affinitygroup.iter().map(|g| g.id.clone());
-        s.set_attr("affinity_group_ids", Value::set(ids));
+    // groups are read back in the attribute the configuration uses (as the
+    // Go provider does), so groups changed behind Terraform's back show
+    if m.affinity_group_ids.is_some() {
+        m.affinity_group_ids = Some(vm.affinitygroup.iter().map(|g| g.id.clone()).collect());
     }
-    if !base.get("affinity_group_names").is_null() {
-        let names = vm.affinitygroup.iter().filter_map(|g| g.name.clone());
-        s.set_attr("affinity_group_names", Value::set(names));
+    if m.affinity_group_names.is_some() {
+        m.affinity_group_names = Some(
+            vm.affinitygroup
+                .iter()
+                .filter_map(|g| g.name.clone())
+                .collect(),
+        );
     }
-    // registered user data: shown when set, or when the configuration names one
-    if vm.userdataid.is_some() || !base.get("userdata_id").is_null() {
-        s.set_attr("userdata_id", Value::from(vm.userdataid.clone()));
+    if m.security_group_ids.is_some() {
+        m.security_group_ids = Some(vm.securitygroup.iter().map(|g| g.id.clone()).collect());
     }
-    s.set_attr("tags", tags_value(&vm.tags));
+    if m.security_group_names.is_some() {
+        m.security_group_names = Some(
+            vm.securitygroup
+                .iter()
+                .filter_map(|g| g.name.clone())
+                .collect(),
+        );
+    }
+    m.userdata_id = vm.userdataid.clone();
+    m.tags = Some(tags_map(&vm.tags));
     if let Some(gib) = root_disk_gib {
-        s.set_attr("root_disk_size", gib);
+        m.root_disk_size = Some(gib);
     }
-    if base.get("disk_offering").is_unknown() || base.get("disk_offering").is_null() {
-        s.set_attr("disk_offering", Value::from(vm.diskofferingid.clone()));
+    if m.disk_offering.is_none() {
+        m.disk_offering = vm.diskofferingid.clone();
     }
-    if s.get("delete_protection").as_bool().is_none() {
-        s.set_attr("delete_protection", false);
-    }
-    for (attr, default) in [("start_vm", true), ("expunge", false), ("uefi", false)] {
-        if s.get(attr).is_null() || s.get(attr).is_unknown() {
-            s.set_attr(attr, default);
+    m.delete_protection = vm.deleteprotection.or(m.delete_protection).or(Some(false));
+    // CloudStack answers `boottype` Uefi/Bios and the UEFI `bootmode` in lower case
+    match vm.boottype.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("uefi") => {
+            m.uefi = Some(true);
+            m.boot_mode = match (m.boot_mode, vm.bootmode.as_deref()) {
+                (Some(mine), Some(now)) if mine.eq_ignore_ascii_case(now) => Some(mine),
+                (None, Some(now)) if now.eq_ignore_ascii_case("legacy") => None,
+                (mine, None) => mine,
+                (_, Some(now)) => Some(boot_mode_spelling(now)),
+            };
         }
-    }
-    // whatever is still unknown was not set by CloudStack: null
-    if let Value::Object(m) = &mut s {
-        for v in m.values_mut() {
-            if v.is_unknown() {
-                *v = Value::Null;
-            }
+        Some(_) => {
+            m.uefi = Some(false);
+            m.boot_mode = None;
         }
+        None => {}
     }
-    s
+    m.start_vm = m.start_vm.or(Some(true));
+    m.expunge = m.expunge.or(Some(false));
+    m.uefi = m.uefi.or(Some(false));
+    m
 }
 
 /// Size in GiB of the VM's ROOT volume (Go: `size >> 30`).
-async fn root_disk_gib(c: &Client, id: &str) -> Option<i64> {
-    let p = Params::new()
-        .with("virtualmachineid", id)
+async fn root_disk_gib(c: &Client, vm: &VirtualMachine) -> Option<i64> {
+    let mut p = Params::new()
+        .with("virtualmachineid", &vm.id)
         .with("type", "ROOT")
         .with("listall", "true");
+    p.set_opt("projectid", vm.projectid.as_deref());
     match bounded(c, c.timeout, c.api.list_volumes(&p)).await {
         Ok(v) if v.len() == 1 => v[0].size.map(|b| b >> 30),
         _ => None,
@@ -269,19 +335,11 @@ async fn read_vm(
             })
             .await?;
         if let Some(vm) = all.iter().find(|v| v.id == id) {
-            return Ok(Some(vm.clone()).filter(|v| !gone(v)));
+            return Ok(Some(vm.clone()).filter(|v| !v.is_gone()));
         }
         // not in the listing: created since, or gone; ask by id
     }
     find_vm(c, id).await
-}
-
-/// Destroyed (waiting for expunge) or expunging VMs count as gone.
-fn gone(v: &VirtualMachine) -> bool {
-    matches!(
-        v.state.as_deref(),
-        Some("Destroyed") | Some("Expunging") | Some("Expunged")
-    )
 }
 
 /// The VM by id (also across projects when `project` is set), or `None`
@@ -301,22 +359,26 @@ async fn find_vm(c: &Client, id: &str) -> Result<Option<VirtualMachine>, OpError
             Err(e) => return Err(e),
         };
     }
-    Ok(vm.filter(|v| !gone(v)))
+    Ok(vm.filter(|v| !v.is_gone()))
 }
 
-/// After a deploy that may have created the VM, finds it by name in the zone.
-/// The lookup only reads, so it is retried for up to two minutes: giving up
-/// while the VM exists would leave it out of state for good.
-async fn find_by_name(c: &Client, name: &str, zone_id: &str) -> Option<VirtualMachine> {
-    let p = Params::new()
-        .with("name", name)
-        .with("zoneid", zone_id)
-        .with("listall", "true");
+/// After a deploy that may have created the VM, finds it by name in the zone
+/// (the client's one lookup). It only reads, so it is retried for up to two
+/// minutes: giving up while the VM exists would leave it out of state for good.
+async fn find_deployed(
+    c: &Client,
+    zone_id: &str,
+    name: &str,
+    project_id: Option<&str>,
+) -> Option<VirtualMachine> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut pause = Duration::from_millis(200);
-    let vms = loop {
-        match tokio::time::timeout_at(deadline, c.api.list_virtual_machines(&p)).await {
-            Ok(Ok(vms)) => break vms,
+    loop {
+        let lookup = c
+            .api
+            .find_virtual_machine_by_name(zone_id, name, project_id);
+        match tokio::time::timeout_at(deadline, lookup).await {
+            Ok(Ok(vm)) => return vm,
             Ok(Err(e)) if e.is_retryable() && tokio::time::Instant::now() + pause < deadline => {
                 tracing::warn!(name, error = %e, "looking the deployed VM up again");
                 tokio::time::sleep(pause).await;
@@ -324,23 +386,47 @@ async fn find_by_name(c: &Client, name: &str, zone_id: &str) -> Option<VirtualMa
             }
             _ => return None,
         }
-    };
-    vms.into_iter()
-        .find(|v| v.name.as_deref() == Some(name) && v.state.as_deref() != Some("Expunging"))
+    }
+}
+
+/// The attribute a deploy error is about, from words in CloudStack's text.
+fn deploy_error_attr(e: &OpError) -> Option<&'static str> {
+    attr_in_text(
+        e,
+        &[
+            ("ipaddress", "ip_address"),
+            ("ip address", "ip_address"),
+            ("keypair", "keypair"),
+            ("key pair", "keypair"),
+            ("serviceoffering", "service_offering"),
+            ("service offering", "service_offering"),
+            ("template", "template"),
+            ("security group", "security_group_ids"),
+            ("securitygroup", "security_group_ids"),
+            ("network", "network_id"),
+            ("zone", "zone"),
+            ("affinity", "affinity_group_ids"),
+            ("boot", "boot_mode"),
+            ("name", "name"),
+        ],
+    )
 }
 
 impl Instance {
-    async fn create_inner(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let limit = op_timeout(c, planned, "create", diags);
-        let Some(zone_name) = get_str(planned, "zone") else {
+    /// The `deployVirtualMachine` request for `plan` (names resolved to ids);
+    /// `None` after an error naming the attribute.
+    async fn deploy_request(
+        &self,
+        cx: &Ctx<'_>,
+        plan: &Model,
+        diags: &mut Diagnostics,
+    ) -> Option<DeployVirtualMachine> {
+        let c = cx.c;
+        let Some(zone_name) = plan.zone.as_deref() else {
             diags.attribute_error("zone", "zone is required", "");
-            return Value::Null;
+            return None;
         };
-        let Some(zone) =
-            resolve_object(c, Kind::Zone, "zone", zone_name, &Params::new(), diags).await
-        else {
-            return Value::Null;
-        };
+        let zone = resolve_object(c, Kind::Zone, "zone", zone_name, &Params::new(), diags).await?;
         let zone_id = zone
             .get("id")
             .and_then(|v| v.as_str())
@@ -351,50 +437,44 @@ impl Instance {
             .and_then(|v| v.as_str())
             .is_none_or(|t| t.eq_ignore_ascii_case("advanced"));
         let in_zone = Params::new().with("zoneid", &zone_id);
+        let so = plan.service_offering.as_deref().unwrap_or_default();
         let so = resolve(
             c,
             Kind::ServiceOffering,
             "service_offering",
-            get_str(planned, "service_offering").unwrap_or_default(),
+            so,
             &in_zone,
             diags,
         )
         .await;
-        let tpl = resolve(
-            c,
-            Kind::Template,
-            "template",
-            get_str(planned, "template").unwrap_or_default(),
-            &in_zone,
-            diags,
-        )
-        .await;
+        let tpl = plan.template.as_deref().unwrap_or_default();
+        let tpl = resolve(c, Kind::Template, "template", tpl, &in_zone, diags).await;
         let mut req = DeployVirtualMachine {
-            zone_id: zone_id.clone(),
+            zone_id,
             service_offering_id: so.unwrap_or_default(),
             template_id: tpl.unwrap_or_default(),
-            name: get_str(planned, "name").map(str::to_string),
-            display_name: get_str(planned, "display_name")
-                .or(get_str(planned, "name"))
-                .map(str::to_string),
-            keypair: get_str(planned, "keypair").map(str::to_string),
-            user_data: get_str(planned, "user_data").map(encode_user_data),
-            ip_address: get_str(planned, "ip_address").map(str::to_string),
-            group: get_str(planned, "group").map(str::to_string),
-            start_vm: planned.get_bool("start_vm"),
-            root_disk_size: planned.get_i64("root_disk_size").map(|g| g.max(0) as u64),
+            name: plan.name.clone(),
+            display_name: plan.display_name.clone().or_else(|| plan.name.clone()),
+            keypair: plan.keypair.clone(),
+            user_data: plan.user_data.as_deref().map(encode_user_data),
+            ip_address: plan.ip_address.clone(),
+            group: plan.group.clone(),
+            start_vm: plan.start_vm,
+            root_disk_size: plan.root_disk_size.map(|g| g.max(0) as u64),
             ..Default::default()
         };
         if advanced {
-            if let Some(n) = get_str(planned, "network_id") {
-                req.network_ids = vec![n.to_string()];
-            }
+            req.network_ids = plan.network_id.iter().cloned().collect();
         }
-        for (attr, param) in [
-            ("disk_offering", "diskofferingid"),
-            ("override_disk_offering", "overridediskofferingid"),
+        for (attr, value, param) in [
+            ("disk_offering", &plan.disk_offering, "diskofferingid"),
+            (
+                "override_disk_offering",
+                &plan.override_disk_offering,
+                "overridediskofferingid",
+            ),
         ] {
-            if let Some(v) = get_str(planned, attr) {
+            if let Some(v) = value {
                 if let Some(id) =
                     resolve(c, Kind::DiskOffering, attr, v, &Params::new(), diags).await
                 {
@@ -402,300 +482,177 @@ impl Instance {
                 }
             }
         }
-        if let Some(p) = get_str(planned, "project") {
-            if let Some(id) = resolve_project(c, "project", p, diags).await {
-                req.extra.set("projectid", id);
-            }
-        }
+        let project = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
+        req.extra.set_opt("projectid", project);
         if diags.has_errors() {
-            return Value::Null;
+            return None;
         }
-        for (attr, param) in [
-            ("affinity_group_ids", "affinitygroupids"),
-            ("affinity_group_names", "affinitygroupnames"),
-            ("security_group_ids", "securitygroupids"),
-            ("security_group_names", "securitygroupnames"),
-            ("keypairs", "keypairs"),
+        for (value, param) in [
+            (&plan.affinity_group_ids, "affinitygroupids"),
+            (&plan.affinity_group_names, "affinitygroupnames"),
+            (&plan.security_group_ids, "securitygroupids"),
+            (&plan.security_group_names, "securitygroupnames"),
+            (&plan.keypairs, "keypairs"),
         ] {
-            req.extra.set_list(param, planned.get_strings(attr));
+            req.extra
+                .set_list(param, value.as_deref().unwrap_or_default());
         }
-        for (attr, param) in [
-            ("host_id", "hostid"),
-            ("pod_id", "podid"),
-            ("cluster_id", "clusterid"),
-            ("userdata_id", "userdataid"),
+        for (value, param) in [
+            (&plan.host_id, "hostid"),
+            (&plan.pod_id, "podid"),
+            (&plan.cluster_id, "clusterid"),
+            (&plan.userdata_id, "userdataid"),
         ] {
-            req.extra.set_opt(param, get_str(planned, attr));
+            req.extra.set_opt(param, value.as_deref());
         }
-        if planned.get_bool("uefi") == Some(true) {
+        if plan.uefi == Some(true) {
             req.extra.set("boottype", "UEFI");
-            req.extra.set(
-                "bootmode",
-                get_str(planned, "boot_mode").unwrap_or("Legacy"),
-            );
+            req.extra
+                .set("bootmode", plan.boot_mode.as_deref().unwrap_or("Legacy"));
         }
-        map_params(&mut req.extra, "details", planned.get("details"), false);
-        map_params(
-            &mut req.extra,
-            "properties",
-            planned.get("properties"),
-            true,
-        );
+        map_params(&mut req.extra, "details", plan.details.as_ref(), false);
+        map_params(&mut req.extra, "properties", plan.properties.as_ref(), true);
         map_params(
             &mut req.extra,
             "userdatadetails",
-            planned.get("userdata_details"),
+            plan.userdata_details.as_ref(),
             false,
         );
-        if let Some(m) = planned.get("nicnetworklist").as_map() {
+        if let Some(m) = &plan.nicnetworklist {
             for k in ["nic", "network"] {
-                if let Some(v) = m.get(k).and_then(Value::as_str) {
-                    req.extra.set(format!("nicnetworklist[0].{k}"), v);
+                if let Some(v) = m.get(k) {
+                    req.extra.set(format!("nicnetworklist[0].{k}"), v.as_str());
                 }
             }
         }
+        Some(req)
+    }
 
+    /// What a deploy that failed left: the VM CloudStack accepted (by the id
+    /// it named, else by name) to keep tainted, or nothing. A VM whose start
+    /// failed (e.g. no host left for an anti-affinity group) is in Error: it
+    /// is expunged and the failure reported.
+    #[allow(clippy::too_many_arguments)]
+    async fn after_failed_deploy(
+        &self,
+        cx: &Ctx<'_>,
+        api: &cloudstack::Client,
+        limit: Duration,
+        plan: &Model,
+        req: &DeployVirtualMachine,
+        e: OpError,
+        diags: &mut Diagnostics,
+    ) -> Option<Model> {
+        let c = cx.c;
         let label = req.name.clone().unwrap_or_else(|| "(unnamed)".into());
-        let accepted = AcceptedLog::new();
-        let api = c.api_with_timeout(limit).recording_accepted(&accepted);
-        let vm = match bounded(c, limit, api.deploy_virtual_machine(&req)).await {
-            Ok(vm) => vm,
-            Err(e) => {
-                let action = format!("creating instance {label}");
-                // The deploy may have created the VM (job still running, answer
-                // lost): keep its id so Terraform records it instead of
-                // deploying a second one next time. Once CloudStack named the id,
-                // the VM is recorded even when it cannot be read back now.
-                // A start that failed (e.g. no host left for an anti-affinity
-                // group) leaves the VM in Error: it is looked up to be removed.
-                let failed_job = matches!(&e, OpError::Api(cloudstack::Error::JobFailed { .. }));
-                let found = match (accepted.last_id("deployVirtualMachine"), &req.name) {
-                    (Some(id), _) => match find_vm(c, &id).await {
-                        Ok(vm) => vm,
-                        Err(read_err) => {
-                            tracing::warn!(%id, error = ?read_err, "cannot read the accepted VM back");
-                            Some(VirtualMachine {
-                                id,
-                                name: req.name.clone(),
-                                displayname: req.display_name.clone(),
-                                ..Default::default()
-                            })
-                        }
-                    },
-                    (None, Some(name)) if e.may_exist() || failed_job => {
-                        find_by_name(c, name, &zone_id).await
-                    }
-                    _ => None,
-                };
-                let attr = || {
-                    attr_in_text(
-                        &e,
-                        &[
-                            ("ipaddress", "ip_address"),
-                            ("ip address", "ip_address"),
-                            ("keypair", "keypair"),
-                            ("key pair", "keypair"),
-                            ("serviceoffering", "service_offering"),
-                            ("service offering", "service_offering"),
-                            ("template", "template"),
-                            ("network", "network_id"),
-                            ("zone", "zone"),
-                            ("affinity", "affinity_group_ids"),
-                            ("name", "name"),
-                        ],
-                    )
-                };
-                let Some(vm) = found else {
-                    diags.push(e.diagnostic(&action, attr(), "create"));
-                    return Value::Null;
-                };
-                if failed_job && vm.state.as_deref() == Some("Error") {
-                    let mut d = e.diagnostic(&action, attr(), "create");
-                    let expunged = api.destroy_virtual_machine(&vm.id, true);
-                    if let Err(cleanup) = bounded(c, limit, expunged).await {
-                        d.detail.push_str(&format!(
-                            "\n\nThe failed VM {} (state Error) could not be expunged: {}. \
-                             Destroy it with destroyVirtualMachine expunge=true.",
-                            vm.id,
-                            cleanup.diagnostic("expunging", None, "create").detail
-                        ));
-                    }
-                    diags.push(d);
-                    return Value::Null;
+        let action = format!("creating instance {label}");
+        let failed_job = matches!(&e, OpError::Api(cloudstack::Error::JobFailed { .. }));
+        let found = match (cx.accepted_id("deployVirtualMachine"), &req.name) {
+            (Some(id), _) => match find_vm(c, &id).await {
+                Ok(vm) => vm,
+                Err(read_err) => {
+                    tracing::warn!(%id, error = ?read_err, "cannot read the accepted VM back");
+                    Some(VirtualMachine {
+                        id,
+                        name: req.name.clone(),
+                        displayname: req.display_name.clone(),
+                        ..Default::default()
+                    })
                 }
-                let want = if req.start_vm == Some(false) {
-                    "Stopped"
-                } else {
-                    "Running"
-                };
-                let still_running_job = matches!(
-                    e,
-                    OpError::TimedOut(_)
-                        | OpError::Stopped
-                        | OpError::Api(cloudstack::Error::JobTimeout { .. })
-                );
-                if still_running_job || vm.state.as_deref() != Some(want) {
-                    // recorded as tainted: the next apply replaces it, never duplicates it
-                    let mut d = e.diagnostic(&action, None, "create");
-                    d.detail.push_str(&format!(
-                        "\n\nThe VM exists (id {}, state {}); Terraform keeps it in state as \
-                         tainted, so no second VM is created. Raise `timeouts {{ create = ... }}` \
-                         if jobs are slow.",
-                        vm.id,
-                        vm.state.as_deref().unwrap_or("?")
-                    ));
-                    diags.push(d);
-                    return fill_state(planned, &vm, None);
-                }
-                // the first attempt finished: that VM is the result
-                tracing::info!(id = %vm.id, "deploy outcome was unclear; found the VM by name");
-                vm
+            },
+            (None, Some(name)) if e.may_exist() || failed_job => {
+                let project = req.extra.get("projectid");
+                find_deployed(c, &req.zone_id, name, project).await
             }
+            _ => None,
         };
+        let Some(vm) = found else {
+            diags.push(e.diagnostic(&action, deploy_error_attr(&e), "create"));
+            return None;
+        };
+        if failed_job && vm.state.as_deref() == Some("Error") {
+            let mut d = e.diagnostic(&action, deploy_error_attr(&e), "create");
+            let expunged = api.destroy_virtual_machine(&vm.id, true);
+            if let Err(cleanup) = bounded(c, limit, expunged).await {
+                d.detail.push_str(&format!(
+                    "\n\nThe failed VM {} (state Error) could not be expunged: {}. \
+                     Destroy it with destroyVirtualMachine expunge=true.",
+                    vm.id,
+                    cleanup.diagnostic("expunging", None, "create").detail
+                ));
+            }
+            diags.push(d);
+            return None;
+        }
+        let want = if req.start_vm == Some(false) {
+            "Stopped"
+        } else {
+            "Running"
+        };
+        let still_running_job = matches!(
+            e,
+            OpError::TimedOut(_)
+                | OpError::Stopped
+                | OpError::Api(cloudstack::Error::JobTimeout { .. })
+        );
+        if still_running_job || vm.state.as_deref() != Some(want) {
+            // recorded as tainted: the next apply replaces it, never duplicates it
+            let mut d = e.diagnostic(&action, None, "create");
+            d.detail.push_str(&format!(
+                "\n\nThe VM exists (id {}, state {}); Terraform keeps it in state as \
+                 tainted, so no second VM is created. Raise `timeouts {{ create = ... }}` \
+                 if jobs are slow.",
+                vm.id,
+                vm.state.as_deref().unwrap_or("?")
+            ));
+            diags.push(d);
+            return Some(fill(plan.clone(), &vm, None));
+        }
+        // the first attempt finished: that VM is the result
+        tracing::info!(id = %vm.id, "deploy outcome was unclear; found the VM by name");
+        Some(self.finish_create(cx, api, limit, plan, vm, diags).await)
+    }
+
+    /// After the deploy: delete protection and tags, then the state.
+    async fn finish_create(
+        &self,
+        cx: &Ctx<'_>,
+        api: &cloudstack::Client,
+        limit: Duration,
+        plan: &Model,
+        vm: VirtualMachine,
+        diags: &mut Diagnostics,
+    ) -> Model {
+        let c = cx.c;
         let mut problems = Vec::new();
-        if let Some(dp) = planned.get_bool("delete_protection") {
+        let mut vm = vm;
+        if let Some(dp) = plan.delete_protection {
             let p = Params::new()
                 .with("id", &vm.id)
                 .with("deleteprotection", dp.to_string());
             if let Err(e) = bounded(c, limit, api.request_async("updateVirtualMachine", &p)).await {
                 problems.push(e.diagnostic("setting delete_protection", None, "create"));
+            } else {
+                vm.deleteprotection = Some(dp);
             }
         }
-        let tags = tags_of(planned);
+        let tags = plan.tags.clone().unwrap_or_default();
         if !tags.is_empty() {
             if let Err(e) =
                 update_tags(c, limit, TAG_TYPE, &vm.id, &Default::default(), &tags).await
             {
                 problems.push(e.diagnostic("tagging the instance", Some("tags"), "create"));
             }
+            vm = find_vm(c, &vm.id).await.ok().flatten().unwrap_or(vm);
         }
-        let vm = if tags.is_empty() {
-            vm
-        } else {
-            find_vm(c, &vm.id).await.ok().flatten().unwrap_or(vm)
-        };
-        let gib = match planned.get_i64("root_disk_size") {
+        let gib = match plan.root_disk_size {
             Some(g) => Some(g),
-            None => root_disk_gib(c, &vm.id).await,
+            None => root_disk_gib(c, &vm).await,
         };
         for p in problems {
             diags.push(p);
         }
-        fill_state(planned, &vm, gib)
-    }
-
-    async fn update_inner(
-        &self,
-        c: &Client,
-        prior: &Value,
-        planned: &Value,
-        diags: &mut Diagnostics,
-    ) -> Value {
-        let limit = op_timeout(c, planned, "update", diags);
-        let api = c.api_with_timeout(limit);
-        let Some(id) = prior.get_str("id").map(str::to_string) else {
-            return Value::Null;
-        };
-        let ch = |n: &str| changed(prior, planned, n);
-        let fail = |diags: &mut Diagnostics, e: OpError, what: &str, attr: Option<&str>| {
-            diags.push(e.diagnostic(&format!("updating instance {id}: {what}"), attr, "update"));
-        };
-
-        // in place, no restart
-        let mut quick = Params::new().with("id", &id);
-        if ch("display_name") {
-            quick.set(
-                "displayname",
-                get_str(planned, "display_name").unwrap_or(""),
-            );
-        }
-        if ch("group") {
-            quick.set("group", get_str(planned, "group").unwrap_or(""));
-        }
-        if ch("delete_protection") {
-            if let Some(dp) = planned.get_bool("delete_protection") {
-                quick.set("deleteprotection", dp.to_string());
-            }
-        }
-        if ch("details") {
-            map_params(&mut quick, "details", planned.get("details"), false);
-        }
-        if quick.iter().count() > 1 {
-            if let Err(e) =
-                bounded(c, limit, api.request_async("updateVirtualMachine", &quick)).await
-            {
-                fail(diags, e, "display_name/group/details", None);
-                return Value::Null;
-            }
-        }
-        if ch("tags") {
-            if let Err(e) =
-                update_tags(c, limit, TAG_TYPE, &id, &tags_of(prior), &tags_of(planned)).await
-            {
-                fail(diags, e, "tags", Some("tags"));
-                return Value::Null;
-            }
-        }
-
-        // changes that need the VM stopped
-        let new_ud = get_str(planned, "user_data");
-        let ud_changed = ch("user_data")
-            && !(new_ud.is_some() && prior.get_str("user_data") == new_ud.map(sha1_hex).as_deref());
-        let restart = ch("name")
-            || ch("service_offering")
-            || ch("keypair")
-            || ch("keypairs")
-            || ud_changed
-            || ch("userdata_id")
-            || ch("userdata_details")
-            || ch("affinity_group_ids")
-            || ch("affinity_group_names");
-        if restart {
-            let before = match find_vm(c, &id).await {
-                Ok(Some(vm)) => vm,
-                Ok(None) => {
-                    diags.error(
-                        format!("Instance {id} no longer exists"),
-                        "It was deleted outside Terraform; run `terraform apply` again to recreate it.",
-                    );
-                    return Value::Null;
-                }
-                Err(e) => {
-                    fail(diags, e, "reading the VM", None);
-                    return Value::Null;
-                }
-            };
-            let was_running = before.state.as_deref() == Some("Running");
-            if was_running {
-                if let Err(e) = bounded(c, limit, api.stop_virtual_machine(&id, false)).await {
-                    fail(diags, e, "stopping the VM", None);
-                    return Value::Null;
-                }
-            }
-            let mut result = self
-                .stopped_changes(c, &api, limit, &id, prior, planned, ud_changed, diags)
-                .await;
-            if was_running {
-                if let Err(e) = bounded(c, limit, api.start_virtual_machine(&id)).await {
-                    fail(diags, e, "starting the VM again", None);
-                    result = false;
-                }
-            }
-            if !result {
-                return Value::Null;
-            }
-        }
-        match find_vm(c, &id).await {
-            Ok(Some(vm)) => {
-                let gib = prior.get_i64("root_disk_size");
-                fill_state(planned, &vm, gib)
-            }
-            Ok(None) => Value::Null,
-            Err(e) => {
-                fail(diags, e, "reading the VM back", None);
-                Value::Null
-            }
-        }
+        fill(plan.clone(), &vm, gib)
     }
 
     /// The changes made while the VM is stopped; false after an error.
@@ -706,48 +663,45 @@ impl Instance {
         api: &cloudstack::Client,
         limit: Duration,
         id: &str,
-        prior: &Value,
-        planned: &Value,
+        prior: &Model,
+        plan: &Model,
         ud_changed: bool,
         diags: &mut Diagnostics,
     ) -> bool {
-        let ch = |n: &str| changed(prior, planned, n);
         let mut upd = Params::new().with("id", id);
-        if ch("name") {
-            upd.set_opt("name", get_str(planned, "name"));
+        if plan.name != prior.name {
+            upd.set_opt("name", plan.name.as_deref());
         }
         if ud_changed {
             upd.set(
                 "userdata",
-                encode_user_data(get_str(planned, "user_data").unwrap_or("")),
+                encode_user_data(plan.user_data.as_deref().unwrap_or("")),
             );
         }
-        if ch("userdata_id") {
-            upd.set_opt("userdataid", get_str(planned, "userdata_id"));
+        if plan.userdata_id != prior.userdata_id {
+            upd.set_opt("userdataid", plan.userdata_id.as_deref());
         }
-        if ch("userdata_details") {
+        if plan.userdata_details != prior.userdata_details {
             map_params(
                 &mut upd,
                 "userdatadetails",
-                planned.get("userdata_details"),
+                plan.userdata_details.as_ref(),
                 false,
             );
         }
-        let steps: Vec<(&str, Params, Option<&str>)> = {
-            let mut v = Vec::new();
-            if upd.iter().count() > 1 {
-                v.push(("updateVirtualMachine", upd, Some("name")));
-            }
-            v
-        };
-        for (cmd, p, attr) in steps {
-            let r = if p.get("userdata").is_some() {
-                bounded(c, limit, api.request_post(cmd, &p)).await
+        if upd.iter().count() > 1 {
+            let cmd = "updateVirtualMachine";
+            let r = if upd.get("userdata").is_some() {
+                bounded(c, limit, api.request_post(cmd, &upd)).await
             } else {
-                bounded(c, limit, api.request_async(cmd, &p)).await
+                bounded(c, limit, api.request_async(cmd, &upd)).await
             };
             if let Err(e) = r {
-                diags.push(e.diagnostic(&format!("updating instance {id}"), attr, "update"));
+                diags.push(e.diagnostic(
+                    &format!("updating instance {id}"),
+                    Some("name"),
+                    "update",
+                ));
                 return false;
             }
         }
@@ -762,8 +716,8 @@ impl Instance {
                 }
             }
         };
-        if ch("service_offering") {
-            let zone = get_str(planned, "zone").unwrap_or_default();
+        if plan.service_offering != prior.service_offering {
+            let zone = plan.zone.as_deref().unwrap_or_default();
             let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
             else {
                 return false;
@@ -772,7 +726,7 @@ impl Instance {
                 c,
                 Kind::ServiceOffering,
                 "service_offering",
-                get_str(planned, "service_offering").unwrap_or_default(),
+                plan.service_offering.as_deref().unwrap_or_default(),
                 &Params::new().with("zoneid", zone_id),
                 diags,
             )
@@ -786,25 +740,23 @@ impl Instance {
                 return false;
             }
         }
-        if ch("keypair") || ch("keypairs") {
+        if plan.keypair != prior.keypair || plan.keypairs != prior.keypairs {
             let mut p = Params::new().with("id", id);
-            p.set_opt("keypair", get_str(planned, "keypair"));
-            p.set_list("keypairs", planned.get_strings("keypairs"));
+            p.set_opt("keypair", plan.keypair.as_deref());
+            p.set_list("keypairs", plan.keypairs.as_deref().unwrap_or_default());
             let cmd = "resetSSHKeyForVirtualMachine";
             if p.iter().count() > 1 && !job(cmd, p, "key pair", "keypair", diags).await {
                 return false;
             }
         }
-        if ch("affinity_group_ids") || ch("affinity_group_names") {
+        if !same_set(&plan.affinity_group_ids, &prior.affinity_group_ids)
+            || !same_set(&plan.affinity_group_names, &prior.affinity_group_names)
+        {
             let mut p = Params::new().with("id", id);
-            p.set_list(
-                "affinitygroupids",
-                planned.get_strings("affinity_group_ids"),
-            );
-            p.set_list(
-                "affinitygroupnames",
-                planned.get_strings("affinity_group_names"),
-            );
+            let ids = plan.affinity_group_ids.as_deref().unwrap_or_default();
+            p.set_list("affinitygroupids", ids);
+            let names = plan.affinity_group_names.as_deref().unwrap_or_default();
+            p.set_list("affinitygroupnames", names);
             let (what, attr) = ("affinity groups", "affinity_group_ids");
             if !job("updateVMAffinityGroup", p, what, attr, diags).await {
                 return false;
@@ -815,13 +767,19 @@ impl Instance {
 }
 
 #[async_trait]
-impl Resource<Client> for Instance {
+impl TypedResource for Instance {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_instance"
     }
 
     fn schema(&self) -> Schema {
         schema()
+    }
+
+    fn create_command(&self) -> Option<&'static str> {
+        Some("deployVirtualMachine")
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -905,46 +863,153 @@ impl Resource<Client> for Instance {
         }
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
         c.refresh.clear();
-        let state = self.create_inner(c, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
+        let limit = cx.limit("create", diags);
+        let req = self.deploy_request(&cx, &plan, diags).await?;
+        let api = c.api_with_timeout(limit);
+        match bounded(c, limit, api.deploy_virtual_machine(&req)).await {
+            Ok(vm) => Some(self.finish_create(&cx, &api, limit, &plan, vm, diags).await),
+            Err(e) => {
+                self.after_failed_deploy(&cx, &api, limit, &plan, &req, e, diags)
+                    .await
+            }
+        }
     }
 
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        let vm = read_vm(c, id, !state.get("project").is_null()).await;
-        let Some(vm) = found(vm, "instance", id, "read", diags) else {
-            return Value::Null;
-        };
-        let gib = match state.get_i64("root_disk_size") {
-            Some(g) => Some(g),
-            None => root_disk_gib(c, id).await,
-        };
-        fill_state(state, &vm, gib)
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
+        let id = state.id.clone()?;
+        let vm = read_vm(c, &id, state.project.is_some()).await;
+        let vm = found(vm, "instance", &id, "read", diags)?;
+        // read every time (like the Go provider), so a root disk resized outside shows
+        let gib = root_disk_gib(c, &vm).await.or(state.root_disk_size);
+        Some(fill(state, &vm, gib))
     }
 
     async fn update(
         &self,
-        c: &Client,
-        prior: &Value,
-        planned: &Value,
+        cx: Ctx<'_>,
+        prior: Model,
+        plan: Model,
         diags: &mut Diagnostics,
-    ) -> Value {
+    ) -> Option<Model> {
+        let c = cx.c;
         c.refresh.clear();
-        let state = self.update_inner(c, prior, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
+        let limit = cx.limit("update", diags);
+        let api = c.api_with_timeout(limit);
+        let id = prior.id.clone()?;
+        let fail = |diags: &mut Diagnostics, e: OpError, what: &str, attr: Option<&str>| {
+            diags.push(e.diagnostic(&format!("updating instance {id}: {what}"), attr, "update"));
+        };
+
+        // in place, no restart
+        let mut quick = Params::new().with("id", &id);
+        if plan.display_name != prior.display_name {
+            quick.set("displayname", plan.display_name.as_deref().unwrap_or(""));
+        }
+        if plan.group != prior.group {
+            quick.set("group", plan.group.as_deref().unwrap_or(""));
+        }
+        if plan.delete_protection != prior.delete_protection {
+            if let Some(dp) = plan.delete_protection {
+                quick.set("deleteprotection", dp.to_string());
+            }
+        }
+        if plan.details != prior.details {
+            map_params(&mut quick, "details", plan.details.as_ref(), false);
+        }
+        if quick.iter().count() > 1 {
+            if let Err(e) =
+                bounded(c, limit, api.request_async("updateVirtualMachine", &quick)).await
+            {
+                fail(
+                    diags,
+                    e,
+                    "display_name/group/details/delete_protection",
+                    None,
+                );
+                return None;
+            }
+        }
+        if !cx
+            .update_tags(TAG_TYPE, &id, limit, &prior.tags, &plan.tags, diags)
+            .await
+        {
+            return None;
+        }
+
+        // changes that need the VM stopped; a prior state of the Go provider
+        // holds the user data's SHA1, which is no change
+        let ud_changed = plan.user_data != prior.user_data
+            && !(plan.user_data.is_some()
+                && prior.user_data == plan.user_data.as_deref().map(sha1_hex));
+        let restart = plan.name != prior.name
+            || plan.service_offering != prior.service_offering
+            || plan.keypair != prior.keypair
+            || plan.keypairs != prior.keypairs
+            || ud_changed
+            || plan.userdata_id != prior.userdata_id
+            || plan.userdata_details != prior.userdata_details
+            || !same_set(&plan.affinity_group_ids, &prior.affinity_group_ids)
+            || !same_set(&plan.affinity_group_names, &prior.affinity_group_names);
+        if restart {
+            let before = match find_vm(c, &id).await {
+                Ok(Some(vm)) => vm,
+                Ok(None) => {
+                    diags.error(
+                        format!("Instance {id} no longer exists"),
+                        "It was deleted outside Terraform; run `terraform apply` again to recreate it.",
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    fail(diags, e, "reading the VM", None);
+                    return None;
+                }
+            };
+            let was_running = before.state.as_deref() == Some("Running");
+            if was_running {
+                if let Err(e) = bounded(c, limit, api.stop_virtual_machine(&id, false)).await {
+                    fail(diags, e, "stopping the VM", None);
+                    return None;
+                }
+            }
+            let mut result = self
+                .stopped_changes(c, &api, limit, &id, &prior, &plan, ud_changed, diags)
+                .await;
+            if was_running {
+                if let Err(e) = bounded(c, limit, api.start_virtual_machine(&id)).await {
+                    fail(diags, e, "starting the VM again", None);
+                    result = false;
+                }
+            }
+            if !result {
+                return None;
+            }
+        }
+        match find_vm(c, &id).await {
+            Ok(Some(vm)) => {
+                let gib = prior.root_disk_size;
+                Some(fill(plan, &vm, gib))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                fail(diags, e, "reading the VM back", None);
+                None
+            }
+        }
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let c = cx.c;
+        let Some(id) = prior.id.as_deref() else {
             return;
         };
         c.refresh.clear();
-        let limit = op_timeout(c, prior, "delete", diags);
-        let expunge = prior.get_bool("expunge").unwrap_or(false);
+        let limit = cx.limit("delete", diags);
+        let expunge = prior.expunge.unwrap_or(false);
         let api = c.api_with_timeout(limit);
         match bounded(c, limit, api.destroy_virtual_machine(id, expunge)).await {
             Ok(()) => {}
@@ -956,7 +1021,7 @@ impl Resource<Client> for Instance {
     }
 
     /// `terraform import cloudstack_instance.x <id>` or `<project>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
+    fn import(&self, id: &str) -> Vec<Value> {
         import_state(
             id,
             &[
@@ -971,6 +1036,13 @@ impl Resource<Client> for Instance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::Typed;
+    use tfplugin5::Resource;
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
 
     #[test]
     fn user_data_is_base64_once() {
@@ -984,37 +1056,64 @@ mod tests {
 
     #[test]
     fn state_keeps_names_and_fills_computed() {
-        let planned = Value::object([
-            ("zone", Value::from("zone001")),
-            ("template", "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5".into()),
-            ("service_offering", "t1.small".into()),
-            ("ip_address", Value::Unknown),
-            ("root_disk_size", Value::Unknown),
-            ("keypair", "k1".into()),
-        ]);
+        let planned = Model {
+            zone: Some("zone001".into()),
+            template: Some("936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5".into()),
+            service_offering: Some("t1.small".into()),
+            keypair: Some("k1".into()),
+            project: Some("ops".into()),
+            boot_mode: Some("secure".into()),
+            ..Default::default()
+        };
         let vm: VirtualMachine = serde_json::from_value(serde_json::json!({
             "id": "v1", "name": "m-0", "zoneid": "z", "zonename": "zone001",
             "templateid": "936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5", "templatename": "Ubuntu 14.04",
             "serviceofferingid": "s", "serviceofferingname": "t1.small", "keypair": "k2",
+            "projectid": "p1", "project": "ops", "deleteprotection": true,
+            "boottype": "Uefi", "bootmode": "secure", "userdataid": "u1",
+            "securitygroup": [{"id": "sg1", "name": "web"}],
             "nic": [{"id": "n", "networkid": "net", "ipaddress": "10.1.1.5", "isdefault": true}]
         }))
         .unwrap();
-        let s = fill_state(&planned, &vm, Some(10));
-        assert_eq!(s.get_str("zone"), Some("zone001"));
+        let planned = Model {
+            security_group_names: Some(vec!["db".into()]),
+            ..planned
+        };
+        let s = fill(planned, &vm, Some(10));
+        assert_eq!(s.zone.as_deref(), Some("zone001"));
         assert_eq!(
-            s.get_str("template"),
+            s.template.as_deref(),
             Some("936ddbeb-a04a-4fb4-bf5a-e1de49fa3af5")
         );
-        assert_eq!(s.get_str("ip_address"), Some("10.1.1.5"));
-        assert_eq!(s.get_str("network_id"), Some("net"));
-        assert_eq!(s.get_i64("root_disk_size"), Some(10));
+        assert_eq!(s.ip_address.as_deref(), Some("10.1.1.5"));
+        assert_eq!(s.network_id.as_deref(), Some("net"));
+        assert_eq!(s.root_disk_size, Some(10));
         assert_eq!(
-            s.get_str("keypair"),
+            s.keypair.as_deref(),
             Some("k2"),
             "drift of the key pair shows"
         );
-        assert_eq!(s.get_bool("start_vm"), Some(true));
-        assert!(s.is_fully_known());
+        assert_eq!(
+            s.project.as_deref(),
+            Some("ops"),
+            "the user's spelling stays"
+        );
+        assert_eq!(s.security_group_names, Some(vec!["web".to_string()]));
+        assert_eq!(s.security_group_ids, None, "only the attribute in use");
+        assert_eq!(s.delete_protection, Some(true));
+        assert_eq!(
+            (s.uefi, s.boot_mode.as_deref()),
+            (Some(true), Some("secure"))
+        );
+        assert_eq!(s.userdata_id.as_deref(), Some("u1"));
+        assert_eq!(s.start_vm, Some(true));
+        // a VM moved out of UEFI, or out of its project, shows as drift
+        let mut bios = vm.clone();
+        bios.boottype = Some("Bios".into());
+        bios.projectid = None;
+        let s = fill(s, &bios, Some(10));
+        assert_eq!((s.uefi, s.boot_mode.as_deref()), (Some(false), None));
+        assert_eq!(s.project, None);
     }
 
     use crate::common::testenv::{self, NETWORK_ID};
@@ -1057,7 +1156,7 @@ mod tests {
     async fn create_read_update_delete() {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let mut d = Diagnostics::default();
         let tags = Value::Map(
             [("role".to_string(), Value::from("master"))]
@@ -1116,7 +1215,7 @@ mod tests {
         let mut opts = cloudstack_sim::Options::default();
         opts.job_latency.apply("deployVirtualMachine=2500").unwrap();
         let env = testenv::start(opts).await;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let mut d = Diagnostics::default();
         let p = planned("slow-0", &[("timeouts", Value::object([("create", "1s")]))]);
         let state = r.create(&env.client, &p, &mut d).await;
@@ -1143,7 +1242,7 @@ mod tests {
         let env = testenv::start(Default::default()).await;
         let handle = Handle::default();
         handle.set(env.client.clone()).unwrap();
-        let r = Instance::new(handle);
+        let r = Typed(Instance::new(handle));
         for (attr, bad, expect) in [
             (
                 "zone",
@@ -1182,7 +1281,7 @@ mod tests {
             ..Default::default()
         };
         let env = testenv::start(opts).await;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let names: Vec<String> = (0..6).map(|i| format!("f-{i}")).collect();
         let runs = names.iter().map(|n| {
             let (r, c) = (&r, &env.client);
@@ -1206,6 +1305,86 @@ mod tests {
             assert_eq!(&same[0].id, id);
         }
         assert!(env.sim.stats()["faults"].as_u64().unwrap() > 0);
+    }
+
+    /// Ctrl-C while `deployVirtualMachine`'s job runs: CloudStack accepted it, so the VM is
+    /// kept in state (tainted) instead of being orphaned.
+    #[tokio::test]
+    async fn an_accepted_deploy_interrupted_is_kept_tainted() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency
+            .per_command
+            .insert("deployvirtualmachine".into(), Duration::from_secs(30));
+        let env = testenv::start(opts).await;
+        let c = testenv::stopped_after(&env, Duration::from_millis(500));
+        let r = Typed(Instance::new(Handle::default()));
+        let mut d = Diagnostics::default();
+        let state = r.create(&c, &planned("stopped-0", &[]), &mut d).await;
+        let held: Vec<String> = env
+            .sim
+            .world()
+            .virtual_machines
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        testenv::assert_kept_tainted(&state, &d, &held);
+    }
+
+    /// Boot mode, delete protection and the root disk are read back, so changes made
+    /// outside Terraform show; a protected VM is not destroyed until protection is lifted.
+    #[tokio::test]
+    async fn boot_mode_protection_and_root_disk_are_read_back() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = Typed(Instance::new(Handle::default()));
+        let mut d = Diagnostics::default();
+        let p = planned(
+            "uefi-0",
+            &[("uefi", true.into()), ("boot_mode", "Secure".into())],
+        );
+        let state = r.create(c, &p, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(state.get_bool("uefi"), Some(true));
+        assert_eq!(state.get_str("boot_mode"), Some("Secure"));
+        assert_eq!(state.get_bool("delete_protection"), Some(false));
+        let id = state.get_str("id").unwrap().to_string();
+        assert_eq!(r.read(c, &state, &mut d).await, state, "no drift");
+
+        // protected and its root disk grown behind Terraform's back
+        let protect = Params::new()
+            .with("id", &id)
+            .with("deleteprotection", "true");
+        c.api
+            .request_async("updateVirtualMachine", &protect)
+            .await
+            .unwrap();
+        let root = c
+            .api
+            .list_volumes(
+                &Params::new()
+                    .with("virtualmachineid", &id)
+                    .with("type", "ROOT"),
+            )
+            .await
+            .unwrap();
+        let grow = Params::new().with("id", &root[0].id).with("size", "50");
+        c.api.request_async("resizeVolume", &grow).await.unwrap();
+        let read = r.read(c, &state, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(read.get_bool("delete_protection"), Some(true));
+        assert_eq!(read.get_i64("root_disk_size"), Some(50));
+
+        r.delete(c, &read, &mut d).await;
+        assert!(d.has_errors(), "a protected VM is not destroyed");
+        assert!(d.0[0].detail.contains("delete protection"), "{d:?}");
+        let mut d = Diagnostics::default();
+        let mut unprotected = read.clone();
+        unprotected.set_attr("delete_protection", false);
+        let updated = r.update(c, &read, &unprotected, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(updated.get_bool("delete_protection"), Some(false));
+        r.delete(c, &updated, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
     }
 
     /// A flaky proxy garbles answers (truncated JSON, HTML with status 200) and the client
@@ -1232,7 +1411,7 @@ mod tests {
             cloudstack::Client::new(cfg).unwrap(),
             tfplugin5::CancellationToken::new(),
         );
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let (mut tainted, mut kept) = (0, Vec::new());
         for i in 0..5 {
             let name = format!("g-{i}");
@@ -1292,7 +1471,7 @@ mod tests {
     #[tokio::test]
     async fn deploy_errors_point_at_the_attribute() {
         let env = testenv::start(Default::default()).await;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let mut d = Diagnostics::default();
         let s = r
             .create(
@@ -1319,7 +1498,7 @@ mod tests {
     #[tokio::test]
     async fn go_provider_user_data_hash_updates_nothing() {
         let env = testenv::start(Default::default()).await;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let mut d = Diagnostics::default();
         let ud = "#cloud-config\npackages: [zookeeper]\n";
         let state = r
@@ -1350,7 +1529,7 @@ mod tests {
     #[tokio::test]
     async fn a_refresh_of_many_vms_lists_once() {
         let env = testenv::start(Default::default()).await;
-        let r = Instance::new(Handle::default());
+        let r = Typed(Instance::new(Handle::default()));
         let mut states = Vec::new();
         for i in 0..5 {
             let mut d = Diagnostics::default();

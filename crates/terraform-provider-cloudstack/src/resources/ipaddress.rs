@@ -1,19 +1,20 @@
 //! `cloudstack_ipaddress`: a public IP address associated with a network,
 //! a VPC or a zone (Go provider schema; every argument forces a new IP).
 //! The association is recovered after unclear failures by the client (the
-//! one new address of the network is ours), so a retry never takes two.
+//! one new address of the network is ours), so a retry never takes two; one
+//! CloudStack accepted before a later failure is kept in state (tainted).
 
-use cloudstack::{model::PublicIpAddress, AcceptedLog, Params, Resource as Kind};
+use std::collections::BTreeMap;
+
+use cloudstack::{model::PublicIpAddress, Params, Resource as Kind};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
+    async_trait, model::Timeouts, Attribute, Block, Diagnostics, PlanRequest, Schema, Type, Value,
 };
 
 use crate::{
-    common::{
-        accepted_state, bounded, get_str, import_state, keep_spelling, known_str, op_timeout,
-        planned_unless_failed, read_by_id, resolve, resolve_project, tags_of, tags_value,
-        update_planned_tags, update_tags, OpError,
-    },
+    common::{bounded, found, known_str, resolve, spelled, tags_map, update_tags, OpError},
+    kit::{Ctx, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -30,6 +31,21 @@ impl IpAddress {
     pub fn new(handle: Handle) -> IpAddress {
         IpAddress { handle }
     }
+}
+
+/// The resource's value (attribute names are the field names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    is_portable: Option<bool>,
+    network_id: Option<String>,
+    vpc_id: Option<String>,
+    zone: Option<String>,
+    project: Option<String>,
+    ip_address: Option<String>,
+    is_source_nat: Option<bool>,
+    tags: Option<BTreeMap<String, String>>,
+    timeouts: Option<Timeouts>,
 }
 
 fn schema() -> Schema {
@@ -55,38 +71,25 @@ fn schema() -> Schema {
     )
 }
 
-fn fill_state(base: &Value, ip: &PublicIpAddress) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", ip.id.as_str());
-    s.set_attr("ip_address", Value::from(ip.ipaddress.clone()));
-    s.set_attr("is_source_nat", ip.issourcenat.unwrap_or(false));
-    s.set_attr("tags", tags_value(&ip.tags));
-    let net = ip.associatednetworkid.clone().or(ip.networkid.clone());
-    if base.get("network_id").is_null()
-        && base.get("vpc_id").is_null()
-        && base.get("zone").is_null()
-    {
+/// `m` brought up to date from CloudStack's `ip`, keeping the user's spelling.
+fn fill(mut m: Model, ip: &PublicIpAddress) -> Model {
+    m.id = Some(ip.id.clone());
+    m.ip_address = ip.ipaddress.clone();
+    m.is_source_nat = Some(ip.issourcenat.unwrap_or(false));
+    m.tags = Some(tags_map(&ip.tags));
+    if m.network_id.is_none() && m.vpc_id.is_none() && m.zone.is_none() {
         // import: take what CloudStack says
-        s.set_attr("network_id", Value::from(net));
-        s.set_attr("vpc_id", Value::from(ip.vpcid.clone()));
+        m.network_id = ip.associatednetworkid.clone().or(ip.networkid.clone());
+        m.vpc_id = ip.vpcid.clone();
     }
-    if let (Some(_), Some(zid)) = (base.get_str("zone"), &ip.zoneid) {
-        s.set_attr(
-            "zone",
-            keep_spelling(base.get_str("zone"), ip.zonename.as_deref(), zid),
-        );
+    if m.zone.is_some() {
+        m.zone = spelled(m.zone, ip.zonename.as_deref(), ip.zoneid.as_deref());
     }
-    if s.get("is_portable").is_null() {
-        s.set_attr("is_portable", ip.isportable.unwrap_or(false));
+    if ip.projectid.is_some() {
+        m.project = spelled(m.project, ip.project.as_deref(), ip.projectid.as_deref());
     }
-    if let Value::Object(m) = &mut s {
-        for v in m.values_mut() {
-            if v.is_unknown() {
-                *v = Value::Null;
-            }
-        }
-    }
-    s
+    m.is_portable = m.is_portable.or(Some(ip.isportable.unwrap_or(false)));
+    m
 }
 
 async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<PublicIpAddress>, OpError> {
@@ -103,64 +106,20 @@ async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<PublicIpA
     }
 }
 
-/// The create itself; `create` keeps the planned values afterwards.
-async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-    let limit = op_timeout(c, planned, "create", diags);
-    let mut p = Params::new();
-    p.set_opt("networkid", get_str(planned, "network_id"));
-    p.set_opt("vpcid", get_str(planned, "vpc_id"));
-    p.set_opt("ipaddress", get_str(planned, "ip_address"));
-    if let Some(z) = get_str(planned, "zone") {
-        match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
-            Some(id) => {
-                p.set("zoneid", id);
-            }
-            None => return Value::Null,
-        }
-    }
-    if planned.get_bool("is_portable") == Some(true) {
-        p.set("isportable", "true");
-    }
-    if let Some(pr) = get_str(planned, "project") {
-        match resolve_project(c, "project", pr, diags).await {
-            Some(id) => {
-                p.set("projectid", id);
-            }
-            None => return Value::Null,
-        }
-    }
-    let accepted = AcceptedLog::new();
-    let api = c.api_with_timeout(limit).recording_accepted(&accepted);
-    let ip = match bounded(c, limit, api.associate_ip_address(&p)).await {
-        Ok(ip) => ip,
-        Err(e) => {
-            diags.push(e.diagnostic(
-                "associating a public IP address",
-                Some("network_id"),
-                "create",
-            ));
-            return accepted_state(planned, &accepted, "associateIpAddress", diags);
-        }
-    };
-    let mut state = fill_state(planned, &ip);
-    let tags = tags_of(planned);
-    if !tags.is_empty() {
-        match update_tags(c, limit, TAG_TYPE, &ip.id, &Default::default(), &tags).await {
-            Ok(()) => state.set_attr("tags", planned.get("tags").clone()),
-            Err(e) => diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create")),
-        }
-    }
-    state
-}
-
 #[async_trait]
-impl Resource<Client> for IpAddress {
+impl TypedResource for IpAddress {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_ipaddress"
     }
 
     fn schema(&self) -> Schema {
         schema()
+    }
+
+    fn create_command(&self) -> Option<&'static str> {
+        Some("associateIpAddress")
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -198,47 +157,80 @@ impl Resource<Client> for IpAddress {
         }
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = create_impl(c, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
+        let limit = cx.limit("create", diags);
+        let mut p = Params::new();
+        p.set_opt("networkid", plan.network_id.as_deref());
+        p.set_opt("vpcid", plan.vpc_id.as_deref());
+        p.set_opt("ipaddress", plan.ip_address.as_deref());
+        if let Some(z) = plan.zone.as_deref() {
+            let zone_id = resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?;
+            p.set("zoneid", zone_id);
+        }
+        if plan.is_portable == Some(true) {
+            p.set("isportable", "true");
+        }
+        let project = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
+        p.set_opt("projectid", project);
+        let api = c.api_with_timeout(limit);
+        let ip = match bounded(c, limit, api.associate_ip_address(&p)).await {
+            Ok(ip) => ip,
+            Err(e) => {
+                let action = "associating a public IP address";
+                diags.push(e.diagnostic(action, Some("network_id"), "create"));
+                // the kit keeps an address CloudStack accepted (tainted)
+                return None;
+            }
+        };
+        let tags = plan.tags.clone().unwrap_or_default();
+        let mut state = fill(plan, &ip);
+        if !tags.is_empty() {
+            match update_tags(c, limit, TAG_TYPE, &ip.id, &BTreeMap::new(), &tags).await {
+                Ok(()) => state.tags = Some(tags),
+                Err(e) => {
+                    diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create"))
+                }
+            }
+        }
+        Some(state)
     }
 
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let in_project = !state.get("project").is_null();
-        let lookup = |id| find(c, id, in_project);
-        read_by_id(state, "IP address", diags, lookup, |ip| {
-            fill_state(state, ip)
-        })
-        .await
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.clone()?;
+        let ip = find(cx.c, &id, state.project.is_some()).await;
+        found(ip, "IP address", &id, "read", diags).map(|ip| fill(state, &ip))
     }
 
+    /// Only tags (and timeouts) change in place.
     async fn update(
         &self,
-        c: &Client,
-        prior: &Value,
-        planned: &Value,
+        cx: Ctx<'_>,
+        prior: Model,
+        plan: Model,
         diags: &mut Diagnostics,
-    ) -> Value {
-        // only tags (and timeouts) can change in place
-        let Some(id) = prior.get_str("id") else {
-            return Value::Null;
-        };
-        let limit = op_timeout(c, planned, "create", diags);
-        if !update_planned_tags(c, limit, TAG_TYPE, id, prior, planned, diags).await {
-            return Value::Null;
+    ) -> Option<Model> {
+        let id = prior.id.clone()?;
+        let limit = cx.limit("create", diags);
+        if !cx
+            .update_tags(TAG_TYPE, &id, limit, &prior.tags, &plan.tags, diags)
+            .await
+        {
+            return None;
         }
-        planned.clone()
+        Some(plan)
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.as_deref() else {
             return;
         };
-        if prior.get_bool("is_source_nat") == Some(true) {
+        if prior.is_source_nat == Some(true) {
             // released with its network, like the Go provider
             return;
         }
-        let limit = op_timeout(c, prior, "delete", diags);
+        let c = cx.c;
+        let limit = cx.limit("delete", diags);
         let api = c.api_with_timeout(limit);
         match bounded(c, limit, api.disassociate_ip_address(id)).await {
             Ok(()) => {}
@@ -248,25 +240,21 @@ impl Resource<Client> for IpAddress {
             }
         }
     }
-
-    /// `terraform import cloudstack_ipaddress.x <id>` or `<project>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        import_state(id, &[])
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::common::testenv::{self, NETWORK_ID};
+    use crate::{
+        common::testenv::{self, NETWORK_ID},
+        kit::Typed,
+    };
+    use tfplugin5::Resource;
 
-    #[tokio::test]
-    async fn associate_read_release() {
-        let env = testenv::start(Default::default()).await;
-        let c = &env.client;
-        let r = IpAddress::new(Handle::default());
-        let planned = Value::object([
+    /// A plan for an address in the seeded network, computed attributes unknown.
+    fn planned() -> Value {
+        Value::object([
             ("network_id", Value::from(NETWORK_ID)),
             ("is_portable", false.into()),
             ("id", Value::Unknown),
@@ -274,7 +262,53 @@ mod tests {
             ("is_source_nat", Value::Unknown),
             ("project", Value::Unknown),
             ("tags", Value::Unknown),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    /// Ctrl-C while `associateIpAddress`'s job runs: CloudStack accepted it, so the
+    /// address is kept in state (tainted) instead of being leaked.
+    #[tokio::test]
+    async fn an_accepted_associate_interrupted_is_kept_tainted() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency.per_command.insert(
+            "associateipaddress".into(),
+            std::time::Duration::from_secs(30),
+        );
+        let env = testenv::start(opts).await;
+        let before: Vec<String> = env
+            .sim
+            .world()
+            .public_ips
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        let c = testenv::stopped_after(&env, std::time::Duration::from_millis(500));
+        let r = Typed(IpAddress::new(Handle::default()));
+        let planned = planned();
+        let mut d = Diagnostics::default();
+        let state = r.create(&c, &planned, &mut d).await;
+        let new: Vec<String> = env
+            .sim
+            .world()
+            .public_ips
+            .iter()
+            .map(|i| i.id.clone())
+            .filter(|i| !before.contains(i))
+            .collect();
+        testenv::assert_kept_tainted(&state, &d, &new);
+    }
+
+    #[tokio::test]
+    async fn associate_read_release() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = Typed(IpAddress::new(Handle::default()));
+        let planned = planned();
         let mut d = Diagnostics::default();
         let state = r.create(c, &planned, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
@@ -291,7 +325,7 @@ mod tests {
     #[tokio::test]
     async fn validation_names_the_attribute() {
         let mut d = Diagnostics::default();
-        IpAddress::new(Handle::default())
+        Typed(IpAddress::new(Handle::default()))
             .validate(&Value::object([("is_portable", false)]), &mut d)
             .await;
         assert_eq!(d.0[0].attribute.as_ref().unwrap().to_string(), "network_id");

@@ -8,19 +8,31 @@
 use base64::Engine as _;
 use cloudstack::{model::SshKeyPair as CsKeyPair, Params};
 use md5::{Digest as _, Md5};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Resource, Schema, Type,
-    Value,
+    async_trait, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Schema, Type, Value,
 };
 
 use crate::{
-    common::{bounded, get_str, keep_tainted, planned_unless_failed, project_id, OpError},
+    common::{bounded, found, import_state, OpError},
+    kit::{Ctx, TypedResource},
     provider::Client,
 };
 
 /// The `cloudstack_ssh_keypair` resource.
 #[derive(Debug)]
 pub struct SshKeypair;
+
+/// The resource's value (attribute names are the field names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    name: Option<String>,
+    public_key: Option<String>,
+    project: Option<String>,
+    private_key: Option<String>,
+    fingerprint: Option<String>,
+}
 
 fn schema() -> Schema {
     Schema::new(
@@ -58,54 +70,10 @@ async fn find(c: &Client, name: &str, project: Option<&str>) -> Result<Option<Cs
     }
 }
 
-/// The create itself; `create` keeps the planned values afterwards.
-async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-    let Some(name) = get_str(planned, "name") else {
-        diags.attribute_error("name", "name is required", "");
-        return Value::Null;
-    };
-    // a project's key pair (what its VMs need) takes the project id on every call
-    let Ok(project) = project_id(c, planned.get_str("project"), diags).await else {
-        return Value::Null;
-    };
-    let project = project.as_deref();
-    let result = match get_str(planned, "public_key") {
-        Some(pk) => {
-            let registered = c.api.register_ssh_key_pair_in(name, pk, project);
-            bounded(c, c.timeout, registered).await
-        }
-        None => {
-            let created = c.api.create_ssh_key_pair_in(name, project);
-            bounded(c, c.timeout, created).await
-        }
-    };
-    match result {
-        Ok(kp) => {
-            let mut s = planned.clone();
-            s.set_attr("id", kp.name.as_str());
-            s.set_attr("fingerprint", Value::from(kp.fingerprint));
-            s.set_attr("private_key", Value::from(kp.privatekey));
-            s
-        }
-        Err(e) => {
-            diags.push(e.diagnostic(
-                &format!("creating SSH key pair {name}"),
-                Some("name"),
-                "create",
-            ));
-            // A key pair's id is its name: one that may exist is kept (tainted) so
-            // the next apply does not fail on "already exists".
-            if e.may_exist() {
-                keep_tainted(planned, name, diags)
-            } else {
-                Value::Null
-            }
-        }
-    }
-}
-
 #[async_trait]
-impl Resource<Client> for SshKeypair {
+impl TypedResource for SshKeypair {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_ssh_keypair"
     }
@@ -149,56 +117,92 @@ impl Resource<Client> for SshKeypair {
         }
     }
 
-    /// Only reached for the import case of `modify_plan`: nothing to call.
-    async fn update(
-        &self,
-        _c: &Client,
-        _prior: &Value,
-        planned: &Value,
-        _d: &mut Diagnostics,
-    ) -> Value {
-        planned.clone()
-    }
-
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = create_impl(c, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
-    }
-
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(name) = state.get_str("id").or(state.get_str("name")) else {
-            return Value::Null;
+    /// The id is the name; a create that may have reached CloudStack (lost
+    /// answer, Ctrl-C) keeps the pair in state (tainted) itself, so the next
+    /// apply replaces it instead of failing on "already exists".
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
+        let Some(name) = plan.name.clone() else {
+            diags.attribute_error("name", "name is required", "");
+            return None;
         };
-        let Ok(project) = project_id(c, state.get_str("project"), diags).await else {
-            return state.clone();
-        };
-        match find(c, name, project.as_deref()).await {
-            Ok(Some(kp)) => {
-                let mut s = state.clone();
-                s.set_attr("id", kp.name.as_str());
-                s.set_attr("name", kp.name.as_str());
-                s.set_attr("fingerprint", Value::from(kp.fingerprint));
-                if s.get("private_key").is_unknown() {
-                    s.set_attr("private_key", Value::Null);
-                }
-                s
+        // a project's key pair (what its VMs need) takes the project id on every call
+        let project = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
+        let project = project.as_deref();
+        let result = match plan.public_key.as_deref() {
+            Some(pk) => {
+                let registered = c.api.register_ssh_key_pair_in(&name, pk, project);
+                bounded(c, c.timeout, registered).await
             }
-            Ok(None) => Value::Null,
+            None => {
+                let created = c.api.create_ssh_key_pair_in(&name, project);
+                bounded(c, c.timeout, created).await
+            }
+        };
+        match result {
+            Ok(kp) => Some(Model {
+                id: Some(kp.name),
+                fingerprint: kp.fingerprint,
+                private_key: kp.privatekey,
+                ..plan
+            }),
             Err(e) => {
-                diags.push(e.diagnostic(&format!("reading SSH key pair {name}"), None, "read"));
-                Value::Null
+                let mut d = e.diagnostic(
+                    &format!("creating SSH key pair {name}"),
+                    Some("name"),
+                    "create",
+                );
+                if !e.may_exist() {
+                    diags.push(d);
+                    return None;
+                }
+                d.detail.push_str(&format!(
+                    "\n\nCloudStack may have created it (id {name}): Terraform keeps it in state \
+                     as tainted, so the next apply replaces it and `terraform destroy` removes it."
+                ));
+                diags.push(d);
+                Some(Model {
+                    id: Some(name),
+                    private_key: None,
+                    fingerprint: None,
+                    ..plan
+                })
             }
         }
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(name) = prior.get_str("id").or(prior.get_str("name")) else {
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let name = state.id.clone().or(state.name.clone())?;
+        let project = cx.project_id(state.project.as_deref(), diags).await.ok()?;
+        let kp = find(cx.c, &name, project.as_deref()).await;
+        found(kp, "SSH key pair", &name, "read", diags).map(|kp| Model {
+            id: Some(kp.name.clone()),
+            name: Some(kp.name),
+            fingerprint: kp.fingerprint,
+            ..state
+        })
+    }
+
+    /// Only reached for the import case of `modify_plan`: nothing to call.
+    async fn update(
+        &self,
+        _cx: Ctx<'_>,
+        _prior: Model,
+        plan: Model,
+        _diags: &mut Diagnostics,
+    ) -> Option<Model> {
+        Some(plan)
+    }
+
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(name) = prior.id.clone().or(prior.name.clone()) else {
             return;
         };
-        let Ok(project) = project_id(c, prior.get_str("project"), diags).await else {
+        let Ok(project) = cx.project_id(prior.project.as_deref(), diags).await else {
             return;
         };
-        let deleted = c.api.delete_ssh_key_pair_in(name, project.as_deref());
+        let c = cx.c;
+        let deleted = c.api.delete_ssh_key_pair_in(&name, project.as_deref());
         match bounded(c, c.timeout, deleted).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
@@ -208,9 +212,14 @@ impl Resource<Client> for SshKeypair {
         }
     }
 
-    /// `terraform import cloudstack_ssh_keypair.x <name>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        vec![Value::object([("id", id), ("name", id)])]
+    /// `terraform import cloudstack_ssh_keypair.x <name>` or `<project>/<name>`.
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let mut states = import_state(import_id, &[]);
+        for s in &mut states {
+            let name = s.get("id").clone();
+            s.set_attr("name", name);
+        }
+        states
     }
 }
 
@@ -218,7 +227,40 @@ impl Resource<Client> for SshKeypair {
 mod tests {
     use super::*;
 
-    use crate::common::testenv;
+    use crate::{common::testenv, kit::Typed};
+    use tfplugin5::Resource;
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    /// Ctrl-C during createSSHKeyPair: the pair may exist, so it is kept in state
+    /// (tainted) under its name, and the next apply replaces it.
+    #[tokio::test]
+    async fn an_interrupted_create_is_kept_tainted() {
+        let env = testenv::start(Default::default()).await;
+        let mut c = env.client.clone();
+        c.stop = tfplugin5::CancellationToken::new();
+        c.stop.cancel();
+        let mut d = Diagnostics::default();
+        let r = Typed(SshKeypair);
+        let state = r.create(&c, &planned("k-stop", None), &mut d).await;
+        assert!(d.has_errors(), "the interruption is reported");
+        assert_eq!(state.get_str("id"), Some("k-stop"), "{d:?}");
+        assert!(state.is_fully_known(), "{state:?}");
+        assert!(d.0.iter().any(|x| x.detail.contains("tainted")), "{d:?}");
+        // whatever CloudStack did, the next apply's destroy leaves nothing
+        let mut d = Diagnostics::default();
+        r.delete(&env.client, &state, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(env
+            .sim
+            .world()
+            .ssh_keypairs
+            .iter()
+            .all(|k| k.name != "k-stop"));
+    }
 
     fn planned(name: &str, public_key: Option<&str>) -> Value {
         Value::object([
@@ -235,7 +277,9 @@ mod tests {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
         let mut d = Diagnostics::default();
-        let made = SshKeypair.create(c, &planned("k1", None), &mut d).await;
+        let made = Typed(SshKeypair)
+            .create(c, &planned("k1", None), &mut d)
+            .await;
         assert!(!d.has_errors(), "{d:?}");
         assert!(made.get_str("private_key").unwrap().contains("PRIVATE KEY"));
         assert_eq!(made.get_str("id"), Some("k1"));
@@ -250,7 +294,7 @@ mod tests {
 
         // register a public key: no private key, CloudStack's fingerprint
         let pubkey = include_str!("../../tests/fixtures/fixture_rsa.pub").trim();
-        let reg = SshKeypair
+        let reg = Typed(SshKeypair)
             .create(c, &planned("k2", Some(pubkey)), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");
@@ -262,13 +306,13 @@ mod tests {
             Some("74:54:10:f6:9a:72:37:a5:1b:f0:7a:01:9e:a7:7d:3c")
         );
 
-        let imported = SshKeypair.import(c, "k1", &mut d).await.remove(0);
-        let read = SshKeypair.read(c, &imported, &mut d).await;
+        let imported = Typed(SshKeypair).import(c, "k1", &mut d).await.remove(0);
+        let read = Typed(SshKeypair).read(c, &imported, &mut d).await;
         assert_eq!(read.get_str("fingerprint"), made.get_str("fingerprint"));
 
-        SshKeypair.delete(c, &made, &mut d).await;
-        assert!(SshKeypair.read(c, &made, &mut d).await.is_null());
-        SshKeypair.delete(c, &made, &mut d).await;
+        Typed(SshKeypair).delete(c, &made, &mut d).await;
+        assert!(Typed(SshKeypair).read(c, &made, &mut d).await.is_null());
+        Typed(SshKeypair).delete(c, &made, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
     }
 
@@ -297,7 +341,7 @@ mod tests {
         let mut planned = config.clone();
         let mut rr = vec![AttributePath::attr("public_key")];
         let mut d = Diagnostics::default();
-        SshKeypair
+        Typed(SshKeypair)
             .modify_plan(
                 PlanRequest {
                     prior: &prior,
@@ -317,7 +361,7 @@ mod tests {
         ]);
         let mut rr = vec![AttributePath::attr("public_key")];
         let mut planned = other.clone();
-        SshKeypair
+        Typed(SshKeypair)
             .modify_plan(
                 PlanRequest {
                     prior: &prior,
@@ -334,7 +378,7 @@ mod tests {
     #[tokio::test]
     async fn public_key_must_be_openssh() {
         let mut d = Diagnostics::default();
-        SshKeypair
+        Typed(SshKeypair)
             .validate(&Value::object([("public_key", "-----BEGIN RSA")]), &mut d)
             .await;
         assert_eq!(d.0[0].attribute.as_ref().unwrap().to_string(), "public_key");

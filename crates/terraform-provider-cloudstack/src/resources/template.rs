@@ -1,31 +1,73 @@
 //! `cloudstack_template`: a template registered from a URL (Go provider
 //! schema), waiting until CloudStack reports it ready (`is_ready_timeout`,
 //! default 300 s; polled with a growing interval instead of Go's fixed
-//! 10 s). Import by id (the Go provider has none). `userdata_link` and
-//! `for_cks` are accepted and passed through at registration only.
+//! 10 s). Registered through the client's `register_template`, which
+//! recovers a lost answer by name, so no second template appears; a create
+//! interrupted after CloudStack accepted it keeps the template (tainted).
+//! Import by id (the Go provider has none). `userdata_link` and `for_cks`
+//! are accepted and passed through at registration only.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
-use cloudstack::{model::Template as CsTemplate, AcceptedLog, Params, Resource as Kind};
+use cloudstack::{api::RegisterTemplate, model::Template as CsTemplate, Params, Resource as Kind};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, NestedBlock, Resource, Schema, Type, Value,
+    async_trait, model::Timeouts, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
-    common::{
-        accepted_state, bounded, changed, found, get_str, honor_plan, import_state, keep_spelling,
-        op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project, tags_of,
-        tags_value, update_planned_tags, update_tags, OpError,
-    },
+    common::{bounded, found, import_state, resolve, spelled, tags_map, update_tags, OpError},
+    kit::{Ctx, TypedResource},
     provider::Client,
 };
 
 const TAG_TYPE: &str = "Template";
 const FORMATS: [&str; 5] = ["OVA", "QCOW2", "RAW", "VHD", "VMDK"];
+/// `is_ready_timeout`'s default (seconds), as in the Go provider.
+const READY_TIMEOUT: i64 = 300;
 
 /// The `cloudstack_template` resource.
 #[derive(Debug)]
 pub struct Template;
+
+/// One `userdata_link` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserdataLink {
+    userdata_id: Option<String>,
+    userdata_policy: Option<String>,
+    userdata_name: Option<String>,
+    userdata_params: Option<String>,
+}
+
+/// The resource's value (attribute names are the field names).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    name: Option<String>,
+    display_text: Option<String>,
+    format: Option<String>,
+    hypervisor: Option<String>,
+    os_type: Option<String>,
+    url: Option<String>,
+    project: Option<String>,
+    zone: Option<String>,
+    is_dynamically_scalable: Option<bool>,
+    is_extractable: Option<bool>,
+    is_featured: Option<bool>,
+    is_public: Option<bool>,
+    password_enabled: Option<bool>,
+    is_ready: Option<bool>,
+    is_ready_timeout: Option<i64>,
+    for_cks: Option<bool>,
+    tags: Option<BTreeMap<String, String>>,
+    /// Absent from an import's starting state.
+    #[serde(default)]
+    userdata_link: Vec<UserdataLink>,
+    timeouts: Option<Timeouts>,
+}
 
 fn schema() -> Schema {
     Schema::new(
@@ -48,7 +90,7 @@ fn schema() -> Schema {
             .attribute(Attribute::optional_computed("is_public", Type::Bool))
             .attribute(Attribute::optional_computed("password_enabled", Type::Bool))
             .attribute(Attribute::computed("is_ready", Type::Bool))
-            .attribute(Attribute::optional("is_ready_timeout", Type::Number).default(300i64))
+            .attribute(Attribute::optional("is_ready_timeout", Type::Number).default(READY_TIMEOUT))
             .attribute(Attribute::optional_computed("for_cks", Type::Bool).force_new())
             .attribute(Attribute::optional_computed(
                 "tags",
@@ -69,73 +111,34 @@ fn schema() -> Schema {
     )
 }
 
-fn fill_state(base: &Value, t: &CsTemplate) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", t.id.as_str());
-    s.set_attr("name", Value::from(t.name.clone()));
-    s.set_attr("display_text", Value::from(t.displaytext.clone()));
-    if let Some(f) = &t.format {
-        if !base
-            .get_str("format")
-            .is_some_and(|b| b.eq_ignore_ascii_case(f))
-        {
-            s.set_attr("format", f.as_str());
-        }
+/// `mine` unless CloudStack's `theirs` differs from it beyond case.
+fn same_or(mine: Option<String>, theirs: &Option<String>) -> Option<String> {
+    match (mine, theirs) {
+        (Some(m), Some(t)) if m.eq_ignore_ascii_case(t) => Some(m),
+        (_, Some(t)) => Some(t.clone()),
+        (m, None) => m,
     }
-    if let Some(h) = &t.hypervisor {
-        if !base
-            .get_str("hypervisor")
-            .is_some_and(|b| b.eq_ignore_ascii_case(h))
-        {
-            s.set_attr("hypervisor", h.as_str());
-        }
+}
+
+/// `m` brought up to date from CloudStack's template `t`, keeping the user's spelling.
+fn fill(mut m: Model, t: &CsTemplate) -> Model {
+    m.id = Some(t.id.clone());
+    m.name = t.name.clone();
+    m.display_text = t.displaytext.clone();
+    m.format = same_or(m.format, &t.format);
+    m.hypervisor = same_or(m.hypervisor, &t.hypervisor);
+    m.os_type = spelled(m.os_type, t.ostypename.as_deref(), t.ostypeid.as_deref());
+    if m.zone.as_deref().is_some_and(|z| z != "all") {
+        m.zone = spelled(m.zone, t.zonename.as_deref(), t.zoneid.as_deref());
     }
-    if let Some(id) = &t.ostypeid {
-        s.set_attr(
-            "os_type",
-            keep_spelling(base.get_str("os_type"), t.ostypename.as_deref(), id),
-        );
-    }
-    if let (Some(z), Some(zid)) = (base.get_str("zone"), &t.zoneid) {
-        if z != "all" {
-            s.set_attr("zone", keep_spelling(Some(z), t.zonename.as_deref(), zid));
-        }
-    }
-    for (attr, v) in [
-        ("is_extractable", t.isextractable),
-        ("is_featured", t.isfeatured),
-        ("is_public", t.ispublic),
-        ("password_enabled", t.passwordenabled),
-        ("is_ready", t.isready),
-    ] {
-        s.set_attr(attr, v.unwrap_or(false));
-    }
-    if s.get("is_ready_timeout").is_null() {
-        s.set_attr("is_ready_timeout", 300i64);
-    }
-    s.set_attr("tags", tags_value(&t.tags));
-    if let Value::Object(m) = &mut s {
-        for v in m.values_mut() {
-            if v.is_unknown() {
-                *v = Value::Null;
-            }
-        }
-    }
-    if let Some(links) = s.get("userdata_link").as_slice().map(<[Value]>::to_vec) {
-        let fixed: Vec<Value> = links
-            .into_iter()
-            .map(|mut l| {
-                for a in ["userdata_name", "userdata_params"] {
-                    if l.get(a).is_unknown() {
-                        l.set_attr(a, Value::Null);
-                    }
-                }
-                l
-            })
-            .collect();
-        s.set_attr("userdata_link", Value::List(fixed));
-    }
-    s
+    m.is_extractable = Some(t.isextractable.unwrap_or(false));
+    m.is_featured = Some(t.isfeatured.unwrap_or(false));
+    m.is_public = Some(t.ispublic.unwrap_or(false));
+    m.password_enabled = Some(t.passwordenabled.unwrap_or(false));
+    m.is_ready = Some(t.isready.unwrap_or(false));
+    m.is_ready_timeout = m.is_ready_timeout.or(Some(READY_TIMEOUT));
+    m.tags = Some(tags_map(&t.tags));
+    m
 }
 
 async fn find(c: &Client, id: &str) -> Result<Option<CsTemplate>, OpError> {
@@ -147,119 +150,32 @@ async fn find(c: &Client, id: &str) -> Result<Option<CsTemplate>, OpError> {
     }
 }
 
-/// The create itself; `create` keeps the planned values afterwards.
-async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-    let limit = op_timeout(c, planned, "create", diags);
-    let name = get_str(planned, "name").unwrap_or_default().to_string();
-    let mut p = Params::new()
-        .with("name", &name)
-        .with(
-            "displaytext",
-            get_str(planned, "display_text").unwrap_or(&name),
-        )
-        .with(
-            "format",
-            get_str(planned, "format")
-                .unwrap_or_default()
-                .to_ascii_uppercase(),
-        )
-        .with(
-            "hypervisor",
-            get_str(planned, "hypervisor").unwrap_or_default(),
-        )
-        .with("url", get_str(planned, "url").unwrap_or_default());
-    let os = get_str(planned, "os_type").unwrap_or_default();
-    match resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await {
-        Some(id) => p.set("ostypeid", id),
-        None => return Value::Null,
-    };
-    match get_str(planned, "zone") {
-        None | Some("all") => p.set("zoneid", "-1"),
-        Some(z) => match resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await {
-            Some(id) => p.set("zoneid", id),
-            None => return Value::Null,
-        },
-    };
-    if let Some(pr) = get_str(planned, "project") {
-        match resolve_project(c, "project", pr, diags).await {
-            Some(id) => p.set("projectid", id),
-            None => return Value::Null,
-        };
-    }
-    for (attr, param) in [
-        ("is_dynamically_scalable", "isdynamicallyscalable"),
-        ("is_extractable", "isextractable"),
-        ("is_featured", "isfeatured"),
-        ("is_public", "ispublic"),
-        ("password_enabled", "passwordenabled"),
-        ("for_cks", "forcks"),
-    ] {
-        if let Some(b) = planned.get_bool(attr) {
-            p.set(param, b.to_string());
-        }
-    }
-    let accepted = AcceptedLog::new();
-    let api = c.api_with_timeout(limit).recording_accepted(&accepted);
-    let scope = Params::new()
-        .with("templatefilter", "self")
-        .with("name", &name)
-        .with("listall", "true");
-    let lookup = || async {
-        let all = api
-            .list_all_values("listTemplates", "template", &scope)
-            .await?;
-        Ok(all
-            .into_iter()
-            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str())))
-    };
-    let registered = bounded(
-        c,
-        limit,
-        api.create_with_recovery("registerTemplate", &p, Some("template"), lookup),
-    )
-    .await;
-    let value = match registered {
-        Ok(serde_json::Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
-        Ok(v) => v,
-        Err(e) => {
-            diags.push(e.diagnostic(
-                &format!("registering template {name}"),
-                Some("url"),
-                "create",
-            ));
-            return accepted_state(planned, &accepted, "registerTemplate", diags);
-        }
-    };
-    let Some(id) = value.get("id").and_then(|i| i.as_str()).map(str::to_string) else {
-        diags.error("registerTemplate returned no id", value.to_string());
-        return Value::Null;
-    };
-    if let Some(link) = planned.get_slice("userdata_link").first() {
-        let mut lp = Params::new().with("templateid", &id);
-        lp.set_opt("userdataid", link.get_str("userdata_id"));
-        lp.set_opt("userdatapolicy", link.get_str("userdata_policy"));
-        if let Err(e) = bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await {
-            diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
-        }
-    }
-    let tags = tags_of(planned);
-    if !tags.is_empty() {
-        if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &Default::default(), &tags).await {
-            diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
-        }
-    }
-    // wait until ready
-    let ready_limit =
-        Duration::from_secs(planned.get_i64("is_ready_timeout").unwrap_or(300).max(1) as u64);
+/// Waits until the template `id` is ready (`is_ready_timeout`); the state
+/// to keep, with an error pushed when it is not ready (kept tainted) or
+/// gone (`None`).
+async fn wait_ready(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) -> Option<Model> {
+    let name = plan.name.clone().unwrap_or_default();
+    let secs = plan.is_ready_timeout.unwrap_or(READY_TIMEOUT).max(1) as u64;
+    let ready_limit = Duration::from_secs(secs);
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
+    let bare = |plan: Model| {
+        let t = CsTemplate {
+            id: id.to_string(),
+            ..Default::default()
+        };
+        Some(Model {
+            is_ready: Some(false),
+            ..fill(plan, &t)
+        })
+    };
     loop {
-        match find(c, &id).await {
-            Ok(Some(t)) if t.isready == Some(true) => return fill_state(planned, &t),
+        match find(c, id).await {
+            Ok(Some(t)) if t.isready == Some(true) => return Some(fill(plan, &t)),
             Ok(Some(t)) if started.elapsed() >= ready_limit => {
                 diags.push(
                     tfplugin5::Diagnostic::error(
-                        format!("Template {name} not ready after {}s", ready_limit.as_secs()),
+                        format!("Template {name} not ready after {secs}s"),
                         format!(
                             "Status: {}. The template is kept (tainted); raise is_ready_timeout \
                              if downloads are slow.",
@@ -268,7 +184,7 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
                     )
                     .at(tfplugin5::AttributePath::attr("is_ready_timeout")),
                 );
-                return fill_state(planned, &t);
+                return Some(fill(plan, &t));
             }
             Ok(Some(_)) => {}
             Ok(None) => {
@@ -276,25 +192,20 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
                     format!("Template {name} disappeared while waiting for it"),
                     "CloudStack removed it (failed download?); check the url.",
                 );
-                return Value::Null;
+                return None;
             }
             Err(e) => {
                 diags.push(e.diagnostic("waiting for the template", None, "create"));
-                let mut s = planned.clone();
-                s.set_attr("id", id.as_str());
-                return fill_state(
-                    &s,
-                    &CsTemplate {
-                        id: id.clone(),
-                        ..Default::default()
-                    },
-                );
+                return bare(plan);
             }
         }
         tokio::select! {
             _ = c.stop.cancelled() => {
-                diags.error("Interrupted while waiting for the template", "");
-                return fill_state(planned, &CsTemplate { id: id.clone(), ..Default::default() });
+                diags.error(
+                    "Interrupted while waiting for the template",
+                    format!("Template {id} is kept in state (tainted)."),
+                );
+                return bare(plan);
             }
             _ = tokio::time::sleep(delay) => {}
         }
@@ -303,13 +214,19 @@ async fn create_impl(c: &Client, planned: &Value, diags: &mut Diagnostics) -> Va
 }
 
 #[async_trait]
-impl Resource<Client> for Template {
+impl TypedResource for Template {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_template"
     }
 
     fn schema(&self) -> Schema {
         schema()
+    }
+
+    fn create_command(&self) -> Option<&'static str> {
+        Some("registerTemplate")
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -333,119 +250,181 @@ impl Resource<Client> for Template {
         }
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = create_impl(c, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
+        let limit = cx.limit("create", diags);
+        let name = plan.name.clone().unwrap_or_default();
+        let os = plan.os_type.as_deref().unwrap_or_default();
+        let os_type_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+        let zone_id = match plan.zone.as_deref() {
+            None | Some("all") => "-1".to_string(),
+            Some(z) => resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?,
+        };
+        let project_id = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
+        let mut req = RegisterTemplate {
+            name: name.clone(),
+            display_text: plan.display_text.clone().unwrap_or_else(|| name.clone()),
+            format: plan
+                .format
+                .as_deref()
+                .unwrap_or_default()
+                .to_ascii_uppercase(),
+            hypervisor: plan.hypervisor.clone().unwrap_or_default(),
+            url: plan.url.clone().unwrap_or_default(),
+            os_type_id,
+            zone_id,
+            project_id,
+            extra: Params::new(),
+        };
+        for (value, param) in [
+            (plan.is_dynamically_scalable, "isdynamicallyscalable"),
+            (plan.is_extractable, "isextractable"),
+            (plan.is_featured, "isfeatured"),
+            (plan.is_public, "ispublic"),
+            (plan.password_enabled, "passwordenabled"),
+            (plan.for_cks, "forcks"),
+        ] {
+            req.extra.set_opt(param, value.map(|b| b.to_string()));
+        }
+        let api = c.api_with_timeout(limit);
+        let t = match bounded(c, limit, api.register_template(&req)).await {
+            Ok(t) => t,
+            Err(e) => {
+                let action = format!("registering template {name}");
+                diags.push(e.diagnostic(&action, Some("url"), "create"));
+                // the kit keeps a template CloudStack accepted (tainted)
+                return None;
+            }
+        };
+        let id = t.id.clone();
+        if let Some(link) = plan.userdata_link.first() {
+            let mut lp = Params::new().with("templateid", &id);
+            lp.set_opt("userdataid", link.userdata_id.as_deref());
+            lp.set_opt("userdatapolicy", link.userdata_policy.as_deref());
+            if let Err(e) =
+                bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await
+            {
+                diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
+            }
+        }
+        let tags = plan.tags.clone().unwrap_or_default();
+        if !tags.is_empty() {
+            if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &BTreeMap::new(), &tags).await {
+                diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
+            }
+        }
+        wait_ready(c, plan, &id, diags).await
     }
 
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let lookup = |id| find(c, id);
-        read_by_id(state, "template", diags, lookup, |t| fill_state(state, t)).await
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.clone()?;
+        found(find(cx.c, &id).await, "template", &id, "read", diags).map(|t| fill(state, &t))
     }
 
     async fn update(
         &self,
-        c: &Client,
-        prior: &Value,
-        planned: &Value,
+        cx: Ctx<'_>,
+        prior: Model,
+        plan: Model,
         diags: &mut Diagnostics,
-    ) -> Value {
-        let Some(id) = prior.get_str("id") else {
-            return Value::Null;
-        };
-        let ch = |n: &str| changed(prior, planned, n);
-        let mut p = Params::new().with("id", id);
-        if ch("name") {
-            p.set_opt("name", get_str(planned, "name"));
+    ) -> Option<Model> {
+        let c = cx.c;
+        let id = prior.id.clone()?;
+        let mut p = Params::new().with("id", &id);
+        if plan.name != prior.name {
+            p.set_opt("name", plan.name.as_deref());
         }
-        if ch("display_text") {
-            p.set_opt("displaytext", get_str(planned, "display_text"));
+        if plan.display_text != prior.display_text {
+            p.set_opt("displaytext", plan.display_text.as_deref());
         }
-        if ch("format") {
+        if plan.format != prior.format {
             p.set_opt(
                 "format",
-                get_str(planned, "format").map(str::to_ascii_uppercase),
+                plan.format.as_deref().map(str::to_ascii_uppercase),
             );
         }
-        if ch("os_type") {
-            let os = get_str(planned, "os_type").unwrap_or_default();
-            match resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await {
-                Some(o) => {
-                    p.set("ostypeid", o);
-                }
-                None => return Value::Null,
-            }
+        if plan.os_type != prior.os_type {
+            let os = plan.os_type.as_deref().unwrap_or_default();
+            let os_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+            p.set("ostypeid", os_id);
         }
-        for (attr, param) in [
-            ("is_dynamically_scalable", "isdynamicallyscalable"),
-            ("password_enabled", "passwordenabled"),
+        for (new, old, param) in [
+            (
+                plan.is_dynamically_scalable,
+                prior.is_dynamically_scalable,
+                "isdynamicallyscalable",
+            ),
+            (
+                plan.password_enabled,
+                prior.password_enabled,
+                "passwordenabled",
+            ),
         ] {
-            if ch(attr) {
-                if let Some(b) = planned.get_bool(attr) {
-                    p.set(param, b.to_string());
-                }
+            if new != old {
+                p.set_opt(param, new.map(|b| b.to_string()));
             }
         }
         if p.iter().count() > 1 {
             if let Err(e) = bounded(c, c.timeout, c.api.request_async("updateTemplate", &p)).await {
                 diags.push(e.diagnostic(&format!("updating template {id}"), None, "update"));
-                return Value::Null;
+                return None;
             }
         }
         // updateTemplate does not take ispublic; CloudStack changes it through
         // updateTemplatePermissions (the Go provider plans the change but never sends it).
-        if ch("is_public") {
-            if let Some(public) = planned.get_bool("is_public") {
+        if plan.is_public != prior.is_public {
+            if let Some(public) = plan.is_public {
                 let perms = Params::new()
-                    .with("id", id)
+                    .with("id", &id)
                     .with("ispublic", public.to_string());
-                if let Err(e) = bounded(
-                    c,
-                    c.timeout,
-                    c.api.request("updateTemplatePermissions", &perms),
-                )
-                .await
-                {
-                    diags.push(e.diagnostic(
-                        &format!("updating template {id}"),
-                        Some("is_public"),
-                        "update",
-                    ));
-                    return Value::Null;
+                let sent = c.api.request("updateTemplatePermissions", &perms);
+                if let Err(e) = bounded(c, c.timeout, sent).await {
+                    let action = format!("updating template {id}");
+                    diags.push(e.diagnostic(&action, Some("is_public"), "update"));
+                    return None;
                 }
             }
         }
-        if !update_planned_tags(c, c.timeout, TAG_TYPE, id, prior, planned, diags).await {
-            return Value::Null;
+        if !cx
+            .update_tags(TAG_TYPE, &id, c.timeout, &prior.tags, &plan.tags, diags)
+            .await
+        {
+            return None;
         }
-        let Some(t) = found(find(c, id).await, "template", id, "update", diags) else {
-            return Value::Null;
+        let t = match find(c, &id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                diags.error(
+                    format!("Template {id} no longer exists"),
+                    "It was deleted outside Terraform; run `terraform apply` again to register it.",
+                );
+                return None;
+            }
+            Err(e) => {
+                diags.push(e.diagnostic(&format!("reading template {id}"), None, "update"));
+                return None;
+            }
         };
-        let mut s = fill_state(planned, &t);
         // not part of listTemplates' answer in every version
-        s.set_attr(
-            "is_dynamically_scalable",
-            planned.get("is_dynamically_scalable").clone(),
-        );
-        honor_plan(planned, s)
+        let scalable = plan.is_dynamically_scalable;
+        Some(Model {
+            is_dynamically_scalable: scalable,
+            ..fill(plan, &t)
+        })
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.as_deref() else {
             return;
         };
-        let limit = op_timeout(c, prior, "delete", diags);
-        let api = c.api_with_timeout(limit);
-        match bounded(c, limit, api.delete_template(id, None)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting template {id}"), None, "delete")),
-        }
+        let p = Params::new().with("id", id);
+        cx.delete("deleteTemplate", &p, &format!("template {id}"), diags)
+            .await;
     }
 
     /// `terraform import cloudstack_template.x <id>` or `<project>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        import_state(id, &[("is_ready_timeout", 300i64.into())])
+    fn import(&self, id: &str) -> Vec<Value> {
+        import_state(id, &[("is_ready_timeout", READY_TIMEOUT.into())])
     }
 }
 
@@ -453,20 +432,22 @@ impl Resource<Client> for Template {
 mod tests {
     use super::*;
 
-    use crate::common::testenv;
+    use crate::{common::testenv, kit::Typed};
+    use tfplugin5::Resource;
 
-    #[tokio::test]
-    async fn register_waits_until_ready_then_updates_and_deletes() {
-        let mut opts = cloudstack_sim::Options::default();
-        opts.job_latency.apply("registerTemplate=700").unwrap();
-        let env = testenv::start(opts).await;
-        let c = &env.client;
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    /// A plan for template `name`, computed attributes unknown.
+    fn planned(name: &str) -> Value {
         let mut planned = Value::object([
-            ("name", Value::from("mesos")),
+            ("name", Value::from(name)),
             ("format", "QCOW2".into()),
             ("hypervisor", "KVM".into()),
             ("os_type", "Ubuntu 14.04 (64-bit)".into()),
-            ("url", "http://images.example/mesos.qcow2".into()),
+            ("url", format!("http://images.example/{name}.qcow2").into()),
             ("zone", "zone001".into()),
             ("is_ready_timeout", 60i64.into()),
         ]);
@@ -485,39 +466,102 @@ mod tests {
         ] {
             planned.set_attr(a, Value::Unknown);
         }
+        planned
+    }
+
+    fn live_named(env: &testenv::Env, name: &str) -> Vec<String> {
+        env.sim
+            .world()
+            .templates
+            .into_iter()
+            .filter(|t| t.name == name && !t.removed)
+            .map(|t| t.id)
+            .collect()
+    }
+
+    /// Ctrl-C while the registered template downloads: CloudStack accepted it, so it is
+    /// kept in state (tainted) instead of being orphaned.
+    #[tokio::test]
+    async fn an_accepted_register_interrupted_is_kept_tainted() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency.apply("registerTemplate=30000").unwrap();
+        let env = testenv::start(opts).await;
+        let c = testenv::stopped_after(&env, Duration::from_millis(500));
         let mut d = Diagnostics::default();
-        let state = Template.create(c, &planned, &mut d).await;
+        let state = Typed(Template).create(&c, &planned("slow"), &mut d).await;
+        testenv::assert_kept_tainted(&state, &d, &live_named(&env, "slow"));
+        assert_eq!(state.get_bool("is_ready"), Some(false));
+    }
+
+    /// Lost and garbled answers to registerTemplate never register a template twice.
+    #[tokio::test]
+    async fn faults_never_duplicate_a_template() {
+        let opts = cloudstack_sim::Options {
+            fault_rate: 0.3,
+            fault_seed: 11,
+            ..Default::default()
+        };
+        let env = testenv::start(opts).await;
+        for i in 0..5 {
+            let name = format!("img-{i}");
+            let mut id = None;
+            // like repeated `terraform apply`: try again until recorded
+            for _ in 0..5 {
+                let mut d = Diagnostics::default();
+                let s = Typed(Template)
+                    .create(&env.client, &planned(&name), &mut d)
+                    .await;
+                if let Some(x) = s.get_str("id") {
+                    id = Some(x.to_string());
+                    break;
+                }
+            }
+            let id = id.unwrap_or_else(|| panic!("{name} never registered"));
+            assert_eq!(live_named(&env, &name), vec![id], "{name}");
+        }
+        assert!(env.sim.stats()["faults"].as_u64().unwrap() > 0);
+    }
+
+    #[tokio::test]
+    async fn register_waits_until_ready_then_updates_and_deletes() {
+        let mut opts = cloudstack_sim::Options::default();
+        opts.job_latency.apply("registerTemplate=700").unwrap();
+        let env = testenv::start(opts).await;
+        let c = &env.client;
+        let planned = planned("mesos");
+        let mut d = Diagnostics::default();
+        let state = Typed(Template).create(c, &planned, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert!(state.is_fully_known(), "{state:?}");
         assert_eq!(state.get_bool("is_ready"), Some(true));
         assert_eq!(state.get_str("os_type"), Some("Ubuntu 14.04 (64-bit)"));
         assert_eq!(state.get_str("zone"), Some("zone001"));
-        assert_eq!(Template.read(c, &state, &mut d).await, state);
+        assert_eq!(Typed(Template).read(c, &state, &mut d).await, state);
 
         let mut next = state.clone();
         next.set_attr("name", "mesos-2");
         let was_public = state.get_bool("is_public").unwrap_or(false);
         next.set_attr("is_public", !was_public);
-        let updated = Template.update(c, &state, &next, &mut d).await;
+        let updated = Typed(Template).update(c, &state, &next, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(updated.get_str("name"), Some("mesos-2"));
         // The change really reached CloudStack: a fresh read sees it.
-        let reread = Template.read(c, &updated, &mut d).await;
+        let reread = Typed(Template).read(c, &updated, &mut d).await;
         assert_eq!(
             reread.get_bool("is_public"),
             Some(!was_public),
             "{reread:?}"
         );
 
-        Template.delete(c, &updated, &mut d).await;
+        Typed(Template).delete(c, &updated, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
-        assert!(Template.read(c, &updated, &mut d).await.is_null());
+        assert!(Typed(Template).read(c, &updated, &mut d).await.is_null());
     }
 
     #[tokio::test]
     async fn format_is_checked() {
         let mut d = Diagnostics::default();
-        Template
+        Typed(Template)
             .validate(&Value::object([("format", "ISO")]), &mut d)
             .await;
         assert!(d.0[0].detail.contains("QCOW2"));
