@@ -1,9 +1,11 @@
 //! Real port forwarding: each active TCP port forwarding rule makes the simulator listen
 //! on its public IP and port (inside loopback) and splice every accepted connection to
-//! `--ssh-target`, but only while an ingress firewall rule on that IP (on a VPC's IP: the
-//! tier's network ACL list) admits the port and the client's address, and the VM is Running (checked at accept time, as a virtual
-//! router would filter). Also keeps `--ssh-authorized-keys` equal to the public keys of
-//! the key pairs of running VMs, as cloud-init would install them.
+//! `--ssh-target`, but only while an ingress firewall rule on that IP (for a VPC address:
+//! the ingress ACL of the VM's tier) admits the port and the client's address, and the VM
+//! is Running (checked at accept time, as a virtual router would filter). A static NAT IP
+//! forwards every port the same rules open on it to the same port of its VM. Also keeps
+//! `--ssh-authorized-keys` equal to the public keys of the key pairs of running VMs, as
+//! cloud-init would install them.
 
 use crate::cidr::Ipv4Cidr;
 use crate::sandbox::{Sandbox, VmInfo};
@@ -15,18 +17,71 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A listener that should exist: rule id, public address.
+/// What a listener forwards for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// A port forwarding rule (its id).
+    PortForward(String),
+    /// Static NAT of a public IP (its id).
+    StaticNat(String),
+}
+
+/// A listener that should exist: what it serves, public address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Wanted {
-    /// Port forwarding rule id.
-    pub rule_id: String,
+    /// The rule or static NAT it serves.
+    pub via: Via,
     /// Public IP and port.
     pub addr: SocketAddr,
+}
+
+/// Ports listened on for one rule at most (a simulator need not hold 65535 sockets).
+const MAX_PORTS_PER_RULE: u16 = 16;
+
+/// The TCP port ranges an IP's filters open (firewall rules; for a VPC address, the
+/// ingress Allow items of the tier's ACL), each capped to [`MAX_PORTS_PER_RULE`] ports:
+/// what a static NAT listens on.
+fn open_ports(w: &World, ip_id: &str, tier: &str) -> Vec<u16> {
+    let mut ranges: Vec<(u16, u16)> = w
+        .firewall_rules
+        .iter()
+        .filter(|f| f.ipaddressid == ip_id && (f.protocol == "tcp" || f.protocol == "all"))
+        .filter_map(|f| Some((f.startport?, f.endport?)))
+        .collect();
+    if let Some(acl) = w.vpc.tier_acls.get(tier) {
+        ranges.extend(
+            w.vpc
+                .acl_items
+                .iter()
+                .filter(|i| &i.aclid == acl && i.traffictype.eq_ignore_ascii_case("Ingress"))
+                .filter(|i| i.action.eq_ignore_ascii_case("Allow"))
+                .filter(|i| i.protocol == "tcp" || i.protocol == "all")
+                .filter_map(|i| Some((i.startport?, i.endport.or(i.startport)?))),
+        );
+    }
+    let mut ports: Vec<u16> = ranges
+        .into_iter()
+        .flat_map(|(s, e)| s..=e.min(s.saturating_add(MAX_PORTS_PER_RULE - 1)))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// The listeners a world needs (TCP rules, at most 16 ports per rule).
 pub fn wanted(w: &World) -> Vec<Wanted> {
     let mut out = Vec::new();
+    for (ip_id, nat) in &w.vpc.static_nat {
+        let Some(Ok(ip)) = w.public_ip(ip_id).map(|i| i.ipaddress.parse::<IpAddr>()) else {
+            continue;
+        };
+        for port in open_ports(w, ip_id, &nat.networkid) {
+            out.push(Wanted {
+                via: Via::StaticNat(ip_id.clone()),
+                addr: SocketAddr::new(ip, port),
+            });
+        }
+    }
     for r in &w.port_forwarding_rules {
         if r.protocol != "tcp" {
             continue;
@@ -37,10 +92,12 @@ pub fn wanted(w: &World) -> Vec<Wanted> {
         let Ok(ip) = ip.ipaddress.parse::<IpAddr>() else {
             continue;
         };
-        let end = r.publicendport.min(r.publicport.saturating_add(15));
+        let end = r
+            .publicendport
+            .min(r.publicport.saturating_add(MAX_PORTS_PER_RULE - 1));
         for port in r.publicport..=end {
             out.push(Wanted {
-                rule_id: r.id.clone(),
+                via: Via::PortForward(r.id.clone()),
                 addr: SocketAddr::new(ip, port),
             });
         }
@@ -58,35 +115,43 @@ pub struct Admission {
 }
 
 /// Whether a connection from `peer` to `local` may pass for this rule, right now.
-pub fn admits(w: &World, rule_id: &str, local: SocketAddr, peer: SocketAddr) -> bool {
-    admission(w, rule_id, local, peer).is_some()
+pub fn admits(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> bool {
+    admission(w, via, local, peer).is_some()
 }
 
 /// Like [`admits`], also saying where the connection leads.
-pub fn admission(
-    w: &World,
-    rule_id: &str,
-    local: SocketAddr,
-    peer: SocketAddr,
-) -> Option<Admission> {
-    let rule = w.port_forwarding_rules.iter().find(|r| r.id == rule_id)?;
-    let vm = w
-        .vm(&rule.virtualmachineid)
-        .filter(|v| v.state == "Running")?;
+pub fn admission(w: &World, via: &Via, local: SocketAddr, peer: SocketAddr) -> Option<Admission> {
     let port = local.port();
     let peer_ip = match peer.ip() {
         IpAddr::V4(v4) => v4,
         IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
     };
-    let ip = w.public_ip(&rule.ipaddressid)?;
+    // (VM, public IP, tier, VM-side port)
+    let (vm_id, ip_id, tier, private_port) = match via {
+        Via::PortForward(rule_id) => {
+            let rule = w.port_forwarding_rules.iter().find(|r| &r.id == rule_id)?;
+            let private = rule
+                .privateport
+                .saturating_add(port.saturating_sub(rule.publicport));
+            (
+                &rule.virtualmachineid,
+                &rule.ipaddressid,
+                &rule.networkid,
+                private,
+            )
+        }
+        Via::StaticNat(ip_id) => {
+            let nat = w.vpc.static_nat.get(ip_id)?;
+            (&nat.virtualmachineid, ip_id, &nat.networkid, port)
+        }
+    };
+    let vm = w.vm(vm_id).filter(|v| v.state == "Running")?;
+    let ip = w.public_ip(ip_id)?;
     let open = if ip.vpcid.is_some() {
         // VPC addresses have no firewall: the tier's network ACL decides, on the VM's port.
-        let private = rule
-            .privateport
-            .saturating_add(port.saturating_sub(rule.publicport));
-        acl_admits(w, &rule.networkid, private, peer_ip)
+        acl_admits(w, tier, private_port, peer_ip)
     } else {
-        firewall_admits(w, &rule.ipaddressid, port, peer_ip)
+        firewall_admits(w, ip_id, port, peer_ip)
     };
     if !open {
         return None;
@@ -104,9 +169,7 @@ pub fn admission(
             public_keys,
             password: vm.password.clone(),
         },
-        private_port: rule
-            .privateport
-            .saturating_add(port.saturating_sub(rule.publicport)),
+        private_port,
     })
 }
 
@@ -189,8 +252,8 @@ pub fn authorized_keys(w: &World) -> String {
     s
 }
 
-/// Checks a connection against the current world (rule id, local, peer).
-pub type Gate = Arc<dyn Fn(&str, SocketAddr, SocketAddr) -> Option<Admission> + Send + Sync>;
+/// Checks a connection against the current world (rule or static NAT, local, peer).
+pub type Gate = Arc<dyn Fn(&Via, SocketAddr, SocketAddr) -> Option<Admission> + Send + Sync>;
 
 /// Owns the forwarding listeners.
 pub struct Forwarder {
@@ -286,7 +349,7 @@ impl Forwarder {
                     continue;
                 }
             };
-            tracing::info!(addr = %w.addr, rule = %w.rule_id, "port forwarding listener started");
+            tracing::info!(addr = %w.addr, via = ?w.via, "port forwarding listener started");
             let handle = tokio::spawn(accept_loop(
                 listener,
                 w.clone(),
@@ -329,7 +392,7 @@ async fn accept_loop(
         let Ok((mut inbound, peer)) = listener.accept().await else {
             continue;
         };
-        let Some(admission) = gate(&w.rule_id, w.addr, peer) else {
+        let Some(admission) = gate(&w.via, w.addr, peer) else {
             tracing::info!(addr = %w.addr, %peer, "connection refused by firewall");
             drop(inbound);
             continue;

@@ -261,21 +261,28 @@ pub async fn resolve_project(
     if is_uuid(value) || value == "-1" {
         return Some(value.to_string());
     }
+    let name = |v: &serde_json::Value| {
+        v.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    // one listing serves the reads of a refresh (every rule set naming its
+    // project); a name it lacks is asked again (a project created since)
     let p = Params::new().with("listall", "true");
-    let listed = bounded(
-        c,
-        c.timeout,
-        c.api.list_all_values("listProjects", "project", &p),
-    )
-    .await;
+    let fetch = || {
+        bounded(
+            c,
+            c.timeout,
+            c.api.list_all_values("listProjects", "project", &p),
+        )
+    };
+    let mut listed = c.refresh.listing("listProjects", fetch).await;
+    if matches!(&listed, Ok(items) if !items.iter().any(|v| name(v) == value)) {
+        listed = fetch().await.map(std::sync::Arc::new);
+    }
     match listed {
         Ok(items) => {
-            let name = |v: &serde_json::Value| {
-                v.get("name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
             let hits: Vec<&serde_json::Value> = items.iter().filter(|v| name(v) == value).collect();
             match hits.as_slice() {
                 [one] => one.get("id").and_then(|i| i.as_str()).map(str::to_string),
@@ -323,12 +330,17 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// a name or an id: their spelling when it still denotes the object (no
 /// diff), else the object's current name (drift shows as a change).
 pub fn keep_spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> Value {
+    Value::from(spelling(prior, name, id))
+}
+
+/// [`keep_spelling`] for typed models.
+pub fn spelling(prior: Option<&str>, name: Option<&str>, id: &str) -> String {
     match (prior, name) {
-        (Some(p), _) if p == id => Value::from(id),
-        (Some(p), Some(n)) if p == n || p.eq_ignore_ascii_case(n) => Value::from(p),
-        (Some(p), _) if is_uuid(p) => Value::from(id),
-        (_, Some(n)) => Value::from(n),
-        (_, None) => Value::from(id),
+        (Some(p), _) if p == id => id.to_string(),
+        (Some(p), Some(n)) if p == n || p.eq_ignore_ascii_case(n) => p.to_string(),
+        (Some(p), _) if is_uuid(p) => id.to_string(),
+        (_, Some(n)) => n.to_string(),
+        (_, None) => id.to_string(),
     }
 }
 
@@ -343,39 +355,11 @@ pub fn spelled(prior: Option<String>, name: Option<&str>, id: Option<&str>) -> O
     }
 }
 
-/// The known string of attribute `name`, treating "" as unset (like the Go
-/// SDK's `GetOk`).
-pub fn get_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.get_str(name).filter(|s| !s.is_empty())
-}
-
-/// `tags` of a resource value as a sorted map (null → empty).
-pub fn tags_of(v: &Value) -> BTreeMap<String, String> {
-    v.get("tags")
-        .as_map()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// CloudStack's embedded tags as a sorted map (what typed models hold).
 pub fn tags_map(tags: &[cloudstack::model::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
         .collect()
-}
-
-/// CloudStack's embedded tags as a Terraform map value.
-pub fn tags_value(tags: &[cloudstack::model::Tag]) -> Value {
-    Value::Map(
-        tags_map(tags)
-            .into_iter()
-            .map(|(k, v)| (k, Value::from(v)))
-            .collect(),
-    )
 }
 
 /// Brings the tags of object `id` from `old` to `new`: deletes removed or
@@ -417,39 +401,6 @@ pub async fn update_tags(
         .await?;
     }
     Ok(())
-}
-
-/// Brings the tags of object `id` from `prior` to `planned` when the plan
-/// changes them (the in-place update every taggable resource shares); false
-/// after pushing an "updating tags" diagnostic on `tags`.
-pub async fn update_planned_tags(
-    c: &Client,
-    limit: Duration,
-    resource_type: &str,
-    id: &str,
-    prior: &Value,
-    planned: &Value,
-    diags: &mut Diagnostics,
-) -> bool {
-    if !changed(prior, planned, "tags") {
-        return true;
-    }
-    match update_tags(
-        c,
-        limit,
-        resource_type,
-        id,
-        &tags_of(prior),
-        &tags_of(planned),
-    )
-    .await
-    {
-        Ok(()) => true,
-        Err(e) => {
-            diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
-            false
-        }
-    }
 }
 
 /// Terraform requires the state after apply to equal every value the plan
@@ -553,25 +504,6 @@ pub fn found<T>(
     }
 }
 
-/// The `read` of a resource looked up by the `id` in its state: null (so
-/// Terraform drops it) when there is no id or the object is gone, else
-/// `fill` of the object; a failed lookup is a "reading <what> <id>" error.
-pub async fn read_by_id<'a, T, Fut>(
-    state: &'a Value,
-    what: &str,
-    diags: &mut Diagnostics,
-    lookup: impl FnOnce(&'a str) -> Fut,
-    fill: impl FnOnce(&T) -> Value,
-) -> Value
-where
-    Fut: Future<Output = Result<Option<T>, OpError>>,
-{
-    let Some(id) = state.get_str("id") else {
-        return Value::Null;
-    };
-    found(lookup(id).await, what, id, "read", diags).map_or(Value::Null, |o| fill(&o))
-}
-
 /// The object `id` of a `list*` command (`key`: the answer's list name), in
 /// the account or any project: CloudStack finds a project's object by id
 /// without `projectid` for an admin, and with `projectid=-1` for a project
@@ -614,6 +546,7 @@ macro_rules! has_id {
     ($($t:ty),*) => {$(impl HasId for $t { fn id(&self) -> &str { &self.id } })*};
 }
 has_id!(
+    cloudstack::model::Network,
     cloudstack::model::PublicIpAddress,
     cloudstack::model::LoadBalancerRule,
     cloudstack::model::NetworkAclList
@@ -723,19 +656,14 @@ mod tests {
 
     #[test]
     fn tags_round_trip() {
-        let v = Value::object([(
-            "tags",
-            Value::Map([("a".to_string(), Value::from("1"))].into_iter().collect()),
-        )]);
-        let t = tags_of(&v);
-        assert_eq!(t.get("a").map(String::as_str), Some("1"));
-        assert!(tags_of(&Value::Null).is_empty());
         let cs = vec![cloudstack::model::Tag {
             key: Some("a".into()),
             value: Some("1".into()),
             ..Default::default()
         }];
-        assert_eq!(tags_value(&cs), v.get("tags").clone());
+        let t = tags_map(&cs);
+        assert_eq!(t.get("a").map(String::as_str), Some("1"));
+        assert!(tags_map(&[]).is_empty());
     }
 
     #[test]

@@ -11,12 +11,15 @@ use std::{
 
 use cloudstack::Params;
 use futures::StreamExt;
-use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics, Value};
+use tfplugin5::{model::Field, AttributePath, Diagnostic, Diagnostics};
 
-use cloudstack::resolve::is_uuid;
+use cloudstack::{
+    model::{Network, PublicIpAddress},
+    resolve::is_uuid,
+};
 
 use crate::{
-    common::{bounded, keep_spelling, project_id},
+    common::{bounded, find_by_id, project_id, spelling},
     provider::Client,
 };
 
@@ -189,10 +192,7 @@ pub(crate) struct Owner {
 /// name (or id), else none.
 pub(crate) fn project_value(prior: &Field<String>, owner: Option<&Owner>) -> Field<String> {
     match (prior.non_empty(), owner) {
-        (Some(p), Some(o)) => match keep_spelling(Some(p), o.name.as_deref(), &o.id) {
-            Value::String(s) => Field::Known(s),
-            _ => Field::Known(p.to_string()),
-        },
+        (Some(p), Some(o)) => Field::Known(spelling(Some(p), o.name.as_deref(), &o.id)),
         (Some(p), None) => Field::Known(p.to_string()),
         (None, Some(o)) => Field::Known(o.name.clone().unwrap_or_else(|| o.id.clone())),
         (None, None) => Field::Null,
@@ -220,14 +220,16 @@ impl Scope {
     /// The project owning the IP address or network `id`: the `project`
     /// attribute's (name or id) when set, else the one CloudStack lists the
     /// object under (the Go provider inherits it the same way), else none.
-    /// Rules of a project's IP are listed only with its `projectid`. One
-    /// listing of every project's objects serves the reads of a refresh.
-    /// `Err(())` after pushing an error.
+    /// Rules of a project's IP are listed only with its `projectid`. On a
+    /// read (`exact` false) one listing of every project's objects serves the
+    /// whole refresh; a create (`exact`) asks for the object itself, which
+    /// may be newer than any listing. `Err(())` after pushing an error.
     pub(crate) async fn owner(
         self,
         c: &Client,
         id: &str,
         project: Option<&str>,
+        exact: bool,
         diags: &mut Diagnostics,
     ) -> Result<Option<Owner>, ()> {
         if let Some(p) = project.filter(|p| !p.is_empty()) {
@@ -239,8 +241,22 @@ impl Scope {
         let all = Params::new()
             .with("projectid", "-1")
             .with("listall", "true");
-        let found = match self {
-            Scope::IpAddress => c
+        let owner_of = |projectid: &Option<String>, project: &Option<String>| {
+            projectid.clone().map(|id| Owner {
+                id,
+                name: project.clone(),
+            })
+        };
+        let found = match (self, exact) {
+            (Scope::IpAddress, true) => {
+                find_by_id::<PublicIpAddress>(c, "listPublicIpAddresses", "publicipaddress", id)
+                    .await
+                    .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project)))
+            }
+            (Scope::Network, true) => find_by_id::<Network>(c, "listNetworks", "network", id)
+                .await
+                .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project))),
+            (Scope::IpAddress, false) => c
                 .refresh
                 .listing("projectid=-1", || {
                     bounded(c, c.timeout, c.api.list_public_ip_addresses(&all))
@@ -249,9 +265,9 @@ impl Scope {
                 .map(|l| {
                     l.iter()
                         .find(|x| x.id == id)
-                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                        .and_then(|x| owner_of(&x.projectid, &x.project))
                 }),
-            Scope::Network => c
+            (Scope::Network, false) => c
                 .refresh
                 .listing("projectid=-1", || {
                     bounded(c, c.timeout, c.api.list_networks(&all))
@@ -260,21 +276,12 @@ impl Scope {
                 .map(|l| {
                     l.iter()
                         .find(|x| x.id == id)
-                        .map(|x| (x.projectid.clone(), x.project.clone()))
+                        .and_then(|x| owner_of(&x.projectid, &x.project))
                 }),
         };
-        match found {
-            Ok(Some((Some(id), name))) => Ok(Some(Owner { id, name })),
-            Ok(_) => Ok(None),
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    "looking up the project of the rules' scope",
-                    None,
-                    "read",
-                ));
-                Err(())
-            }
-        }
+        found.map_err(|e| {
+            diags.push(e.diagnostic("looking up the project of the rules' scope", None, "read"))
+        })
     }
 
     /// Whether the IP address or network `id` still exists (asked only when

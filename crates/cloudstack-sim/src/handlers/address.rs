@@ -29,8 +29,8 @@ pub fn allocate(
             continue;
         }
         let id = new_id();
-        // an address of a project's network is the project's
-        if let Some(project) = networkid.and_then(|n| ctx.world.owner(n)) {
+        // an address of a project's network or VPC is the project's
+        if let Some(project) = networkid.or(vpcid).and_then(|n| ctx.world.owner(n)) {
             ctx.world.project_of.insert(id.clone(), project.to_string());
         }
         ctx.world.public_ips.push(PublicIp {
@@ -54,6 +54,8 @@ pub fn allocate(
 
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let project =
+        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
         // the project asked for, else the VPC's
         let project = optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?
@@ -84,8 +86,6 @@ pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         }
         _ => network.zoneid.clone(),
     };
-    let project =
-        optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let netid = Some(network.id);
     let id = allocate(ctx, &zoneid, netid.as_deref(), None, false, "Allocating")?;
     if let Some(project) = project {

@@ -140,7 +140,12 @@ pub fn create_vpc(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
              the digits '0' through '9', and the hyphen ('-'); can't start or end with \"-\"",
         ));
     }
+    let project =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let id = new_id();
+    if let Some(project) = project {
+        ctx.world.project_of.insert(id.clone(), project);
+    }
     ctx.world.vpc.vpcs.push(Vpc {
         id: id.clone(),
         displaytext: p.opt("displaytext").unwrap_or(&name).to_string(),

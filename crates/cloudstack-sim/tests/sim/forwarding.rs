@@ -113,3 +113,129 @@ async fn port_forward_follows_firewall() {
         .await;
     assert!(TcpStream::connect(&addr).await.is_err(), "listener stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_nat_forwards_every_port_the_firewall_opens() {
+    let echo = echo_server().await;
+    let t = TestSim::start(Options {
+        ssh_target: Some(echo),
+        public_ip_range: "127.102.0.0/16".parse().unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let vm = t.deploy("nat-vm", &[]).await;
+    let vmid = vm["id"].as_str().unwrap().to_string();
+    let ip = t
+        .run_async("associateIpAddress", &[("networkid", NETWORK)])
+        .await;
+    let ipid = ip["ipaddress"]["id"].as_str().unwrap().to_string();
+    let at = |port: u16| format!("{}:{port}", ip["ipaddress"]["ipaddress"].as_str().unwrap());
+    t.ok(
+        "enableStaticNat",
+        &[("ipaddressid", &ipid), ("virtualmachineid", &vmid)],
+    )
+    .await;
+    assert_eq!(
+        roundtrip(&at(5050)).await,
+        None,
+        "no firewall rule: refused"
+    );
+
+    // a rule for 5050 and one for a range: each opened port answers, others do not
+    for (start, end) in [("5050", "5050"), ("8080", "8081")] {
+        t.run_async(
+            "createFirewallRule",
+            &[
+                ("ipaddressid", &ipid),
+                ("protocol", "tcp"),
+                ("startport", start),
+                ("endport", end),
+                ("cidrlist", "127.0.0.0/8"),
+            ],
+        )
+        .await;
+    }
+    for port in [5050, 8080, 8081] {
+        assert_eq!(
+            roundtrip(&at(port)).await.as_deref(),
+            Some("ping\n"),
+            "{port}"
+        );
+    }
+    assert_eq!(roundtrip(&at(9090)).await, None, "a port no rule opens");
+
+    // the VM stopped: nothing answers
+    t.run_async("stopVirtualMachine", &[("id", &vmid)]).await;
+    assert_eq!(roundtrip(&at(5050)).await, None, "VM stopped");
+    t.run_async("startVirtualMachine", &[("id", &vmid)]).await;
+    assert_eq!(roundtrip(&at(5050)).await.as_deref(), Some("ping\n"));
+
+    t.run_async("disableStaticNat", &[("ipaddressid", &ipid)])
+        .await;
+    assert!(
+        TcpStream::connect(at(5050)).await.is_err(),
+        "static NAT off: listener stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_nat_on_a_vpc_address_follows_the_tier_acl() {
+    let echo = echo_server().await;
+    let t = TestSim::start(Options {
+        ssh_target: Some(echo),
+        public_ip_range: "127.103.0.0/16".parse().unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let vpc = t
+        .run_async(
+            "createVPC",
+            &[
+                ("name", "nat"),
+                ("cidr", "10.30.0.0/16"),
+                ("vpcofferingid", "0b8c5e3f-7a10-4c2e-9d11-5e0f0a000001"),
+                ("zoneid", ZONE),
+            ],
+        )
+        .await["vpc"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (acl, item) = t.acl_with_port_80(&vpc, "web", "127.0.0.0/8").await;
+    let item = item["id"].as_str().unwrap().to_string();
+    let tier = t
+        .ok(
+            "createNetwork",
+            &[
+                ("name", "web"),
+                ("zoneid", ZONE),
+                ("networkofferingid", "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c42"),
+                ("vpcid", &vpc),
+                ("aclid", &acl),
+                ("gateway", "10.30.1.1"),
+                ("netmask", "255.255.255.0"),
+            ],
+        )
+        .await["network"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vm = t.deploy("vpc-nat-vm", &[("networkids", &tier)]).await;
+    let vmid = vm["id"].as_str().unwrap().to_string();
+    let ip = t.run_async("associateIpAddress", &[("vpcid", &vpc)]).await;
+    let ipid = ip["ipaddress"]["id"].as_str().unwrap().to_string();
+    let at = |port: u16| format!("{}:{port}", ip["ipaddress"]["ipaddress"].as_str().unwrap());
+    t.ok(
+        "enableStaticNat",
+        &[
+            ("ipaddressid", &ipid),
+            ("virtualmachineid", &vmid),
+            ("networkid", &tier),
+        ],
+    )
+    .await;
+    assert_eq!(roundtrip(&at(80)).await.as_deref(), Some("ping\n"));
+    // the item goes: the tier's ACL no longer admits port 80
+    t.run_async("deleteNetworkACL", &[("id", &item)]).await;
+    assert!(roundtrip(&at(80)).await.is_none(), "ACL closed");
+}

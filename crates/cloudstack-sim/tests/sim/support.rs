@@ -234,6 +234,31 @@ impl TestSim {
         self.run_async("deployVirtualMachine", &args).await["virtualmachine"].clone()
     }
 
+    /// A network ACL list `name` in `vpc` with one ingress Allow item for TCP port 80 from
+    /// `cidr`: (list id, the item as created).
+    pub async fn acl_with_port_80(&self, vpc: &str, name: &str, cidr: &str) -> (String, Value) {
+        let acl = self
+            .run_async("createNetworkACLList", &[("name", name), ("vpcid", vpc)])
+            .await["networkacllist"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let item = self
+            .run_async(
+                "createNetworkACL",
+                &[
+                    ("aclid", &acl),
+                    ("protocol", "tcp"),
+                    ("startport", "80"),
+                    ("endport", "80"),
+                    ("cidrlist", cidr),
+                ],
+            )
+            .await["networkacl"]
+            .clone();
+        (acl, item)
+    }
+
     pub async fn stats(&self) -> Value {
         let t = self
             .http

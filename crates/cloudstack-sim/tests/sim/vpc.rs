@@ -56,25 +56,7 @@ async fn vpc_lifecycle_tiers_and_acls() {
         .contains("RFC1918"));
 
     // an ACL list with one rule, then a tier using it
-    let acl = t
-        .run_async("createNetworkACLList", &[("name", "web"), ("vpcid", &v)])
-        .await["networkacllist"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let item = t
-        .run_async(
-            "createNetworkACL",
-            &[
-                ("aclid", &acl),
-                ("protocol", "tcp"),
-                ("startport", "80"),
-                ("endport", "80"),
-                ("cidrlist", "0.0.0.0/0"),
-            ],
-        )
-        .await["networkacl"]
-        .clone();
+    let (acl, item) = t.acl_with_port_80(&v, "web", "0.0.0.0/0").await;
     assert_eq!(item["number"], 1);
     assert_eq!(item["startport"], "80");
     assert_eq!(item["traffictype"], "Ingress");

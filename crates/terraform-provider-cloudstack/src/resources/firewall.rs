@@ -894,7 +894,7 @@ async fn read_rule_set(
         .map(str::to_string)?;
     let owner = kind
         .scope()
-        .owner(c, &scope_id, state.project.non_empty(), diags)
+        .owner(c, &scope_id, state.project.non_empty(), false, diags)
         .await
         .ok()?;
     let listed = match list_rules(c, kind, &scope_id, owner.as_ref()).await {
@@ -1080,7 +1080,7 @@ impl<M: Side> TypedResource for Firewall<M> {
         let scope_id = plan.scope.known().cloned().unwrap_or_default();
         let owner = kind
             .scope()
-            .owner(cx.c, &scope_id, plan.project.non_empty(), diags)
+            .owner(cx.c, &scope_id, plan.project.non_empty(), true, diags)
             .await
             .ok()?;
         plan.project = project_value(&plan.project, owner.as_ref());

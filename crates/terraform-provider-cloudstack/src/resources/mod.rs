@@ -46,7 +46,7 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(user_data::UserData)),
         Arc::new(Typed(volume::Volume)),
         Arc::new(Typed(instance::Instance::new(handle.clone()))),
-        Arc::new(network::Network::new(handle.clone())),
+        Arc::new(Typed(network::Network::new(handle.clone()))),
         Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
         Arc::new(Typed(ssh_keypair::SshKeypair)),
         Arc::new(Typed(template::Template)),

@@ -1,29 +1,29 @@
-//! `cloudstack_network`: a guest network, with the Go provider's schema.
+//! `cloudstack_network`: a guest network, with the Go provider's schema, on
+//! the typed kit.
 //!
 //! `cidr` is checked at validation (a clear message instead of CloudStack's
 //! 431); `gateway` defaults to the first host and `netmask` follows the
 //! prefix, like the Go provider; zone and network offering names are
 //! checked at plan time. IPv6 attributes, `vlan`, `vpc_id`, `acl_id` and
-//! `bypass_vlan_overlap_check` are passed through to CloudStack as given
-//! (the simulator has no VPCs or IPv6). `timeouts { create, update, delete }`
-//! bound the jobs (an addition; Go configurations have no such block).
+//! `bypass_vlan_overlap_check` are passed through to CloudStack as given.
+//! A VPC tier's `acl_id` is read back (drift in it shows; an import takes
+//! it). `timeouts { create, update, delete }` bound the jobs (an addition;
+//! Go configurations have no such block).
 
-use std::net::Ipv4Addr;
+use std::{collections::BTreeMap, net::Ipv4Addr};
 
-use cloudstack::{
-    api::CreateNetwork, model::Network as CsNetwork, AcceptedLog, Params, Resource as Kind,
-};
+use cloudstack::{api::CreateNetwork, model::Network as CsNetwork, Params, Resource as Kind};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, PlanRequest, Resource, Schema, Type, Value,
+    async_trait,
+    model::{self, Field, Timeouts},
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, PlanRequest, Schema, Type, Value,
 };
 
 use crate::{
-    common::{
-        accepted_state, bounded, changed, found, get_str, honor_plan, import_state, keep_spelling,
-        known_str, op_timeout, planned_unless_failed, read_by_id, resolve, resolve_project,
-        tags_of, tags_value, update_planned_tags, update_tags, OpError,
-    },
-    provider::{Client, Handle},
+    common::{bounded, find_by_id, resolve, resolve_project, spelling, tags_map, update_tags},
+    kit::{Ctx, TypedResource},
+    provider::Handle,
 };
 
 const TAG_TYPE: &str = "Network";
@@ -40,6 +40,36 @@ impl Network {
     pub fn new(handle: Handle) -> Network {
         Network { handle }
     }
+}
+
+/// The resource's value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Model {
+    id: Field<String>,
+    name: Field<String>,
+    display_text: Field<String>,
+    cidr: Field<String>,
+    ip6cidr: Field<String>,
+    gateway: Field<String>,
+    ip6gateway: Field<String>,
+    startip: Field<String>,
+    endip: Field<String>,
+    startipv6: Field<String>,
+    endipv6: Field<String>,
+    network_domain: Field<String>,
+    network_offering: Field<String>,
+    vlan: Field<i64>,
+    vpc_id: Field<String>,
+    acl_id: Field<String>,
+    project: Field<String>,
+    source_nat_ip: Field<bool>,
+    source_nat_ip_address: Field<String>,
+    source_nat_ip_id: Field<String>,
+    zone: Field<String>,
+    bypass_vlan_overlap_check: Field<bool>,
+    tags: Field<BTreeMap<String, String>>,
+    timeouts: Option<Timeouts>,
 }
 
 fn schema() -> Schema {
@@ -73,6 +103,371 @@ fn schema() -> Schema {
             ))
             .timeouts(&["create", "update", "delete"]),
     )
+}
+
+/// Validates the `cidr` value and the addresses that must lie inside it.
+fn check_cidr(config: &Model, diags: &mut Diagnostics) {
+    let Some(text) = config.cidr.known() else {
+        return;
+    };
+    let Some(cidr) = Cidr::parse(text) else {
+        diags.attribute_error(
+            "cidr",
+            format!("Invalid CIDR {text:?}"),
+            "Write an IPv4 network as address/prefix, e.g. \"10.0.0.0/24\" (prefix 0-32).",
+        );
+        return;
+    };
+    if cidr.prefix > 30 {
+        diags.attribute_error(
+            "cidr",
+            format!("CIDR {text:?} is too small"),
+            "A guest network needs room for a gateway and VMs: use a prefix of 30 or less, e.g. /24.",
+        );
+    }
+    for (attr, v) in inside_cidr(config) {
+        if let Some(ip) = v.known() {
+            match ip.parse::<Ipv4Addr>() {
+                Ok(a) if cidr.contains(a) => {}
+                Ok(_) => diags.attribute_error(
+                    attr,
+                    format!("{attr} {ip} is outside cidr {text}"),
+                    format!("Use an address inside {}/{}.", cidr.network(), cidr.prefix),
+                ),
+                Err(_) => diags.attribute_error(
+                    attr,
+                    format!("Invalid {attr} {ip:?}"),
+                    "Write an IPv4 address, e.g. \"10.0.0.1\".",
+                ),
+            }
+        }
+    }
+}
+
+/// The attributes whose addresses must lie inside `cidr`.
+fn inside_cidr(m: &Model) -> [(&'static str, &Field<String>); 3] {
+    [
+        ("gateway", &m.gateway),
+        ("startip", &m.startip),
+        ("endip", &m.endip),
+    ]
+}
+
+/// `base` with what CloudStack says of network `n`.
+fn fill_state(base: &Model, n: &CsNetwork) -> Model {
+    let mut s = base.clone();
+    s.id = Field::Known(n.id.clone());
+    s.name = n.name.clone().into();
+    s.display_text = n.displaytext.clone().into();
+    // keep the user's spelling of the same network (e.g. host bits set)
+    let same_net = match (
+        base.cidr.known().and_then(|c| Cidr::parse(c)),
+        n.cidr.as_deref().and_then(Cidr::parse),
+    ) {
+        (Some(a), Some(b)) => a.network() == b.network() && a.prefix == b.prefix,
+        _ => false,
+    };
+    if !same_net {
+        s.cidr = n.cidr.clone().into();
+    }
+    s.gateway = n.gateway.clone().into();
+    s.network_domain = n.networkdomain.clone().into();
+    if let Some(id) = &n.networkofferingid {
+        let prior = base.network_offering.known().map(String::as_str);
+        s.network_offering = Field::Known(spelling(prior, n.networkofferingname.as_deref(), id));
+    }
+    if let Some(id) = &n.zoneid {
+        let prior = base.zone.known().map(String::as_str);
+        s.zone = Field::Known(spelling(prior, n.zonename.as_deref(), id));
+    }
+    let vpc = n.vpcid.clone().filter(|v| !v.is_empty());
+    if !base.vpc_id.is_null() || vpc.is_some() {
+        s.vpc_id = vpc.into();
+    }
+    // A tier's ACL list as CloudStack has it, so a list replaced outside
+    // Terraform shows as drift. Left "none" when the configuration gives none:
+    // CloudStack then puts the tier behind its default_deny list, whose id
+    // differs per installation, and that is no drift. An import (no acl_id
+    // yet) reads the list, as the Go provider does.
+    let imported = base.acl_id.is_null();
+    let managed_acl = base.acl_id.known().is_some_and(|a| a != NO_ACL);
+    match (
+        managed_acl || imported,
+        n.aclid.as_deref().filter(|a| !a.is_empty()),
+    ) {
+        (true, Some(acl)) => s.acl_id = Field::Known(acl.to_string()),
+        (true, None) if imported => s.acl_id = Field::Known(NO_ACL.into()),
+        (true, None) => {}
+        (false, _) => s.acl_id = Field::Known(NO_ACL.into()),
+    }
+    if !matches!(s.project, Field::Known(_)) {
+        s.project = n.project.clone().into();
+    }
+    s.tags = Field::Known(tags_map(&n.tags));
+    s
+}
+
+/// The network by id (in the account or any project); `None` when gone,
+/// or after pushing a "reading network" error for `op`.
+async fn find(
+    c: &crate::provider::Client,
+    id: &str,
+    op: &str,
+    diags: &mut Diagnostics,
+) -> Option<CsNetwork> {
+    match find_by_id(c, "listNetworks", "network", id).await {
+        Ok(n) => n,
+        Err(e) => {
+            diags.push(e.diagnostic(&format!("reading network {id}"), None, op));
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl TypedResource for Network {
+    type Model = Model;
+
+    fn type_name(&self) -> &'static str {
+        "cloudstack_network"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createNetwork")
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let Ok(config) = model::from_value::<Model>(config) else {
+            return;
+        };
+        check_cidr(&config, diags);
+        for (attr, v) in inside_cidr(&config) {
+            if !v.is_null() && config.cidr.is_null() {
+                diags.push(
+                    Diagnostic::error(format!("{attr} needs cidr"), "Set cidr as well.")
+                        .at(AttributePath::attr(attr)),
+                );
+            }
+        }
+    }
+
+    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+        let Some(c) = self.handle.get() else { return };
+        let (Ok(config), Ok(mut planned)) = (
+            model::from_value::<Model>(req.config),
+            model::from_value::<Model>(req.planned),
+        ) else {
+            return;
+        };
+        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
+        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
+        if creating {
+            if let Some(z) = config.zone.non_empty() {
+                resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+            }
+        }
+        if creating || prior.network_offering != planned.network_offering {
+            if let Some(o) = config.network_offering.non_empty() {
+                let kind = Kind::NetworkOffering;
+                resolve(c, kind, "network_offering", o, &Params::new(), diags).await;
+            }
+        }
+        // display_text follows a renamed network only when the user set it
+        if !creating && config.display_text.is_null() && planned.display_text != prior.display_text
+        {
+            planned.display_text = prior.display_text;
+            match model::to_value(&planned, &schema().value_type()) {
+                Ok(v) => *req.planned = v,
+                Err(e) => diags.error(
+                    "Cannot write the plan",
+                    format!("{e}. This is a provider bug; please report it."),
+                ),
+            }
+        }
+    }
+
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let c = cx.c;
+        let limit = cx.limit("create", diags);
+        let name = plan.name.known().cloned().unwrap_or_default();
+        let zone = plan.zone.non_empty().unwrap_or_default();
+        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await;
+        let offering = plan.network_offering.non_empty().unwrap_or_default();
+        let kind = Kind::NetworkOffering;
+        let offering = resolve(c, kind, "network_offering", offering, &Params::new(), diags).await;
+        let mut extra = Params::new();
+        if let Some(p) = plan.project.non_empty() {
+            if let Some(id) = resolve_project(c, "project", p, diags).await {
+                extra.set("projectid", id);
+            }
+        }
+        let (Some(zone_id), Some(offering)) = (zone_id, offering) else {
+            return None;
+        };
+        if diags.has_errors() {
+            return None;
+        }
+        if let Some(cidr) = plan.cidr.known().and_then(|c| Cidr::parse(c)) {
+            let gw = plan
+                .gateway
+                .non_empty()
+                .map(str::to_string)
+                .unwrap_or_else(|| cidr.first_host().to_string());
+            extra
+                .set("gateway", gw)
+                .set("netmask", cidr.netmask().to_string());
+            extra.set_opt("startip", plan.startip.non_empty());
+            extra.set_opt("endip", plan.endip.non_empty());
+        }
+        for (v, param) in [
+            (&plan.ip6cidr, "ip6cidr"),
+            (&plan.ip6gateway, "ip6gateway"),
+            (&plan.startipv6, "startipv6"),
+            (&plan.endipv6, "endipv6"),
+            (&plan.network_domain, "networkdomain"),
+            (&plan.vpc_id, "vpcid"),
+        ] {
+            extra.set_opt(param, v.non_empty());
+        }
+        if let Some(v) = plan.vlan.known() {
+            extra.set("vlan", v.to_string());
+        }
+        if let Some(acl) = plan.acl_id.non_empty().filter(|a| *a != NO_ACL) {
+            extra.set("aclid", acl);
+        }
+        if plan.bypass_vlan_overlap_check.known() == Some(&true) {
+            extra.set("bypassvlanoverlapcheck", "true");
+        }
+        let req = CreateNetwork {
+            name: name.clone(),
+            display_text: plan.display_text.non_empty().map(str::to_string),
+            network_offering_id: offering,
+            zone_id,
+            extra,
+        };
+        let api = c.api_with_timeout(limit);
+        let net = match bounded(c, limit, api.create_network(&req)).await {
+            Ok(n) => n,
+            Err(e) => {
+                let action = format!("creating network {name}");
+                diags.push(e.diagnostic(&action, Some("cidr"), "create"));
+                // the kit keeps a network CloudStack accepted, tainted
+                return None;
+            }
+        };
+        let mut state = fill_state(&plan, &net);
+        let tags = plan.tags.known().cloned().unwrap_or_default();
+        if !tags.is_empty() {
+            let none = BTreeMap::new();
+            if let Err(e) = update_tags(c, limit, TAG_TYPE, &net.id, &none, &tags).await {
+                diags.push(e.diagnostic("tagging the network", Some("tags"), "create"));
+                state.tags = Field::Known(none);
+                return Some(state);
+            }
+            state.tags = plan.tags.clone();
+        }
+        if plan.source_nat_ip.known() == Some(&true) {
+            // an address CloudStack accepted is kept even if its job's answer is lost
+            let accepted = cloudstack::AcceptedLog::new();
+            let ip_api = api.recording_accepted(&accepted);
+            let p = Params::new().with("networkid", &net.id);
+            match bounded(c, limit, ip_api.associate_ip_address(&p)).await {
+                Ok(ip) => {
+                    state.source_nat_ip_address = ip.ipaddress.clone().into();
+                    state.source_nat_ip_id = Field::Known(ip.id.clone());
+                }
+                Err(e) => {
+                    diags.push(e.diagnostic(
+                        "associating the source NAT IP",
+                        Some("source_nat_ip"),
+                        "create",
+                    ));
+                    // accepted before the failure: kept so destroy releases it
+                    state.source_nat_ip_id = accepted.last_id("associateIpAddress").into();
+                }
+            }
+        }
+        Some(state)
+    }
+
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.known()?.clone();
+        find(cx.c, &id, "read", diags)
+            .await
+            .map(|n| fill_state(&state, &n))
+    }
+
+    async fn update(
+        &self,
+        cx: Ctx<'_>,
+        prior: Model,
+        plan: Model,
+        diags: &mut Diagnostics,
+    ) -> Option<Model> {
+        let c = cx.c;
+        let id = prior.id.known()?.clone();
+        let limit = cx.limit("update", diags);
+        let api = c.api_with_timeout(limit);
+        let mut p = Params::new().with("id", &id);
+        if prior.name != plan.name {
+            p.set_opt("name", plan.name.non_empty());
+        }
+        if prior.display_text != plan.display_text {
+            p.set_opt("displaytext", plan.display_text.non_empty());
+        }
+        if prior.network_domain != plan.network_domain {
+            p.set_opt("networkdomain", plan.network_domain.non_empty());
+        }
+        if prior.network_offering != plan.network_offering {
+            let o = plan.network_offering.non_empty().unwrap_or_default();
+            let kind = Kind::NetworkOffering;
+            let o = resolve(c, kind, "network_offering", o, &Params::new(), diags).await?;
+            p.set("networkofferingid", o);
+        }
+        if p.iter().count() > 1 {
+            if let Err(e) = bounded(c, limit, api.request_async("updateNetwork", &p)).await {
+                diags.push(e.diagnostic(&format!("updating network {id}"), None, "update"));
+                return None;
+            }
+        }
+        if prior.acl_id != plan.acl_id {
+            let acl = plan.acl_id.non_empty().unwrap_or(NO_ACL);
+            if acl != NO_ACL {
+                let p = Params::new().with("networkid", &id).with("aclid", acl);
+                if let Err(e) =
+                    bounded(c, limit, api.request_async("replaceNetworkACLList", &p)).await
+                {
+                    diags.push(e.diagnostic("replacing the network ACL", Some("acl_id"), "update"));
+                    return None;
+                }
+            }
+        }
+        if prior.tags != plan.tags {
+            let old = prior.tags.known().cloned().unwrap_or_default();
+            let new = plan.tags.known().cloned().unwrap_or_default();
+            if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old, &new).await {
+                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                return None;
+            }
+        }
+        find(c, &id, "update", diags)
+            .await
+            .map(|n| fill_state(&plan, &n))
+    }
+
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        let p = Params::new().with("id", id);
+        cx.delete("deleteNetwork", &p, &format!("network {id}"), diags)
+            .await;
+    }
+
+    // import: `<id>` or `<project>/<id>` (the kit's); acl_id stays unset,
+    // so the first read takes the tier's list
 }
 
 /// An IPv4 network in CIDR notation.
@@ -122,390 +517,6 @@ impl Cidr {
     }
 }
 
-/// Validates the `cidr` value and the addresses that must lie inside it.
-pub fn check_cidr(config: &Value, diags: &mut Diagnostics) {
-    let Some(text) = config.get_str("cidr") else {
-        return;
-    };
-    let Some(cidr) = Cidr::parse(text) else {
-        diags.attribute_error(
-            "cidr",
-            format!("Invalid CIDR {text:?}"),
-            "Write an IPv4 network as address/prefix, e.g. \"10.0.0.0/24\" (prefix 0-32).",
-        );
-        return;
-    };
-    if cidr.prefix > 30 {
-        diags.attribute_error(
-            "cidr",
-            format!("CIDR {text:?} is too small"),
-            "A guest network needs room for a gateway and VMs: use a prefix of 30 or less, e.g. /24.",
-        );
-    }
-    for attr in ["gateway", "startip", "endip"] {
-        if let Some(ip) = config.get_str(attr) {
-            match ip.parse::<Ipv4Addr>() {
-                Ok(a) if cidr.contains(a) => {}
-                Ok(_) => diags.attribute_error(
-                    attr,
-                    format!("{attr} {ip} is outside cidr {text}"),
-                    format!("Use an address inside {}/{}.", cidr.network(), cidr.prefix),
-                ),
-                Err(_) => diags.attribute_error(
-                    attr,
-                    format!("Invalid {attr} {ip:?}"),
-                    "Write an IPv4 address, e.g. \"10.0.0.1\".",
-                ),
-            }
-        }
-    }
-}
-
-/// One network by id; `None` when gone.
-async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<CsNetwork>, OpError> {
-    let mut p = Params::new().with("id", id).with("listall", "true");
-    if in_project {
-        p.set("projectid", "-1");
-    }
-    let mut found = match bounded(c, c.timeout, c.api.list_networks(&p)).await {
-        Ok(v) => v.into_iter().find(|n| n.id == id),
-        Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => None,
-        Err(e) => return Err(e),
-    };
-    if found.is_none() && in_project {
-        p.remove("projectid");
-        found = match bounded(c, c.timeout, c.api.list_networks(&p)).await {
-            Ok(v) => v.into_iter().find(|n| n.id == id),
-            Err(OpError::Api(e)) if e.is_param_error() || e.is_not_found() => None,
-            Err(e) => return Err(e),
-        };
-    }
-    Ok(found)
-}
-
-fn fill_state(base: &Value, n: &CsNetwork) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", n.id.as_str());
-    s.set_attr("name", Value::from(n.name.clone()));
-    s.set_attr("display_text", Value::from(n.displaytext.clone()));
-    // keep the user's spelling of the same network (e.g. host bits set)
-    let same_net = match (
-        base.get_str("cidr").and_then(Cidr::parse),
-        n.cidr.as_deref().and_then(Cidr::parse),
-    ) {
-        (Some(a), Some(b)) => a.network() == b.network() && a.prefix == b.prefix,
-        _ => false,
-    };
-    if !same_net {
-        s.set_attr("cidr", Value::from(n.cidr.clone()));
-    }
-    s.set_attr("gateway", Value::from(n.gateway.clone()));
-    s.set_attr("network_domain", Value::from(n.networkdomain.clone()));
-    if let Some(id) = &n.networkofferingid {
-        s.set_attr(
-            "network_offering",
-            keep_spelling(
-                base.get_str("network_offering"),
-                n.networkofferingname.as_deref(),
-                id,
-            ),
-        );
-    }
-    if let Some(id) = &n.zoneid {
-        s.set_attr(
-            "zone",
-            keep_spelling(base.get_str("zone"), n.zonename.as_deref(), id),
-        );
-    }
-    if !base.get("vpc_id").is_null() || n.vpcid.as_deref().is_some_and(|v| !v.is_empty()) {
-        s.set_attr(
-            "vpc_id",
-            Value::from(n.vpcid.clone().filter(|v| !v.is_empty())),
-        );
-    }
-    // A tier's ACL list as CloudStack has it, so a list replaced outside
-    // Terraform shows as drift. Left "none" when the configuration gives none:
-    // CloudStack then puts the tier behind its default_deny list, whose id
-    // differs per installation, and that is no drift. An import (no acl_id
-    // yet) reads the list, as the Go provider does.
-    let imported = base.get("acl_id").is_null();
-    let managed_acl = base.get_str("acl_id").is_some_and(|a| a != NO_ACL);
-    match (
-        managed_acl || imported,
-        n.aclid.as_deref().filter(|a| !a.is_empty()),
-    ) {
-        (true, Some(acl)) => s.set_attr("acl_id", acl),
-        (true, None) if imported => s.set_attr("acl_id", NO_ACL),
-        (true, None) => {}
-        (false, _) => s.set_attr("acl_id", NO_ACL),
-    }
-    s.set_attr("tags", tags_value(&n.tags));
-    if let Value::Object(m) = &mut s {
-        for v in m.values_mut() {
-            if v.is_unknown() {
-                *v = Value::Null;
-            }
-        }
-    }
-    s
-}
-
-impl Network {
-    async fn create_inner(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let limit = op_timeout(c, planned, "create", diags);
-        let name = get_str(planned, "name").unwrap_or_default().to_string();
-        let zone = get_str(planned, "zone").unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await;
-        let offering = resolve(
-            c,
-            Kind::NetworkOffering,
-            "network_offering",
-            get_str(planned, "network_offering").unwrap_or_default(),
-            &Params::new(),
-            diags,
-        )
-        .await;
-        let mut extra = Params::new();
-        if let Some(p) = get_str(planned, "project") {
-            if let Some(id) = resolve_project(c, "project", p, diags).await {
-                extra.set("projectid", id);
-            }
-        }
-        let (Some(zone_id), Some(offering)) = (zone_id, offering) else {
-            return Value::Null;
-        };
-        if diags.has_errors() {
-            return Value::Null;
-        }
-        if let Some(cidr) = get_str(planned, "cidr").and_then(Cidr::parse) {
-            let gw = get_str(planned, "gateway")
-                .map(str::to_string)
-                .unwrap_or_else(|| cidr.first_host().to_string());
-            extra
-                .set("gateway", gw)
-                .set("netmask", cidr.netmask().to_string());
-            extra.set_opt("startip", get_str(planned, "startip"));
-            extra.set_opt("endip", get_str(planned, "endip"));
-        }
-        for (attr, param) in [
-            ("ip6cidr", "ip6cidr"),
-            ("ip6gateway", "ip6gateway"),
-            ("startipv6", "startipv6"),
-            ("endipv6", "endipv6"),
-            ("network_domain", "networkdomain"),
-            ("vpc_id", "vpcid"),
-        ] {
-            extra.set_opt(param, get_str(planned, attr));
-        }
-        if let Some(v) = planned.get_i64("vlan") {
-            extra.set("vlan", v.to_string());
-        }
-        if let Some(acl) = get_str(planned, "acl_id").filter(|a| *a != NO_ACL) {
-            extra.set("aclid", acl);
-        }
-        if planned.get_bool("bypass_vlan_overlap_check") == Some(true) {
-            extra.set("bypassvlanoverlapcheck", "true");
-        }
-        let req = CreateNetwork {
-            name: name.clone(),
-            display_text: get_str(planned, "display_text").map(str::to_string),
-            network_offering_id: offering,
-            zone_id,
-            extra,
-        };
-        let accepted = AcceptedLog::new();
-        let api = c.api_with_timeout(limit).recording_accepted(&accepted);
-        let net = match bounded(c, limit, api.create_network(&req)).await {
-            Ok(n) => n,
-            Err(e) => {
-                diags.push(e.diagnostic(
-                    &format!("creating network {name}"),
-                    Some("cidr"),
-                    "create",
-                ));
-                return accepted_state(planned, &accepted, "createNetwork", diags);
-            }
-        };
-        let mut state = fill_state(planned, &net);
-        let tags = tags_of(planned);
-        if !tags.is_empty() {
-            if let Err(e) =
-                update_tags(c, limit, TAG_TYPE, &net.id, &Default::default(), &tags).await
-            {
-                diags.push(e.diagnostic("tagging the network", Some("tags"), "create"));
-                state.set_attr("tags", Value::Map(Default::default()));
-                return state;
-            }
-            state.set_attr("tags", planned.get("tags").clone());
-        }
-        if planned.get_bool("source_nat_ip") == Some(true) {
-            let p = Params::new().with("networkid", &net.id);
-            match bounded(c, limit, api.associate_ip_address(&p)).await {
-                Ok(ip) => {
-                    state.set_attr("source_nat_ip_address", Value::from(ip.ipaddress.clone()));
-                    state.set_attr("source_nat_ip_id", ip.id.as_str());
-                }
-                Err(e) => {
-                    diags.push(e.diagnostic(
-                        "associating the source NAT IP",
-                        Some("source_nat_ip"),
-                        "create",
-                    ));
-                    // accepted before the failure: kept so destroy releases it
-                    if let Some(id) = accepted.last_id("associateIpAddress") {
-                        state.set_attr("source_nat_ip_id", id.as_str());
-                    }
-                }
-            }
-        }
-        state
-    }
-}
-
-#[async_trait]
-impl Resource<Client> for Network {
-    fn type_name(&self) -> &'static str {
-        "cloudstack_network"
-    }
-
-    fn schema(&self) -> Schema {
-        schema()
-    }
-
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        check_cidr(config, diags);
-        for attr in ["gateway", "startip", "endip"] {
-            if !config.get(attr).is_null() && config.get("cidr").is_null() {
-                diags.attribute_error(attr, format!("{attr} needs cidr"), "Set cidr as well.");
-            }
-        }
-    }
-
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
-        let Some(c) = self.handle.get() else { return };
-        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
-        if creating {
-            if let Some(z) = known_str(req.config, "zone") {
-                resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
-            }
-        }
-        if creating || changed(req.prior, req.planned, "network_offering") {
-            if let Some(o) = known_str(req.config, "network_offering") {
-                resolve(
-                    c,
-                    Kind::NetworkOffering,
-                    "network_offering",
-                    o,
-                    &Params::new(),
-                    diags,
-                )
-                .await;
-            }
-        }
-        // display_text follows a renamed network only when the user set it
-        if !creating && req.config.get("display_text").is_null() {
-            let prior_dt = req.prior.get("display_text").clone();
-            req.planned.set_attr("display_text", prior_dt);
-        }
-    }
-
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let state = self.create_inner(c, planned, diags).await;
-        planned_unless_failed(planned, state, diags)
-    }
-
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let in_project = !state.get("project").is_null();
-        let lookup = |id| find(c, id, in_project);
-        read_by_id(state, "network", diags, lookup, |n| fill_state(state, n)).await
-    }
-
-    async fn update(
-        &self,
-        c: &Client,
-        prior: &Value,
-        planned: &Value,
-        diags: &mut Diagnostics,
-    ) -> Value {
-        let Some(id) = prior.get_str("id") else {
-            return Value::Null;
-        };
-        let limit = op_timeout(c, planned, "update", diags);
-        let api = c.api_with_timeout(limit);
-        let ch = |n: &str| changed(prior, planned, n);
-        let mut p = Params::new().with("id", id);
-        if ch("name") {
-            p.set_opt("name", get_str(planned, "name"));
-        }
-        if ch("display_text") {
-            p.set_opt("displaytext", get_str(planned, "display_text"));
-        }
-        if ch("network_domain") {
-            p.set_opt("networkdomain", get_str(planned, "network_domain"));
-        }
-        if ch("network_offering") {
-            if let Some(o) = resolve(
-                c,
-                Kind::NetworkOffering,
-                "network_offering",
-                get_str(planned, "network_offering").unwrap_or_default(),
-                &Params::new(),
-                diags,
-            )
-            .await
-            {
-                p.set("networkofferingid", o);
-            } else {
-                return Value::Null;
-            }
-        }
-        if p.iter().count() > 1 {
-            if let Err(e) = bounded(c, limit, api.request_async("updateNetwork", &p)).await {
-                diags.push(e.diagnostic(&format!("updating network {id}"), None, "update"));
-                return Value::Null;
-            }
-        }
-        if ch("acl_id") {
-            let acl = get_str(planned, "acl_id").unwrap_or(NO_ACL);
-            if acl != NO_ACL {
-                let p = Params::new().with("networkid", id).with("aclid", acl);
-                if let Err(e) =
-                    bounded(c, limit, api.request_async("replaceNetworkACLList", &p)).await
-                {
-                    diags.push(e.diagnostic("replacing the network ACL", Some("acl_id"), "update"));
-                    return Value::Null;
-                }
-            }
-        }
-        if !update_planned_tags(c, limit, TAG_TYPE, id, prior, planned, diags).await {
-            return Value::Null;
-        }
-        let n = find(c, id, !prior.get("project").is_null()).await;
-        found(n, "network", id, "update", diags).map_or(Value::Null, |n| {
-            honor_plan(planned, fill_state(planned, &n))
-        })
-    }
-
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
-            return;
-        };
-        let limit = op_timeout(c, prior, "delete", diags);
-        let api = c.api_with_timeout(limit);
-        match bounded(c, limit, api.delete_network(id)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting network {id}"), None, "delete")),
-        }
-    }
-
-    /// `terraform import cloudstack_network.x <id>` or `<project>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        // acl_id stays unset, so the first read takes the tier's list
-        import_state(id, &[])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,6 +539,15 @@ mod tests {
         }
     }
 
+    fn check_cidr(config: &Value, diags: &mut Diagnostics) {
+        super::check_cidr(&model::from_value(config).unwrap(), diags);
+    }
+
+    #[test]
+    fn model_matches_schema() {
+        model::check::<Model>(&schema()).unwrap();
+    }
+
     #[test]
     fn bad_cidr_names_the_attribute() {
         let mut d = Diagnostics::default();
@@ -546,12 +566,13 @@ mod tests {
     }
 
     use crate::common::testenv;
+    use tfplugin5::Resource;
 
     #[tokio::test]
     async fn create_rename_import_delete() {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
-        let r = Network::new(Handle::default());
+        let r = crate::kit::Typed(Network::new(Handle::default()));
         let mut planned = Value::object([
             ("name", Value::from("net1")),
             ("cidr", "172.16.0.0/24".into()),

@@ -453,7 +453,7 @@ async fn read(c: &Client, state: Model, diags: &mut Diagnostics) -> Option<Model
         .or(state.id.non_empty())?
         .to_string();
     let owner = Scope::IpAddress
-        .owner(c, &ip_id, state.project.non_empty(), diags)
+        .owner(c, &ip_id, state.project.non_empty(), false, diags)
         .await
         .ok()?;
     let mut params = Params::new()
@@ -577,7 +577,7 @@ impl TypedResource for PortForward {
         // like the Go provider: the project is inherited from the IP address
         let ip_id = plan.ip_address_id.known().cloned().unwrap_or_default();
         let owner = Scope::IpAddress
-            .owner(cx.c, &ip_id, plan.project.non_empty(), diags)
+            .owner(cx.c, &ip_id, plan.project.non_empty(), true, diags)
             .await
             .ok()?;
         plan.project = project_value(&plan.project, owner.as_ref());
