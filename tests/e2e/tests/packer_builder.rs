@@ -305,6 +305,23 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     assert_nothing_left(&client).await;
 }
 
+/// The id of the `kind` named `name` (the simulator's seed objects).
+async fn resource_id(client: &Client, kind: cloudstack::Resource, name: &str) -> String {
+    client.resolve_id(kind, name, &Params::new()).await.unwrap()
+}
+
+/// `packer build` of `path`, which must fail (exit status 1); its output.
+fn build_fails(env: &Env, path: &Path) -> String {
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    t
+}
+
 /// A build template of one `cloudstack` builder with `fields` over the common ones (zone001,
 /// t1.small, Ubuntu 14.04, expunge) and a provisioner proving SSH reached the VM.
 fn sandbox_template(env: &Env, name: &str, fields: serde_json::Value) -> PathBuf {
@@ -359,18 +376,13 @@ async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
         .create_project("packer-builds", "Packer builds", &Params::new())
         .await
         .unwrap();
-    let offering = client
-        .resolve_id(
-            cloudstack::Resource::NetworkOffering,
-            "DefaultIsolatedNetworkOfferingWithSourceNatService",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
-    let zone = client
-        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
-        .await
-        .unwrap();
+    let offering = resource_id(
+        &client,
+        cloudstack::Resource::NetworkOffering,
+        "DefaultIsolatedNetworkOfferingWithSourceNatService",
+    )
+    .await;
+    let zone = resource_id(&client, cloudstack::Resource::Zone, "zone001").await;
     client
         .create_network(&cloudstack::api::CreateNetwork {
             name: "project-net".into(),
@@ -412,18 +424,13 @@ async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
 /// the ACL list id the tier uses.
 async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String {
     let id = |v: &serde_json::Value, key: &str| v[key]["id"].as_str().unwrap().to_string();
-    let zone = client
-        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
-        .await
-        .unwrap();
-    let vpc_offering = client
-        .resolve_id(
-            cloudstack::Resource::VpcOffering,
-            "Default VPC offering",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
+    let zone = resource_id(client, cloudstack::Resource::Zone, "zone001").await;
+    let vpc_offering = resource_id(
+        client,
+        cloudstack::Resource::VpcOffering,
+        "Default VPC offering",
+    )
+    .await;
     let vpc = client
         .request_async(
             "createVPC",
@@ -452,14 +459,12 @@ async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String
             id(&list, "networkacllist")
         }
     };
-    let offering = client
-        .resolve_id(
-            cloudstack::Resource::NetworkOffering,
-            "DefaultIsolatedNetworkOfferingForVpcNetworks",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
+    let offering = resource_id(
+        client,
+        cloudstack::Resource::NetworkOffering,
+        "DefaultIsolatedNetworkOfferingForVpcNetworks",
+    )
+    .await;
     client
         .create_network(&cloudstack::api::CreateNetwork {
             name: tier.into(),
@@ -543,13 +548,7 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
         "packer-e2e-vpc-deny",
         serde_json::json!({"network": "tier-deny"}),
     );
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
+    let t = build_fails(&env, &path);
     assert!(t.contains("uses the default ACL list default_deny"), "{t}");
     assert!(t.contains("prevent_firewall_changes"), "{t}");
     let stats = env.sim.stats();
@@ -570,13 +569,7 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
         serde_json::json!({"network": "tier-deny", "prevent_firewall_changes": true,
                            "ssh_timeout": "3s"}),
     );
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
+    let t = build_fails(&env, &path);
     assert!(t.contains("no firewall or ACL rule"), "{t}");
     assert_eq!(
         env.sim.stats()["requests"]["createNetworkACL"],
