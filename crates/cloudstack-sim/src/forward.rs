@@ -254,22 +254,29 @@ impl Forwarder {
     /// inside a tokio runtime.
     pub async fn reconcile(&self, wanted: Vec<Wanted>, gate: Gate) {
         let mut to_start = Vec::new();
+        let mut stopped = Vec::new();
         {
             let Ok(mut map) = self.listeners.lock() else {
                 return;
             };
-            map.retain(|k, handle| {
-                let keep = wanted.contains(k) && !handle.is_finished();
-                if !keep {
-                    handle.abort();
-                }
-                keep
-            });
+            let (keep, stop): (HashMap<_, _>, HashMap<_, _>) = map
+                .drain()
+                .partition(|(k, handle)| wanted.contains(k) && !handle.is_finished());
+            *map = keep;
+            for (_, handle) in stop {
+                handle.abort();
+                stopped.push(handle);
+            }
             for w in wanted {
                 if !map.contains_key(&w) {
                     to_start.push(w);
                 }
             }
+        }
+        // an aborted task drops its listener only when the runtime next polls it: wait for
+        // that, so a rule deleted (its job answered) no longer accepts connections
+        for handle in stopped {
+            let _ = handle.await;
         }
         for w in to_start {
             let listener = match TcpListener::bind(w.addr).await {

@@ -39,6 +39,8 @@ pub enum Resource {
     OsType,
     /// `listVPCOfferings`.
     VpcOffering,
+    /// `listDomains` (`listall=true`).
+    Domain,
     /// `listProjects` (`listall=true`).
     Project,
 }
@@ -56,6 +58,7 @@ impl Resource {
             Resource::VirtualMachine => "virtual machine",
             Resource::OsType => "OS type",
             Resource::VpcOffering => "VPC offering",
+            Resource::Domain => "domain",
             Resource::Project => "project",
         }
     }
@@ -71,6 +74,7 @@ impl Resource {
             Resource::VirtualMachine => "listVirtualMachines",
             Resource::OsType => "listOsTypes",
             Resource::VpcOffering => "listVPCOfferings",
+            Resource::Domain => "listDomains",
             Resource::Project => "listProjects",
         }
     }
@@ -86,6 +90,7 @@ impl Resource {
             Resource::VirtualMachine => "virtualmachine",
             Resource::OsType => "ostype",
             Resource::VpcOffering => "vpcoffering",
+            Resource::Domain => "domain",
             Resource::Project => "project",
         }
     }
@@ -114,7 +119,7 @@ impl Resource {
             Resource::Template if p.get("templatefilter").is_none() => {
                 p.set("templatefilter", "executable");
             }
-            Resource::Network | Resource::VirtualMachine | Resource::Project
+            Resource::Network | Resource::VirtualMachine | Resource::Domain | Resource::Project
                 if p.get("listall").is_none() =>
             {
                 p.set("listall", "true");

@@ -73,6 +73,29 @@ pub struct SshConfig {
     pub clear_authorized_keys: bool,
     /// `ssh_keep_alive_interval` (default 5s; negative disables: `None`).
     pub keep_alive_interval: Option<Duration>,
+    /// `ssh_read_write_timeout`: drop the connection when the VM sends nothing this long.
+    pub read_write_timeout: Option<Duration>,
+    /// `ssh_file_transfer_method`: `scp` (default) or `sftp`.
+    pub file_transfer: ssh_communicator::Transfer,
+    /// `ssh_bastion_*`: reach the VM through this jump host.
+    pub bastion: Option<BastionConfig>,
+}
+
+/// `ssh_bastion_*`: the jump host the SSH connection to the VM goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BastionConfig {
+    /// `ssh_bastion_host`.
+    pub host: String,
+    /// `ssh_bastion_port` (default 22).
+    pub port: u16,
+    /// `ssh_bastion_username` (default: `ssh_username`).
+    pub username: String,
+    /// `ssh_bastion_password`.
+    pub password: Option<String>,
+    /// `ssh_bastion_private_key_file` (default: `ssh_private_key_file`).
+    pub private_key_file: Option<PathBuf>,
+    /// `ssh_bastion_agent_auth`: the keys of the agent at `SSH_AUTH_SOCK`.
+    pub agent_auth: bool,
 }
 
 /// Options of the template created from the VM.
@@ -205,11 +228,6 @@ pub type ParseResult = packer_sdk::config::Outcome<Config>;
 /// Communicator options of the Go SDK that are accepted (so templates validate) but not
 /// acted on; each use produces a warning naming it.
 const ACCEPTED_IGNORED: &[(&str, Ty)] = &[
-    ("ssh_bastion_host", Ty::Str),
-    ("ssh_bastion_port", Ty::Num),
-    ("ssh_bastion_agent_auth", Ty::Bool),
-    ("ssh_bastion_username", Ty::Str),
-    ("ssh_bastion_password", Ty::Str),
     ("ssh_bastion_interactive", Ty::Bool),
     ("ssh_bastion_private_key_file", Ty::Str),
     ("ssh_bastion_certificate_file", Ty::Str),
@@ -217,7 +235,6 @@ const ACCEPTED_IGNORED: &[(&str, Ty)] = &[
     ("ssh_proxy_port", Ty::Num),
     ("ssh_proxy_username", Ty::Str),
     ("ssh_proxy_password", Ty::Str),
-    ("ssh_file_transfer_method", Ty::Str),
     ("ssh_disable_agent_forwarding", Ty::Bool),
     ("ssh_local_tunnels", Ty::List),
     ("ssh_remote_tunnels", Ty::List),
@@ -281,6 +298,75 @@ fn keep_alive_interval(f: &mut Fields<'_>) -> Option<Duration> {
                 None
             }
         },
+    }
+}
+
+/// A private key file option: it must exist and hold a key we can read (checked at
+/// validate, as the Go SDK does).
+fn check_key_file(f: &mut Fields<'_>, field: &str, path: &Path) {
+    if !path.is_file() {
+        f.error(format!(
+            "{field}: {} does not exist or is not a file",
+            path.display()
+        ));
+    } else if let Err(e) = ssh_communicator::Auth::from_key_file(path) {
+        f.error(format!("{field}: {e}"));
+    }
+}
+
+/// `ssh_bastion_*` (Packer SDK semantics: port 22 and `ssh_private_key_file` by default;
+/// a password, key file or the agent is required).
+fn bastion(
+    f: &mut Fields<'_>,
+    username: &str,
+    key_file: Option<&PathBuf>,
+) -> Option<BastionConfig> {
+    let host = f.string(&["ssh_bastion_host"]);
+    let port = f.uint(&["ssh_bastion_port"], 65_535).map(|p| p as u16);
+    let bastion_username = f.string(&["ssh_bastion_username"]);
+    let password = f
+        .string_raw(&["ssh_bastion_password"])
+        .filter(|s| !s.is_empty());
+    let own_key = f
+        .string(&["ssh_bastion_private_key_file"])
+        .map(PathBuf::from);
+    let agent_auth = f.bool(&["ssh_bastion_agent_auth"]);
+    let host = host.filter(|h| !h.trim().is_empty())?;
+    if let Some(p) = &own_key {
+        check_key_file(f, "ssh_bastion_private_key_file", p);
+    }
+    let private_key_file = own_key.or_else(|| key_file.cloned());
+    if password.is_none() && private_key_file.is_none() && !agent_auth {
+        f.error(
+            "ssh_bastion_host: set ssh_bastion_password, ssh_bastion_private_key_file or \
+             ssh_bastion_agent_auth to log in to the bastion",
+        );
+    }
+    if port == Some(0) {
+        f.error("ssh_bastion_port: must be from 1 to 65535");
+    }
+    Some(BastionConfig {
+        host,
+        port: port.unwrap_or(22),
+        username: bastion_username.unwrap_or_else(|| username.to_owned()),
+        password,
+        private_key_file,
+        agent_auth,
+    })
+}
+
+/// `ssh_file_transfer_method`: `scp` (default) or `sftp`.
+fn file_transfer(f: &mut Fields<'_>) -> ssh_communicator::Transfer {
+    use ssh_communicator::Transfer;
+    match f.string(&["ssh_file_transfer_method"]).as_deref() {
+        None | Some("") | Some("scp") => Transfer::Scp,
+        Some("sftp") => Transfer::Sftp,
+        Some(other) => {
+            f.error(format!(
+                "ssh_file_transfer_method: {other:?} is invalid; use \"scp\" or \"sftp\""
+            ));
+            Transfer::Scp
+        }
     }
 }
 
@@ -494,27 +580,25 @@ impl Config {
                 .unwrap_or(Duration::ZERO),
             clear_authorized_keys: f.bool(&["ssh_clear_authorized_keys"]),
             keep_alive_interval: keep_alive_interval(f),
+            read_write_timeout: f
+                .duration(&["ssh_read_write_timeout"])
+                .filter(|d| !d.is_zero()),
+            file_transfer: file_transfer(f),
+            bastion: None,
         };
-        // Accepted so Go-builder templates validate, but not acted on: say so.
-        if ssh.agent_auth {
-            f.warn("ssh_agent_auth: accepted but not honoured (no SSH agent authentication)");
+        let ssh = SshConfig {
+            bastion: bastion(f, &ssh.username, ssh.private_key_file.as_ref()),
+            ..ssh
+        };
+        if ssh.bastion.is_some() && f.is_set("ssh_proxy_host") {
+            f.error("ssh_bastion_host: use either ssh_bastion_host or ssh_proxy_host, not both");
         }
+        // Accepted so Go-builder templates validate, but not acted on: say so.
         if ssh.pty {
             f.warn("ssh_pty: accepted but not honoured (commands run without a pty)");
         }
-        if f.duration(&["ssh_read_write_timeout"]).is_some() {
-            f.warn(
-                "ssh_read_write_timeout: accepted but not honoured (stalled commands end with \
-                 ssh_keep_alive_interval's keepalives instead)",
-            );
-        }
         if let Some(p) = &ssh.private_key_file {
-            if !p.is_file() {
-                f.error(format!(
-                    "ssh_private_key_file: {} does not exist or is not a file",
-                    p.display()
-                ));
-            }
+            check_key_file(f, "ssh_private_key_file", p);
         }
         if ssh.port == 0 {
             f.error("ssh_port: must be from 1 to 65535");
@@ -674,7 +758,8 @@ mod tests {
                 "use_local_ip_address": "true", "public_port": "2222", "ssh_port": 2200,
                 "async_timeout": "1h30m", "template_name": "tpl-{{user `os`}}-{{timestamp}}",
                 "user_data": "#cloud-config {{.HTTPIP}}", "tags": {"a": "b", "n": 1},
-                "keypair": "mykey", "cidr_list": "10.0.0.0/8", "ssh_bastion_host": "b"
+                "keypair": "mykey", "cidr_list": "10.0.0.0/8", "ssh_bastion_host": "b",
+                "ssh_bastion_agent_auth": true
             }),
             &no_env,
         )
@@ -696,15 +781,105 @@ mod tests {
         assert_eq!(c.tags.get("n").map(String::as_str), Some("1"));
         assert_eq!(c.cidr_list, vec!["10.0.0.0/8"]);
         assert_eq!(c.template.os.as_deref(), Some("Ubuntu 20.04"));
+        assert_eq!(c.ssh.bastion.map(|b| b.host), Some("b".into()));
     }
 
     #[test]
     fn ignored_sdk_options_warn_by_name() {
         let mut b = mesostack_builder();
-        b["ssh_bastion_host"] = json!("bastion");
+        b["ssh_proxy_host"] = json!("proxy");
         let (_, warnings) = parse(b, &env_with_creds).unwrap();
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].starts_with("ssh_bastion_host:"), "{warnings:?}");
+        assert!(warnings[0].starts_with("ssh_proxy_host:"), "{warnings:?}");
+    }
+
+    #[test]
+    fn bastion_options_follow_the_packer_sdk() {
+        let dir = tempfile::tempdir().unwrap();
+        // A throwaway key made for these tests.
+        let key = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test_ed25519");
+        // Without a bastion there is none.
+        let (c, _) = parse(mesostack_builder(), &env_with_creds).unwrap();
+        assert_eq!(c.ssh.bastion, None);
+        assert_eq!(c.ssh.file_transfer, ssh_communicator::Transfer::Scp);
+        assert_eq!(c.ssh.read_write_timeout, None);
+        // Defaults: port 22, the login's user name, ssh_private_key_file.
+        let mut b = mesostack_builder();
+        b["ssh_bastion_host"] = json!("jump.example.org");
+        b["ssh_private_key_file"] = json!(key);
+        let (c, warnings) = parse(b, &env_with_creds).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            c.ssh.bastion,
+            Some(BastionConfig {
+                host: "jump.example.org".into(),
+                port: 22,
+                username: "ubuntu".into(),
+                password: None,
+                private_key_file: Some(key.clone()),
+                agent_auth: false,
+            })
+        );
+        // Its own settings, and the other SSH options honoured now.
+        let mut b = mesostack_builder();
+        b["ssh_bastion_host"] = json!("jump");
+        b["ssh_bastion_port"] = json!("2222");
+        b["ssh_bastion_username"] = json!("jumper");
+        b["ssh_bastion_password"] = json!("s3cret");
+        b["ssh_bastion_agent_auth"] = json!(true);
+        b["ssh_file_transfer_method"] = json!("sftp");
+        b["ssh_read_write_timeout"] = json!("90s");
+        let (c, warnings) = parse(b, &env_with_creds).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let bastion = c.ssh.bastion.unwrap();
+        assert_eq!((bastion.port, bastion.username.as_str()), (2222, "jumper"));
+        assert_eq!(bastion.password.as_deref(), Some("s3cret"));
+        assert!(bastion.agent_auth && bastion.private_key_file.is_none());
+        assert_eq!(c.ssh.file_transfer, ssh_communicator::Transfer::Sftp);
+        assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(90)));
+        // Refused at validate, naming the field and the fix.
+        let mut b = mesostack_builder();
+        b["ssh_bastion_host"] = json!("jump");
+        b["ssh_proxy_host"] = json!("proxy");
+        b["ssh_file_transfer_method"] = json!("rsync");
+        let errs = errors(b);
+        for want in [
+            "ssh_bastion_host: set ssh_bastion_password, ssh_bastion_private_key_file or \
+             ssh_bastion_agent_auth",
+            "ssh_bastion_host: use either ssh_bastion_host or ssh_proxy_host",
+            "ssh_file_transfer_method: \"rsync\" is invalid",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(want)), "{want}: {errs:?}");
+        }
+        let mut b = mesostack_builder();
+        b["ssh_bastion_host"] = json!("jump");
+        b["ssh_bastion_private_key_file"] = json!("/nonexistent/key");
+        let errs = errors(b);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("ssh_bastion_private_key_file: /nonexistent/key")),
+            "{errs:?}"
+        );
+        let mut b = mesostack_builder();
+        b["ssh_bastion_host"] = json!("jump");
+        b["ssh_bastion_private_key_file"] = json!(dir.path().join("../"));
+        b["ssh_private_key_file"] = json!(dir.path());
+        let errs = errors(b);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("ssh_bastion_private_key_file:"))
+                && errs.iter().any(|e| e.starts_with("ssh_private_key_file:")),
+            "{errs:?}"
+        );
+        std::fs::write(dir.path().join("not-a-key"), "hello").unwrap();
+        let mut b = mesostack_builder();
+        b["ssh_private_key_file"] = json!(dir.path().join("not-a-key"));
+        let errs = errors(b);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("ssh_private_key_file: SSH key:")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -718,16 +893,16 @@ mod tests {
         b["ssh_agent_auth"] = json!(true);
         b["temporary_key_pair_name"] = json!("my-temp");
         b["ssh_clear_authorized_keys"] = json!(true);
+        b["ssh_pty"] = json!(true);
         let (c, warnings) = parse(b, &env_with_creds).unwrap();
         assert_eq!(c.ssh.keep_alive_interval, None);
         assert_eq!(c.temporary_keypair_name, "my-temp");
         assert!(c.ssh.clear_authorized_keys);
-        for field in ["ssh_read_write_timeout:", "ssh_agent_auth:"] {
-            assert!(
-                warnings.iter().any(|w| w.starts_with(field)),
-                "{field} {warnings:?}"
-            );
-        }
+        assert!(c.ssh.agent_auth);
+        assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(300)));
+        // Only what is still not honoured warns.
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("ssh_pty:"), "{warnings:?}");
         let mut b = mesostack_builder();
         b["ssh_keep_alive_interval"] = json!("often");
         assert!(errors(b)

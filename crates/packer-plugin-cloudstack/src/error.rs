@@ -1,6 +1,6 @@
 //! The builder's error type: every message says what failed and what to check.
 
-/// Errors of the CloudStack build steps and the SSH communicator.
+/// Errors of the CloudStack build steps.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A CloudStack call failed; `context` says what the build was doing.
@@ -12,19 +12,13 @@ pub enum Error {
         #[source]
         source: cloudstack::Error,
     },
-    /// SSH connection or channel failure.
-    #[error("SSH: {0}")]
-    Ssh(String),
-    /// The SSH server refused every configured credential.
-    #[error("SSH: {0}")]
-    AuthRefused(String),
-    /// A remote command used for file transfer (scp) failed.
-    #[error("file transfer: {0}")]
-    Transfer(String),
+    /// SSH: connecting, a remote command or a file transfer.
+    #[error(transparent)]
+    Ssh(#[from] ssh_communicator::Error),
     /// Anything else that stops the build, with its explanation.
     #[error("{0}")]
     Build(String),
-    /// Local file I/O (upload/download of directories).
+    /// Local file I/O (key files).
     #[error("{context}: {source}")]
     Io {
         /// The file operation.

@@ -9,9 +9,9 @@
 //!   http_server, keypair, security_group, create_instance, setup_networking, detach_iso, connect,
 //!   provision, shutdown, create_template, tags), with reverse cleanup on success, failure
 //!   and cancel.
+//! - [`communicator`]: Packer's `Communicator` served from an `ssh-communicator` session
+//!   (the SSH client itself lives in that crate).
 //! - [`preflight`]: what only the cloud can tell (security groups), checked at validate.
-//! - [`ssh`]: the SSH communicator (`russh`; exec, scp upload/download of files and
-//!   directories, connection retries).
 //! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).
 //! - [`error`]: the crate's error type.
 //!
@@ -21,10 +21,10 @@
 
 pub mod artifact;
 pub mod builder;
+pub mod communicator;
 pub mod config;
 pub mod error;
 pub mod preflight;
-pub mod ssh;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -182,6 +182,9 @@ impl<'a> Fields<'a> {
         let (name, v) = self.take(names)?;
         match v {
             Value::String(s) => Some(s),
+            // A JSON template's numbers arrive as Go float64: 241 comes as 241.0 and reads
+            // "241", as mapstructure's weak decoding formats it.
+            Value::Number(n) if n.is_f64() => n.as_f64().map(|f| f.to_string()),
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             other => {
@@ -236,12 +239,17 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A whole number from 0 to `max` (a number or a numeric string).
+    /// A whole number from 0 to `max` (a number or a numeric string). Packer decodes JSON
+    /// template numbers as Go `float64`, so `2222.0` arrives for `2222` and counts as whole.
     pub fn uint(&mut self, names: &[&'static str], max: u64) -> Option<u64> {
         self.declare(names, CtyType::Number);
         let (name, v) = self.take(names)?;
         let n = match &v {
-            Value::Number(n) => n.as_u64(),
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+                    .map(|f| f as u64)
+            }),
             Value::String(s) => s.trim().parse::<u64>().ok(),
             _ => None,
         };
@@ -449,6 +457,22 @@ mod tests {
             all.contains("unknown configuration key: \"stray\""),
             "{all}"
         );
+    }
+
+    #[test]
+    fn packer_json_numbers_arrive_as_floats_and_still_read_whole() {
+        let ctx = Context::default();
+        let mut f = fields(
+            json!({"port": 2222.0, "id": 241.0, "ratio": 1.5, "big": 70000.0, "neg": -1.0}),
+            &ctx,
+        );
+        assert_eq!(f.uint(&["port"], 65_535), Some(2222));
+        assert_eq!(f.string(&["id"]).as_deref(), Some("241"));
+        assert_eq!(f.string(&["ratio"]).as_deref(), Some("1.5"));
+        assert_eq!(f.uint(&["big"], 65_535), None);
+        assert_eq!(f.uint(&["neg"], 65_535), None);
+        let (errors, _) = f.finish(Some(())).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Sshd {
     pub authorized_keys: PathBuf,
     /// The login that works: the user running the tests.
     pub user: String,
+    /// sshd's own log (`-E`): errors only, or everything with [`Sshd::start_logging`].
+    pub log: PathBuf,
 }
 
 impl Sshd {
@@ -34,6 +36,16 @@ impl Sshd {
     /// Starts sshd in `dir` (host key, config, pid and authorized-keys files live there) and
     /// waits until it accepts TCP connections.
     pub fn start(dir: &Path) -> Sshd {
+        Self::start_with_log_level(dir, "ERROR")
+    }
+
+    /// [`Sshd::start`] logging at `DEBUG` to [`Sshd::log`], which shows each channel a
+    /// client opens (e.g. a bastion's `direct-tcpip` forwards).
+    pub fn start_logging(dir: &Path) -> Sshd {
+        Self::start_with_log_level(dir, "DEBUG")
+    }
+
+    fn start_with_log_level(dir: &Path, log_level: &str) -> Sshd {
         let host_key = dir.join("ssh_host_ed25519_key");
         let status = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -53,7 +65,8 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
                  StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nPidFile {}\nUsePAM no\nLogLevel ERROR\n",
+                 PermitRootLogin prohibit-password\nPidFile {}\nUsePAM no\nLogLevel {log_level}\n\
+                 Subsystem sftp internal-sftp\n",
                 host_key.display(),
                 authorized_keys.display(),
                 dir.join("sshd.pid").display()
@@ -62,10 +75,13 @@ impl Sshd {
         .expect("write sshd_config");
         // sshd wants its privilege-separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
+        let log = dir.join("sshd.log");
         let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
+            .arg("-D")
+            .arg("-E")
+            .arg(&log)
+            .arg("-f")
             .arg(&config)
-            // Quiet: its only chatter is about the readiness probe below closing early.
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -88,6 +104,7 @@ impl Sshd {
             addr,
             authorized_keys,
             user,
+            log,
         }
     }
 
@@ -103,6 +120,67 @@ impl Sshd {
 }
 
 impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh unencrypted ed25519 key `dir/name` (`.pub` beside it), made by `ssh-keygen`.
+pub fn keygen(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+    key
+}
+
+/// A real `ssh-agent` on its own socket (for `SSH_AUTH_SOCK`), killed when dropped.
+#[derive(Debug)]
+pub struct SshAgent {
+    child: Child,
+    /// The agent's socket.
+    pub socket: PathBuf,
+}
+
+impl SshAgent {
+    /// Starts `ssh-agent -D` with its socket in `dir` and waits for the socket.
+    pub fn start(dir: &Path) -> SshAgent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent did not create {socket:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SshAgent { child, socket }
+    }
+
+    /// Adds the private key `key` (`ssh-add`).
+    pub fn add(&self, key: &Path) {
+        let status = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .stderr(Stdio::null())
+            .status()
+            .expect("ssh-add runs");
+        assert!(status.success(), "ssh-add {key:?} failed");
+    }
+}
+
+impl Drop for SshAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

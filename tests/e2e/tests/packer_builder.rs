@@ -18,8 +18,9 @@ use std::{
 use cloudstack::{Client, Config, Params};
 use mesostack_e2e::{
     assert_garbled, assert_nothing_left, install_packer_plugin, packer_command, python_cs,
-    require_tool, sshd::Sshd, which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY,
-    SIM_SECRET_KEY,
+    require_tool,
+    sshd::{keygen, SshAgent, Sshd},
+    which, workspace_root, SimProcess, GARBLING_PROXY, SIM_API_KEY, SIM_SECRET_KEY,
 };
 
 /// A scratch directory with our plugin installed, an sshd and a simulator.
@@ -49,7 +50,8 @@ impl Env {
         install_packer_plugin(dir.path());
         let sshd_dir = dir.path().join("sshd");
         std::fs::create_dir_all(&sshd_dir).unwrap();
-        let sshd = Sshd::start(&sshd_dir);
+        // Logging: the tests read which channels and subsystems a build used.
+        let sshd = Sshd::start_logging(&sshd_dir);
         let mut args = if ssh_target {
             sshd.sim_args()
         } else {
@@ -285,6 +287,167 @@ async fn build_creates_a_ready_template_and_leaves_nothing_behind() {
     assert_eq!(successful_deploys(&client).await, 1);
     let stats = env.sim.stats();
     assert_eq!(stats["requests"]["createTemplate"], 1, "{stats}");
+}
+
+/// A template for the sshd-backed VM with `extra` builder fields and `provisioners`.
+fn ssh_template(
+    env: &Env,
+    name: &str,
+    extra: serde_json::Value,
+    provisioners: serde_json::Value,
+) -> PathBuf {
+    let mut builder = serde_json::json!({
+        "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+        "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+        "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+        "ssh_username": env.sshd.user, "ssh_timeout": "90s", "expunge": true
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        builder[k] = v.clone();
+    }
+    let template = serde_json::json!({"builders": [builder], "provisioners": provisioners});
+    let path = env.dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, template.to_string()).unwrap();
+    path
+}
+
+/// `ssh_bastion_*`: the SSH connection to the VM goes through a second sshd (the bastion),
+/// which logs in with its own key and opens the forward to the VM's public IP and port.
+#[tokio::test]
+async fn a_bastion_host_carries_the_ssh_connection() {
+    let Some(env) = Env::start(&[]) else { return };
+    let bastion_dir = env.dir.path().join("bastion");
+    std::fs::create_dir_all(&bastion_dir).unwrap();
+    let bastion = Sshd::start_logging(&bastion_dir);
+    let key = keygen(&bastion_dir, "id_ed25519");
+    std::fs::copy(key.with_extension("pub"), &bastion.authorized_keys).unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-bastion",
+        serde_json::json!({
+            "ssh_bastion_host": "127.0.0.1", "ssh_bastion_port": bastion.addr.port(),
+            "ssh_bastion_username": bastion.user, "ssh_bastion_private_key_file": key
+        }),
+        serde_json::json!([{"type": "shell", "inline": ["echo provisioned-through-the-bastion"]}]),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
+    assert!(t.contains("provisioned-through-the-bastion"), "{t}");
+    let via = format!("through the bastion host 127.0.0.1:{}", bastion.addr.port());
+    assert!(t.contains(&via), "{t}");
+    // The bastion forwarded to the VM's public IP and port (an address the simulator
+    // serves in 127/8), not to the sshd behind it.
+    let log = std::fs::read_to_string(&bastion.log).unwrap();
+    let forward = log
+        .lines()
+        .find(|l| l.contains("server_request_direct_tcpip"))
+        .unwrap_or_else(|| panic!("no forward in the bastion's log:\n{log}"));
+    assert!(forward.contains("target 127."), "{forward}");
+    assert!(
+        !forward.contains(&format!("target 127.0.0.1 port {}", env.sshd.addr.port())),
+        "{forward}"
+    );
+    let client = env.client();
+    assert_eq!(
+        templates_named(&client, "packer-e2e-bastion").await.len(),
+        1
+    );
+    assert_nothing_left(&client).await;
+
+    // A bastion that refuses its key fails the build, naming the bastion, and cleans up.
+    std::fs::write(&bastion.authorized_keys, "").unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-bastion-refused",
+        serde_json::json!({
+            "ssh_bastion_host": "127.0.0.1", "ssh_bastion_port": bastion.addr.port(),
+            "ssh_bastion_private_key_file": key, "ssh_handshake_attempts": 1
+        }),
+        serde_json::json!([]),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&template)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("bastion") && t.contains("refused"), "{t}");
+    assert_nothing_left(&client).await;
+}
+
+/// `ssh_file_transfer_method = "sftp"`: the file provisioner's uploads and downloads go
+/// through the sftp subsystem (the VM's sshd logs it).
+#[tokio::test]
+async fn files_move_with_sftp() {
+    let Some(env) = Env::start(&[]) else { return };
+    let upload = fixture("upload");
+    let remote = env.dir.path().join("remote");
+    let downloaded = env.dir.path().join("downloaded.txt");
+    let template = ssh_template(
+        &env,
+        "packer-e2e-sftp",
+        serde_json::json!({"ssh_file_transfer_method": "sftp", "pause_before_connecting": "1s"}),
+        serde_json::json!([
+            {"type": "shell", "inline": [format!("mkdir -p {}", remote.display())]},
+            {"type": "file", "source": upload.join("a.txt"), "destination": remote.join("a.txt")},
+            {"type": "file", "source": upload, "destination": remote.join("dir")},
+            {"type": "shell", "inline": [format!("cat {}/a.txt {}/dir/upload/sub/b.txt", remote.display(), remote.display())]},
+            {"type": "file", "direction": "download", "source": remote.join("dir/upload/sub/b.txt"),
+             "destination": downloaded}
+        ]),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&template));
+    assert!(t.contains("uploaded by packer"), "{t}");
+    assert!(t.contains("nested file"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(&downloaded).unwrap(),
+        "nested file\n"
+    );
+    let log = std::fs::read_to_string(&env.sshd.log).unwrap();
+    assert!(log.matches("subsystem 'sftp'").count() >= 3, "{log}");
+    let client = env.client();
+    assert_eq!(templates_named(&client, "packer-e2e-sftp").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// `ssh_agent_auth` with `ssh_keypair_name`: the VM is deployed with a key pair registered
+/// from the agent's key, and the login is signed by a real `ssh-agent` (Packer passes its
+/// `SSH_AUTH_SOCK` on to the plugin); no temporary key pair and no private key file.
+#[tokio::test]
+async fn ssh_agent_auth_logs_in_with_the_agents_key() {
+    let Some(env) = Env::start(&[]) else { return };
+    let Some(_) = require_tool("ssh-agent", which("ssh-agent")) else {
+        return;
+    };
+    let agent = SshAgent::start(env.dir.path());
+    let key = keygen(env.dir.path(), "agent_key");
+    agent.add(&key);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let client = env.client();
+    client
+        .register_ssh_key_pair("agent-key", public.trim())
+        .await
+        .unwrap();
+    let template = ssh_template(
+        &env,
+        "packer-e2e-agent",
+        serde_json::json!({"ssh_agent_auth": true, "ssh_keypair_name": "agent-key"}),
+        serde_json::json!([{"type": "shell", "inline": ["echo agent-signed-login"]}]),
+    );
+    let t = env.succeed(
+        env.command(&["build", "-color=false"])
+            .arg(&template)
+            .env("SSH_AUTH_SOCK", &agent.socket),
+    );
+    assert!(t.contains("agent-signed-login"), "{t}");
+    assert!(t.contains("Using existing SSH key pair agent-key"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-agent").await.len(), 1);
+    client.delete_ssh_key_pair("agent-key").await.unwrap();
+    assert_nothing_left(&client).await;
 }
 
 #[tokio::test]
@@ -1026,6 +1189,50 @@ async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
         .await
         .is_empty());
     assert_nothing_left(&client).await;
+}
+
+/// A deterministic lost answer (`--lose-answers-after`): CloudStack accepts the deploy, then
+/// its job's answer and every lookup of the VM are lost past the builder's `async_timeout`.
+/// The build fails, and its cleanup destroys the VM it never saw confirmed (the id from the
+/// accepted answer) and everything else it made: nothing is left.
+#[tokio::test]
+async fn a_deploy_whose_answer_is_lost_is_cleaned_up() {
+    const OUTAGE_SECS: u64 = 20;
+    let outage = format!("deployVirtualMachine={OUTAGE_SECS}");
+    let Some(env) = Env::start(&["--lose-answers-after", outage.as_str()]) else {
+        return;
+    };
+    // the fixture with a job timeout far shorter than the outage
+    let mut template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("build.json")).unwrap()).unwrap();
+    template["builders"][0]["async_timeout"] = "3s".into();
+    let dir = env.dir.path().join("lost");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("provision.sh"), dir.join("provision.sh")).unwrap();
+    std::fs::write(dir.join("build.json"), template.to_string()).unwrap();
+    let started = Instant::now();
+    let mut build = env.command(&["build", "-color=false"]);
+    build
+        .arg("-var")
+        .arg("template_name=packer-e2e-lost")
+        .arg("-var")
+        .arg(format!("ssh_username={}", env.sshd.user))
+        .arg(dir.join("build.json"));
+    let out = build.output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    // the checks below list VMs: wait until the outage is over
+    let remaining = Duration::from_secs(OUTAGE_SECS).saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining + Duration::from_secs(1)).await;
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-lost").await.is_empty());
+    assert_nothing_left(&client).await;
+    let d = env.sim.stats();
+    assert_eq!(d["requests"]["deployVirtualMachine"], 1, "{d}");
+    assert_eq!(d["requests"]["destroyVirtualMachine"], 1, "{d}");
 }
 
 /// Without `expunge` a build leaves its VM Destroyed (not expunged), and nothing else.

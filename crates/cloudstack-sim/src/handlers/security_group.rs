@@ -151,13 +151,13 @@ pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             "The network default group cannot be deleted",
         ));
     }
+    // SecurityGroupManagerImpl: ResourceInUseException, RESOURCE_IN_USE_ERROR
     if ctx
         .world
         .virtual_machines
         .iter()
-        .any(|v| v.securitygroupids.contains(&g.id))
+        .any(|vm| vm.securitygroupids.contains(&g.id))
     {
-        // ResourceInUseException
         return Err(ApiError::with_code(
             536,
             "Cannot delete group when it's in use by virtual machines",

@@ -8,6 +8,7 @@ pub mod affinity;
 mod catalog;
 mod network;
 mod network_acl;
+mod nic;
 pub mod project;
 pub mod security_group;
 mod ssh_key;

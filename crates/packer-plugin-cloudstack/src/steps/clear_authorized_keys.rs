@@ -10,7 +10,7 @@ use packer_sdk::{
 };
 
 use super::BuildState;
-use crate::ssh::public_key_blob;
+use ssh_communicator::public_key_blob;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl Step<BuildState> for ClearAuthorizedKeys {
         let (Some(comm), Some(pem)) = (state.communicator.clone(), &state.private_key_pem) else {
             return Ok(());
         };
-        let blob = public_key_blob(pem)?;
+        let blob = public_key_blob(pem).map_err(crate::Error::from)?;
         ctx.ui
             .say("Trying to remove ephemeral keys from authorized_keys files")
             .await;
@@ -44,7 +44,7 @@ impl Step<BuildState> for ClearAuthorizedKeys {
                  /root/.ssh/authorized_keys.bak"
             ),
         ] {
-            match comm.run(&command).await {
+            match comm.session().run(&command).await {
                 Ok((0, _)) => {}
                 Ok((code, output)) => {
                     ctx.ui

@@ -1,6 +1,7 @@
 //! Step 2: the SSH key pair. A temporary `packer_<uuid>` key pair is created with
 //! `createSSHKeyPair` unless the template brings its own key (`ssh_private_key_file`), an
-//! existing key pair (`ssh_keypair_name`/`keypair`) or a password; cleanup deletes it.
+//! existing key pair (`ssh_keypair_name`/`keypair`), a password or the SSH agent
+//! (`ssh_agent_auth`); cleanup deletes it.
 
 use packer_sdk::{
     async_trait,
@@ -69,6 +70,13 @@ impl Step<BuildState> for Keypair {
             return Ok(());
         }
         if c.ssh.password.is_some() || c.communicator_none {
+            return Ok(());
+        }
+        if c.ssh.agent_auth {
+            // The Go builder's behaviour: the agent's key is already in the source image.
+            ctx.ui
+                .say("Using SSH Agent with key pair in source image")
+                .await;
             return Ok(());
         }
         let name = c.temporary_keypair_name.clone();

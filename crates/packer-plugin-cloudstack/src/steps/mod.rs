@@ -12,7 +12,7 @@ use std::{
 use cloudstack::{model::Template, AcceptedLog, Client};
 use packer_sdk::steps::Step;
 
-use crate::{config::Config, error::Error, ssh::SshCommunicator};
+use crate::{communicator::SshCommunicator, config::Config, error::Error};
 
 pub mod clear_authorized_keys;
 pub mod connect;

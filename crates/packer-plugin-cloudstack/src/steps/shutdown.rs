@@ -22,7 +22,7 @@ impl Step<BuildState> for Shutdown {
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         // The SSH session ends first: the machine is going away.
         if let Some(comm) = state.communicator.take() {
-            comm.close().await;
+            comm.session().close().await;
         }
         let id = state.vm_id.clone().ok_or("no instance to stop")?;
         ctx.ui.say(format!("Stopping instance {id}...")).await;
