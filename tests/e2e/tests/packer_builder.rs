@@ -742,43 +742,22 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
     assert_nothing_left(&client).await;
 }
 
-/// A seed whose zone001 has security groups enabled (the built-in world has no such zone):
-/// written next to the environment's files.
-fn security_group_seed(dir: &Path) -> PathBuf {
-    let out = Command::new(mesostack_e2e::workspace_bin(
-        "cloudstack-sim",
-        "cloudstack-sim",
-    ))
-    .arg("--print-seed")
-    .output()
-    .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let mut world: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    world["zones"][0]["securitygroupsenabled"] = serde_json::json!(true);
-    let path = dir.join("sg-seed.json");
-    std::fs::write(&path, world.to_string()).unwrap();
-    path
-}
-
-/// Security groups in a zone with them: `create_security_group` makes a temporary group
+/// Security groups in the seed's zone with them (zone002): `create_security_group` makes a temporary group
 /// allowing `ssh_port` from `cidr_list`, the VM is deployed into it, and it is deleted
 /// after the VM is expunged; `security_groups` (by name) deploys into an existing group,
 /// which is kept. (The simulator reaches VMs only through port forwards, so these builds
 /// use `communicator = none`.)
 #[tokio::test]
 async fn security_groups_are_created_used_and_removed() {
-    let Some(packer) = packer_and_sshd() else {
-        return;
-    };
-    let scratch = tempfile::tempdir().unwrap();
-    let seed = security_group_seed(scratch.path());
-    let env = Env::start_with(packer, true, &["--seed", seed.to_str().unwrap()]);
+    let Some(env) = Env::start(&[]) else { return };
     let client = env.client();
     let path = sandbox_template(
         &env,
         "packer-e2e-sg",
         serde_json::json!({"create_security_group": true, "communicator": "none",
-                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"]}),
+                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"], "zone": "zone002",
+                           "network": "sgnet002", "source_template": "Ubuntu 20.04",
+                           "template_os": "Ubuntu 20.04 (64-bit)"}),
     );
     let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
     assert!(
@@ -830,7 +809,10 @@ async fn security_groups_are_created_used_and_removed() {
     let path = sandbox_template(
         &env,
         "packer-e2e-sg-named",
-        serde_json::json!({"security_groups": ["web"], "communicator": "none"}),
+        serde_json::json!({"security_groups": ["web"], "communicator": "none",
+                           "zone": "zone002", "network": "sgnet002",
+                           "source_template": "Ubuntu 20.04",
+                           "template_os": "Ubuntu 20.04 (64-bit)"}),
     );
     env.succeed(env.command(&["build", "-color=false"]).arg(&path));
     assert_eq!(env.sim.stats()["requests"]["createSecurityGroup"], 2);
