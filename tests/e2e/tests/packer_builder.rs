@@ -468,6 +468,23 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     assert_nothing_left(&client).await;
 }
 
+/// The id of the `kind` named `name` (the simulator's seed objects).
+async fn resource_id(client: &Client, kind: cloudstack::Resource, name: &str) -> String {
+    client.resolve_id(kind, name, &Params::new()).await.unwrap()
+}
+
+/// `packer build` of `path`, which must fail (exit status 1); its output.
+fn build_fails(env: &Env, path: &Path) -> String {
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    t
+}
+
 /// A build template of one `cloudstack` builder with `fields` over the common ones (zone001,
 /// t1.small, Ubuntu 14.04, expunge) and a provisioner proving SSH reached the VM.
 fn sandbox_template(env: &Env, name: &str, fields: serde_json::Value) -> PathBuf {
@@ -522,18 +539,13 @@ async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
         .create_project("packer-builds", "Packer builds", &Params::new())
         .await
         .unwrap();
-    let offering = client
-        .resolve_id(
-            cloudstack::Resource::NetworkOffering,
-            "DefaultIsolatedNetworkOfferingWithSourceNatService",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
-    let zone = client
-        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
-        .await
-        .unwrap();
+    let offering = resource_id(
+        &client,
+        cloudstack::Resource::NetworkOffering,
+        "DefaultIsolatedNetworkOfferingWithSourceNatService",
+    )
+    .await;
+    let zone = resource_id(&client, cloudstack::Resource::Zone, "zone001").await;
     client
         .create_network(&cloudstack::api::CreateNetwork {
             name: "project-net".into(),
@@ -575,18 +587,13 @@ async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
 /// the ACL list id the tier uses.
 async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String {
     let id = |v: &serde_json::Value, key: &str| v[key]["id"].as_str().unwrap().to_string();
-    let zone = client
-        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
-        .await
-        .unwrap();
-    let vpc_offering = client
-        .resolve_id(
-            cloudstack::Resource::VpcOffering,
-            "Default VPC offering",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
+    let zone = resource_id(client, cloudstack::Resource::Zone, "zone001").await;
+    let vpc_offering = resource_id(
+        client,
+        cloudstack::Resource::VpcOffering,
+        "Default VPC offering",
+    )
+    .await;
     let vpc = client
         .request_async(
             "createVPC",
@@ -615,14 +622,12 @@ async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String
             id(&list, "networkacllist")
         }
     };
-    let offering = client
-        .resolve_id(
-            cloudstack::Resource::NetworkOffering,
-            "DefaultIsolatedNetworkOfferingForVpcNetworks",
-            &Params::new(),
-        )
-        .await
-        .unwrap();
+    let offering = resource_id(
+        client,
+        cloudstack::Resource::NetworkOffering,
+        "DefaultIsolatedNetworkOfferingForVpcNetworks",
+    )
+    .await;
     client
         .create_network(&cloudstack::api::CreateNetwork {
             name: tier.into(),
@@ -706,13 +711,7 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
         "packer-e2e-vpc-deny",
         serde_json::json!({"network": "tier-deny"}),
     );
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
+    let t = build_fails(&env, &path);
     assert!(t.contains("uses the default ACL list default_deny"), "{t}");
     assert!(t.contains("prevent_firewall_changes"), "{t}");
     let stats = env.sim.stats();
@@ -733,13 +732,7 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
         serde_json::json!({"network": "tier-deny", "prevent_firewall_changes": true,
                            "ssh_timeout": "3s"}),
     );
-    let out = env
-        .command(&["build", "-color=false"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
+    let t = build_fails(&env, &path);
     assert!(t.contains("no firewall or ACL rule"), "{t}");
     assert_eq!(
         env.sim.stats()["requests"]["createNetworkACL"],
@@ -749,43 +742,22 @@ async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
     assert_nothing_left(&client).await;
 }
 
-/// A seed whose zone001 has security groups enabled (the built-in world has no such zone):
-/// written next to the environment's files.
-fn security_group_seed(dir: &Path) -> PathBuf {
-    let out = Command::new(mesostack_e2e::workspace_bin(
-        "cloudstack-sim",
-        "cloudstack-sim",
-    ))
-    .arg("--print-seed")
-    .output()
-    .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let mut world: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    world["zones"][0]["securitygroupsenabled"] = serde_json::json!(true);
-    let path = dir.join("sg-seed.json");
-    std::fs::write(&path, world.to_string()).unwrap();
-    path
-}
-
-/// Security groups in a zone with them: `create_security_group` makes a temporary group
+/// Security groups in the seed's zone with them (zone002): `create_security_group` makes a temporary group
 /// allowing `ssh_port` from `cidr_list`, the VM is deployed into it, and it is deleted
 /// after the VM is expunged; `security_groups` (by name) deploys into an existing group,
 /// which is kept. (The simulator reaches VMs only through port forwards, so these builds
 /// use `communicator = none`.)
 #[tokio::test]
 async fn security_groups_are_created_used_and_removed() {
-    let Some(packer) = packer_and_sshd() else {
-        return;
-    };
-    let scratch = tempfile::tempdir().unwrap();
-    let seed = security_group_seed(scratch.path());
-    let env = Env::start_with(packer, true, &["--seed", seed.to_str().unwrap()]);
+    let Some(env) = Env::start(&[]) else { return };
     let client = env.client();
     let path = sandbox_template(
         &env,
         "packer-e2e-sg",
         serde_json::json!({"create_security_group": true, "communicator": "none",
-                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"]}),
+                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"], "zone": "zone002",
+                           "network": "sgnet002", "source_template": "Ubuntu 20.04",
+                           "template_os": "Ubuntu 20.04 (64-bit)"}),
     );
     let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
     assert!(
@@ -837,7 +809,10 @@ async fn security_groups_are_created_used_and_removed() {
     let path = sandbox_template(
         &env,
         "packer-e2e-sg-named",
-        serde_json::json!({"security_groups": ["web"], "communicator": "none"}),
+        serde_json::json!({"security_groups": ["web"], "communicator": "none",
+                           "zone": "zone002", "network": "sgnet002",
+                           "source_template": "Ubuntu 20.04",
+                           "template_os": "Ubuntu 20.04 (64-bit)"}),
     );
     env.succeed(env.command(&["build", "-color=false"]).arg(&path));
     assert_eq!(env.sim.stats()["requests"]["createSecurityGroup"], 2);
