@@ -81,8 +81,9 @@ pub struct SshConfig {
     pub bastion: Option<BastionConfig>,
 }
 
-/// `ssh_bastion_*`: the jump host the SSH connection to the VM goes through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `ssh_bastion_*`: the jump host the SSH connection to the VM goes through. `Debug` hides
+/// the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BastionConfig {
     /// `ssh_bastion_host`.
     pub host: String,
@@ -296,6 +297,19 @@ fn keep_alive_interval(f: &mut Fields<'_>) -> Option<Duration> {
                 None
             }
         },
+    }
+}
+
+impl std::fmt::Debug for BastionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BastionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("private_key_file", &self.private_key_file)
+            .field("agent_auth", &self.agent_auth)
+            .finish()
     }
 }
 
@@ -824,6 +838,7 @@ mod tests {
         let bastion = c.ssh.bastion.unwrap();
         assert_eq!((bastion.port, bastion.username.as_str()), (2222, "jumper"));
         assert_eq!(bastion.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{bastion:?}").contains("s3cret"));
         assert!(bastion.agent_auth && bastion.private_key_file.is_none());
         assert_eq!(c.ssh.file_transfer, ssh_communicator::Transfer::Sftp);
         assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(90)));
