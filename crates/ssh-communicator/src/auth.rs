@@ -3,10 +3,11 @@
 use std::{path::Path, sync::Arc};
 
 use russh::{
-    client::{self, AuthResult},
+    client::{self, AuthResult, KeyboardInteractiveAuthResponse},
     keys::{
         agent::client::AgentClient, decode_secret_key, HashAlg, PrivateKey, PrivateKeyWithHashAlg,
     },
+    MethodKind,
 };
 
 use crate::error::{ssh_err, Error, Result};
@@ -93,11 +94,7 @@ where
                     .map_err(ssh_err("public key authentication"))?
                     .success()
             }
-            Auth::Password(p) => handle
-                .authenticate_password(username, p)
-                .await
-                .map_err(ssh_err("password authentication"))?
-                .success(),
+            Auth::Password(p) => password_login(handle, username, p).await?,
             Auth::Agent => agent_login(handle, username).await?,
         };
         if ok {
@@ -112,6 +109,51 @@ where
             tried.join(", ")
         }
     )))
+}
+
+/// The `password` method, then `keyboard-interactive` answering every prompt with the
+/// password when the server offers it (as Packer's Go communicator does: PAM-only images
+/// ask that way).
+async fn password_login<H>(
+    handle: &mut client::Handle<H>,
+    username: &str,
+    password: &str,
+) -> Result<bool>
+where
+    H: client::Handler<Error = russh::Error>,
+{
+    let offers_kbd = match handle
+        .authenticate_password(username, password)
+        .await
+        .map_err(ssh_err("password authentication"))?
+    {
+        AuthResult::Success => return Ok(true),
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => remaining_methods.contains(&MethodKind::KeyboardInteractive),
+    };
+    if !offers_kbd {
+        return Ok(false);
+    }
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(username, None)
+        .await
+        .map_err(ssh_err("keyboard-interactive authentication"))?;
+    // A server asking more than a few rounds is not asking for a password.
+    for _ in 0..4 {
+        match reply {
+            KeyboardInteractiveAuthResponse::Success => return Ok(true),
+            KeyboardInteractiveAuthResponse::Failure { .. } => return Ok(false),
+            KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                let answers = vec![password.to_owned(); prompts.len()];
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await
+                    .map_err(ssh_err("keyboard-interactive authentication"))?;
+            }
+        }
+    }
+    Ok(matches!(reply, KeyboardInteractiveAuthResponse::Success))
 }
 
 /// The RSA signature hash the server prefers (`rsa-sha2-512`/`-256`), for RSA keys only.
