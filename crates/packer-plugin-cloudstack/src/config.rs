@@ -598,6 +598,13 @@ impl Config {
         if ssh.bastion.is_some() && f.is_set("ssh_proxy_host") {
             f.error("ssh_bastion_host: use either ssh_bastion_host or ssh_proxy_host, not both");
         }
+        let uses_agent = ssh.agent_auth || ssh.bastion.as_ref().is_some_and(|b| b.agent_auth);
+        if uses_agent && env("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+            f.warn(
+                "ssh_agent_auth: SSH_AUTH_SOCK is not set here, so the build cannot reach an SSH \
+                 agent; start ssh-agent and ssh-add a key in the shell that runs Packer",
+            );
+        }
         // Accepted so Go-builder templates validate, but not acted on: say so.
         if ssh.pty {
             f.warn("ssh_pty: accepted but not honoured (commands run without a pty)");
@@ -834,7 +841,8 @@ mod tests {
         b["ssh_file_transfer_method"] = json!("sftp");
         b["ssh_read_write_timeout"] = json!("90s");
         let (c, warnings) = parse(b, &env_with_creds).unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("SSH_AUTH_SOCK"), "{warnings:?}");
         let bastion = c.ssh.bastion.unwrap();
         assert_eq!((bastion.port, bastion.username.as_str()), (2222, "jumper"));
         assert_eq!(bastion.password.as_deref(), Some("s3cret"));
@@ -905,9 +913,18 @@ mod tests {
         assert!(c.ssh.clear_authorized_keys);
         assert!(c.ssh.agent_auth);
         assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(300)));
-        // Only what is still not honoured warns.
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("ssh_pty:"), "{warnings:?}");
+        // Only what is still not honoured warns, and the agent nobody started.
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("ssh_agent_auth: SSH_AUTH_SOCK is not set"));
+        assert!(warnings[1].starts_with("ssh_pty:"), "{warnings:?}");
+        let with_agent = |k: &str| match k {
+            "SSH_AUTH_SOCK" => Some("/run/agent.sock".into()),
+            other => env_with_creds(other),
+        };
+        let mut b = mesostack_builder();
+        b["ssh_agent_auth"] = json!(true);
+        let (_, warnings) = parse(b, &with_agent).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
         let mut b = mesostack_builder();
         b["ssh_keep_alive_interval"] = json!("often");
         assert!(errors(b)

@@ -441,9 +441,19 @@ async fn the_agent_logs_in_to_the_machine_and_the_bastion() {
     // The only test in this binary that uses the agent sets where it is.
     std::env::set_var("SSH_AUTH_SOCK", &agent.socket);
     f.target.endpoint.auth = vec![Auth::Agent];
-    // An empty agent says so.
-    let err = Session::connect(&f.target).await.unwrap_err().to_string();
+    // An empty agent says so, at once: waiting would not fill it.
+    let started = Instant::now();
+    let err = Session::connect_with_retry(
+        &f.target,
+        retry(60, 10),
+        &CancellationToken::new(),
+        |_, _| async {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("the agent holds no keys"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
 
     let key = keygen(f.dir.path(), "agent_key");
     agent.add(&key);
