@@ -107,6 +107,9 @@ pub struct Options {
     pub fault_seed: u64,
     /// Which faults are drawn (`--fault-kinds`); empty means [`crate::faults::Fault::DEFAULT`].
     pub fault_kinds: Vec<crate::faults::Fault>,
+    /// Lost answers after a command is accepted (`--lose-answers-after`; see
+    /// [`crate::faults::LostAnswers`]).
+    pub lose_answers_after: Vec<crate::faults::Outage>,
     /// Where forwarded connections go (a VM's SSH endpoint).
     pub ssh_target: Option<SocketAddr>,
     /// File rewritten with the public keys of running VMs' key pairs (an `AuthorizedKeysFile`).
@@ -137,6 +140,7 @@ impl Default for Options {
             fault_rate: 0.0,
             fault_seed: 0,
             fault_kinds: Vec::new(),
+            lose_answers_after: Vec::new(),
             ssh_target: None,
             ssh_authorized_keys: None,
             public_ip_range: DEFAULT_PUBLIC_IP_RANGE,

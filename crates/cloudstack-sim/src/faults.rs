@@ -10,7 +10,10 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::sync::Mutex;
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 /// One injected failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -162,10 +165,193 @@ impl FaultInjector {
     }
 }
 
+/// One `--lose-answers-after COMMAND=SECONDS`: once CloudStack accepted `command` (the first
+/// time only), a proxy outage garbles every read answer for `lasting`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// The command (lower-case) whose first accepted call starts the outage.
+    pub command: String,
+    /// How long reads are garbled from then on.
+    pub lasting: Duration,
+}
+
+impl Outage {
+    /// Parses `COMMAND=SECONDS[,COMMAND=SECONDS...]`.
+    pub fn parse_list(spec: &str) -> Result<Vec<Outage>, String> {
+        spec.split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let bad = || format!("invalid outage {w:?}: expected COMMAND=SECONDS");
+                let (cmd, secs) = w.split_once('=').ok_or_else(bad)?;
+                let secs: f64 = secs.trim().parse().map_err(|_| bad())?;
+                if cmd.trim().is_empty() || !secs.is_finite() || secs <= 0.0 {
+                    return Err(bad());
+                }
+                Ok(Outage {
+                    command: cmd.trim().to_lowercase(),
+                    lasting: Duration::from_secs_f64(secs.min(86_400.0)),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Deterministic lost answers (`--lose-answers-after`): what a flaky proxy does to a client
+/// right after CloudStack accepted a create. The command itself goes through and is
+/// answered; then, for a while, every answer about the new object is executed but answered
+/// garbled, alternately truncated JSON and an HTML page with status 200: its job's
+/// `queryAsyncJobResult`, every `listAsyncJobs` (the listing holds that job) and the lists a
+/// client looks the object up with (`list<Object>s` for `create<Object>`/`deploy<Object>`/
+/// `register<Object>`), so the job answer is lost past any timeout shorter than the outage.
+/// Other commands pass, so what else runs meanwhile is untouched.
+#[derive(Debug, Default)]
+pub struct LostAnswers {
+    outages: Vec<Outage>,
+    state: Mutex<LostState>,
+}
+
+#[derive(Debug, Default)]
+struct LostState {
+    /// Per outage: once started, until when and the job its command started.
+    active: Vec<Option<Active>>,
+    /// Reads garbled so far (picks the kind: truncated, then HTML, ...).
+    garbled: u64,
+}
+
+#[derive(Debug)]
+struct Active {
+    until: Instant,
+    job: Option<String>,
+}
+
+/// The lists a client finds the object of create command `command` (lower-case) with.
+fn lookups(command: &str) -> Option<[String; 2]> {
+    let object = ["create", "deploy", "register", "associate"]
+        .iter()
+        .find_map(|verb| command.strip_prefix(verb))?;
+    Some([format!("list{object}s"), format!("list{object}")])
+}
+
+impl LostAnswers {
+    /// No outage until one of `outages` is triggered.
+    pub fn new(outages: &[Outage]) -> Self {
+        LostAnswers {
+            outages: outages.to_vec(),
+            state: Mutex::new(LostState {
+                active: outages.iter().map(|_| None).collect(),
+                garbled: 0,
+            }),
+        }
+    }
+
+    /// CloudStack accepted `command` (lower-case) at `now`, answering `answer`: starts its
+    /// outage, the first time.
+    pub fn accepted(&self, command: &str, answer: &serde_json::Value, now: Instant) {
+        if self.outages.is_empty() {
+            return;
+        }
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        for (i, o) in self.outages.iter().enumerate() {
+            if o.command == command && st.active[i].is_none() {
+                st.active[i] = Some(Active {
+                    until: now + o.lasting,
+                    job: answer["jobid"].as_str().map(str::to_string),
+                });
+            }
+        }
+    }
+
+    /// The garbled answer read `command` (lower-case; `job`: its `jobid`) gets at `now`,
+    /// during an outage about its object.
+    pub fn read_fault(&self, command: &str, job: Option<&str>, now: Instant) -> Option<Fault> {
+        let mut st = self.state.lock().ok()?;
+        let hit = self.outages.iter().zip(&st.active).any(|(o, a)| match a {
+            Some(a) if now < a.until => {
+                command == "listasyncjobs"
+                    || (command == "queryasyncjobresult"
+                        && job.is_some()
+                        && job == a.job.as_deref())
+                    || lookups(&o.command).is_some_and(|l| l.iter().any(|c| c == command))
+            }
+            _ => false,
+        });
+        if !hit {
+            return None;
+        }
+        st.garbled += 1;
+        Some(if st.garbled % 2 == 1 {
+            Fault::TruncatedAfter
+        } else {
+            Fault::HtmlAfter
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outage_loses_the_answers_about_its_object_once() {
+        let lost = LostAnswers::new(&Outage::parse_list("deployVirtualMachine=10").unwrap());
+        let t0 = Instant::now();
+        let (jobs, vms) = ("listasyncjobs", "listvirtualmachines");
+        assert_eq!(
+            lost.read_fault(jobs, None, t0),
+            None,
+            "nothing before the command"
+        );
+        lost.accepted("createnetwork", &serde_json::json!({"jobid": "j0"}), t0);
+        assert_eq!(
+            lost.read_fault(jobs, None, t0),
+            None,
+            "another command starts nothing"
+        );
+        lost.accepted(
+            "deployvirtualmachine",
+            &serde_json::json!({"id": "vm", "jobid": "j1"}),
+            t0,
+        );
+        assert_eq!(lost.read_fault(jobs, None, t0), Some(Fault::TruncatedAfter));
+        let later = t0 + Duration::from_secs(9);
+        assert_eq!(
+            lost.read_fault("queryasyncjobresult", Some("j1"), later),
+            Some(Fault::HtmlAfter)
+        );
+        assert_eq!(
+            lost.read_fault(vms, None, later),
+            Some(Fault::TruncatedAfter)
+        );
+        // answers about anything else pass
+        assert_eq!(
+            lost.read_fault("queryasyncjobresult", Some("j0"), later),
+            None
+        );
+        assert_eq!(lost.read_fault("listzones", None, later), None);
+        let over = t0 + Duration::from_secs(10);
+        assert_eq!(lost.read_fault(vms, None, over), None, "over");
+        // the replacement deploy of the next apply gets its answers
+        lost.accepted(
+            "deployvirtualmachine",
+            &serde_json::json!({"jobid": "j2"}),
+            over,
+        );
+        assert_eq!(lost.read_fault(jobs, None, over), None);
+    }
+
+    #[test]
+    fn outage_specs() {
+        let o = Outage::parse_list("deployVirtualMachine=20, createVPC=1.5").unwrap();
+        assert_eq!(o[0].command, "deployvirtualmachine");
+        assert_eq!(o[1].lasting, Duration::from_millis(1500));
+        for bad in ["deployVirtualMachine", "x=-1", "=3", "x=y", "x=inf"] {
+            assert!(Outage::parse_list(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn same_seed_same_faults_and_rate_roughly_respected() {

@@ -1,7 +1,7 @@
 //! Real port forwarding: each active TCP port forwarding rule makes the simulator listen
 //! on its public IP and port (inside loopback) and splice every accepted connection to
-//! `--ssh-target`, but only while an ingress firewall rule on that IP admits the port and
-//! the client's address, and the VM is Running (checked at accept time, as a virtual
+//! `--ssh-target`, but only while an ingress firewall rule on that IP (on a VPC's IP: the
+//! tier's network ACL list) admits the port and the client's address, and the VM is Running (checked at accept time, as a virtual
 //! router would filter). Also keeps `--ssh-authorized-keys` equal to the public keys of
 //! the key pairs of running VMs, as cloud-init would install them.
 
@@ -78,20 +78,16 @@ pub fn admission(
         IpAddr::V4(v4) => v4,
         IpAddr::V6(v6) => v6.to_ipv4_mapped()?,
     };
-    let open = w.firewall_rules.iter().any(|f| {
-        f.ipaddressid == rule.ipaddressid
-            && f.state == "Active"
-            && (f.protocol == "tcp" || f.protocol == "all")
-            && match (f.startport, f.endport) {
-                (Some(s), Some(e)) => s <= port && port <= e,
-                _ => f.protocol == "all",
-            }
-            && f.cidrlist.iter().any(|c| {
-                c.parse::<Ipv4Cidr>()
-                    .map(|c| c.contains(peer_ip))
-                    .unwrap_or(false)
-            })
-    });
+    let ip = w.public_ip(&rule.ipaddressid)?;
+    let open = if ip.vpcid.is_some() {
+        // VPC addresses have no firewall: the tier's network ACL decides, on the VM's port.
+        let private = rule
+            .privateport
+            .saturating_add(port.saturating_sub(rule.publicport));
+        acl_admits(w, &rule.networkid, private, peer_ip)
+    } else {
+        firewall_admits(w, &rule.ipaddressid, port, peer_ip)
+    };
     if !open {
         return None;
     }
@@ -111,6 +107,66 @@ pub fn admission(
         private_port: rule
             .privateport
             .saturating_add(port.saturating_sub(rule.publicport)),
+    })
+}
+
+/// Whether an Active ingress firewall rule on the address admits TCP `port` from `peer`.
+fn firewall_admits(w: &World, ipaddressid: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
+    w.firewall_rules.iter().any(|f| {
+        f.ipaddressid == ipaddressid
+            && f.state == "Active"
+            && (f.protocol == "tcp" || f.protocol == "all")
+            && match (f.startport, f.endport) {
+                (Some(s), Some(e)) => s <= port && port <= e,
+                _ => f.protocol == "all",
+            }
+            && cidrs_contain(&f.cidrlist, peer)
+    })
+}
+
+/// Whether the ACL list of VPC tier `networkid` lets TCP to the VM's `port` in from `peer`:
+/// `default_allow` admits everything, `default_deny` nothing; a custom list is read as
+/// CloudStack's routers apply it: the Active ingress item with the lowest number that
+/// matches decides, and nothing matching means denied.
+fn acl_admits(w: &World, networkid: &str, port: u16, peer: std::net::Ipv4Addr) -> bool {
+    use crate::state::{DEFAULT_ALLOW_ACL_ID, DEFAULT_DENY_ACL_ID};
+    let Some(aclid) = w.vpc.tier_acls.get(networkid) else {
+        return false;
+    };
+    match aclid.as_str() {
+        DEFAULT_ALLOW_ACL_ID => return true,
+        DEFAULT_DENY_ACL_ID => return false,
+        _ => {}
+    }
+    let mut items: Vec<_> = w
+        .vpc
+        .acl_items
+        .iter()
+        .filter(|i| &i.aclid == aclid && i.state == "Active")
+        .filter(|i| i.traffictype.eq_ignore_ascii_case("ingress"))
+        .filter(|i| {
+            let proto = i.protocol.to_ascii_lowercase();
+            (proto == "tcp"
+                && match (i.startport, i.endport) {
+                    (Some(s), Some(e)) => s <= port && port <= e,
+                    (Some(s), None) => s == port,
+                    _ => true,
+                })
+                || proto == "all"
+        })
+        .filter(|i| cidrs_contain(&i.cidrlist, peer))
+        .collect();
+    items.sort_by_key(|i| i.number);
+    items
+        .first()
+        .is_some_and(|i| i.action.eq_ignore_ascii_case("allow"))
+}
+
+fn cidrs_contain(cidrs: &[String], peer: std::net::Ipv4Addr) -> bool {
+    cidrs.iter().any(|c| {
+        c.parse::<Ipv4Cidr>()
+            .map(|c| c.contains(peer))
+            .unwrap_or(false)
     })
 }
 
@@ -198,22 +254,29 @@ impl Forwarder {
     /// inside a tokio runtime.
     pub async fn reconcile(&self, wanted: Vec<Wanted>, gate: Gate) {
         let mut to_start = Vec::new();
+        let mut stopped = Vec::new();
         {
             let Ok(mut map) = self.listeners.lock() else {
                 return;
             };
-            map.retain(|k, handle| {
-                let keep = wanted.contains(k) && !handle.is_finished();
-                if !keep {
-                    handle.abort();
-                }
-                keep
-            });
+            let (keep, stop): (HashMap<_, _>, HashMap<_, _>) = map
+                .drain()
+                .partition(|(k, handle)| wanted.contains(k) && !handle.is_finished());
+            *map = keep;
+            for (_, handle) in stop {
+                handle.abort();
+                stopped.push(handle);
+            }
             for w in wanted {
                 if !map.contains_key(&w) {
                     to_start.push(w);
                 }
             }
+        }
+        // an aborted task drops its listener only when the runtime next polls it: wait for
+        // that, so a rule deleted (its job answered) no longer accepts connections
+        for handle in stopped {
+            let _ = handle.await;
         }
         for w in to_start {
             let listener = match TcpListener::bind(w.addr).await {

@@ -7,6 +7,7 @@ mod job;
 mod load_balancer;
 mod network;
 mod network_acl;
+pub(crate) mod nic;
 mod offering;
 mod project;
 mod rules;
@@ -127,6 +128,7 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "listoscategories" => zone::list_os_categories,
         "listcapabilities" => zone::list_capabilities,
         "listregions" => zone::list_regions,
+        "listdomains" => zone::list_domains,
         "listhypervisors" => zone::list_hypervisors,
         "listserviceofferings" => offering::list_service_offerings,
         "listdiskofferings" => offering::list_disk_offerings,
@@ -144,6 +146,7 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "detachvolume" => volume::detach,
         "listvolumes" => virtual_machine::list_volumes,
         "resizevolume" => volume::resize,
+        "updatevolume" => volume::update,
         "listvirtualmachines" => virtual_machine::list_virtual_machines,
         "deployvirtualmachine" => virtual_machine::deploy,
         "startvirtualmachine" => virtual_machine::start,
@@ -157,6 +160,11 @@ pub fn lookup(command: &str) -> Option<Handler> {
         "detachiso" => virtual_machine::detach_iso,
         "resetsshkeyforvirtualmachine" => virtual_machine::reset_ssh_key,
         "changeserviceforvirtualmachine" => virtual_machine::change_service,
+        "addiptonic" => nic::add_ip,
+        "addnictovirtualmachine" => nic::add,
+        "listnics" => nic::list,
+        "removeipfromnic" => nic::remove_ip,
+        "removenicfromvirtualmachine" => nic::remove,
         "listnetworks" => network::list_networks,
         "createnetwork" => network::create_network,
         "updatenetwork" => network::update_network,

@@ -260,6 +260,11 @@ fn run(w: &mut World, cmd: &str, action: &JobAction) -> Result<Value, ApiError> 
             Ok(json!({"success": true}))
         }
         JobAction::Success => Ok(json!({"success": true})),
+        JobAction::Fail {
+            errorcode,
+            errortext,
+        } => Err(ApiError::with_code(*errorcode, errortext.clone())),
+        JobAction::SecondaryIp { id } => crate::handlers::nic::secondary_ip_answer(w, id),
         JobAction::Vpc { object, id, remove } => {
             crate::handlers::vpc::finish(w, object, id, *remove)
         }

@@ -46,6 +46,12 @@ struct Cli {
     /// drop_after, truncated_after, html_after). Default: all but the garbled answers.
     #[arg(long, value_name = "KINDS", default_value = "default")]
     fault_kinds: String,
+    /// Deterministic lost answers: once COMMAND is accepted (its first call only), the
+    /// answers about its object (its job's, every listAsyncJobs, the list*s finding it) are
+    /// garbled (truncated JSON, then an HTML page, status 200) for SECONDS, e.g.
+    /// `deployVirtualMachine=20`. Repeatable or comma-separated.
+    #[arg(long, value_name = "COMMAND=SECONDS")]
+    lose_answers_after: Vec<String>,
     /// Where forwarded public ports lead (a VM's SSH endpoint), e.g. 127.0.0.1:2222.
     #[arg(long, conflicts_with = "vm_sandbox")]
     ssh_target: Option<SocketAddr>,
@@ -99,6 +105,15 @@ async fn main() -> anyhow::Result<()> {
         fault_seed: cli.fault_seed,
         fault_kinds: cloudstack_sim::faults::Fault::parse_list(&cli.fault_kinds)
             .map_err(anyhow::Error::msg)?,
+        lose_answers_after: cli
+            .lose_answers_after
+            .iter()
+            .map(|spec| cloudstack_sim::faults::Outage::parse_list(spec))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .flatten()
+            .collect(),
         ssh_target: cli.ssh_target,
         ssh_authorized_keys: cli.ssh_authorized_keys,
         public_ip_range: cli.public_ip_range,

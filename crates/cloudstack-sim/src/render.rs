@@ -15,6 +15,17 @@ pub const ACCOUNT_ID: &str = "8a2a2c1e-0000-4000-8000-000000000002";
 /// The ROOT domain's UUID in the simulator.
 pub const DOMAIN_ID: &str = "8a2a2c1e-0000-4000-8000-000000000001";
 
+/// The ROOT domain's name (and path).
+pub const DOMAIN_NAME: &str = "ROOT";
+
+/// The simulator's one domain (`DomainResponse`).
+pub fn domain() -> Value {
+    json!({
+        "id": DOMAIN_ID, "name": DOMAIN_NAME, "path": DOMAIN_NAME, "level": 0,
+        "haschild": false, "state": "Active", "hasannotations": false,
+    })
+}
+
 fn owner(v: &mut Map<String, Value>) {
     v.insert("account".into(), json!(ACCOUNT));
     v.insert("domainid".into(), json!(DOMAIN_ID));
@@ -75,7 +86,7 @@ pub fn zone(z: &Zone) -> Value {
     json!({
         "id": z.id, "name": z.name, "description": z.description,
         "dns1": "8.8.8.8", "internaldns1": "10.0.0.2", "networktype": z.networktype,
-        "securitygroupsenabled": false, "allocationstate": "Enabled",
+        "securitygroupsenabled": z.securitygroupsenabled, "allocationstate": "Enabled",
         "zonetoken": "c5f0e9b1-4d1e-3c8a-9b6f-2d5a7e0c1f00", "dhcpprovider": "VirtualRouter",
         "localstorageenabled": false, "tags": [],
     })
@@ -137,7 +148,7 @@ pub fn template(w: &World, t: &Template) -> Value {
         "isdynamicallyscalable": t.isdynamicallyscalable, "requireshvm": t.requireshvm,
         "bootable": true, "tags": tags_json(w, &t.id),
     }));
-    owner(&mut v);
+    owned(&mut v, t.projectid.as_ref());
     if let Some(tag) = &t.templatetag {
         v.insert("templatetag".into(), json!(tag));
     }
@@ -159,7 +170,7 @@ pub fn volume(w: &World, vol: &Volume) -> Value {
         "created": vol.created, "state": vol.state, "storagetype": "shared",
         "provisioningtype": "thin", "hypervisor": vm.map(|m| m.hypervisor.clone()).unwrap_or_else(|| "KVM".into()),
         "storage": "primary01", "destroyed": false, "isextractable": true,
-        "tags": tags_json(w, &vol.id),
+        "deleteprotection": vol.deleteprotection, "tags": tags_json(w, &vol.id),
     }));
     owner(&mut v);
     if let Some(vm) = vm {
@@ -220,6 +231,25 @@ pub fn network(w: &World, n: &Network) -> Value {
     Value::Object(v)
 }
 
+/// A NIC (`NicResponse`) as a VM shows it; `listNics` adds `virtualmachineid`.
+pub fn nic(w: &World, n: &crate::state::Nic) -> Value {
+    let net = w.network(&n.networkid);
+    let secondary: Vec<Value> = n
+        .secondaryip
+        .iter()
+        .map(|s| json!({"id": s.id, "ipaddress": s.ipaddress}))
+        .collect();
+    json!({
+        "id": n.id, "networkid": n.networkid,
+        "networkname": net.map(|x| x.name.clone()).unwrap_or_default(),
+        "netmask": n.netmask, "gateway": n.gateway, "ipaddress": n.ipaddress,
+        "isolationuri": "vlan://1001", "broadcasturi": "vlan://1001",
+        "traffictype": "Guest", "type": net.map(|x| x.kind.clone()).unwrap_or_else(|| "Isolated".into()),
+        "isdefault": n.isdefault, "macaddress": n.macaddress, "secondaryip": secondary,
+        "extradhcpoption": [],
+    })
+}
+
 /// A VM; `with_password` only for deploy/reset answers, as CloudStack does.
 pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> Value {
     let tpl = w.templates.iter().find(|t| t.id == vm.templateid);
@@ -227,20 +257,18 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         .service_offerings
         .iter()
         .find(|s| s.id == vm.serviceofferingid);
-    let nics: Vec<Value> = vm
-        .nic
+    let nics: Vec<Value> = vm.nic.iter().map(|n| nic(w, n)).collect();
+    let groups: Vec<Value> = vm
+        .securitygroupids
         .iter()
-        .map(|n| {
-            let net = w.network(&n.networkid);
-            json!({
-                "id": n.id, "networkid": n.networkid,
-                "networkname": net.map(|x| x.name.clone()).unwrap_or_default(),
-                "netmask": n.netmask, "gateway": n.gateway, "ipaddress": n.ipaddress,
-                "isolationuri": "vlan://1001", "broadcasturi": "vlan://1001",
-                "traffictype": "Guest", "type": net.map(|x| x.kind.clone()).unwrap_or_else(|| "Isolated".into()),
-                "isdefault": n.isdefault, "macaddress": n.macaddress, "secondaryip": [],
-                "extradhcpoption": [],
-            })
+        .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
+        .map(|g| {
+            let mut v = obj(json!({
+                "id": g.id, "name": g.name, "ingressrule": [], "egressrule": [], "tags": [],
+            }));
+            put_opt(&mut v, "description", g.description.as_ref());
+            owned(&mut v, g.projectid.as_ref());
+            Value::Object(v)
         })
         .collect();
     let mut v = obj(json!({
@@ -257,9 +285,7 @@ pub fn virtual_machine(w: &World, vm: &VirtualMachine, with_password: bool) -> V
         "memory": so.map(|s| s.memory).unwrap_or(512),
         "guestosid": vm.guestosid, "ostypeid": vm.guestosid, "rootdeviceid": 0,
         "rootdevicetype": "ROOT", "nic": nics, "hypervisor": vm.hypervisor,
-        "securitygroup": vm.securitygroupids.iter()
-            .filter_map(|g| w.security_groups.iter().find(|x| &x.id == g))
-            .map(|g| security_group(w, g)).collect::<Vec<_>>(),
+        "securitygroup": groups,
         "deleteprotection": vm.deleteprotection,
         // CloudStack: "Uefi" with the mode in lower case from the VM's UEFI detail, else Bios
         "boottype": if vm.uefi_bootmode.is_some() { "Uefi" } else { "Bios" },
@@ -455,6 +481,12 @@ pub fn user_data(u: &crate::handlers::UserData) -> Value {
 
 /// A security group (`SecurityGroupResponse`) with its rules.
 pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
+    let members: Vec<&str> = w
+        .virtual_machines
+        .iter()
+        .filter(|vm| vm.securitygroupids.contains(&g.id))
+        .map(|vm| vm.id.as_str())
+        .collect();
     let rules = |rs: &[crate::state::SecurityGroupRule]| -> Vec<Value> {
         rs.iter()
             .map(|r| {
@@ -483,7 +515,7 @@ pub fn security_group(w: &World, g: &crate::state::SecurityGroup) -> Value {
     let mut v = obj(json!({
         "id": g.id, "name": g.name, "ingressrule": rules(&g.ingress),
         "egressrule": rules(&g.egress), "tags": tags_json(w, &g.id),
-        "virtualmachinecount": 0, "virtualmachineids": [],
+        "virtualmachinecount": members.len(), "virtualmachineids": members,
     }));
     put_opt(&mut v, "description", g.description.as_ref());
     owned(&mut v, g.projectid.as_ref());

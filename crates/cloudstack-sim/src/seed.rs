@@ -47,14 +47,30 @@ pub const HOST_IDS: [&str; 3] = [
     "d1a2b3c4-0000-4000-8000-000000000103",
 ];
 
-/// The seeded hosts of a zone.
-fn hosts(zone: &str) -> Vec<Host> {
-    HOST_IDS
-        .iter()
+/// Zone `zone002`: an advanced zone with security groups (`securitygroupsenabled`), whose
+/// guest network is the shared, SG-isolated `sgnet002`.
+pub const SG_ZONE_ID: &str = "5ea72245-fbe5-4646-9a88-277b81fa0002";
+/// Network offering `DefaultSharedNetworkOfferingWithSGService`.
+pub const SG_SHARED_OFFERING_ID: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c43";
+/// Network `sgnet002`, the shared guest network of `zone002`.
+pub const SG_NETWORK_ID: &str = "5fed5b81-ea49-4e5a-bc36-ee52bd780002";
+/// Template `Ubuntu 20.04` (in `zone002`).
+pub const SG_TEMPLATE_ID: &str = "936ddbeb-a04a-4fb4-bf5a-e1de49fa0002";
+/// OS type `Ubuntu 20.04 (64-bit)`.
+const OS_UBUNTU_2004_ID: &str = "c0a80a01-0000-4000-8000-000000000201";
+/// Hosts of `zone002` (`kvm11`, `kvm12`).
+pub const SG_HOST_IDS: [&str; 2] = [
+    "d1a2b3c4-0000-4000-8000-000000000111",
+    "d1a2b3c4-0000-4000-8000-000000000112",
+];
+
+/// The seeded hosts of a zone, named `kvm<first>`, `kvm<first+1>`, ...
+fn hosts(zone: &str, ids: &[&str], first: usize) -> Vec<Host> {
+    ids.iter()
         .enumerate()
         .map(|(i, id)| Host {
             id: (*id).into(),
-            name: format!("kvm{:02}", i + 1),
+            name: format!("kvm{:02}", first + i),
             zoneid: zone.into(),
         })
         .collect()
@@ -76,12 +92,22 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
         oscategoryid: cat.into(),
     };
     World {
-        zones: vec![Zone {
-            id: ZONE_ID.into(),
-            name: "zone001".into(),
-            networktype: "Advanced".into(),
-            description: "mesostack simulated zone".into(),
-        }],
+        zones: vec![
+            Zone {
+                id: ZONE_ID.into(),
+                name: "zone001".into(),
+                networktype: "Advanced".into(),
+                description: "mesostack simulated zone".into(),
+                securitygroupsenabled: false,
+            },
+            Zone {
+                id: SG_ZONE_ID.into(),
+                name: "zone002".into(),
+                networktype: "Advanced".into(),
+                description: "advanced zone with security groups".into(),
+                securitygroupsenabled: true,
+            },
+        ],
         os_types: vec![
             os(
                 OS_UBUNTU_1404_ID,
@@ -99,7 +125,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 OS_CATEGORY_UBUNTU,
             ),
             os(
-                "c0a80a01-0000-4000-8000-000000000201",
+                OS_UBUNTU_2004_ID,
                 "Ubuntu 20.04 (64-bit)",
                 OS_CATEGORY_UBUNTU,
             ),
@@ -210,6 +236,19 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 specifyvlan: false,
                 forvpc: true,
             },
+            NetworkOffering {
+                id: SG_SHARED_OFFERING_ID.into(),
+                name: "DefaultSharedNetworkOfferingWithSGService".into(),
+                displaytext: "Offering for Shared Security group enabled networks".into(),
+                guestiptype: "Shared".into(),
+                services: ["Dhcp", "Dns", "UserData", "SecurityGroup"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                specifyipranges: true,
+                specifyvlan: true,
+                forvpc: false,
+            },
         ],
         templates: vec![
             Template {
@@ -235,6 +274,7 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
             },
             Template {
                 id: ISO_ID.into(),
@@ -259,23 +299,66 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
                 url: None,
                 sourcevolumeid: None,
                 removed: false,
+                projectid: None,
+            },
+            Template {
+                id: SG_TEMPLATE_ID.into(),
+                name: "Ubuntu 20.04".into(),
+                displaytext: "Ubuntu 20.04 LTS (focal) 64-bit".into(),
+                ostypeid: OS_UBUNTU_2004_ID.into(),
+                zoneid: SG_ZONE_ID.into(),
+                isready: true,
+                status: "Download Complete".into(),
+                format: "QCOW2".into(),
+                hypervisor: "KVM".into(),
+                isfeatured: true,
+                ispublic: true,
+                passwordenabled: true,
+                isdynamicallyscalable: false,
+                requireshvm: true,
+                isextractable: false,
+                templatetype: "BUILTIN".into(),
+                size: 10 * (1 << 30),
+                created: created.clone(),
+                templatetag: None,
+                url: None,
+                sourcevolumeid: None,
+                removed: false,
+                projectid: None,
             },
         ],
-        networks: vec![Network {
-            id: NETWORK_ID.into(),
-            name: "guestnet001".into(),
-            displaytext: "guestnet001".into(),
-            zoneid: ZONE_ID.into(),
-            networkofferingid: ISOLATED_OFFERING_ID.into(),
-            cidr: "10.1.1.0/24".into(),
-            gateway: "10.1.1.1".into(),
-            netmask: "255.255.255.0".into(),
-            kind: "Isolated".into(),
-            state: "Implemented".into(),
-            networkdomain: "cs1cloud.internal".into(),
-            vpcid: None,
-            next_host: 10,
-        }],
+        networks: vec![
+            Network {
+                id: NETWORK_ID.into(),
+                name: "guestnet001".into(),
+                displaytext: "guestnet001".into(),
+                zoneid: ZONE_ID.into(),
+                networkofferingid: ISOLATED_OFFERING_ID.into(),
+                cidr: "10.1.1.0/24".into(),
+                gateway: "10.1.1.1".into(),
+                netmask: "255.255.255.0".into(),
+                kind: "Isolated".into(),
+                state: "Implemented".into(),
+                networkdomain: "cs1cloud.internal".into(),
+                vpcid: None,
+                next_host: 10,
+            },
+            Network {
+                id: SG_NETWORK_ID.into(),
+                name: "sgnet002".into(),
+                displaytext: "shared guest network with security groups".into(),
+                zoneid: SG_ZONE_ID.into(),
+                networkofferingid: SG_SHARED_OFFERING_ID.into(),
+                cidr: "10.2.0.0/16".into(),
+                gateway: "10.2.0.1".into(),
+                netmask: "255.255.0.0".into(),
+                kind: "Shared".into(),
+                state: "Setup".into(),
+                networkdomain: "cs2cloud.internal".into(),
+                vpcid: None,
+                next_host: 10,
+            },
+        ],
         public_ips: vec![PublicIp {
             id: SOURCE_NAT_IP_ID.into(),
             ipaddress: public_ip_range.host(1).to_string(),
@@ -286,7 +369,11 @@ pub fn default_world(public_ip_range: Ipv4Cidr) -> World {
             state: "Allocated".into(),
             allocated: created,
         }],
-        hosts: hosts(ZONE_ID),
+        hosts: [
+            hosts(ZONE_ID, &HOST_IDS, 1),
+            hosts(SG_ZONE_ID, &SG_HOST_IDS, 11),
+        ]
+        .concat(),
         security_groups: vec![SecurityGroup {
             id: DEFAULT_SECURITY_GROUP_ID.into(),
             name: "default".into(),

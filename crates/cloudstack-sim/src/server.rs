@@ -4,7 +4,7 @@
 use crate::auth;
 use crate::config::Options;
 use crate::error::{ApiError, Error};
-use crate::faults::{Fault, FaultInjector};
+use crate::faults::{Fault, FaultInjector, LostAnswers};
 use crate::forward::{self, Forwarder, Gate};
 use crate::handlers::{self, Ctx};
 use crate::jobs;
@@ -43,6 +43,7 @@ struct Inner {
     world: Mutex<World>,
     stats: Stats,
     faults: FaultInjector,
+    lost_answers: LostAnswers,
     throttle: Option<RateLimiter>,
     forwarder: Forwarder,
     sandbox: Option<Arc<Sandbox>>,
@@ -83,6 +84,7 @@ impl Simulator {
                     options.fault_seed,
                     &options.fault_kinds,
                 ),
+                lost_answers: LostAnswers::new(&options.lose_answers_after),
                 throttle: options.api_rate_limit.map(RateLimiter::new),
                 forwarder: Forwarder::new(
                     options.ssh_target,
@@ -393,7 +395,17 @@ async fn answer(
     pairs: &[(String, String)],
 ) -> (Response, Option<Fault>) {
     let cmd = command.to_lowercase();
-    let fault = sim.inner.faults.draw(handlers::is_mutating(&cmd));
+    let mutating = handlers::is_mutating(&cmd);
+    let fault = match sim.inner.faults.draw(mutating) {
+        None if !mutating => {
+            let job = pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("jobid"))
+                .map(|(_, v)| v.as_str());
+            sim.inner.lost_answers.read_fault(&cmd, job, Instant::now())
+        }
+        drawn => drawn,
+    };
     if let Some(f) = fault.filter(|f| !f.after()) {
         return (fault_response(command, f), Some(f));
     }
@@ -438,6 +450,11 @@ async fn answer(
         }
     }
     let result = sim.execute(&p).await;
+    if let (true, Ok(answer)) = (mutating, &result) {
+        sim.inner
+            .lost_answers
+            .accepted(&cmd, answer, Instant::now());
+    }
     let (status, body) = match &result {
         Ok(body) => (200, envelope(command, body.clone())),
         Err(e) => (e.errorcode, envelope(command, e.body())),

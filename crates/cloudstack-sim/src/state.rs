@@ -25,6 +25,10 @@ pub struct Zone {
     /// Free text.
     #[serde(default)]
     pub description: String,
+    /// An advanced zone with security groups: VMs deploy into its shared guest network
+    /// with security groups (the account's `default` group unless others are named).
+    #[serde(default)]
+    pub securitygroupsenabled: bool,
 }
 
 /// A guest OS type (`listOsTypes`).
@@ -157,6 +161,9 @@ pub struct Template {
     /// Deleted (kept until its delete job finishes).
     #[serde(default)]
     pub removed: bool,
+    /// The owning project (`projectid` at createTemplate); `None`: the account's own.
+    #[serde(default)]
+    pub projectid: Option<String>,
 }
 
 /// A volume.
@@ -194,6 +201,9 @@ pub struct Volume {
     /// Owning project, if any.
     #[serde(default)]
     pub projectid: Option<String>,
+    /// `deleteprotection` (CloudStack 4.20+, set by updateVolume): deleteVolume refuses.
+    #[serde(default)]
+    pub deleteprotection: bool,
 }
 
 fn ready() -> String {
@@ -255,6 +265,18 @@ pub struct Nic {
     pub macaddress: String,
     /// Default NIC.
     pub isdefault: bool,
+    /// Secondary IPs (`addIpToNic`).
+    #[serde(default)]
+    pub secondaryip: Vec<SecondaryIp>,
+}
+
+/// A secondary IP of a NIC (`NicSecondaryIpResponse`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecondaryIp {
+    /// UUID.
+    pub id: String,
+    /// The address, in the NIC's network.
+    pub ipaddress: String,
 }
 
 /// A VM.
@@ -314,7 +336,7 @@ pub struct VirtualMachine {
     /// Owning project, if any.
     #[serde(default)]
     pub projectid: Option<String>,
-    /// Security groups (ids) it was deployed in.
+    /// Security groups (ids; VMs of SG-enabled zones only).
     #[serde(default)]
     pub securitygroupids: Vec<String>,
     /// UEFI boot mode (`LEGACY`/`SECURE`) when deployed with `boottype=UEFI`, else BIOS.
@@ -515,6 +537,19 @@ pub enum JobAction {
     },
     /// Nothing left to do; answers `success` (tags).
     Success,
+    /// The job fails with this error (CloudStack's checks that run inside the job, e.g.
+    /// `addNicToVirtualMachine` on a network the VM is already in).
+    Fail {
+        /// `errorcode` of the failed job.
+        errorcode: u16,
+        /// `errortext`.
+        errortext: String,
+    },
+    /// Answers with one secondary IP (`addIpToNic`).
+    SecondaryIp {
+        /// UUID of the secondary IP.
+        id: String,
+    },
     /// Finish a VPC-family command (see `handlers::vpc::finish`): activate
     /// the object and answer with it, or remove it.
     Vpc {
@@ -720,7 +755,12 @@ impl World {
             || self.templates.iter().any(|x| x.id == id)
             || self.volumes.iter().any(|x| x.id == id)
             || self.networks.iter().any(|x| x.id == id)
-            || self.virtual_machines.iter().any(|x| x.id == id)
+            || self.virtual_machines.iter().any(|x| {
+                x.id == id
+                    || x.nic
+                        .iter()
+                        .any(|n| n.id == id || n.secondaryip.iter().any(|s| s.id == id))
+            })
             || self.public_ips.iter().any(|x| x.id == id)
             || self.port_forwarding_rules.iter().any(|x| x.id == id)
             || self.firewall_rules.iter().any(|x| x.id == id)

@@ -164,9 +164,22 @@ model! {
     /// A VM's network interface.
     Nic {
         strings: [networkid, networkname, ipaddress, ip6address, gateway, netmask, macaddress,
-                  r#type, traffictype, broadcasturi, isolationuri],
+                  r#type, traffictype, broadcasturi, isolationuri, virtualmachineid],
         ints: [deviceid],
-        bools: [isdefault]
+        bools: [isdefault],
+        extra: {
+            /// Secondary IPs (`addIpToNic`).
+            secondaryip: Vec<NicSecondaryIp>
+        }
+    }
+}
+
+model! {
+    /// A secondary IP of a NIC (`addIpToNic` → `nicsecondaryip`; a NIC's `secondaryip`).
+    NicSecondaryIp {
+        strings: [ipaddress, nicid, networkid, virtualmachineid],
+        ints: [],
+        bools: []
     }
 }
 

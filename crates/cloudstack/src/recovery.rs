@@ -121,6 +121,20 @@ impl Client {
         }
     }
 
+    /// Records that `command` acting on the existing object `id` (`attachVolume` on a
+    /// volume) was accepted: its `answer` started a job, so the change is under way whatever
+    /// happens to that job's answer. The caller can then undo it (detach) or keep it in state.
+    pub(crate) fn note_accepted_on(&self, command: &str, id: &str, answer: &Value) {
+        let (Some(log), Some(job_id)) = (&self.accepted, job_id_of(answer)) else {
+            return;
+        };
+        log.record(Accepted {
+            command: command.to_string(),
+            id: id.to_string(),
+            job_id: Some(job_id),
+        });
+    }
+
     /// Runs a non-idempotent `command` (waiting for its async job), recovering from unclear
     /// failures with `lookup` as described in the [module docs](self). `key` names the object
     /// inside the answer or job result (`"virtualmachine"` for `deployVirtualMachine`); the

@@ -39,6 +39,10 @@ pub enum Resource {
     OsType,
     /// `listVPCOfferings`.
     VpcOffering,
+    /// `listDomains` (`listall=true`).
+    Domain,
+    /// `listProjects` (`listall=true`).
+    Project,
 }
 
 impl Resource {
@@ -54,6 +58,8 @@ impl Resource {
             Resource::VirtualMachine => "virtual machine",
             Resource::OsType => "OS type",
             Resource::VpcOffering => "VPC offering",
+            Resource::Domain => "domain",
+            Resource::Project => "project",
         }
     }
 
@@ -68,6 +74,8 @@ impl Resource {
             Resource::VirtualMachine => "listVirtualMachines",
             Resource::OsType => "listOsTypes",
             Resource::VpcOffering => "listVPCOfferings",
+            Resource::Domain => "listDomains",
+            Resource::Project => "listProjects",
         }
     }
 
@@ -82,6 +90,8 @@ impl Resource {
             Resource::VirtualMachine => "virtualmachine",
             Resource::OsType => "ostype",
             Resource::VpcOffering => "vpcoffering",
+            Resource::Domain => "domain",
+            Resource::Project => "project",
         }
     }
 
@@ -109,7 +119,9 @@ impl Resource {
             Resource::Template if p.get("templatefilter").is_none() => {
                 p.set("templatefilter", "executable");
             }
-            Resource::Network | Resource::VirtualMachine if p.get("listall").is_none() => {
+            Resource::Network | Resource::VirtualMachine | Resource::Domain | Resource::Project
+                if p.get("listall").is_none() =>
+            {
                 p.set("listall", "true");
             }
             _ => {}

@@ -95,7 +95,13 @@ impl Builder for CloudStackBuilder {
     ) -> Result<PrepareOutput, PrepareError> {
         let env = self.env.clone();
         match Config::parse(&configs, &move |k| env(k)) {
-            Ok((config, warnings)) => {
+            Ok((config, mut warnings)) => {
+                // What only the cloud can tell, refused here rather than mid-build.
+                let (errors, more) = crate::preflight::check(&config).await;
+                warnings.extend(more);
+                if !errors.is_empty() {
+                    return Err(PrepareError { errors, warnings });
+                }
                 self.config = Some(config);
                 Ok(PrepareOutput {
                     generated_vars: Vec::new(),

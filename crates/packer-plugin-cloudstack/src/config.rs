@@ -208,6 +208,8 @@ pub struct Config {
     pub create_security_group: bool,
     /// `security_groups`: names or ids.
     pub security_groups: Vec<String>,
+    /// Name of the group `create_security_group` makes: `packer-<build uuid>`.
+    pub temporary_security_group_name: String,
     /// `expunge`: expunge the VM on cleanup.
     pub expunge: bool,
     /// `eject_iso`.
@@ -558,7 +560,14 @@ impl Config {
         let create_security_group = f.bool(&["create_security_group"]);
         let security_groups = f.string_list(&["security_groups"]).unwrap_or_default();
         let expunge = f.bool(&["expunge"]);
-        if create_security_group && !expunge {
+        if create_security_group && !security_groups.is_empty() {
+            f.warn(
+                "create_security_group: ignored because security_groups is set (the build \
+                 uses those groups, as the Go builder does)",
+            );
+        }
+        let temporary_security_group_name = format!("packer-{}", f.context().uuid);
+        if create_security_group && security_groups.is_empty() && !expunge {
             f.error(
                 "create_security_group: requires expunge to be true (a security group in use \
                  by a destroyed but not expunged VM cannot be deleted)",
@@ -738,6 +747,7 @@ impl Config {
             prevent_firewall_changes,
             create_security_group,
             security_groups,
+            temporary_security_group_name,
             expunge,
             eject_iso,
             eject_iso_delay,
@@ -1159,5 +1169,26 @@ mod tests {
         assert_eq!(c.on_error, OnError::Abort);
         assert_eq!(c.ssh.port, 2222);
         assert!(!c.expunge);
+    }
+}
+
+#[cfg(test)]
+mod docs_page {
+    use super::*;
+
+    const PAGE: &str = include_str!("../../../docs/packer/builders/cloudstack.mdx");
+
+    /// The docs page names every attribute the builder accepts (each as `` `name` ``), so a
+    /// new field cannot ship undocumented.
+    #[test]
+    fn every_field_is_on_the_docs_page() {
+        let Spec::Object(attrs) = hcl_spec() else {
+            panic!("root spec is not an object")
+        };
+        let missing: Vec<&String> = attrs
+            .keys()
+            .filter(|name| !PAGE.contains(&format!("`{name}`")))
+            .collect();
+        assert!(missing.is_empty(), "not on the docs page: {missing:?}");
     }
 }

@@ -6,11 +6,12 @@
 //! - [`builder`]: the `packer_sdk::Builder` implementation; `run` runs [`steps`] and returns
 //!   the [`artifact`].
 //! - [`steps`]: one file per build step, in the Go builder's order (prepare_config,
-//!   http_server, keypair, create_instance, setup_networking, detach_iso, connect,
+//!   http_server, keypair, security_group, create_instance, setup_networking, detach_iso, connect,
 //!   provision, shutdown, create_template, tags), with reverse cleanup on success, failure
 //!   and cancel.
 //! - [`communicator`]: Packer's `Communicator` served from an `ssh-communicator` session
 //!   (the SSH client itself lives in that crate).
+//! - [`preflight`]: what only the cloud can tell (security groups), checked at validate.
 //! - [`artifact`]: the template (BuilderId `packer.cloudstack`, destroy = deleteTemplate).
 //! - [`error`]: the crate's error type.
 //!
@@ -23,6 +24,7 @@ pub mod builder;
 pub mod communicator;
 pub mod config;
 pub mod error;
+pub mod preflight;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -819,8 +819,22 @@ pub(crate) mod testenv {
         c
     }
 
-    /// What an interrupted create must leave: an error saying the object is kept
-    /// tainted, and a state naming the one object CloudStack holds (`held`).
+    /// A simulator whose `command` (lower-case) jobs take 30 s, and a client that
+    /// Terraform stops (Ctrl-C) 0.5 s into its operation: a create CloudStack accepted
+    /// is interrupted before its job answers.
+    pub(crate) async fn interrupted_client(command: &str) -> (Env, Client) {
+        let mut opts = Options::default();
+        opts.job_latency
+            .per_command
+            .insert(command.into(), std::time::Duration::from_secs(30));
+        let env = start(opts).await;
+        let c = stopped_after(&env, std::time::Duration::from_millis(500));
+        (env, c)
+    }
+
+    /// What an accepted create interrupted must give: an error saying the object is kept
+    /// tainted, and a state with nothing unknown whose id is the one object the simulator
+    /// holds (`held`: the ids of that name).
     pub(crate) fn assert_kept_tainted(
         state: &tfplugin5::Value,
         d: &tfplugin5::Diagnostics,

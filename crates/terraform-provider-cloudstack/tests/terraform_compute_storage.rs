@@ -3,8 +3,8 @@
 //! anti-affinity placement (create, empty plan, the capacity error with nothing left behind,
 //! drift repaired, import, destroy counted in the simulator); data disks and volumes
 //! (`cloudstack_disk`, `cloudstack_volume`, `cloudstack_attach_volume`, data source
-//! `cloudstack_volume`): attach, resize in place, the shrink guard, detached behind
-//! Terraform's back and attached again, import, destroy; registered user data (resource,
+//! `cloudstack_volume`): attach, resize in place, the shrink guard, delete protection,
+//! detached behind Terraform's back and attached again, import, destroy; registered user data (resource,
 //! data source, an instance's `userdata_id` read back, refused deletion while in use);
 //! security groups (and the simulator's rule authorization); data source
 //! `cloudstack_ssh_keypair`; projects (resource, data source, an affinity group inside one:
@@ -286,6 +286,46 @@ fn disks(ws: &Workspace, sim: &Sim) {
     let w = sim.sim.world();
     assert_eq!(w.volumes.len(), seed.volumes.len(), "{:?}", w.volumes);
     assert_eq!(w.virtual_machines.len(), seed.virtual_machines.len());
+}
+
+const PROTECTED_DISK: &str = r#"
+resource "cloudstack_disk" "keep" {
+  name              = "keep"
+  disk_offering     = "Small"
+  zone              = "zone001"
+  delete_protection = PROTECT
+}
+"#;
+
+/// `delete_protection` set with `updateVolume`; CloudStack refuses to delete the protected
+/// disk, the error names the attribute; turned off in place, the disk can be destroyed.
+fn disk_protection(ws: &Workspace, sim: &Sim) {
+    let seed = sim.sim.world();
+    write(ws, sim, &PROTECTED_DISK.replace("PROTECT", "true"));
+    apply(ws, "apply a protected disk");
+    assert!(volume(sim, "keep").deleteprotection);
+    assert_eq!(sim.sim.stats()["requests"]["updateVolume"], 1);
+    plan_is_clean(ws, "plan after a protected disk");
+
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 1, "destroy of a protected disk");
+    let err = flat(&out.stderr);
+    assert!(
+        err.contains("has delete protection enabled and cannot be deleted")
+            && err.contains("delete_protection = false"),
+        "{}",
+        out.stderr
+    );
+    assert!(volume(sim, "keep").deleteprotection, "still there");
+
+    write(ws, sim, &PROTECTED_DISK.replace("PROTECT", "false"));
+    let out = apply(ws, "apply turns the protection off");
+    assert!(out.stdout.contains("1 changed"), "{}", out.stdout);
+    assert!(!volume(sim, "keep").deleteprotection);
+    plan_is_clean(ws, "plan after the protection is off");
+    let out = ws.run(&["destroy", "-no-color", "-auto-approve"]).unwrap();
+    expect(&out, 0, "destroy");
+    assert_eq!(sim.sim.world().volumes.len(), seed.volumes.len());
 }
 
 const USER_DATA: &str = r##"
@@ -628,6 +668,7 @@ fn prov_b_resources() {
         );
         affinity_group(&ws, &sim);
         disks(&ws, &sim);
+        disk_protection(&ws, &sim);
         user_data(&ws, &sim);
         security_groups(&ws, &sim);
         keypair_lookup(&ws, &sim);

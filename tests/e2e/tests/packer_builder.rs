@@ -468,6 +468,454 @@ async fn a_failing_provisioner_fails_the_build_and_cleans_up() {
     assert_nothing_left(&client).await;
 }
 
+/// A build template of one `cloudstack` builder with `fields` over the common ones (zone001,
+/// t1.small, Ubuntu 14.04, expunge) and a provisioner proving SSH reached the VM.
+fn sandbox_template(env: &Env, name: &str, fields: serde_json::Value) -> PathBuf {
+    let mut builder = serde_json::json!({
+        "type": "cloudstack", "zone": "zone001", "network": "guestnet001",
+        "service_offering": "t1.small", "source_template": "Ubuntu 14.04",
+        "template_os": "Ubuntu 14.04 (64-bit)", "template_name": name,
+        "instance_name": name, "ssh_username": "ubuntu", "ssh_timeout": "60s",
+        "expunge": true
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        builder[k] = v.clone();
+    }
+    let template = serde_json::json!({
+        "builders": [builder],
+        "provisioners": [{"type": "shell", "inline": ["echo provisioned-on-$(hostname)"]}]
+    });
+    let path = env.dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, template.to_string()).unwrap();
+    path
+}
+
+/// What a build may leave in a project (listed with its id, as CloudStack shows a
+/// project's objects only then): nothing but the network's source NAT address.
+async fn assert_nothing_left_in_project(client: &Client, project: &str) {
+    let scope = Params::new().with("projectid", project);
+    let vms = client.list_virtual_machines(&scope).await.unwrap();
+    assert!(vms.is_empty(), "VMs left in the project: {vms:?}");
+    let keys = client.list_ssh_key_pairs(&scope).await.unwrap();
+    assert!(keys.is_empty(), "key pairs left in the project: {keys:?}");
+    let ips = client.list_public_ip_addresses(&scope).await.unwrap();
+    assert!(
+        ips.iter().all(|ip| ip.issourcenat == Some(true)),
+        "public IPs left in the project: {ips:?}"
+    );
+    let groups = client.list_security_groups(&scope).await.unwrap();
+    assert!(
+        groups.iter().all(|g| g.name.as_deref() == Some("default")),
+        "security groups left in the project: {groups:?}"
+    );
+}
+
+/// `project`: the key pair, VM, public IP and template belong to the project (named by
+/// name), every lookup is scoped to it, and nothing temporary is left in it.
+#[tokio::test]
+async fn a_project_build_makes_everything_in_the_project_and_leaves_nothing() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let project = client
+        .create_project("packer-builds", "Packer builds", &Params::new())
+        .await
+        .unwrap();
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: "project-net".into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new().with("projectid", &project.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-project",
+        serde_json::json!({"project": "packer-builds", "network": "project-net"}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-project"), "{t}");
+
+    // The template is the project's: listed with its id, not without.
+    let in_project = Params::new()
+        .with("name", "packer-e2e-project")
+        .with("projectid", &project.id);
+    let templates = client.list_templates("self", &in_project).await.unwrap();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].isready, Some(true));
+    assert!(templates_named(&client, "packer-e2e-project")
+        .await
+        .is_empty());
+    // Every create was scoped to the project (the key pair is looked up in the VM's owner,
+    // so a deploy outside the project would have failed).
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createSSHKeyPair"], 1, "{stats}");
+    assert_eq!(stats["requests"]["deployVirtualMachine"], 1, "{stats}");
+    assert_nothing_left_in_project(&client, &project.id).await;
+    assert_nothing_left(&client).await;
+}
+
+/// A VPC (10.20.0.0/16) with a tier on `acl` (an ACL list of the VPC when `None`); returns
+/// the ACL list id the tier uses.
+async fn vpc_with_tier(client: &Client, tier: &str, acl: Option<&str>) -> String {
+    let id = |v: &serde_json::Value, key: &str| v[key]["id"].as_str().unwrap().to_string();
+    let zone = client
+        .resolve_id(cloudstack::Resource::Zone, "zone001", &Params::new())
+        .await
+        .unwrap();
+    let vpc_offering = client
+        .resolve_id(
+            cloudstack::Resource::VpcOffering,
+            "Default VPC offering",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let vpc = client
+        .request_async(
+            "createVPC",
+            &Params::new()
+                .with("name", format!("{tier}-vpc"))
+                .with("displaytext", "packer e2e")
+                .with("cidr", "10.20.0.0/16")
+                .with("vpcofferingid", vpc_offering)
+                .with("zoneid", &zone),
+        )
+        .await
+        .unwrap();
+    let vpc = id(&vpc, "vpc");
+    let acl = match acl {
+        Some(acl) => acl.to_string(),
+        None => {
+            let list = client
+                .request_async(
+                    "createNetworkACLList",
+                    &Params::new()
+                        .with("name", format!("{tier}-acl"))
+                        .with("vpcid", &vpc),
+                )
+                .await
+                .unwrap();
+            id(&list, "networkacllist")
+        }
+    };
+    let offering = client
+        .resolve_id(
+            cloudstack::Resource::NetworkOffering,
+            "DefaultIsolatedNetworkOfferingForVpcNetworks",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    client
+        .create_network(&cloudstack::api::CreateNetwork {
+            name: tier.into(),
+            network_offering_id: offering,
+            zone_id: zone,
+            extra: Params::new()
+                .with("vpcid", &vpc)
+                .with("gateway", "10.20.1.1")
+                .with("netmask", "255.255.255.0")
+                .with("aclid", &acl),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    acl
+}
+
+/// The items (rules) of ACL list `acl`.
+async fn acl_rules(client: &Client, acl: &str) -> Vec<serde_json::Value> {
+    client
+        .list_all_values(
+            "listNetworkACLs",
+            "networkacl",
+            &Params::new().with("aclid", acl),
+        )
+        .await
+        .unwrap()
+}
+
+/// A VPC tier: the public IP is the VPC's, SSH is let in by a rule on the tier's ACL list
+/// (for `ssh_port`; the simulator forwards only what the ACL admits, as a VPC router does)
+/// instead of a firewall rule, and the rule is gone afterwards.
+#[tokio::test]
+async fn a_vpc_tier_build_opens_ssh_with_an_acl_rule_and_removes_it() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let acl = vpc_with_tier(&client, "tier-build", None).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc",
+        serde_json::json!({"network": "tier-build", "cidr_list": ["127.0.0.0/8"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(t.contains("provisioned-on-packer-e2e-vpc"), "{t}");
+    assert!(
+        t.contains("Creating network ACL rule for TCP 22 from 127.0.0.0/8"),
+        "{t}"
+    );
+    assert!(t.contains("Deleting network ACL rule"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(stats["requests"]["createNetworkACL"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["createFirewallRule"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert!(acl_rules(&client, &acl).await.is_empty());
+    assert_eq!(templates_named(&client, "packer-e2e-vpc").await.len(), 1);
+    assert_nothing_left(&client).await;
+}
+
+/// A tier on a built-in ACL list (which CloudStack refuses to change) is refused before
+/// anything is created, naming the fix; with `prevent_firewall_changes` no rule is made
+/// (and, the tier admitting nothing, the build fails at SSH and cleans up).
+#[tokio::test]
+async fn a_vpc_tier_on_a_default_acl_list_is_refused_before_anything_is_made() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[]) else {
+        return;
+    };
+    let client = env.client();
+    let deny = client
+        .list_network_acl_lists(&Params::new().with("name", "default_deny"))
+        .await
+        .unwrap();
+    let deny = deny[0].id.clone();
+    vpc_with_tier(&client, "tier-deny", Some(&deny)).await;
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-deny",
+        serde_json::json!({"network": "tier-deny"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("uses the default ACL list default_deny"), "{t}");
+    assert!(t.contains("prevent_firewall_changes"), "{t}");
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["requests"]["createSSHKeyPair"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-vpc-prevent",
+        serde_json::json!({"network": "tier-deny", "prevent_firewall_changes": true,
+                           "ssh_timeout": "3s"}),
+    );
+    let out = env
+        .command(&["build", "-color=false"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("no firewall or ACL rule"), "{t}");
+    assert_eq!(
+        env.sim.stats()["requests"]["createNetworkACL"],
+        serde_json::Value::Null
+    );
+    assert!(acl_rules(&client, &deny).await.is_empty());
+    assert_nothing_left(&client).await;
+}
+
+/// A seed whose zone001 has security groups enabled (the built-in world has no such zone):
+/// written next to the environment's files.
+fn security_group_seed(dir: &Path) -> PathBuf {
+    let out = Command::new(mesostack_e2e::workspace_bin(
+        "cloudstack-sim",
+        "cloudstack-sim",
+    ))
+    .arg("--print-seed")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut world: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    world["zones"][0]["securitygroupsenabled"] = serde_json::json!(true);
+    let path = dir.join("sg-seed.json");
+    std::fs::write(&path, world.to_string()).unwrap();
+    path
+}
+
+/// Security groups in a zone with them: `create_security_group` makes a temporary group
+/// allowing `ssh_port` from `cidr_list`, the VM is deployed into it, and it is deleted
+/// after the VM is expunged; `security_groups` (by name) deploys into an existing group,
+/// which is kept. (The simulator reaches VMs only through port forwards, so these builds
+/// use `communicator = none`.)
+#[tokio::test]
+async fn security_groups_are_created_used_and_removed() {
+    let Some(packer) = packer_and_sshd() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = security_group_seed(scratch.path());
+    let env = Env::start_with(packer, true, &["--seed", seed.to_str().unwrap()]);
+    let client = env.client();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg",
+        serde_json::json!({"create_security_group": true, "communicator": "none",
+                           "cidr_list": ["10.0.0.0/8", "192.168.0.0/16"]}),
+    );
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Creating temporary security group packer-"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Allowing TCP 22 from 10.0.0.0/8,192.168.0.0/16"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Deleting temporary security group packer-"),
+        "{t}"
+    );
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["authorizeSecurityGroupIngress"], 1,
+        "{stats}"
+    );
+    assert_eq!(stats["requests"]["deleteSecurityGroup"], 1, "{stats}");
+    assert_eq!(
+        stats["requests"]["associateIpAddress"],
+        serde_json::Value::Null,
+        "{stats}"
+    );
+    // The deploy asked for the group: its job result shows the VM in it.
+    let jobs = client
+        .list_all_values("listAsyncJobs", "asyncjobs", &Params::new())
+        .await
+        .unwrap();
+    let deploy = jobs
+        .iter()
+        .find(|j| j["cmd"].as_str().is_some_and(|c| c.contains("DeployVM")))
+        .unwrap();
+    let groups = &deploy["jobresult"]["virtualmachine"]["securitygroup"];
+    assert!(
+        groups[0]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("packer-")),
+        "{deploy}"
+    );
+    assert_eq!(templates_named(&client, "packer-e2e-sg").await.len(), 1);
+
+    // An existing group, by name: used, kept.
+    let web = client
+        .create_security_group("web", None, None)
+        .await
+        .unwrap();
+    let path = sandbox_template(
+        &env,
+        "packer-e2e-sg-named",
+        serde_json::json!({"security_groups": ["web"], "communicator": "none"}),
+    );
+    env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert_eq!(env.sim.stats()["requests"]["createSecurityGroup"], 2);
+    assert_nothing_left(&client).await;
+    // Deletable again: no VM is left in it.
+    client.delete_security_group(&web.id, None).await.unwrap();
+    let left = client.list_security_groups(&Params::new()).await.unwrap();
+    assert!(
+        left.iter().all(|g| g.name.as_deref() == Some("default")),
+        "{left:?}"
+    );
+}
+
+/// What cannot work is refused by `packer validate` itself, naming the field: security
+/// groups in a zone without them, `create_security_group` on a VPC tier.
+#[tokio::test]
+async fn validate_refuses_security_groups_where_they_cannot_work() {
+    let Some(env) = Env::start(&[]) else { return };
+    let client = env.client();
+    vpc_with_tier(&client, "tier-sg", None).await;
+    for (name, fields, needles) in [
+        (
+            "sg-no-zone",
+            serde_json::json!({"security_groups": ["default"]}),
+            vec!["security_groups: zone zone001 has no security groups"],
+        ),
+        (
+            "sg-vpc",
+            serde_json::json!({"create_security_group": true, "network": "tier-sg"}),
+            vec![
+                "create_security_group: zone zone001 has no security groups",
+                "create_security_group: network tier-sg is a VPC tier",
+            ],
+        ),
+    ] {
+        let path = sandbox_template(&env, name, fields);
+        let out = env.command(&["validate"]).arg(&path).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        for needle in needles {
+            assert!(t.contains(needle), "{name}: missing {needle:?} in {t}");
+        }
+    }
+    // validate made nothing
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats["requests"]["deployVirtualMachine"],
+        serde_json::Value::Null
+    );
+    assert_nothing_left(&client).await;
+}
+
+/// Long waits show progress through Packer's UI: the VM's state while its deploy job runs,
+/// the template's status (with its size once CloudStack reports one) while `createTemplate`
+/// runs, and the time waited.
+#[tokio::test]
+async fn slow_deploys_and_templates_show_progress() {
+    let Some((env, _sandbox)) = Env::sandboxed(&[
+        "--job-latency-ms",
+        "deployVirtualMachine=11000",
+        "--job-latency-ms",
+        "createTemplate=11000",
+    ]) else {
+        return;
+    };
+    let path = sandbox_template(&env, "packer-e2e-progress", serde_json::json!({}));
+    let t = env.succeed(env.command(&["build", "-color=false"]).arg(&path));
+    assert!(
+        t.contains("Instance packer-e2e-progress: Starting (10s elapsed)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Template packer-e2e-progress: Creating (10s elapsed)"),
+        "{t}"
+    );
+    assert_nothing_left(&env.client()).await;
+}
+
 /// The `cs` commands an aborted build printed (`...: cs COMMAND ARGS`), each once, in order.
 fn printed_cs_commands(output: &str) -> Vec<String> {
     let mut commands: Vec<String> = Vec::new();
@@ -748,6 +1196,50 @@ async fn a_failed_build_behind_a_garbling_proxy_leaves_nothing() {
         .await
         .is_empty());
     assert_nothing_left(&client).await;
+}
+
+/// A deterministic lost answer (`--lose-answers-after`): CloudStack accepts the deploy, then
+/// its job's answer and every lookup of the VM are lost past the builder's `async_timeout`.
+/// The build fails, and its cleanup destroys the VM it never saw confirmed (the id from the
+/// accepted answer) and everything else it made: nothing is left.
+#[tokio::test]
+async fn a_deploy_whose_answer_is_lost_is_cleaned_up() {
+    const OUTAGE_SECS: u64 = 20;
+    let outage = format!("deployVirtualMachine={OUTAGE_SECS}");
+    let Some(env) = Env::start(&["--lose-answers-after", outage.as_str()]) else {
+        return;
+    };
+    // the fixture with a job timeout far shorter than the outage
+    let mut template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("build.json")).unwrap()).unwrap();
+    template["builders"][0]["async_timeout"] = "3s".into();
+    let dir = env.dir.path().join("lost");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("provision.sh"), dir.join("provision.sh")).unwrap();
+    std::fs::write(dir.join("build.json"), template.to_string()).unwrap();
+    let started = Instant::now();
+    let mut build = env.command(&["build", "-color=false"]);
+    build
+        .arg("-var")
+        .arg("template_name=packer-e2e-lost")
+        .arg("-var")
+        .arg(format!("ssh_username={}", env.sshd.user))
+        .arg(dir.join("build.json"));
+    let out = build.output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("Destroying instance"), "{t}");
+    assert!(!t.contains("yourself"), "cleanup gave up:\n{t}");
+    assert_garbled(&env.sim.stats());
+    // the checks below list VMs: wait until the outage is over
+    let remaining = Duration::from_secs(OUTAGE_SECS).saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining + Duration::from_secs(1)).await;
+    let client = env.client();
+    assert!(templates_named(&client, "packer-e2e-lost").await.is_empty());
+    assert_nothing_left(&client).await;
+    let d = env.sim.stats();
+    assert_eq!(d["requests"]["deployVirtualMachine"], 1, "{d}");
+    assert_eq!(d["requests"]["destroyVirtualMachine"], 1, "{d}");
 }
 
 /// Without `expunge` a build leaves its VM Destroyed (not expunged), and nothing else.

@@ -55,7 +55,14 @@ pub fn allocate(
 /// associateIpAddress (async): networkid or vpcid (zoneid optional, defaults to the network's).
 pub fn associate(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     if let Some(vpc) = optional_id(p, "vpcid", &ctx.world.vpc.vpcs, |v| &v.id)?.cloned() {
+        // the project asked for, else the VPC's
+        let project = optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?
+            .map(|x| x.id.clone())
+            .or_else(|| ctx.world.owner(&vpc.id).map(str::to_string));
         let id = allocate(ctx, &vpc.zoneid, None, Some(&vpc.id), false, "Allocating")?;
+        if let Some(project) = project {
+            ctx.world.project_of.insert(id.clone(), project);
+        }
         let action = JobAction::Activate {
             object: "ipaddress".into(),
             id: id.clone(),

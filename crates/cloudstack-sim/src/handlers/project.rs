@@ -43,9 +43,13 @@ pub fn visible(p: &Params, owner: Option<&str>) -> bool {
     }
 }
 
-/// createProject (async create): name, displaytext.
+/// createProject (async create): name, displaytext, domainid.
 pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let name = p.req("name")?.to_string();
+    // the one domain there is; any other id fails CloudStack's id translation
+    if let Some(d) = p.opt("domainid").filter(|d| *d != render::DOMAIN_ID) {
+        return Err(p.invalid_id("domainid", d));
+    }
     if ctx
         .world
         .projects

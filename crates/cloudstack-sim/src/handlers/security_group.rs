@@ -142,12 +142,25 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     Ok(json!({"securitygroup": v}))
 }
 
-/// deleteSecurityGroup (sync): id or name; never the `default` group.
+/// deleteSecurityGroup (sync): id or name; never the `default` group, nor one a VM (not yet
+/// expunged) is in.
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let g = group_by_id_or_name(ctx, p, "id", "name")?;
     if g.name == DEFAULT_GROUP {
         return Err(ApiError::param(
             "The network default group cannot be deleted",
+        ));
+    }
+    // SecurityGroupManagerImpl: ResourceInUseException, RESOURCE_IN_USE_ERROR
+    if ctx
+        .world
+        .virtual_machines
+        .iter()
+        .any(|vm| vm.securitygroupids.contains(&g.id))
+    {
+        return Err(ApiError::with_code(
+            536,
+            "Cannot delete group when it's in use by virtual machines",
         ));
     }
     ctx.world.security_groups.retain(|x| x.id != g.id);

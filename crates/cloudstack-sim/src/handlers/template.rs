@@ -59,6 +59,11 @@ fn list_common(
         .iter()
         .filter(|t| !t.removed && (t.format == "ISO") == iso)
         .filter(|t| filter_matches(&filter, t))
+        // a project's templates only with its id; featured and public ones for everybody
+        .filter(|t| {
+            super::project::visible(p, t.projectid.as_deref())
+                || (filter != "self" && (t.isfeatured || t.ispublic))
+        })
         .filter(|t| id.as_deref().map(|i| i == t.id).unwrap_or(true))
         .filter(|t| zoneid.as_deref().map(|z| z == t.zoneid).unwrap_or(true))
         .filter(|t| name_matches(p, &t.name))
@@ -111,6 +116,8 @@ pub fn create_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError>
         ));
     };
     let volume = require_id(p, "volumeid", &ctx.world.volumes, |v| &v.id)?.clone();
+    let projectid =
+        super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
     let vm = volume
         .virtualmachineid
         .as_deref()
@@ -157,6 +164,7 @@ pub fn create_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError>
         url: None,
         sourcevolumeid: Some(volume.id.clone()),
         removed: false,
+        projectid,
     });
     Ok(ctx.async_answer(
         CREATE_CMD,
@@ -224,6 +232,7 @@ pub fn register_template(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiErro
         url: Some(url),
         sourcevolumeid: None,
         removed: false,
+        projectid: p.opt("projectid").map(str::to_string),
     });
     ctx.job(
         REGISTER_CMD,

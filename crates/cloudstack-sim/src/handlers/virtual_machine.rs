@@ -4,7 +4,6 @@
 use super::{
     check_id_filter_in, keyword_matches, list_answer, name_matches, optional_id, require_id, Ctx,
 };
-use crate::cidr::Ipv4Cidr;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::render;
@@ -48,7 +47,7 @@ fn random_password() -> String {
         .collect()
 }
 
-fn mac_address(number: u64, nic: usize) -> String {
+pub(super) fn mac_address(number: u64, nic: usize) -> String {
     let n = number.wrapping_mul(4).wrapping_add(nic as u64);
     format!(
         "02:00:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -57,6 +56,57 @@ fn mac_address(number: u64, nic: usize) -> String {
         (n >> 8) & 0xff,
         n & 0xff
     )
+}
+
+/// The security groups of a new VM (`securitygroupids` or `securitygroupnames`, never both,
+/// as DeployVMCmd): in a zone with security groups the account's `default` group when none
+/// is named; elsewhere none may be named (UserVmManagerImpl's check).
+fn security_groups_param(
+    ctx: &Ctx<'_>,
+    p: &Params,
+    zone_has_groups: bool,
+) -> Result<Vec<String>, ApiError> {
+    let (ids, names) = (p.list("securitygroupids"), p.list("securitygroupnames"));
+    if !ids.is_empty() && !names.is_empty() {
+        return Err(ApiError::param(
+            "securitygroupids parameter is mutually exclusive with securitygroupnames parameter",
+        ));
+    }
+    let groups = &ctx.world.security_groups;
+    let mut out = Vec::new();
+    for id in &ids {
+        match groups.iter().find(|g| &g.id == id) {
+            Some(g) if super::looks_like_id(id) => out.push(g.id.clone()),
+            _ => return Err(p.invalid_id("securitygroupids", id)),
+        }
+    }
+    for name in &names {
+        match groups.iter().find(|g| &g.name == name) {
+            Some(g) => out.push(g.id.clone()),
+            None => {
+                return Err(ApiError::param(format!(
+                    "Unable to find group by name {name}"
+                )))
+            }
+        }
+    }
+    if !zone_has_groups {
+        if !out.is_empty() {
+            return Err(ApiError::param(
+                "Can't create vm with security groups; security group feature is not enabled per zone",
+            ));
+        }
+        return Ok(out);
+    }
+    if out.is_empty() {
+        if let Some(g) = groups
+            .iter()
+            .find(|g| g.name == super::security_group::DEFAULT_GROUP && g.projectid.is_none())
+        {
+            out.push(g.id.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// deployVirtualMachine: validates everything synchronously (431s), creates the VM in
@@ -121,7 +171,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         super::optional_id(p, "userdataid", &ctx.world.user_data, |u| &u.id)?.map(|u| u.id.clone());
     let projectid =
         super::optional_id(p, "projectid", &ctx.world.projects, |x| &x.id)?.map(|x| x.id.clone());
-    let securitygroupids = security_groups_param(ctx, p)?;
+    let securitygroupids = security_groups_param(ctx, p, zone.securitygroupsenabled)?;
     let uefi_bootmode = boot_param(p)?;
     // Networks: explicit ids, else the zone's first network (advanced zones need one).
     let mut network_ids = p.list("networkids");
@@ -174,56 +224,11 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     // Allocate NICs.
     let mut nics = Vec::new();
     for (i, nid) in network_ids.iter().enumerate() {
-        let in_use: Vec<String> = ctx
-            .world
-            .virtual_machines
-            .iter()
-            .flat_map(|v| v.nic.iter())
-            .filter(|n| &n.networkid == nid)
-            .map(|n| n.ipaddress.clone())
-            .collect();
-        let Some(net) = ctx.world.networks.iter_mut().find(|n| &n.id == nid) else {
+        let requested = if i == 0 { requested_ip } else { None };
+        let ip = super::nic::allocate_ip(ctx.world, nid, requested)?;
+        let Some(net) = ctx.world.network(nid) else {
             return Err(p.invalid_id("networkids", nid));
         };
-        let cidr: Ipv4Cidr = net
-            .cidr
-            .parse()
-            .map_err(|e: String| ApiError::with_code(530, e))?;
-        let ip = if let (0, Some(ip)) = (i, requested_ip) {
-            if !cidr.contains(ip) {
-                return Err(ApiError::param(format!(
-                    "Invalid ip address {ip} for network {}: it is outside {}",
-                    net.name, net.cidr
-                )));
-            }
-            if in_use.iter().any(|u| u == &ip.to_string()) {
-                return Err(ApiError::with_code(
-                    533,
-                    format!(
-                        "The requested ip address {ip} is already in use in network {}",
-                        net.name
-                    ),
-                ));
-            }
-            ip
-        } else {
-            loop {
-                if net.next_host >= cidr.host_count() {
-                    return Err(ApiError::with_code(
-                        533,
-                        format!("Insufficient address capacity in network {}", net.name),
-                    ));
-                }
-                let candidate = cidr.host(net.next_host);
-                net.next_host += 1;
-                if !in_use.iter().any(|u| u == &candidate.to_string()) {
-                    break candidate;
-                }
-            }
-        };
-        if net.state == "Allocated" {
-            net.state = "Implemented".into();
-        }
         nics.push(Nic {
             id: new_id(),
             networkid: nid.clone(),
@@ -232,6 +237,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             netmask: net.netmask.clone(),
             macaddress: String::new(),
             isdefault: i == 0,
+            secondaryip: Vec::new(),
         });
     }
     ctx.world.next_vm_number += 1;
@@ -269,6 +275,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         state: "Ready".into(),
         attached: Some(now.clone()),
         projectid: projectid.clone(),
+        deleteprotection: false,
     });
     if let (false, Some(d)) = (is_iso, &disk_offering) {
         ctx.world.volumes.push(Volume {
@@ -285,6 +292,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: "Ready".into(),
             attached: Some(now.clone()),
             projectid: projectid.clone(),
+            deleteprotection: false,
         });
     }
     let start = p.flag("startvm", true)?;
@@ -330,35 +338,6 @@ pub fn deploy(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
             state: state.into(),
         },
     ))
-}
-
-/// `securitygroupids` or `securitygroupnames` (not both), each naming an existing group.
-fn security_groups_param(ctx: &Ctx<'_>, p: &Params) -> Result<Vec<String>, ApiError> {
-    let (ids, names) = (p.list("securitygroupids"), p.list("securitygroupnames"));
-    if !ids.is_empty() && !names.is_empty() {
-        return Err(ApiError::param(
-            "securitygroupids parameter is mutually exclusive with securitygroupnames parameter",
-        ));
-    }
-    let groups = &ctx.world.security_groups;
-    let mut out = Vec::new();
-    for id in &ids {
-        match groups.iter().find(|g| &g.id == id) {
-            Some(g) => out.push(g.id.clone()),
-            None => return Err(p.invalid_id("securitygroupids", id)),
-        }
-    }
-    for name in &names {
-        match groups.iter().find(|g| &g.name == name) {
-            Some(g) => out.push(g.id.clone()),
-            None => {
-                return Err(ApiError::param(format!(
-                    "Unable to find security group by name {name}"
-                )))
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `boottype` (BIOS/UEFI) and `bootmode` (LEGACY/SECURE): the UEFI mode, `None` for BIOS.

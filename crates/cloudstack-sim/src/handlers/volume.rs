@@ -1,6 +1,7 @@
-//! Data volumes: createVolume, attachVolume, detachVolume, resizeVolume (async) and
-//! deleteVolume (sync), with VolumeApiServiceImpl's state rules and texts: an attached volume
-//! cannot be deleted or attached again, only data disks detach, shrinking needs `shrinkok`.
+//! Data volumes: createVolume, attachVolume, detachVolume, resizeVolume, updateVolume (async)
+//! and deleteVolume (sync), with VolumeApiServiceImpl's state rules and texts: an attached
+//! volume cannot be deleted or attached again, only data disks detach, shrinking needs
+//! `shrinkok`, a volume with delete protection (4.20+) cannot be deleted.
 //! (listVolumes is with the VMs, in `virtual_machine.rs`.)
 
 use super::{require_id, Ctx};
@@ -13,6 +14,7 @@ const CREATE_CMD: &str = "org.apache.cloudstack.api.command.user.volume.CreateVo
 const ATTACH_CMD: &str = "org.apache.cloudstack.api.command.user.volume.AttachVolumeCmd";
 const DETACH_CMD: &str = "org.apache.cloudstack.api.command.user.volume.DetachVolumeCmd";
 const RESIZE_CMD: &str = "org.apache.cloudstack.api.command.user.volume.ResizeVolumeCmd";
+const UPDATE_CMD: &str = "org.apache.cloudstack.api.command.user.volume.UpdateVolumeCmd";
 const GIB: i64 = 1 << 30;
 /// `custom.diskoffering.size.min` / `.max` defaults (GB).
 const CUSTOM_MIN_GB: i64 = 1;
@@ -100,6 +102,7 @@ pub fn create(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         state: "Allocated".into(),
         attached: None,
         projectid: p.opt("projectid").map(str::to_string),
+        deleteprotection: false,
     };
     if let Some(vm) = &vm {
         check_attachable(&volume, vm)?;
@@ -317,9 +320,43 @@ pub fn resize(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     ))
 }
 
-/// deleteVolume (sync): only a volume attached to no VM.
+/// updateVolume (async, `BaseAsyncCustomIdCmd`): id, and what a user may change, `name`
+/// (4.16+) and `deleteprotection` (4.20+); the admin-only `displayvolume` too. Answers the
+/// volume as its job result.
+pub fn update(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    let vol = volume_param(ctx, p)?;
+    let name = p.opt("name").map(str::to_string);
+    let protect = p.bool("deleteprotection")?;
+    p.bool("displayvolume")?;
+    if let Some(v) = ctx.world.volumes.iter_mut().find(|v| v.id == vol.id) {
+        if let Some(n) = name.filter(|n| !n.is_empty()) {
+            v.name = n;
+        }
+        if let Some(on) = protect {
+            v.deleteprotection = on;
+        }
+    }
+    ctx.changed = true;
+    Ok(ctx.async_answer(
+        UPDATE_CMD,
+        "Volume",
+        &vol.id,
+        JobAction::Activate {
+            object: "volume".into(),
+            id: vol.id.clone(),
+        },
+    ))
+}
+
+/// deleteVolume (sync): only a volume attached to no VM and without delete protection.
 pub fn delete(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     let vol = volume_param(ctx, p)?;
+    if vol.deleteprotection {
+        return Err(ApiError::param(format!(
+            "Volume [id = {}, name = {}] has delete protection enabled and cannot be deleted",
+            vol.id, vol.name
+        )));
+    }
     if vol.virtualmachineid.is_some() {
         return Err(ApiError::param(
             "Please specify a volume that is not attached to any VM.",

@@ -90,6 +90,19 @@ pub fn list_capabilities(_ctx: &mut Ctx<'_>, _p: &Params) -> Result<Value, ApiEr
     }}))
 }
 
+/// listDomains (id, name, keyword): the simulator's one domain, `ROOT`; any other id is
+/// CloudStack's invalid-id error.
+pub fn list_domains(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
+    if let Some(id) = p.opt("id").filter(|id| *id != render::DOMAIN_ID) {
+        return Err(p.invalid_id("id", id));
+    }
+    let name = render::DOMAIN_NAME;
+    let items = std::iter::once(render::domain())
+        .filter(|_| name_matches(p, name) && keyword_matches(p, &[name]))
+        .collect();
+    list_answer(p, "domain", items)
+}
+
 /// listRegions: the single local region.
 pub fn list_regions(_ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
     list_answer(

@@ -9,7 +9,8 @@ async fn signature_accepted_and_rejected() {
     let t = TestSim::start(Options::default()).await;
     let a = t.call("listZones", &[]).await;
     assert_eq!(a.status, 200);
-    assert_eq!(a.body["listzonesresponse"]["count"], 1);
+    // zone001, and zone002 with security groups
+    assert_eq!(a.body["listzonesresponse"]["count"], 2);
     assert_eq!(a.body["listzonesresponse"]["zone"][0]["name"], "zone001");
 
     // Wrong secret.
@@ -120,7 +121,10 @@ async fn envelopes_errors_and_lists() {
 
     // Templates: filter, name, paging.
     let all = t
-        .ok("listTemplates", &[("templatefilter", "executable")])
+        .ok(
+            "listTemplates",
+            &[("templatefilter", "executable"), ("zoneid", ZONE)],
+        )
         .await;
     assert_eq!(all["count"], 1);
     assert_eq!(all["template"][0]["name"], "Ubuntu 14.04");

@@ -10,6 +10,7 @@ mod faults;
 mod forwarding;
 mod jobs;
 mod lifecycle;
+mod nics;
 mod persistence;
 mod projects;
 mod vpc;

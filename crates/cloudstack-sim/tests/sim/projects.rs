@@ -113,6 +113,10 @@ async fn a_vm_shows_its_project_groups_boot_mode_and_protection() {
         .deploy(
             "p-vm",
             &[
+                // security groups need an SG-enabled zone
+                ("zoneid", cloudstack_sim::seed::SG_ZONE_ID),
+                ("templateid", cloudstack_sim::seed::SG_TEMPLATE_ID),
+                ("networkids", cloudstack_sim::seed::SG_NETWORK_ID),
                 ("projectid", &project),
                 ("securitygroupids", &sg),
                 ("boottype", "UEFI"),
@@ -256,4 +260,39 @@ async fn a_projects_networks_ips_and_rules_are_listed_only_with_its_id() {
             .all(|n| n["id"] != net_id.as_str()),
         "{all}"
     );
+}
+
+#[tokio::test]
+async fn the_root_domain_is_listed_and_checked() {
+    let t = TestSim::start(Options::default()).await;
+    let root = t
+        .ok("listDomains", &[("name", "ROOT"), ("listall", "true")])
+        .await;
+    assert_eq!(root["count"], 1);
+    let id = root["domain"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(root["domain"][0]["level"], 0);
+    assert_eq!(
+        t.ok("listDomains", &[("name", "nope")]).await,
+        serde_json::json!({})
+    );
+    let p = t
+        .run_async(
+            "createProject",
+            &[("name", "in-root"), ("displaytext", "r"), ("domainid", &id)],
+        )
+        .await;
+    assert_eq!(p["project"]["domainid"], id.as_str());
+    let other = "8a2a2c1e-0000-4000-8000-0000000000ff";
+    let a = t
+        .call(
+            "createProject",
+            &[
+                ("name", "elsewhere"),
+                ("displaytext", "e"),
+                ("domainid", other),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 431, "{}", a.body);
+    assert_eq!(t.call("listDomains", &[("id", other)]).await.status, 431);
 }

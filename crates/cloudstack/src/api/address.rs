@@ -164,6 +164,11 @@ impl Client {
             }
         }
         .with("listall", "true");
+        // A project's addresses are listed only with its id.
+        let scope = match params.get("projectid") {
+            Some(project) => scope.with("projectid", project),
+            None => scope,
+        };
         let before: HashSet<String> = self
             .list_all_values(LIST, "publicipaddress", &scope)
             .await?
@@ -315,7 +320,8 @@ impl Client {
     }
 }
 
-fn rule_matches(
+/// Whether a listed rule `r` has this protocol, port range and CIDRs.
+pub(super) fn rule_matches(
     r: &Value,
     protocol: &str,
     start: Option<u16>,

@@ -7,6 +7,8 @@ mod address;
 pub mod affinity;
 mod catalog;
 mod network;
+mod network_acl;
+mod nic;
 pub mod project;
 pub mod security_group;
 mod ssh_key;
@@ -18,6 +20,7 @@ pub mod volume;
 
 pub use address::{CreateEgressFirewallRule, CreateFirewallRule, CreatePortForwardingRule};
 pub use network::CreateNetwork;
+pub use network_acl::CreateNetworkAcl;
 pub use template::{CreateTemplate, RegisterTemplate};
 pub use vm::DeployVirtualMachine;
 

@@ -43,6 +43,8 @@ pub struct SecurityGroup {
     pub project: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub projectid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub account: Option<String>,
     #[serde(default)]
     pub ingressrule: Vec<SecurityGroupRule>,
     #[serde(default)]
@@ -81,6 +83,54 @@ impl Client {
         Self::typed(CMD, v)
     }
 
+    /// `authorizeSecurityGroupIngress` of `protocol` on ports `start`–`end` from `cidrs`,
+    /// waiting for the job; answers the group with the new rules. An unclear failure is
+    /// recovered by finding those rules in the group (CloudStack fails a second authorize of
+    /// rules that all exist).
+    pub async fn authorize_security_group_ingress(
+        &self,
+        group_id: &str,
+        protocol: &str,
+        (start, end): (u16, u16),
+        cidrs: &[String],
+        project_id: Option<&str>,
+    ) -> Result<SecurityGroup> {
+        const CMD: &str = "authorizeSecurityGroupIngress";
+        let mut params = Params::new()
+            .with("securitygroupid", group_id)
+            .with("protocol", protocol)
+            .with("startport", start.to_string())
+            .with("endport", end.to_string());
+        params
+            .set_list("cidrlist", cidrs)
+            .set_opt("projectid", project_id);
+        let has_rules = |g: &SecurityGroup| {
+            cidrs.iter().all(|c| {
+                g.ingressrule.iter().any(|r| {
+                    r.protocol
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(protocol))
+                        && r.startport == Some(i64::from(start))
+                        && r.endport == Some(i64::from(end))
+                        && r.cidr.as_deref() == Some(c.as_str())
+                })
+            })
+        };
+        let lookup = || async {
+            let mut scope = Params::new().with("id", group_id);
+            scope.set_opt("projectid", project_id);
+            let groups = self.list_security_groups(&scope).await?;
+            Ok(groups
+                .into_iter()
+                .find(|g| g.id == group_id && has_rules(g))
+                .and_then(|g| serde_json::to_value(g).ok()))
+        };
+        let v = self
+            .create_with_recovery(CMD, &params, Some("securitygroup"), lookup)
+            .await?;
+        Self::typed(CMD, v)
+    }
+
     /// `deleteSecurityGroup` by id (sync; a missing one is a not-found error).
     pub async fn delete_security_group(&self, id: &str, project_id: Option<&str>) -> Result<()> {
         let mut p = Params::new().with("id", id);
@@ -108,5 +158,133 @@ impl Client {
             |g: &SecurityGroup| g.id.as_str(),
         )
         .await
+    }
+}
+
+/// One rule to authorize on a security group: one source (a CIDR or another group) and one
+/// port range, ICMP type/code or whole protocol, as CloudStack stores it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthorizeSecurityGroupRule {
+    /// The group the rule goes on.
+    pub group_id: String,
+    /// Egress (`authorizeSecurityGroupEgress`) instead of ingress.
+    pub egress: bool,
+    /// `tcp`, `udp`, `icmp`, `all` or a protocol number.
+    pub protocol: String,
+    /// Source (ingress) or destination (egress) CIDR.
+    pub cidr: Option<String>,
+    /// Instead of a CIDR: `(account, group name)` of the group whose members are allowed.
+    pub user_group: Option<(String, String)>,
+    /// Start and end port (tcp/udp).
+    pub ports: Option<(u16, u16)>,
+    /// ICMP type and code (icmp).
+    pub icmp: Option<(i64, i64)>,
+}
+
+impl AuthorizeSecurityGroupRule {
+    fn command(&self) -> &'static str {
+        if self.egress {
+            "authorizeSecurityGroupEgress"
+        } else {
+            "authorizeSecurityGroupIngress"
+        }
+    }
+
+    fn params(&self) -> Params {
+        let mut p = Params::new()
+            .with("securitygroupid", &self.group_id)
+            .with("protocol", &self.protocol);
+        p.set_opt("cidrlist", self.cidr.as_deref());
+        if let Some((account, group)) = &self.user_group {
+            p.set("usersecuritygrouplist[0].account", account)
+                .set("usersecuritygrouplist[0].group", group);
+        }
+        if let Some((s, e)) = self.ports {
+            p.set("startport", s.to_string())
+                .set("endport", e.to_string());
+        }
+        if let Some((t, c)) = self.icmp {
+            p.set("icmptype", t.to_string())
+                .set("icmpcode", c.to_string());
+        }
+        p
+    }
+
+    /// Whether CloudStack's `rule` is this one.
+    pub fn matches(&self, rule: &SecurityGroupRule) -> bool {
+        let port = |v: Option<i64>| v.and_then(|x| u16::try_from(x).ok());
+        let same_ports = match self.ports {
+            Some((s, e)) => port(rule.startport) == Some(s) && port(rule.endport) == Some(e),
+            None => true,
+        };
+        let same_icmp = match self.icmp {
+            Some((t, c)) => rule.icmptype == Some(t) && rule.icmpcode == Some(c),
+            None => true,
+        };
+        rule.protocol
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&self.protocol))
+            && same_ports
+            && same_icmp
+            && rule.cidr == self.cidr
+            && rule.securitygroupname.as_deref() == self.user_group.as_ref().map(|g| g.1.as_str())
+    }
+
+    /// The rule among `group`'s rules of this direction.
+    fn find_in<'g>(&self, group: &'g SecurityGroup) -> Option<&'g SecurityGroupRule> {
+        let rules = if self.egress {
+            &group.egressrule
+        } else {
+            &group.ingressrule
+        };
+        rules.iter().find(|r| self.matches(r))
+    }
+}
+
+impl Client {
+    /// Authorizes one security group rule (waiting for its job) and returns its `ruleid`;
+    /// an unclear failure is recovered by finding the same rule on the group.
+    pub async fn authorize_security_group_rule(
+        &self,
+        rule: &AuthorizeSecurityGroupRule,
+    ) -> Result<String> {
+        let command = rule.command();
+        let lookup = || async {
+            let group = self.get_security_group(&rule.group_id, true).await?;
+            Ok(group
+                .as_ref()
+                .and_then(|g| rule.find_in(g))
+                .and_then(|r| serde_json::to_value(r).ok())
+                .map(|r| {
+                    let key = if rule.egress {
+                        "egressrule"
+                    } else {
+                        "ingressrule"
+                    };
+                    serde_json::json!({ "id": rule.group_id, key: [r] })
+                }))
+        };
+        let v = self
+            .create_with_recovery(command, &rule.params(), Some("securitygroup"), lookup)
+            .await?;
+        let group: SecurityGroup = Self::typed(command, v)?;
+        rule.find_in(&group)
+            .map(|r| r.ruleid.clone())
+            .ok_or_else(|| crate::Error::Decode {
+                command: command.to_string(),
+                message: "the answer names no rule like the one authorized".into(),
+            })
+    }
+
+    /// Revokes rule `id` (`revokeSecurityGroupIngress`/`Egress`), waiting for its job; a rule
+    /// already gone is a not-found error.
+    pub async fn revoke_security_group_rule(&self, id: &str, egress: bool) -> Result<()> {
+        let command = if egress {
+            "revokeSecurityGroupEgress"
+        } else {
+            "revokeSecurityGroupIngress"
+        };
+        self.delete_async(command, &Params::new().with("id", id))
+            .await
     }
 }

@@ -106,7 +106,9 @@ impl Client {
             .is_some_and(|s| TRANSITIONAL_VM_STATES.contains(&s))
         {
             let password = vm.password.clone();
-            let mut settled = self.wait_virtual_machine_settled(&vm.id).await?;
+            let mut settled = self
+                .wait_virtual_machine_settled_in(&vm.id, project.as_deref())
+                .await?;
             settled.password = settled.password.or(password);
             return Ok(settled);
         }
@@ -116,12 +118,22 @@ impl Client {
     /// Polls a VM (with the job backoff and `async_timeout`) until it leaves a transitional
     /// state (Creating, Starting, Stopping, Migrating).
     pub async fn wait_virtual_machine_settled(&self, id: &str) -> Result<VirtualMachine> {
+        self.wait_virtual_machine_settled_in(id, None).await
+    }
+
+    /// [`Client::wait_virtual_machine_settled`] for a VM of a project (`projectid`: CloudStack
+    /// lists a project's VMs only with it).
+    pub async fn wait_virtual_machine_settled_in(
+        &self,
+        id: &str,
+        project_id: Option<&str>,
+    ) -> Result<VirtualMachine> {
         let cfg = &self.inner.config;
         let started = Instant::now();
         let mut delay = cfg.poll_initial;
         loop {
             let vm = self
-                .get_virtual_machine(id)
+                .get_virtual_machine_in(id, project_id)
                 .await?
                 .ok_or_else(|| Error::NotFound {
                     kind: "virtual machine",
@@ -182,7 +194,17 @@ impl Client {
 
     /// One VM by id (`listall=true`), `None` if it does not exist (or is expunged).
     pub async fn get_virtual_machine(&self, id: &str) -> Result<Option<VirtualMachine>> {
-        let p = Params::new().with("id", id).with("listall", "true");
+        self.get_virtual_machine_in(id, None).await
+    }
+
+    /// [`Client::get_virtual_machine`] of a project's VM (`projectid`).
+    pub async fn get_virtual_machine_in(
+        &self,
+        id: &str,
+        project_id: Option<&str>,
+    ) -> Result<Option<VirtualMachine>> {
+        let mut p = Params::new().with("id", id).with("listall", "true");
+        p.set_opt("projectid", project_id);
         match self.list_virtual_machines(&p).await {
             Ok(vms) => Ok(vms.into_iter().find(|v| v.id == id)),
             Err(e) if e.is_param_error() => Ok(None),
@@ -194,7 +216,7 @@ impl Client {
     pub async fn start_virtual_machine(&self, id: &str) -> Result<VirtualMachine> {
         self.vm_transition(
             "startVirtualMachine",
-            id,
+            (id, None),
             &["Running", "Starting"],
             Params::new(),
         )
@@ -204,27 +226,45 @@ impl Client {
     /// `stopVirtualMachine` (`forced` → `forced=true`); recovers like
     /// [`Client::start_virtual_machine`].
     pub async fn stop_virtual_machine(&self, id: &str, forced: bool) -> Result<VirtualMachine> {
+        self.stop_virtual_machine_in(id, forced, None).await
+    }
+
+    /// [`Client::stop_virtual_machine`] of a project's VM (read back with `projectid`).
+    pub async fn stop_virtual_machine_in(
+        &self,
+        id: &str,
+        forced: bool,
+        project_id: Option<&str>,
+    ) -> Result<VirtualMachine> {
         let mut extra = Params::new();
         if forced {
             extra.set("forced", "true");
         }
-        self.vm_transition("stopVirtualMachine", id, &["Stopped", "Stopping"], extra)
-            .await
+        self.vm_transition(
+            "stopVirtualMachine",
+            (id, project_id),
+            &["Stopped", "Stopping"],
+            extra,
+        )
+        .await
     }
 
     async fn vm_transition(
         &self,
         command: &str,
-        id: &str,
+        (id, project_id): (&str, Option<&str>),
         reached: &[&str],
         extra: Params,
     ) -> Result<VirtualMachine> {
         let params = extra.with("id", id);
         let lookup = || async {
-            Ok(self.get_virtual_machine(id).await?.and_then(|vm| {
-                let hit = vm.state.as_deref().is_some_and(|s| reached.contains(&s));
-                hit.then(|| serde_json::to_value(vm).unwrap_or_default())
-            }))
+            Ok(self
+                .get_virtual_machine_in(id, project_id)
+                .await?
+                .and_then(|vm| {
+                    let hit = vm.state.as_deref().is_some_and(|s| reached.contains(&s));
+                    hit.then(|| serde_json::to_value(vm).unwrap_or_default())
+                }))
         };
         let v = self
             .create_with_recovery(command, &params, Some("virtualmachine"), lookup)
@@ -235,7 +275,9 @@ impl Client {
             .as_deref()
             .is_some_and(|s| TRANSITIONAL_VM_STATES.contains(&s))
         {
-            return self.wait_virtual_machine_settled(&vm.id).await;
+            return self
+                .wait_virtual_machine_settled_in(&vm.id, project_id)
+                .await;
         }
         Ok(vm)
     }

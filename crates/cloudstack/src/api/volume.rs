@@ -1,5 +1,5 @@
 //! Data volumes: `createVolume` recovered by name in the zone, `attachVolume` /
-//! `detachVolume` / `resizeVolume` jobs answering the volume, `deleteVolume` idempotent on a
+//! `detachVolume` / `resizeVolume` / `updateVolume` jobs answering the volume, `deleteVolume` idempotent on a
 //! retry.
 
 use crate::{
@@ -23,6 +23,10 @@ pub struct CreateVolume {
     /// `projectid`.
     pub project_id: Option<String>,
 }
+
+/// The command attaching a volume (its acceptance is recorded; see
+/// [`Client::recording_accepted`]).
+const ATTACH: &str = "attachVolume";
 
 impl Client {
     /// `createVolume`, waiting for its job; an unclear failure is recovered by finding the
@@ -51,7 +55,9 @@ impl Client {
         Self::typed(CMD, v)
     }
 
-    /// `attachVolume` (optionally at `device_id`), answering the attached volume.
+    /// `attachVolume` (optionally at `device_id`), answering the attached volume. Once
+    /// CloudStack accepted it (the job started), the volume's id is recorded under
+    /// `attachVolume` in the client's [`crate::AcceptedLog`].
     pub async fn attach_volume(
         &self,
         id: &str,
@@ -60,7 +66,11 @@ impl Client {
     ) -> Result<Volume> {
         let mut p = Params::new().with("id", id).with("virtualmachineid", vm_id);
         p.set_opt("deviceid", device_id.map(|d| d.to_string()));
-        self.volume_job("attachVolume", &p).await
+        // once the job started, the attachment is under way: recorded for the caller
+        let answer = self.request(ATTACH, &p).await?;
+        self.note_accepted_on(ATTACH, id, &answer);
+        let result = self.finish_job(ATTACH, answer).await?;
+        Self::volume_of(ATTACH, result)
     }
 
     /// `detachVolume`, answering the detached volume.
@@ -85,6 +95,15 @@ impl Client {
         self.volume_job("resizeVolume", &p).await
     }
 
+    /// `updateVolume` (CloudStack 4.20+ for `deleteprotection`): turns the volume's delete
+    /// protection on or off, answering the volume.
+    pub async fn set_volume_delete_protection(&self, id: &str, protect: bool) -> Result<Volume> {
+        let p = Params::new()
+            .with("id", id)
+            .with("deleteprotection", protect.to_string());
+        self.volume_job("updateVolume", &p).await
+    }
+
     /// `deleteVolume` (sync). A volume already gone answers a not-found error
     /// ([`Error::is_not_found`]), which callers deleting it treat as done.
     pub async fn delete_volume(&self, id: &str) -> Result<()> {
@@ -105,6 +124,11 @@ impl Client {
 
     async fn volume_job(&self, command: &str, params: &Params) -> Result<Volume> {
         let v = self.request_async(command, params).await?;
+        Self::volume_of(command, v)
+    }
+
+    /// The `volume` of a job result.
+    fn volume_of(command: &str, v: serde_json::Value) -> Result<Volume> {
         let v = v.get("volume").cloned().ok_or_else(|| Error::Decode {
             command: command.to_string(),
             message: "the job result has no volume".into(),

@@ -21,7 +21,7 @@ pub struct CreateInstance;
 async fn vm_state(state: &BuildState, id: &str) -> Result<Option<String>, cloudstack::Error> {
     Ok(state
         .client
-        .get_virtual_machine(id)
+        .get_virtual_machine_in(id, state.project_id())
         .await?
         .map(|vm| vm.state.unwrap_or_default()))
 }
@@ -62,6 +62,11 @@ impl Step<BuildState> for CreateInstance {
         if r.zone_advanced {
             req.network_ids = r.network_ids.clone();
         }
+        if !r.security_group_ids.is_empty() {
+            req.extra
+                .set_list("securitygroupids", &r.security_group_ids);
+        }
+        req.extra.set_opt("projectid", r.project_id.as_deref());
         if r.source_is_iso {
             req.disk_offering_id = r.disk_offering_id.clone();
             req.hypervisor = c.hypervisor.clone();
@@ -73,7 +78,27 @@ impl Step<BuildState> for CreateInstance {
             req.hypervisor = c.hypervisor.clone();
             req.root_disk_size = c.disk_size.filter(|s| *s > 0);
         }
-        let vm = match state.client.deploy_virtual_machine(&req).await {
+        // While the deploy job runs (and the VM starts), show the VM's state once its id is
+        // known, else the time waited.
+        let st: &BuildState = state;
+        let probe = |elapsed: std::time::Duration| {
+            let id = st.accepted.last_id("deployVirtualMachine");
+            let name = c.instance_name.clone();
+            async move {
+                let vm_state = match &id {
+                    Some(id) => vm_state(st, id).await.ok().flatten(),
+                    None => None,
+                };
+                format!(
+                    "Instance {name}: {} ({} elapsed)",
+                    vm_state.unwrap_or_else(|| "deploying".into()),
+                    super::elapsed_text(elapsed)
+                )
+            }
+        };
+        let deploying =
+            super::with_progress(&ctx.ui, st.client.deploy_virtual_machine(&req), probe);
+        let vm = match deploying.await {
             Ok(vm) => vm,
             Err(e) => {
                 // The VM may exist even though the answer was lost or its job failed late:
@@ -83,7 +108,11 @@ impl Step<BuildState> for CreateInstance {
                     Some(id) => Some(id),
                     None => state
                         .client
-                        .find_virtual_machine_by_name(&req.zone_id, &c.instance_name, None)
+                        .find_virtual_machine_by_name(
+                            &req.zone_id,
+                            &c.instance_name,
+                            state.project_id(),
+                        )
                         .await
                         .ok()
                         .flatten()
@@ -117,10 +146,27 @@ impl Step<BuildState> for CreateInstance {
             ctx.ui
                 .say("Waiting for the instance to be Running...")
                 .await;
+            let id = vm.id.clone();
+            let st: &BuildState = state;
+            let probe = |elapsed: std::time::Duration| {
+                let id = id.clone();
+                async move {
+                    let now = vm_state(st, &id).await.ok().flatten();
+                    format!(
+                        "Instance {id}: {} ({} elapsed)",
+                        now.unwrap_or_else(|| "unknown".into()),
+                        super::elapsed_text(elapsed)
+                    )
+                }
+            };
+            let waiting = super::with_progress(
+                &ctx.ui,
+                st.client
+                    .wait_virtual_machine_settled_in(&vm.id, st.project_id()),
+                probe,
+            );
             let settled = super::unless_cancelled(ctx, async {
-                state
-                    .client
-                    .wait_virtual_machine_settled(&vm.id)
+                waiting
                     .await
                     .map_err(Error::api(format!("waiting for instance {}", vm.id)))
             })

@@ -3,7 +3,8 @@
 //! fixed 30 s instead; polling is both faster and safer. While waiting it shows progress:
 //! each new `status` CloudStack reports (which carries the percentage while a template is
 //! copied, e.g. `45% Downloaded`) with the size so far, and the elapsed time at least
-//! every [`PROGRESS_EVERY`] otherwise.
+//! every [`super::PROGRESS_EVERY`] otherwise. The same lines show while the
+//! `createTemplate` job itself runs (the copy happens then in CloudStack).
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use packer_sdk::{
     BoxError, Ui,
 };
 
-use super::BuildState;
+use super::{elapsed_text, BuildState, PROGRESS_EVERY};
 use crate::error::Error;
 
 /// See the module docs.
@@ -24,18 +25,6 @@ pub struct CreateTemplate;
 /// First and longest pause between readiness polls.
 const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_CAP: Duration = Duration::from_secs(10);
-/// Longest silence while waiting for the template.
-const PROGRESS_EVERY: Duration = Duration::from_secs(15);
-
-/// `1m05s`, `42s`: elapsed time as people read it.
-fn elapsed_text(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
 
 /// `1.5 GiB`, `300.0 MiB`, `512 bytes`.
 fn size_text(bytes: i64) -> String {
@@ -83,7 +72,7 @@ async fn wait_ready(
     loop {
         let found = state
             .client
-            .list_templates("self", &Params::new().with("id", id))
+            .list_templates("self", &state.in_project(Params::new().with("id", id)))
             .await
             .map_err(Error::api(format!(
                 "checking whether template {id} is ready"
@@ -141,10 +130,12 @@ impl Step<BuildState> for CreateTemplate {
         let volumes = state
             .client
             .list_volumes(
-                &Params::new()
-                    .with("virtualmachineid", &vm_id)
-                    .with("type", "ROOT")
-                    .with("listall", "true"),
+                &state.in_project(
+                    Params::new()
+                        .with("virtualmachineid", &vm_id)
+                        .with("type", "ROOT")
+                        .with("listall", "true"),
+                ),
             )
             .await
             .map_err(Error::api(format!(
@@ -174,7 +165,8 @@ impl Step<BuildState> for CreateTemplate {
             .set("passwordenabled", flag(t.password_enabled))
             .set("isdynamicallyscalable", flag(t.scalable))
             .set("requireshvm", flag(t.requires_hvm))
-            .set_opt("templatetag", t.tag.as_deref());
+            .set_opt("templatetag", t.tag.as_deref())
+            .set_opt("projectid", state.project_id());
         if t.extractable {
             extra.set("isextractable", "true");
         }
@@ -185,7 +177,30 @@ impl Step<BuildState> for CreateTemplate {
             volume_id: volume.clone(),
             extra,
         };
-        let created = match state.client.create_template(&req).await {
+        // While the job runs, the template (known by the id of the accepted answer) shows
+        // its status and size.
+        let st: &BuildState = state;
+        let probe = |elapsed: Duration| {
+            let id = st.accepted.last_id("createTemplate");
+            async move {
+                let current = match &id {
+                    Some(id) => st
+                        .client
+                        .list_templates("self", &st.in_project(Params::new().with("id", id)))
+                        .await
+                        .ok()
+                        .and_then(|ts| ts.into_iter().find(|t| &t.id == id)),
+                    None => None,
+                };
+                format!(
+                    "Template {}: {}",
+                    t.name,
+                    progress_line(current.as_ref(), elapsed)
+                )
+            }
+        };
+        let creating = super::with_progress(&ctx.ui, st.client.create_template(&req), probe);
+        let created = match creating.await {
             Ok(created) => created,
             Err(e) => {
                 // Accepted, then lost: say which template exists, the build's result or not.

@@ -38,7 +38,12 @@ impl Step<BuildState> for Keypair {
         state
             .temporary_keypair
             .iter()
-            .map(|name| format!("temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}"))
+            .map(|name| {
+                format!(
+                    "temporary SSH key pair {name}: cs deleteSSHKeyPair name={name}{}",
+                    state.cs_project_arg()
+                )
+            })
             .collect()
     }
 
@@ -80,7 +85,7 @@ impl Step<BuildState> for Keypair {
         state.temporary_keypair = Some(name.clone());
         let kp = state
             .client
-            .create_ssh_key_pair(&name)
+            .create_ssh_key_pair_in(&name, state.project_id())
             .await
             .map_err(Error::api(format!(
                 "creating temporary SSH key pair {name}"
@@ -122,8 +127,15 @@ impl Step<BuildState> for Keypair {
             state,
             ctx,
             &format!("deleting temporary SSH key pair {name}"),
-            &format!("delete it yourself (deleteSSHKeyPair name={name})"),
-            || state.client.delete_ssh_key_pair(&name),
+            &format!(
+                "delete it yourself (deleteSSHKeyPair name={name}{})",
+                state.cs_project_arg()
+            ),
+            || {
+                state
+                    .client
+                    .delete_ssh_key_pair_in(&name, state.project_id())
+            },
         )
         .await;
     }

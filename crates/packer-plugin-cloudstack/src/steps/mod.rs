@@ -23,6 +23,7 @@ pub mod http_server;
 pub mod keypair;
 pub mod prepare_config;
 pub mod provision;
+pub mod security_group;
 pub mod setup_networking;
 pub mod shutdown;
 pub mod tags;
@@ -30,12 +31,18 @@ pub mod tags;
 /// Ids resolved from the names in the template (step `prepare_config`).
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
+    /// Project id (`project`): sent on every call that creates or lists the build's objects.
+    pub project_id: Option<String>,
     /// Zone id.
     pub zone_id: String,
     /// Zone name (for the artifact).
     pub zone_name: String,
     /// Whether the zone is `Advanced` (networks are passed to deploy only then).
     pub zone_advanced: bool,
+    /// Whether the zone has security groups (VMs are then reached at their own address).
+    pub zone_security_groups: bool,
+    /// Security groups to deploy into: `security_groups` resolved, or the temporary one.
+    pub security_group_ids: Vec<String>,
     /// Service offering id.
     pub service_offering_id: String,
     /// Template or ISO id to boot from.
@@ -44,6 +51,9 @@ pub struct Resolved {
     pub source_is_iso: bool,
     /// Network ids.
     pub network_ids: Vec<String>,
+    /// The ACL list of the network when it is a VPC tier that needs an ACL rule for SSH
+    /// (checked before anything is created: a default list cannot change).
+    pub vpc_acl_id: Option<String>,
     /// Disk offering id.
     pub disk_offering_id: Option<String>,
     /// OS type id for the new template (`None`: the VM's own).
@@ -73,6 +83,8 @@ pub struct BuildState {
     pub private_key_pem: Option<String>,
     /// Password for SSH (`ssh_password`, or the one deploy returned).
     pub ssh_password: Option<String>,
+    /// The temporary security group this build created (deleted in cleanup).
+    pub temporary_security_group: Option<String>,
     /// The build VM's id.
     pub vm_id: Option<String>,
     /// The VM's private IP (NIC 0).
@@ -89,6 +101,8 @@ pub struct BuildState {
     pub port_forward_id: Option<String>,
     /// Firewall rule id.
     pub firewall_rule_id: Option<String>,
+    /// Network ACL item (rule) id, on a VPC tier.
+    pub acl_rule_id: Option<String>,
     /// Where SSH connects: (host, port).
     pub ssh_address: Option<(String, u16)>,
     /// The SSH session.
@@ -116,12 +130,34 @@ impl std::fmt::Debug for BuildState {
             .field("public_ip", &self.public_ip)
             .field("port_forward_id", &self.port_forward_id)
             .field("firewall_rule_id", &self.firewall_rule_id)
+            .field("acl_rule_id", &self.acl_rule_id)
             .field("template", &self.template.as_ref().map(|t| &t.id))
             .finish_non_exhaustive()
     }
 }
 
 impl BuildState {
+    /// The project the build works in, if any.
+    pub fn project_id(&self) -> Option<&str> {
+        self.resolved.project_id.as_deref()
+    }
+
+    /// `params` scoped to the build's project (CloudStack lists a project's objects only
+    /// with its id).
+    pub fn in_project(&self, params: cloudstack::Params) -> cloudstack::Params {
+        match self.project_id() {
+            Some(p) => params.with("projectid", p),
+            None => params,
+        }
+    }
+
+    /// ` projectid=<id>` for the `cs` commands printed for what is left, or nothing.
+    pub fn cs_project_arg(&self) -> String {
+        self.project_id()
+            .map(|p| format!(" projectid={p}"))
+            .unwrap_or_default()
+    }
+
     /// A fresh state for `config`, talking through `client`.
     pub fn new(config: Arc<Config>, client: Client) -> Self {
         let accepted = AcceptedLog::new();
@@ -134,6 +170,7 @@ impl BuildState {
             temporary_keypair: None,
             private_key_pem: None,
             ssh_password: None,
+            temporary_security_group: None,
             vm_id: None,
             vm_ip: None,
             vm_os_type_id: None,
@@ -142,6 +179,7 @@ impl BuildState {
             public_port: None,
             port_forward_id: None,
             firewall_rule_id: None,
+            acl_rule_id: None,
             ssh_address: None,
             communicator: None,
             template: None,
@@ -156,6 +194,7 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(prepare_config::PrepareConfig),
         Box::new(http_server::HttpServer),
         Box::new(keypair::Keypair),
+        Box::new(security_group::SecurityGroup),
         Box::new(create_instance::CreateInstance),
         Box::new(setup_networking::SetupNetworking),
         Box::new(detach_iso::DetachIso),
@@ -166,6 +205,43 @@ pub fn all() -> Vec<Box<dyn Step<BuildState>>> {
         Box::new(create_template::CreateTemplate),
         Box::new(tags::Tags),
     ]
+}
+
+/// Longest silence while the build waits for CloudStack (a job, a VM, a template).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// `1m05s`, `42s`: elapsed time as people read it.
+pub(crate) fn elapsed_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Runs `fut`; every [`PROGRESS_EVERY`] until it ends, shows the line `probe` makes of the
+/// time waited (what CloudStack reports of the object being made, if anything), so a long
+/// wait is never silent.
+pub(crate) async fn with_progress<T, P, PF>(
+    ui: &packer_sdk::Ui,
+    fut: impl Future<Output = T>,
+    probe: P,
+) -> T
+where
+    P: Fn(Duration) -> PF,
+    PF: Future<Output = String>,
+{
+    tokio::pin!(fut);
+    let started = Instant::now();
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            _ = tick.tick() => ui.message(probe(started.elapsed()).await).await,
+        }
+    }
 }
 
 /// Runs a read-only wait (polling, connecting) unless the build is cancelled first.

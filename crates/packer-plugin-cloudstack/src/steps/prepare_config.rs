@@ -1,7 +1,7 @@
 //! Step 1: resolve every name-or-id of the template to ids (zone, service offering,
 //! template or ISO, networks, disk offering, OS type, public IP) and prepare user data.
 
-use cloudstack::{resolve::is_uuid, Params, Resource};
+use cloudstack::{model::Network, resolve::is_uuid, Params, Resource};
 use packer_sdk::{
     async_trait,
     steps::{Step, StepContext},
@@ -90,11 +90,41 @@ impl PrepareConfig {
         Ok(str_field(&v, "id"))
     }
 
+    /// `security_groups` entries: ids, or exact names (`listSecurityGroups` in the project).
+    async fn resolve_security_group(state: &BuildState, group: &str) -> Result<String, Error> {
+        let key = if is_uuid(group) {
+            "id"
+        } else {
+            "securitygroupname"
+        };
+        let found = state
+            .client
+            .list_security_groups(&state.in_project(Params::new().with(key, group)))
+            .await
+            .map_err(Error::api(format!("security_groups: looking up {group:?}")))?;
+        found
+            .into_iter()
+            .find(|g| g.id == group || g.name.as_deref() == Some(group))
+            .map(|g| g.id)
+            .ok_or_else(|| {
+                Error::Build(format!(
+                    "security_groups: no security group {group:?}{}",
+                    if state.project_id().is_some() {
+                        " in the project"
+                    } else {
+                        ""
+                    }
+                ))
+            })
+    }
+
     async fn resolve_public_ip(state: &BuildState, ip: &str) -> Result<(String, String), Error> {
         let key = if is_uuid(ip) { "id" } else { "ipaddress" };
         let found = state
             .client
-            .list_public_ip_addresses(&Params::new().with(key, ip).with("listall", "true"))
+            .list_public_ip_addresses(
+                &state.in_project(Params::new().with(key, ip).with("listall", "true")),
+            )
             .await
             .map_err(Error::api(format!("public_ip_address: looking up {ip:?}")))?;
         found
@@ -118,26 +148,25 @@ impl Step<BuildState> for PrepareConfig {
     async fn run(&self, state: &mut BuildState, ctx: &StepContext) -> Result<(), BoxError> {
         let c = state.config.clone();
         ctx.ui.say("Preparing config...").await;
+        // The project first: the other lookups are scoped to it.
         if let Some(p) = &c.project {
-            return Err(format!(
-                "project: {p:?} is set, but building inside a project is not supported by this \
-                 builder yet; remove `project` to build in the account itself"
-            )
-            .into());
+            let v = Self::resolve(state, "project", Resource::Project, p, &Params::new()).await?;
+            let id = str_field(&v, "id");
+            ctx.ui
+                .message(format!(
+                    "Building in project {} ({id})",
+                    str_field(&v, "name")
+                ))
+                .await;
+            state.resolved.project_id = Some(id);
         }
-        if c.create_security_group || !c.security_groups.is_empty() {
-            return Err(
-                "create_security_group / security_groups: security groups are not \
-                        supported by this builder yet (Advanced zones use firewall rules)"
-                    .into(),
-            );
-        }
-
         let zone = Self::resolve(state, "zone", Resource::Zone, &c.zone, &Params::new()).await?;
         let zone_id = str_field(&zone, "id");
         state.resolved.zone_name = str_field(&zone, "name");
         state.resolved.zone_advanced =
             str_field(&zone, "networktype").eq_ignore_ascii_case("advanced");
+        state.resolved.zone_security_groups =
+            zone.get("securitygroupsenabled").and_then(Value::as_bool) == Some(true);
         let in_zone = Params::new().with("zoneid", &zone_id);
 
         let so = Self::resolve(
@@ -163,9 +192,44 @@ impl Step<BuildState> for PrepareConfig {
         }
 
         let mut network_ids = Vec::new();
+        let mut first_network = None;
         for n in &c.networks {
-            let v = Self::resolve(state, "network", Resource::Network, n, &in_zone).await?;
+            let scope = state.in_project(in_zone.clone());
+            let v = Self::resolve(state, "network", Resource::Network, n, &scope).await?;
             network_ids.push(str_field(&v, "id"));
+            first_network.get_or_insert(v);
+        }
+        let first_network: Option<Network> = first_network
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| format!("network: unexpected answer from listNetworks: {e}"))?;
+        let vpc_tier = first_network
+            .as_ref()
+            .filter(|n| n.vpcid.is_some())
+            .map(|n| n.name.clone().unwrap_or_else(|| n.id.clone()));
+        let problems = crate::preflight::security_group_problems(
+            &c,
+            (
+                &state.resolved.zone_name,
+                state.resolved.zone_security_groups,
+            ),
+            vpc_tier.as_deref(),
+        );
+        if !problems.is_empty() {
+            return Err(problems.join("\n").into());
+        }
+        // A VPC tier needs a rule on its ACL list for SSH: refuse a list that cannot change
+        // before anything is created.
+        if let (Some(net), false) = (
+            first_network.filter(|n| n.vpcid.is_some()),
+            c.prevent_firewall_changes || c.use_local_ip_address,
+        ) {
+            let acl = super::setup_networking::tier_acl_list(state, &net).await?;
+            state.resolved.vpc_acl_id = Some(acl);
+        }
+        for g in &c.security_groups {
+            let id = Self::resolve_security_group(state, g).await?;
+            state.resolved.security_group_ids.push(id);
         }
         state.resolved.network_ids = network_ids;
 

@@ -1,10 +1,14 @@
 //! Step 4: make the VM reachable, unless `use_local_ip_address`: a public IP (the given
-//! `public_ip_address`, else a temporary one from `associateIpAddress`), a TCP port forward
-//! public port → `ssh_port` (`openfirewall=false`), and a firewall rule for `cidr_list` on
-//! the public port unless `prevent_firewall_changes`. Cleanup undoes them in reverse.
+//! `public_ip_address`, else a temporary one from `associateIpAddress`, in the VPC when the
+//! network is a VPC tier), a TCP port forward public port → `ssh_port` (`openfirewall=false`),
+//! and, unless `prevent_firewall_changes`, what lets `cidr_list` in: a firewall rule on the
+//! public port, or on a VPC tier (whose addresses have no firewall) an ingress rule on the
+//! tier's network ACL list for `ssh_port`, as the Go builder does. Cleanup undoes them in
+//! reverse.
 
 use cloudstack::{
-    api::{CreateFirewallRule, CreatePortForwardingRule},
+    api::{CreateFirewallRule, CreateNetworkAcl, CreatePortForwardingRule},
+    model::Network,
     Params,
 };
 use packer_sdk::{
@@ -21,6 +25,39 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct SetupNetworking;
 
+/// The id of VPC tier `n`'s network ACL list, refused (before anything is created) when
+/// there is none or it is one of CloudStack's built-in lists (`default_allow`,
+/// `default_deny`), which nobody can change ("Default ACL cannot be modified").
+pub(crate) async fn tier_acl_list(state: &BuildState, n: &Network) -> Result<String, Error> {
+    let fix = "give the tier an ACL list of its VPC (replaceNetworkACLList), or set \
+               prevent_firewall_changes and allow SSH in the tier's ACL yourself";
+    let Some(acl_id) = n.aclid.clone().filter(|a| !a.is_empty()) else {
+        return Err(Error::Build(format!(
+            "network: VPC tier {} has no network ACL list to allow SSH in: {fix}",
+            n.name.as_deref().unwrap_or(&n.id)
+        )));
+    };
+    let lists = state
+        .client
+        .list_network_acl_lists(&Params::new().with("id", &acl_id))
+        .await
+        .map_err(Error::api(format!(
+            "network: looking up ACL list {acl_id} of VPC tier {}",
+            n.id
+        )))?;
+    let list = lists.into_iter().find(|l| l.id == acl_id);
+    // The built-in lists belong to no VPC.
+    if let Some(l) = list.filter(|l| l.vpcid.is_none()) {
+        return Err(Error::Build(format!(
+            "network: VPC tier {} uses the default ACL list {} ({acl_id}), which CloudStack \
+             does not let anyone change, so no rule for SSH can be added: {fix}",
+            n.name.as_deref().unwrap_or(&n.id),
+            l.name.as_deref().unwrap_or("default")
+        )));
+    }
+    Ok(acl_id)
+}
+
 #[async_trait]
 impl Step<BuildState> for SetupNetworking {
     fn name(&self) -> &str {
@@ -29,6 +66,11 @@ impl Step<BuildState> for SetupNetworking {
 
     fn left_behind(&self, state: &BuildState) -> Vec<String> {
         let mut left = Vec::new();
+        if let Some(id) = &state.acl_rule_id {
+            left.push(format!(
+                "network ACL rule {id}: cs deleteNetworkACL id={id}"
+            ));
+        }
         if let Some(id) = &state.firewall_rule_id {
             left.push(format!("firewall rule {id}: cs deleteFirewallRule id={id}"));
         }
@@ -48,6 +90,22 @@ impl Step<BuildState> for SetupNetworking {
         if c.use_local_ip_address {
             return Ok(());
         }
+        if state.resolved.zone_security_groups {
+            // Security groups filter traffic to the VM's own address (public in such zones):
+            // no public IP, port forward or firewall rule.
+            let ip = state
+                .vm_ip
+                .clone()
+                .ok_or("the instance has no IP address on its NIC to connect to")?;
+            ctx.ui
+                .say(format!(
+                    "Zone with security groups: connecting to the instance's address {ip}"
+                ))
+                .await;
+            state.public_ip = Some((String::new(), ip));
+            state.public_port = Some(c.ssh.port);
+            return Ok(());
+        }
         let vm_id = state
             .vm_id
             .clone()
@@ -57,22 +115,23 @@ impl Step<BuildState> for SetupNetworking {
         let network = match &network_id {
             Some(id) => state
                 .client
-                .list_networks(&Params::new().with("id", id).with("listall", "true"))
+                .list_networks(
+                    &state.in_project(Params::new().with("id", id).with("listall", "true")),
+                )
                 .await
                 .map_err(Error::api(format!("looking up network {id}")))?
                 .into_iter()
                 .find(|n| &n.id == id),
             None => None,
         };
-        if network.as_ref().and_then(|n| n.vpcid.as_ref()).is_some() && !c.prevent_firewall_changes
-        {
-            return Err(
-                "the network is in a VPC, which needs a network ACL rule; this builder \
-                        does not create ACL rules yet: set prevent_firewall_changes and allow the \
-                        SSH port in the VPC's ACL yourself"
-                    .into(),
-            );
-        }
+        // Checked in prepare_config, before anything was made.
+        let vpc_acl = match network.as_ref().filter(|n| n.vpcid.is_some()) {
+            Some(n) if !c.prevent_firewall_changes => Some(match &state.resolved.vpc_acl_id {
+                Some(acl) => acl.clone(),
+                None => tier_acl_list(state, n).await?,
+            }),
+            _ => None,
+        };
 
         let (ip_id, ip) = match state.resolved.public_ip.clone() {
             Some(existing) => {
@@ -86,7 +145,7 @@ impl Step<BuildState> for SetupNetworking {
             }
             None => {
                 ctx.ui.message("Associating public IP address...").await;
-                let mut p = Params::new();
+                let mut p = state.in_project(Params::new());
                 match network.as_ref().and_then(|n| n.vpcid.clone()) {
                     Some(vpc) => p.set("vpcid", vpc),
                     None => match &network_id {
@@ -155,35 +214,82 @@ impl Step<BuildState> for SetupNetworking {
              taken)"
         )))?;
 
-        if !c.prevent_firewall_changes {
+        if c.prevent_firewall_changes {
+            ctx.ui
+                .message("Networking is set up (prevent_firewall_changes: no firewall or ACL rule)")
+                .await;
+            return Ok(());
+        }
+        if let Some(acl_id) = vpc_acl {
             ctx.ui
                 .message(format!(
-                    "Creating firewall rule for TCP {public_port} from {}...",
+                    "Creating network ACL rule for TCP {} from {} on ACL list {acl_id}...",
+                    c.ssh.port,
                     c.cidr_list.join(",")
                 ))
                 .await;
-            let fw = CreateFirewallRule {
-                ip_address_id: ip_id,
+            let req = CreateNetworkAcl {
+                acl_id: acl_id.clone(),
                 protocol: "tcp".into(),
-                start_port: Some(public_port),
-                end_port: Some(public_port),
+                start_port: Some(c.ssh.port),
+                end_port: Some(c.ssh.port),
                 cidr_list: c.cidr_list.clone(),
-                ..Default::default()
+                traffic_type: Some("ingress".into()),
+                action: Some("allow".into()),
+                extra: Params::new().with("reason", "Packer build SSH (temporary)"),
             };
-            let rule = state.client.create_firewall_rule(&fw).await;
-            state.firewall_rule_id = match &rule {
+            let rule = state.client.create_network_acl(&req).await;
+            state.acl_rule_id = match &rule {
                 Ok(rule) => Some(rule.id.clone()),
-                Err(_) => state.accepted.last_id("createFirewallRule"),
+                Err(_) => state.accepted.last_id("createNetworkACL"),
             };
             rule.map_err(Error::api(format!(
-                "creating firewall rule for port {public_port}"
+                "creating a network ACL rule for port {} on ACL list {acl_id} (or set \
+                 prevent_firewall_changes and allow SSH in the tier's ACL yourself)",
+                c.ssh.port
             )))?;
+            return Ok(());
         }
+        ctx.ui
+            .message(format!(
+                "Creating firewall rule for TCP {public_port} from {}...",
+                c.cidr_list.join(",")
+            ))
+            .await;
+        let fw = CreateFirewallRule {
+            ip_address_id: ip_id,
+            protocol: "tcp".into(),
+            start_port: Some(public_port),
+            end_port: Some(public_port),
+            cidr_list: c.cidr_list.clone(),
+            ..Default::default()
+        };
+        let rule = state.client.create_firewall_rule(&fw).await;
+        state.firewall_rule_id = match &rule {
+            Ok(rule) => Some(rule.id.clone()),
+            Err(_) => state.accepted.last_id("createFirewallRule"),
+        };
+        rule.map_err(Error::api(format!(
+            "creating firewall rule for port {public_port}"
+        )))?;
         Ok(())
     }
 
     async fn cleanup(&self, state: &mut BuildState, ctx: &StepContext) {
         let client = state.client.clone();
+        if let Some(id) = state.acl_rule_id.take() {
+            ctx.ui
+                .say(format!("Deleting network ACL rule {id}..."))
+                .await;
+            super::clean_up(
+                state,
+                ctx,
+                &format!("deleting network ACL rule {id}"),
+                &format!("delete it yourself (deleteNetworkACL id={id})"),
+                || client.delete_network_acl(&id),
+            )
+            .await;
+        }
         if let Some(id) = state.firewall_rule_id.take() {
             ctx.ui.say(format!("Deleting firewall rule {id}...")).await;
             super::clean_up(

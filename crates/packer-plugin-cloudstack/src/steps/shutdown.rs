@@ -28,7 +28,7 @@ impl Step<BuildState> for Shutdown {
         ctx.ui.say(format!("Stopping instance {id}...")).await;
         let vm = state
             .client
-            .stop_virtual_machine(&id, false)
+            .stop_virtual_machine_in(&id, false, state.project_id())
             .await
             .map_err(Error::api(format!("stopping instance {id}")))?;
         if vm.state.as_deref() != Some("Stopped") {

@@ -1,22 +1,32 @@
 //! `cloudstack_affinity_group`: an affinity group (`host anti-affinity` spreads its members
 //! over hosts, `host affinity` keeps them together), the Go provider's schema: every argument
 //! forces a new group (CloudStack cannot change one). Deleting a group with members removes
-//! it from them, as CloudStack does. Import by `<id>` or `<project>/<id>`.
+//! it from them, as CloudStack does. Import by `<id>` or `<project>/<id>`. Written on the
+//! typed-model kit, so a group CloudStack accepted is kept (tainted) when its create fails.
 
 use cloudstack::{affinity::CreateAffinityGroup, model::AffinityGroup as CsGroup};
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Resource, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
-    common::{
-        attr_in_text, bounded, get_str, import_state, planned_unless_failed, read_by_id,
-        resolve_project, OpError,
-    },
-    provider::Client,
+    common::{attr_in_text, bounded, OpError},
+    kit::{Ctx, TypedResource},
 };
 
 /// The `cloudstack_affinity_group` resource.
 #[derive(Debug)]
 pub struct AffinityGroup;
+
+/// The resource's attributes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Field<String>,
+    /// Null after an import until the first read.
+    name: Field<String>,
+    description: Field<String>,
+    r#type: Field<String>,
+    project: Option<String>,
+}
 
 fn schema() -> Schema {
     Schema::new(
@@ -37,23 +47,26 @@ fn schema() -> Schema {
     )
 }
 
-/// The group by id; with a project, every project's groups are searched (`projectid=-1`).
-async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<CsGroup>, OpError> {
-    let project = in_project.then_some("-1");
-    bounded(c, c.timeout, c.api.get_affinity_group(id, project)).await
+impl Model {
+    fn fill(mut self, g: &CsGroup) -> Model {
+        self.id = Field::Known(g.id.clone());
+        self.name = g.name.clone().into();
+        self.description = g.description.clone().into();
+        self.r#type = g.r#type.clone().into();
+        self
+    }
 }
 
-fn fill_state(base: &Value, g: &CsGroup) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", g.id.as_str());
-    s.set_attr("name", Value::from(g.name.clone()));
-    s.set_attr("description", Value::from(g.description.clone()));
-    s.set_attr("type", Value::from(g.r#type.clone()));
-    s
+/// The group by id; with a project, every project's groups are searched (`projectid=-1`).
+async fn find(cx: Ctx<'_>, id: &str, in_project: bool) -> Result<Option<CsGroup>, OpError> {
+    let project = in_project.then_some("-1");
+    bounded(cx.c, cx.c.timeout, cx.c.api.get_affinity_group(id, project)).await
 }
 
 #[async_trait]
-impl Resource<Client> for AffinityGroup {
+impl TypedResource for AffinityGroup {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_affinity_group"
     }
@@ -62,27 +75,22 @@ impl Resource<Client> for AffinityGroup {
         schema()
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let (Some(name), Some(kind)) = (get_str(planned, "name"), get_str(planned, "type")) else {
-            diags.attribute_error("name", "name and type are required", "");
-            return Value::Null;
-        };
-        let project_id = match get_str(planned, "project") {
-            Some(p) => match resolve_project(c, "project", p, diags).await {
-                Some(id) => Some(id),
-                None => return Value::Null,
-            },
-            None => None,
-        };
+    fn create_command(&self) -> Option<&'static str> {
+        Some("createAffinityGroup")
+    }
+
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let project_id = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
+        let name = plan.name.non_empty()?.to_string();
         let req = CreateAffinityGroup {
-            name: name.to_string(),
-            kind: kind.to_string(),
+            name: name.clone(),
+            kind: plan.r#type.known().cloned().unwrap_or_default(),
             // as the Go provider: the name when no description is given
-            description: Some(get_str(planned, "description").unwrap_or(name).to_string()),
+            description: Some(plan.description.non_empty().unwrap_or(&name).to_string()),
             project_id,
         };
-        match bounded(c, c.timeout, c.api.create_affinity_group(&req)).await {
-            Ok(g) => planned_unless_failed(planned, fill_state(planned, &g), diags),
+        match bounded(cx.c, cx.c.timeout, cx.c.api.create_affinity_group(&req)).await {
+            Ok(g) => Some(plan.fill(&g)),
             Err(e) => {
                 let attr = attr_in_text(&e, &[("group type", "type"), ("name", "name")]);
                 diags.push(e.diagnostic(
@@ -90,30 +98,30 @@ impl Resource<Client> for AffinityGroup {
                     attr,
                     "create",
                 ));
-                Value::Null
+                None
             }
         }
     }
 
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let in_project = !state.get("project").is_null();
-        let lookup = |id| find(c, id, in_project);
-        read_by_id(state, "affinity group", diags, lookup, |g| {
-            fill_state(state, g)
-        })
-        .await
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.known()?.clone();
+        match find(cx, &id, state.project.is_some()).await {
+            Ok(Some(g)) => Some(state.fill(&g)),
+            Ok(None) => None,
+            Err(e) => {
+                diags.push(e.diagnostic(&format!("reading affinity group {id}"), None, "read"));
+                None
+            }
+        }
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        let Ok(project_id) = cx.project_id(prior.project.as_deref(), diags).await else {
             return;
         };
-        let project_id = match get_str(prior, "project") {
-            Some(p) => resolve_project(c, "project", p, diags).await,
-            None => None,
-        };
-        let deleted = c.api.delete_affinity_group(id, project_id.as_deref());
-        match bounded(c, c.timeout, deleted).await {
+        let deleted = cx.c.api.delete_affinity_group(id, project_id.as_deref());
+        match bounded(cx.c, cx.c.timeout, deleted).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -121,18 +129,17 @@ impl Resource<Client> for AffinityGroup {
             }
         }
     }
-
-    /// `terraform import cloudstack_affinity_group.x <id>` or `<project>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        import_state(id, &[])
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::common::testenv;
+    use crate::{
+        common::testenv::{self, interrupted_client},
+        kit::Typed,
+    };
+    use tfplugin5::{Resource, Value};
 
     fn planned(name: &str, kind: &str) -> Value {
         Value::object([
@@ -144,39 +151,62 @@ mod tests {
         ])
     }
 
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
     #[tokio::test]
     async fn create_read_delete_and_errors_name_the_field() {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
+        let r = Typed(AffinityGroup);
         let mut d = Diagnostics::default();
-        let made = AffinityGroup
+        let made = r
             .create(c, &planned("masters", "host anti-affinity"), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(made.get_str("description"), Some("masters"));
         assert!(made.is_fully_known());
-        let read = AffinityGroup.read(c, &made, &mut d).await;
+        let read = r.read(c, &made, &mut d).await;
         assert_eq!(read, made);
 
         // a second group of that name, a wrong type: errors on the field to fix
         let mut d2 = Diagnostics::default();
-        let dup = AffinityGroup
+        let dup = r
             .create(c, &planned("masters", "host anti-affinity"), &mut d2)
             .await;
         assert!(dup.is_null());
         assert!(d2.0[0].detail.contains("already exists"), "{d2:?}");
         let mut d3 = Diagnostics::default();
-        AffinityGroup
-            .create(c, &planned("x", "anti-affinity"), &mut d3)
-            .await;
+        r.create(c, &planned("x", "anti-affinity"), &mut d3).await;
         assert_eq!(d3.0[0].attribute.as_ref().unwrap().to_string(), "type");
         assert!(d3.0[0].detail.contains("host anti-affinity"), "{d3:?}");
 
-        AffinityGroup.delete(c, &made, &mut d).await;
-        assert!(AffinityGroup.read(c, &made, &mut d).await.is_null());
+        r.delete(c, &made, &mut d).await;
+        assert!(r.read(c, &made, &mut d).await.is_null());
         // gone already: deleting again is not an error
-        AffinityGroup.delete(c, &made, &mut d).await;
+        r.delete(c, &made, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert!(env.sim.world().affinity_groups.is_empty());
+    }
+
+    /// Ctrl-C while `createAffinityGroup`'s job runs: the group CloudStack accepted is
+    /// kept in state (tainted) with its id instead of being orphaned.
+    #[tokio::test]
+    async fn an_accepted_create_interrupted_is_kept_tainted() {
+        let (env, c) = interrupted_client("createaffinitygroup").await;
+        let mut d = Diagnostics::default();
+        let state = Typed(AffinityGroup)
+            .create(&c, &planned("spread", "host anti-affinity"), &mut d)
+            .await;
+        let held: Vec<String> = env
+            .sim
+            .world()
+            .affinity_groups
+            .iter()
+            .map(|g| g.id.clone())
+            .collect();
+        testenv::assert_kept_tainted(&state, &d, &held);
     }
 }

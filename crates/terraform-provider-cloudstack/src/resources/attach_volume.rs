@@ -1,17 +1,32 @@
 //! `cloudstack_attach_volume`: attaches a volume to a VM (the Go provider's schema; its id
 //! is the volume's). Destroying it detaches the volume. A volume detached or moved to
-//! another VM outside Terraform is attached again by the next apply.
+//! another VM outside Terraform is attached again by the next apply. Written on the
+//! typed-model kit: once CloudStack accepted the `attachVolume` (its job started), a
+//! failure later (a lost job answer, a timeout, Ctrl-C) keeps the attachment in state as
+//! tainted, so the next apply or destroy detaches it instead of leaving it behind.
 
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Resource, Schema, Type, Value};
+use cloudstack::model::Volume;
+use serde::{Deserialize, Serialize};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
-    common::{attr_in_text, bounded, get_str, import_state, planned_unless_failed, OpError},
-    provider::Client,
+    common::{attr_in_text, bounded, import_state, split_import_id, OpError},
+    kit::{Ctx, TypedResource},
 };
 
 /// The `cloudstack_attach_volume` resource.
 #[derive(Debug)]
 pub struct AttachVolume;
+
+/// The resource's attributes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Field<String>,
+    volume_id: Field<String>,
+    virtual_machine_id: Field<String>,
+    device_id: Field<i64>,
+    attached: Field<String>,
+}
 
 fn schema() -> Schema {
     Schema::new(
@@ -35,21 +50,21 @@ fn schema() -> Schema {
     )
 }
 
-fn fill_state(base: &Value, v: &cloudstack::model::Volume) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", v.id.as_str());
-    s.set_attr("volume_id", v.id.as_str());
-    s.set_attr(
-        "virtual_machine_id",
-        Value::from(v.virtualmachineid.clone()),
-    );
-    s.set_attr("device_id", Value::from(v.deviceid));
-    s.set_attr("attached", Value::from(v.attached.clone()));
-    s
+impl Model {
+    fn fill(mut self, v: &Volume) -> Model {
+        self.id = Field::Known(v.id.clone());
+        self.volume_id = Field::Known(v.id.clone());
+        self.virtual_machine_id = v.virtualmachineid.clone().into();
+        self.device_id = v.deviceid.into();
+        self.attached = v.attached.clone().into();
+        self
+    }
 }
 
 #[async_trait]
-impl Resource<Client> for AttachVolume {
+impl TypedResource for AttachVolume {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_attach_volume"
     }
@@ -58,17 +73,18 @@ impl Resource<Client> for AttachVolume {
         schema()
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let (Some(volume), Some(vm)) = (
-            get_str(planned, "volume_id"),
-            get_str(planned, "virtual_machine_id"),
-        ) else {
-            diags.error("volume_id and virtual_machine_id are required", "");
-            return Value::Null;
-        };
-        let device = planned.get_i64("device_id");
-        match bounded(c, c.timeout, c.api.attach_volume(volume, vm, device)).await {
-            Ok(v) => planned_unless_failed(planned, fill_state(planned, &v), diags),
+    /// Accepted means the attach job started: the client records the volume's id then.
+    fn create_command(&self) -> Option<&'static str> {
+        Some("attachVolume")
+    }
+
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let volume = plan.volume_id.non_empty()?.to_string();
+        let vm = plan.virtual_machine_id.non_empty()?.to_string();
+        let device = plan.device_id.known().copied();
+        let attached = cx.c.api.attach_volume(&volume, &vm, device);
+        match bounded(cx.c, cx.c.timeout, attached).await {
+            Ok(v) => Some(plan.fill(&v)),
             Err(e) => {
                 let attr = attr_in_text(
                     &e,
@@ -81,39 +97,36 @@ impl Resource<Client> for AttachVolume {
                 );
                 let action = format!("attaching volume {volume} to VM {vm}");
                 diags.push(e.diagnostic(&action, attr, "create"));
-                Value::Null
+                None
             }
         }
     }
 
     /// Gone when the volume is gone or no longer attached to the VM.
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        let looked_up: Result<_, OpError> = bounded(c, c.timeout, c.api.get_volume(id, true)).await;
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.known()?.clone();
+        let looked_up: Result<_, OpError> =
+            bounded(cx.c, cx.c.timeout, cx.c.api.get_volume(&id, true)).await;
         match looked_up {
             Ok(Some(v)) if v.virtualmachineid.is_some() => {
-                let vm = state.get_str("virtual_machine_id");
-                if vm.is_some() && vm != v.virtualmachineid.as_deref() {
+                let vm = state.virtual_machine_id.known();
+                if vm.is_some() && vm != v.virtualmachineid.as_ref() {
                     // attached elsewhere: this attachment no longer exists
-                    return Value::Null;
+                    return None;
                 }
-                fill_state(state, &v)
+                Some(state.fill(&v))
             }
-            Ok(_) => Value::Null,
+            Ok(_) => None,
             Err(e) => {
                 diags.push(e.diagnostic(&format!("reading volume {id}"), None, "read"));
-                Value::Null
+                None
             }
         }
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
-            return;
-        };
-        match bounded(c, c.timeout, c.api.detach_volume(id)).await {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        match bounded(cx.c, cx.c.timeout, cx.c.api.detach_volume(id)).await {
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             // detached already (outside Terraform): nothing to do
@@ -123,8 +136,106 @@ impl Resource<Client> for AttachVolume {
     }
 
     /// `terraform import cloudstack_attach_volume.x <volume id>` (the Go provider has none).
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (_, id) = crate::common::split_import_id(id);
-        import_state(id, &[])
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        import_state(split_import_id(import_id).1, &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::{
+        common::testenv::{self, interrupted_client, ZONE_ID},
+        kit::Typed,
+    };
+    use cloudstack::{api::DeployVirtualMachine, volume::CreateVolume};
+    use cloudstack_sim::seed::{DISK_SMALL_ID, T1_SMALL_ID, TEMPLATE_ID};
+    use tfplugin5::Resource;
+
+    /// A running VM and a detached data volume: (vm id, volume id).
+    async fn vm_and_volume(env: &testenv::Env) -> (String, String) {
+        let api = &env.client.api;
+        let vm = api
+            .deploy_virtual_machine(&DeployVirtualMachine {
+                zone_id: ZONE_ID.into(),
+                service_offering_id: T1_SMALL_ID.into(),
+                template_id: TEMPLATE_ID.into(),
+                name: Some("vm-1".into()),
+                network_ids: vec![testenv::NETWORK_ID.into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let vol = api
+            .create_volume(&CreateVolume {
+                name: "data".into(),
+                zone_id: ZONE_ID.into(),
+                disk_offering_id: DISK_SMALL_ID.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (vm.id, vol.id)
+    }
+
+    fn planned(vm: &str, volume: &str) -> Value {
+        Value::object([
+            ("id", Value::Unknown),
+            ("volume_id", Value::from(volume)),
+            ("virtual_machine_id", Value::from(vm)),
+            ("device_id", Value::Unknown),
+            ("attached", Value::Unknown),
+        ])
+    }
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn attach_read_detach() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let (vm, vol) = vm_and_volume(&env).await;
+        let r = Typed(AttachVolume);
+        let mut d = Diagnostics::default();
+        let made = r.create(c, &planned(&vm, &vol), &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(made.is_fully_known(), "{made:?}");
+        assert_eq!(made.get_str("id"), Some(vol.as_str()));
+        assert_eq!(r.read(c, &made, &mut d).await, made);
+        r.delete(c, &made, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(r.read(c, &made, &mut d).await.is_null(), "detached → gone");
+        // detached already: destroying again is not an error
+        r.delete(c, &made, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+    }
+
+    /// Ctrl-C while `attachVolume`'s job runs: CloudStack accepted the attach, so the
+    /// attachment is kept (tainted, id = the volume's) and a destroy detaches it.
+    #[tokio::test]
+    async fn an_accepted_create_interrupted_is_kept_tainted() {
+        let (env, c) = interrupted_client("attachvolume").await;
+        let (vm, vol) = vm_and_volume(&env).await;
+        let r = Typed(AttachVolume);
+        let mut d = Diagnostics::default();
+        let state = r.create(&c, &planned(&vm, &vol), &mut d).await;
+        testenv::assert_kept_tainted(&state, &d, std::slice::from_ref(&vol));
+        assert_eq!(state.get_str("virtual_machine_id"), Some(vm.as_str()));
+        // the job finishes in CloudStack; destroying the tainted attachment detaches it
+        let attached = || {
+            env.sim
+                .world()
+                .volumes
+                .iter()
+                .any(|v| v.id == vol && v.virtualmachineid.as_deref() == Some(vm.as_str()))
+        };
+        let mut d = Diagnostics::default();
+        r.delete(&env.client, &state, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(!attached(), "detached by the destroy");
     }
 }

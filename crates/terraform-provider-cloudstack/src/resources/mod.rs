@@ -19,8 +19,11 @@ mod loadbalancer_rule;
 mod network;
 mod network_acl;
 mod network_acl_rule;
+mod nic;
 mod project;
+mod secondary_ipaddress;
 mod security_group;
+mod security_group_rule;
 mod ssh_keypair;
 mod static_nat;
 mod template;
@@ -35,13 +38,13 @@ mod port_forward;
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     vec![
-        Arc::new(affinity_group::AffinityGroup),
-        Arc::new(attach_volume::AttachVolume),
-        Arc::new(disk::Disk),
-        Arc::new(crate::kit::Typed(project::Project)),
+        Arc::new(Typed(affinity_group::AffinityGroup)),
+        Arc::new(Typed(attach_volume::AttachVolume)),
+        Arc::new(Typed(disk::Disk)),
+        Arc::new(crate::kit::Typed(project::Project::new(handle.clone()))),
         Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
-        Arc::new(user_data::UserData),
-        Arc::new(volume::Volume),
+        Arc::new(Typed(user_data::UserData)),
+        Arc::new(Typed(volume::Volume)),
         Arc::new(Typed(instance::Instance::new(handle.clone()))),
         Arc::new(network::Network::new(handle.clone())),
         Arc::new(Typed(ipaddress::IpAddress::new(handle.clone()))),
@@ -55,6 +58,9 @@ pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
         Arc::new(Typed(loadbalancer_rule::LoadBalancerRuleResource)),
         Arc::new(Typed(network_acl::NetworkAcl)),
         Arc::new(Typed(network_acl_rule::NetworkAclRule)),
+        Arc::new(Typed(security_group_rule::SecurityGroupRule)),
+        Arc::new(Typed(nic::NicResource)),
+        Arc::new(Typed(secondary_ipaddress::SecondaryIpAddress)),
         Arc::new(Typed(static_nat::StaticNat)),
         Arc::new(Typed(vpc::VpcResource::new(handle.clone()))),
     ]

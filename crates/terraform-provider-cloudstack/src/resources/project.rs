@@ -1,19 +1,33 @@
 //! `cloudstack_project`: a project, the Go provider's schema. `name` and `displaytext`
 //! change in place (`updateProject`), as do the owner attributes (`swapowner`); `domain`
-//! forces a new project. Import by id. Written on the typed-model kit.
+//! (a name or an id, as the Go provider takes it) forces a new project. Import by id.
+//! Written on the typed-model kit.
 
 use cloudstack::{project::Project as CsProject, Params};
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{
+    async_trait, model::Field, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Schema,
+    Type, Value,
+};
 
 use crate::{
-    common::{attr_in_text, bounded, OpError},
+    common::{attr_in_text, bounded, keep_spelling, resolve, OpError},
     kit::{Ctx, TypedResource},
+    provider::Handle,
 };
 
 /// The `cloudstack_project` resource.
 #[derive(Debug)]
-pub struct Project;
+pub struct Project {
+    handle: Handle,
+}
+
+impl Project {
+    /// `handle` lets the plan tell a domain's name from its id.
+    pub fn new(handle: Handle) -> Project {
+        Project { handle }
+    }
+}
 
 /// The resource's attributes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,7 +69,20 @@ impl Model {
         if self.displaytext.is_some() || imported {
             self.displaytext = p.displaytext.clone();
         }
-        self.domain = p.domain.clone().map_or(Field::Null, Field::Known);
+        // the user's spelling (name or id) while it still names the project's domain
+        self.domain = match &p.domainid {
+            Some(did) => {
+                let spelled = keep_spelling(
+                    self.domain.known().map(String::as_str),
+                    p.domain.as_deref(),
+                    did,
+                );
+                spelled
+                    .as_str()
+                    .map_or(Field::Null, |s| Field::Known(s.to_string()))
+            }
+            None => p.domain.clone().map_or(Field::Null, Field::Known),
+        };
         for (slot, key) in [
             (&mut self.account, "account"),
             (&mut self.accountid, "accountid"),
@@ -107,6 +134,44 @@ impl TypedResource for Project {
         schema()
     }
 
+    /// `domain` written as the id of the domain the state names (or the
+    /// other way round, e.g. after an import) is the same domain: no
+    /// replacement, and the state takes the configuration's spelling.
+    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+        let Some(c) = self.handle.get() else { return };
+        let (Some(before), Some(after)) =
+            (req.prior.get_str("domain"), req.planned.get_str("domain"))
+        else {
+            return;
+        };
+        if before == after {
+            return;
+        }
+        // lookups only: an unknown name is reported by the apply that needs it
+        let mut quiet = Diagnostics::default();
+        let kind = cloudstack::Resource::Domain;
+        let none = Params::new();
+        let a = resolve(c, kind, "domain", before, &none, &mut quiet).await;
+        let b = resolve(c, kind, "domain", after, &none, &mut quiet).await;
+        if a.is_none() || a != b {
+            return;
+        }
+        let domain = AttributePath::attr("domain");
+        req.requires_replace.retain(|p| *p != domain);
+        if req.requires_replace.is_empty() {
+            // the generic plan made computed values unknown for a new object
+            if let (Value::Object(plan), Some(prior)) = (&mut *req.planned, req.prior.as_map()) {
+                for (k, v) in plan.iter_mut() {
+                    if matches!(v, Value::Unknown) {
+                        if let Some(p) = prior.get(k) {
+                            *v = p.clone();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
         let name = plan.name.non_empty()?.to_string();
         let mut extra = Params::new();
@@ -115,15 +180,9 @@ impl TypedResource for Project {
             .set_opt("accountid", plan.accountid.as_deref())
             .set_opt("userid", plan.userid.as_deref());
         if let Some(d) = plan.domain.non_empty() {
-            if !cloudstack::resolve::is_uuid(d) {
-                diags.attribute_error(
-                    "domain",
-                    "domain must be the domain's id",
-                    format!("{d:?} is not an id; listDomains shows the ids."),
-                );
-                return None;
-            }
-            extra.set("domainid", d);
+            let kind = cloudstack::Resource::Domain;
+            let id = resolve(cx.c, kind, "domain", d, &Params::new(), diags).await?;
+            extra.set("domainid", id);
         }
         let display = plan.displaytext.clone().unwrap_or_else(|| name.clone());
         let created = cx.c.api.create_project(&name, &display, &extra);

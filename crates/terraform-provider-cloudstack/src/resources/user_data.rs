@@ -1,19 +1,37 @@
 //! `cloudstack_user_data`: user data registered once (`registerUserData`, CloudStack 4.18+)
 //! and referenced by instances through `userdata_id`. Every argument forces a new
 //! registration (CloudStack cannot change one). Import by `<id>` or `<project>/<id>`.
+//! Written on the typed-model kit: a registration CloudStack accepted is kept (tainted)
+//! when a later step fails.
 
 use cloudstack::user_data::{RegisterUserData, UserData as CsUserData};
 use cloudstack::Params;
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Resource, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{
+    async_trait, model, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value,
+};
 
 use crate::{
-    common::{attr_in_text, bounded, get_str, planned_unless_failed, split_import_id, OpError},
-    provider::Client,
+    common::{attr_in_text, bounded, split_import_id, OpError},
+    kit::{Ctx, TypedResource},
 };
 
 /// The `cloudstack_user_data` resource.
 #[derive(Debug)]
 pub struct UserData;
+
+/// The resource's attributes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Model {
+    id: Field<String>,
+    /// Null after an import until the first read.
+    name: Field<String>,
+    userdata: Field<String>,
+    account: Field<String>,
+    domain_id: Field<String>,
+    params: Field<Vec<String>>,
+    project_id: Field<String>,
+}
 
 fn schema() -> Schema {
     Schema::new(
@@ -40,52 +58,55 @@ fn schema() -> Schema {
     )
 }
 
+impl Model {
+    fn fill(mut self, u: &CsUserData) -> Model {
+        self.id = Field::Known(u.id.clone());
+        self.name = u.name.clone().into();
+        self.userdata = u.userdata.clone().into();
+        // like the Go provider: owner attributes only when the configuration sets them
+        if !self.account.is_null() {
+            self.account = u.account.clone().into();
+        }
+        if !self.domain_id.is_null() {
+            self.domain_id = u.domainid.clone().into();
+        }
+        let params: Vec<String> = u
+            .params
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        if !params.is_empty() || self.params.is_unknown() {
+            self.params = Field::Known(params);
+        }
+        if u.projectid.is_some() {
+            self.project_id = u.projectid.clone().into();
+        }
+        self
+    }
+}
+
 /// The user data by id (in its project when `project_id` is set).
-async fn find(c: &Client, id: &str, project: Option<&str>) -> Result<Option<CsUserData>, OpError> {
+async fn find(cx: Ctx<'_>, id: &str, project: Option<&str>) -> Result<Option<CsUserData>, OpError> {
     let mut p = Params::new().with("id", id);
     match project {
         Some(pr) => p.set("projectid", pr),
         None => p.set("listall", "true"),
     };
-    match bounded(c, c.timeout, c.api.list_user_data(&p)).await {
+    match bounded(cx.c, cx.c.timeout, cx.c.api.list_user_data(&p)).await {
         Ok(v) => Ok(v.into_iter().find(|u| u.id == id)),
         Err(OpError::Api(e)) if e.is_param_error() => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-fn fill_state(base: &Value, u: &CsUserData) -> Value {
-    let mut s = base.clone();
-    s.set_attr("id", u.id.as_str());
-    s.set_attr("name", Value::from(u.name.clone()));
-    s.set_attr("userdata", Value::from(u.userdata.clone()));
-    // like the Go provider: owner attributes only when the configuration sets them
-    if !base.get("account").is_null() {
-        s.set_attr("account", Value::from(u.account.clone()));
-    }
-    if !base.get("domain_id").is_null() {
-        s.set_attr("domain_id", Value::from(u.domainid.clone()));
-    }
-    let params: Vec<String> = u
-        .params
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    if !params.is_empty() || base.get("params").is_unknown() {
-        s.set_attr("params", Value::set(params));
-    }
-    if u.projectid.is_some() {
-        s.set_attr("project_id", Value::from(u.projectid.clone()));
-    }
-    s
-}
-
 #[async_trait]
-impl Resource<Client> for UserData {
+impl TypedResource for UserData {
+    type Model = Model;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_user_data"
     }
@@ -94,8 +115,15 @@ impl Resource<Client> for UserData {
         schema()
     }
 
+    fn create_command(&self) -> Option<&'static str> {
+        Some("registerUserData")
+    }
+
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if !config.get("account").is_null() && config.get("domain_id").is_null() {
+        let Ok(m) = model::from_value::<Model>(config) else {
+            return;
+        };
+        if !m.account.is_null() && m.domain_id.is_null() {
             diags.attribute_error(
                 "domain_id",
                 "account needs domain_id",
@@ -104,22 +132,18 @@ impl Resource<Client> for UserData {
         }
     }
 
-    async fn create(&self, c: &Client, planned: &Value, diags: &mut Diagnostics) -> Value {
-        let (Some(name), Some(content)) = (get_str(planned, "name"), get_str(planned, "userdata"))
-        else {
-            diags.error("name and userdata are required", "");
-            return Value::Null;
-        };
+    async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let name = plan.name.non_empty()?.to_string();
         let req = RegisterUserData {
-            name: name.to_string(),
-            userdata: content.to_string(),
-            params: planned.get_strings("params"),
-            account: get_str(planned, "account").map(str::to_string),
-            domain_id: get_str(planned, "domain_id").map(str::to_string),
-            project_id: get_str(planned, "project_id").map(str::to_string),
+            name: name.clone(),
+            userdata: plan.userdata.known().cloned().unwrap_or_default(),
+            params: plan.params.known().cloned().unwrap_or_default(),
+            account: plan.account.non_empty().map(str::to_string),
+            domain_id: plan.domain_id.non_empty().map(str::to_string),
+            project_id: plan.project_id.non_empty().map(str::to_string),
         };
-        match bounded(c, c.timeout, c.api.register_user_data(&req)).await {
-            Ok(u) => planned_unless_failed(planned, fill_state(planned, &u), diags),
+        match bounded(cx.c, cx.c.timeout, cx.c.api.register_user_data(&req)).await {
+            Ok(u) => Some(plan.fill(&u)),
             Err(e) => {
                 let attr = attr_in_text(
                     &e,
@@ -134,31 +158,27 @@ impl Resource<Client> for UserData {
                 );
                 let action = format!("registering user data {name}");
                 diags.push(e.diagnostic(&action, attr, "create"));
-                Value::Null
+                None
             }
         }
     }
 
-    async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(id) = state.get_str("id") else {
-            return Value::Null;
-        };
-        match find(c, id, get_str(state, "project_id")).await {
-            Ok(Some(u)) => fill_state(state, &u),
-            Ok(None) => Value::Null,
+    async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let id = state.id.known()?.clone();
+        match find(cx, &id, state.project_id.non_empty()).await {
+            Ok(Some(u)) => Some(state.fill(&u)),
+            Ok(None) => None,
             Err(e) => {
                 diags.push(e.diagnostic(&format!("reading user data {id}"), None, "read"));
-                Value::Null
+                None
             }
         }
     }
 
-    async fn delete(&self, c: &Client, prior: &Value, diags: &mut Diagnostics) {
-        let Some(id) = prior.get_str("id") else {
-            return;
-        };
-        let deleted = c.api.delete_user_data(id, get_str(prior, "project_id"));
-        match bounded(c, c.timeout, deleted).await {
+    async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
+        let Some(id) = prior.id.known() else { return };
+        let deleted = cx.c.api.delete_user_data(id, prior.project_id.non_empty());
+        match bounded(cx.c, cx.c.timeout, deleted).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -174,12 +194,80 @@ impl Resource<Client> for UserData {
     }
 
     /// `terraform import cloudstack_user_data.x <id>` or `<project id>/<id>`.
-    async fn import(&self, _c: &Client, id: &str, _diags: &mut Diagnostics) -> Vec<Value> {
-        let (project, id) = split_import_id(id);
-        let mut v = Value::object([("id", id)]);
-        if let Some(p) = project {
-            v.set_attr("project_id", p);
-        }
-        vec![v]
+    fn import(&self, import_id: &str) -> Vec<Value> {
+        let (project, id) = split_import_id(import_id);
+        let m = Model {
+            id: Field::Known(id.to_string()),
+            project_id: project.map(str::to_string).into(),
+            ..Model::default()
+        };
+        model::to_value(&m, &schema().value_type())
+            .into_iter()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::{common::testenv, kit::Typed};
+    use tfplugin5::Resource;
+
+    #[test]
+    fn model_matches_schema() {
+        tfplugin5::model::check::<Model>(&schema()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn account_without_domain_is_refused_at_plan_time() {
+        let mut d = Diagnostics::default();
+        let config = tfplugin5::plan::normalize(
+            &schema().block,
+            &Value::object([
+                ("name", Value::from("u")),
+                ("userdata", Value::from("ZWNobwo=")),
+                ("account", Value::from("admin")),
+            ]),
+        );
+        Typed(UserData).validate(&config, &mut d).await;
+        assert_eq!(d.0[0].attribute.as_ref().unwrap().to_string(), "domain_id");
+        // unknown until apply: no error yet
+        let mut d = Diagnostics::default();
+        let mut later = config.clone();
+        later.set_attr("domain_id", Value::Unknown);
+        Typed(UserData).validate(&later, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+    }
+
+    #[tokio::test]
+    async fn register_read_import_delete() {
+        let env = testenv::start(Default::default()).await;
+        let c = &env.client;
+        let r = Typed(UserData);
+        let planned = Value::object([
+            ("id", Value::Unknown),
+            ("name", Value::from("init")),
+            (
+                "userdata",
+                Value::from("ZWNobyB7e2RzLm1ldGFfZGF0YS5ob3N0fX0K"),
+            ),
+            ("account", Value::Null),
+            ("domain_id", Value::Null),
+            ("params", Value::set(["host"])),
+            ("project_id", Value::Null),
+        ]);
+        let mut d = Diagnostics::default();
+        let made = r.create(c, &planned, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(made.is_fully_known(), "{made:?}");
+        assert_eq!(r.read(c, &made, &mut d).await, made);
+        let id = made.get_str("id").unwrap().to_string();
+        let imported = r.import(c, &id, &mut d).await;
+        assert_eq!(r.read(c, &imported[0], &mut d).await, made);
+        r.delete(c, &made, &mut d).await;
+        assert!(!d.has_errors(), "{d:?}");
+        assert!(r.read(c, &made, &mut d).await.is_null());
+        assert!(env.sim.world().user_data.is_empty());
     }
 }

@@ -404,12 +404,7 @@ mod tests {
     /// is kept in state (tainted) instead of being orphaned.
     #[tokio::test]
     async fn an_accepted_create_interrupted_is_kept_tainted() {
-        let mut opts = cloudstack_sim::Options::default();
-        opts.job_latency
-            .per_command
-            .insert("createvpc".into(), std::time::Duration::from_secs(30));
-        let env = testenv::start(opts).await;
-        let c = testenv::stopped_after(&env, std::time::Duration::from_millis(500));
+        let (env, c) = testenv::interrupted_client("createvpc").await;
         let r = Typed(VpcResource::new(Handle::default()));
         let planned = Value::object([
             ("id", Value::Unknown),
