@@ -73,6 +73,8 @@ pub struct SshConfig {
     pub clear_authorized_keys: bool,
     /// `ssh_keep_alive_interval` (default 5s; negative disables: `None`).
     pub keep_alive_interval: Option<Duration>,
+    /// `ssh_certificate_file`: an OpenSSH certificate for `ssh_private_key_file`.
+    pub certificate_file: Option<PathBuf>,
     /// `ssh_read_write_timeout`: drop the connection when the VM sends nothing this long.
     pub read_write_timeout: Option<Duration>,
     /// `ssh_file_transfer_method`: `scp` (default) or `sftp`.
@@ -81,8 +83,9 @@ pub struct SshConfig {
     pub bastion: Option<BastionConfig>,
 }
 
-/// `ssh_bastion_*`: the jump host the SSH connection to the VM goes through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `ssh_bastion_*`: the jump host the SSH connection to the VM goes through. `Debug` hides
+/// the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BastionConfig {
     /// `ssh_bastion_host`.
     pub host: String,
@@ -96,6 +99,9 @@ pub struct BastionConfig {
     pub private_key_file: Option<PathBuf>,
     /// `ssh_bastion_agent_auth`: the keys of the agent at `SSH_AUTH_SOCK`.
     pub agent_auth: bool,
+    /// `ssh_bastion_certificate_file` (default: `ssh_certificate_file` when the key is
+    /// `ssh_private_key_file`'s).
+    pub certificate_file: Option<PathBuf>,
 }
 
 /// Options of the template created from the VM.
@@ -230,7 +236,6 @@ pub type ParseResult = packer_sdk::config::Outcome<Config>;
 const ACCEPTED_IGNORED: &[(&str, Ty)] = &[
     ("ssh_bastion_interactive", Ty::Bool),
     ("ssh_bastion_private_key_file", Ty::Str),
-    ("ssh_bastion_certificate_file", Ty::Str),
     ("ssh_proxy_host", Ty::Str),
     ("ssh_proxy_port", Ty::Num),
     ("ssh_proxy_username", Ty::Str),
@@ -240,7 +245,6 @@ const ACCEPTED_IGNORED: &[(&str, Ty)] = &[
     ("ssh_remote_tunnels", Ty::List),
     ("ssh_ciphers", Ty::List),
     ("ssh_key_exchange_algorithms", Ty::List),
-    ("ssh_certificate_file", Ty::Str),
     ("ssh_interface", Ty::Str),
     ("ssh_ip_version", Ty::Str),
     ("temporary_key_pair_type", Ty::Str),
@@ -301,6 +305,20 @@ fn keep_alive_interval(f: &mut Fields<'_>) -> Option<Duration> {
     }
 }
 
+impl std::fmt::Debug for BastionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BastionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("private_key_file", &self.private_key_file)
+            .field("agent_auth", &self.agent_auth)
+            .field("certificate_file", &self.certificate_file)
+            .finish()
+    }
+}
+
 /// A private key file option: it must exist and hold a key we can read (checked at
 /// validate, as the Go SDK does).
 fn check_key_file(f: &mut Fields<'_>, field: &str, path: &Path) {
@@ -314,12 +332,36 @@ fn check_key_file(f: &mut Fields<'_>, field: &str, path: &Path) {
     }
 }
 
-/// `ssh_bastion_*` (Packer SDK semantics: port 22 and `ssh_private_key_file` by default;
-/// a password, key file or the agent is required).
+/// A certificate option: it needs its key option and must certify that key.
+fn check_certificate_file(
+    f: &mut Fields<'_>,
+    field: &str,
+    key_field: &str,
+    key: Option<&PathBuf>,
+    certificate: &Path,
+) {
+    match key {
+        None => f.error(format!(
+            "{key_field} must be specified if {field} is specified"
+        )),
+        Some(key) if key.is_file() => {
+            if let Err(e) = ssh_communicator::Auth::from_key_and_certificate_files(key, certificate)
+            {
+                f.error(format!("{field}: {e}"));
+            }
+        }
+        // The key's own check reports it.
+        Some(_) => {}
+    }
+}
+
+/// `ssh_bastion_*` (Packer SDK semantics: port 22 and `ssh_private_key_file` (with
+/// `ssh_certificate_file`) by default; a password, key file or the agent is required).
 fn bastion(
     f: &mut Fields<'_>,
     username: &str,
     key_file: Option<&PathBuf>,
+    certificate_file: Option<&PathBuf>,
 ) -> Option<BastionConfig> {
     let host = f.string(&["ssh_bastion_host"]);
     let port = f.uint(&["ssh_bastion_port"], 65_535).map(|p| p as u16);
@@ -331,11 +373,26 @@ fn bastion(
         .string(&["ssh_bastion_private_key_file"])
         .map(PathBuf::from);
     let agent_auth = f.bool(&["ssh_bastion_agent_auth"]);
+    let own_certificate = f
+        .string(&["ssh_bastion_certificate_file"])
+        .map(PathBuf::from);
     let host = host.filter(|h| !h.trim().is_empty())?;
     if let Some(p) = &own_key {
         check_key_file(f, "ssh_bastion_private_key_file", p);
     }
-    let private_key_file = own_key.or_else(|| key_file.cloned());
+    if let Some(c) = &own_certificate {
+        check_certificate_file(
+            f,
+            "ssh_bastion_certificate_file",
+            "ssh_bastion_private_key_file",
+            own_key.as_ref(),
+            c,
+        );
+    }
+    let (private_key_file, certificate_file) = match own_key {
+        Some(k) => (Some(k), own_certificate),
+        None => (key_file.cloned(), certificate_file.cloned()),
+    };
     if password.is_none() && private_key_file.is_none() && !agent_auth {
         f.error(
             "ssh_bastion_host: set ssh_bastion_password, ssh_bastion_private_key_file or \
@@ -352,6 +409,7 @@ fn bastion(
         password,
         private_key_file,
         agent_auth,
+        certificate_file,
     })
 }
 
@@ -580,6 +638,7 @@ impl Config {
                 .unwrap_or(Duration::ZERO),
             clear_authorized_keys: f.bool(&["ssh_clear_authorized_keys"]),
             keep_alive_interval: keep_alive_interval(f),
+            certificate_file: f.string(&["ssh_certificate_file"]).map(PathBuf::from),
             read_write_timeout: f
                 .duration(&["ssh_read_write_timeout"])
                 .filter(|d| !d.is_zero()),
@@ -587,11 +646,23 @@ impl Config {
             bastion: None,
         };
         let ssh = SshConfig {
-            bastion: bastion(f, &ssh.username, ssh.private_key_file.as_ref()),
+            bastion: bastion(
+                f,
+                &ssh.username,
+                ssh.private_key_file.as_ref(),
+                ssh.certificate_file.as_ref(),
+            ),
             ..ssh
         };
         if ssh.bastion.is_some() && f.is_set("ssh_proxy_host") {
             f.error("ssh_bastion_host: use either ssh_bastion_host or ssh_proxy_host, not both");
+        }
+        let uses_agent = ssh.agent_auth || ssh.bastion.as_ref().is_some_and(|b| b.agent_auth);
+        if uses_agent && env("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+            f.warn(
+                "ssh_agent_auth: SSH_AUTH_SOCK is not set here, so the build cannot reach an SSH \
+                 agent; start ssh-agent and ssh-add a key in the shell that runs Packer",
+            );
         }
         // Accepted so Go-builder templates validate, but not acted on: say so.
         if ssh.pty {
@@ -599,6 +670,15 @@ impl Config {
         }
         if let Some(p) = &ssh.private_key_file {
             check_key_file(f, "ssh_private_key_file", p);
+        }
+        if let Some(c) = &ssh.certificate_file {
+            check_certificate_file(
+                f,
+                "ssh_certificate_file",
+                "ssh_private_key_file",
+                ssh.private_key_file.as_ref(),
+                c,
+            );
         }
         if ssh.port == 0 {
             f.error("ssh_port: must be from 1 to 65535");
@@ -818,6 +898,7 @@ mod tests {
                 password: None,
                 private_key_file: Some(key.clone()),
                 agent_auth: false,
+                certificate_file: None,
             })
         );
         // Its own settings, and the other SSH options honoured now.
@@ -830,10 +911,12 @@ mod tests {
         b["ssh_file_transfer_method"] = json!("sftp");
         b["ssh_read_write_timeout"] = json!("90s");
         let (c, warnings) = parse(b, &env_with_creds).unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("SSH_AUTH_SOCK"), "{warnings:?}");
         let bastion = c.ssh.bastion.unwrap();
         assert_eq!((bastion.port, bastion.username.as_str()), (2222, "jumper"));
         assert_eq!(bastion.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{bastion:?}").contains("s3cret"));
         assert!(bastion.agent_auth && bastion.private_key_file.is_none());
         assert_eq!(c.ssh.file_transfer, ssh_communicator::Transfer::Sftp);
         assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(90)));
@@ -871,6 +954,29 @@ mod tests {
                 && errs.iter().any(|e| e.starts_with("ssh_private_key_file:")),
             "{errs:?}"
         );
+        // Certificates need their key, and must certify it.
+        let mut b = mesostack_builder();
+        b["ssh_certificate_file"] = json!(key);
+        b["ssh_bastion_host"] = json!("jump");
+        b["ssh_bastion_password"] = json!("p");
+        b["ssh_bastion_certificate_file"] = json!(key);
+        let errs = errors(b);
+        for want in [
+            "ssh_private_key_file must be specified if ssh_certificate_file is specified",
+            "ssh_bastion_private_key_file must be specified if ssh_bastion_certificate_file",
+        ] {
+            assert!(errs.iter().any(|e| e.starts_with(want)), "{want}: {errs:?}");
+        }
+        let mut b = mesostack_builder();
+        b["ssh_private_key_file"] = json!(key);
+        b["ssh_certificate_file"] = json!(key);
+        let errs = errors(b);
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("ssh_certificate_file: SSH key:")
+                    && e.contains("not an OpenSSH certificate")),
+            "{errs:?}"
+        );
         std::fs::write(dir.path().join("not-a-key"), "hello").unwrap();
         let mut b = mesostack_builder();
         b["ssh_private_key_file"] = json!(dir.path().join("not-a-key"));
@@ -900,9 +1006,18 @@ mod tests {
         assert!(c.ssh.clear_authorized_keys);
         assert!(c.ssh.agent_auth);
         assert_eq!(c.ssh.read_write_timeout, Some(Duration::from_secs(300)));
-        // Only what is still not honoured warns.
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].starts_with("ssh_pty:"), "{warnings:?}");
+        // Only what is still not honoured warns, and the agent nobody started.
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("ssh_agent_auth: SSH_AUTH_SOCK is not set"));
+        assert!(warnings[1].starts_with("ssh_pty:"), "{warnings:?}");
+        let with_agent = |k: &str| match k {
+            "SSH_AUTH_SOCK" => Some("/run/agent.sock".into()),
+            other => env_with_creds(other),
+        };
+        let mut b = mesostack_builder();
+        b["ssh_agent_auth"] = json!(true);
+        let (_, warnings) = parse(b, &with_agent).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
         let mut b = mesostack_builder();
         b["ssh_keep_alive_interval"] = json!("often");
         assert!(errors(b)

@@ -3,10 +3,12 @@
 use std::{path::Path, sync::Arc};
 
 use russh::{
-    client::{self, AuthResult},
+    client::{self, AuthResult, KeyboardInteractiveAuthResponse},
     keys::{
-        agent::client::AgentClient, decode_secret_key, HashAlg, PrivateKey, PrivateKeyWithHashAlg,
+        agent::client::AgentClient, decode_secret_key, load_openssh_certificate, Certificate,
+        HashAlg, PrivateKey, PrivateKeyWithHashAlg,
     },
+    MethodKind,
 };
 
 use crate::error::{ssh_err, Error, Result};
@@ -16,6 +18,8 @@ use crate::error::{ssh_err, Error, Result};
 pub enum Auth {
     /// A private key (e.g. the PKCS#1 PEM CloudStack's `createSSHKeyPair` returns).
     Key(Arc<PrivateKey>),
+    /// A private key with an OpenSSH certificate for it (a server trusting the CA accepts it).
+    Certificate(Arc<PrivateKey>, Arc<Certificate>),
     /// A password.
     Password(String),
     /// Every identity of the SSH agent at `SSH_AUTH_SOCK`.
@@ -26,6 +30,9 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Auth::Key(k) => write!(f, "Key({})", k.algorithm()),
+            Auth::Certificate(k, c) => {
+                write!(f, "Certificate({}, {:?})", k.algorithm(), c.key_id())
+            }
             Auth::Password(_) => f.write_str("Password(<redacted>)"),
             Auth::Agent => f.write_str("Agent"),
         }
@@ -47,10 +54,35 @@ impl Auth {
         Self::from_pem(&pem).map_err(|e| Error::Key(format!("{}: {e}", path.display())))
     }
 
+    /// Reads a private key file and the OpenSSH certificate file issued for it (`ssh-keygen
+    /// -s`, usually `<key>-cert.pub`); the errors name the file.
+    pub fn from_key_and_certificate_files(key: &Path, certificate: &Path) -> Result<Self> {
+        let Auth::Key(key) = Self::from_key_file(key)? else {
+            return Err(Error::Key(format!(
+                "{} is not a private key",
+                key.display()
+            )));
+        };
+        let cert = load_openssh_certificate(certificate).map_err(|e| {
+            Error::Key(format!(
+                "{}: not an OpenSSH certificate: {e}",
+                certificate.display()
+            ))
+        })?;
+        if cert.public_key() != key.public_key().key_data() {
+            return Err(Error::Key(format!(
+                "{} certifies another key than the private key",
+                certificate.display()
+            )));
+        }
+        Ok(Auth::Certificate(key, Arc::new(cert)))
+    }
+
     /// What the refusal message lists as tried.
     fn label(&self) -> &'static str {
         match self {
             Auth::Key(_) => "public key",
+            Auth::Certificate(..) => "certificate",
             Auth::Password(_) => "password",
             Auth::Agent => "SSH agent keys",
         }
@@ -93,11 +125,12 @@ where
                     .map_err(ssh_err("public key authentication"))?
                     .success()
             }
-            Auth::Password(p) => handle
-                .authenticate_password(username, p)
+            Auth::Certificate(key, cert) => handle
+                .authenticate_openssh_cert(username, key.clone(), Certificate::clone(cert))
                 .await
-                .map_err(ssh_err("password authentication"))?
+                .map_err(ssh_err("certificate authentication"))?
                 .success(),
+            Auth::Password(p) => password_login(handle, username, p).await?,
             Auth::Agent => agent_login(handle, username).await?,
         };
         if ok {
@@ -112,6 +145,51 @@ where
             tried.join(", ")
         }
     )))
+}
+
+/// The `password` method, then `keyboard-interactive` answering every prompt with the
+/// password when the server offers it (as Packer's Go communicator does: PAM-only images
+/// ask that way).
+async fn password_login<H>(
+    handle: &mut client::Handle<H>,
+    username: &str,
+    password: &str,
+) -> Result<bool>
+where
+    H: client::Handler<Error = russh::Error>,
+{
+    let offers_kbd = match handle
+        .authenticate_password(username, password)
+        .await
+        .map_err(ssh_err("password authentication"))?
+    {
+        AuthResult::Success => return Ok(true),
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => remaining_methods.contains(&MethodKind::KeyboardInteractive),
+    };
+    if !offers_kbd {
+        return Ok(false);
+    }
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(username, None)
+        .await
+        .map_err(ssh_err("keyboard-interactive authentication"))?;
+    // A server asking more than a few rounds is not asking for a password.
+    for _ in 0..4 {
+        match reply {
+            KeyboardInteractiveAuthResponse::Success => return Ok(true),
+            KeyboardInteractiveAuthResponse::Failure { .. } => return Ok(false),
+            KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                let answers = vec![password.to_owned(); prompts.len()];
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await
+                    .map_err(ssh_err("keyboard-interactive authentication"))?;
+            }
+        }
+    }
+    Ok(matches!(reply, KeyboardInteractiveAuthResponse::Success))
 }
 
 /// The RSA signature hash the server prefers (`rsa-sha2-512`/`-256`), for RSA keys only.

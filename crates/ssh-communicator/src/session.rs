@@ -309,6 +309,10 @@ impl Session {
                 Err(e) => e,
             };
             tracing::info!("SSH attempt {attempts} to {where_} failed: {e}");
+            // A missing agent or an unreadable key does not get better by waiting.
+            if matches!(e, Error::Agent(_) | Error::Key(_)) {
+                return Err(e);
+            }
             let refused = e.is_auth_refused();
             if refused {
                 refusals += 1;

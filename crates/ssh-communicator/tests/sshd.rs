@@ -441,9 +441,19 @@ async fn the_agent_logs_in_to_the_machine_and_the_bastion() {
     // The only test in this binary that uses the agent sets where it is.
     std::env::set_var("SSH_AUTH_SOCK", &agent.socket);
     f.target.endpoint.auth = vec![Auth::Agent];
-    // An empty agent says so.
-    let err = Session::connect(&f.target).await.unwrap_err().to_string();
+    // An empty agent says so, at once: waiting would not fill it.
+    let started = Instant::now();
+    let err = Session::connect_with_retry(
+        &f.target,
+        retry(60, 10),
+        &CancellationToken::new(),
+        |_, _| async {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("the agent holds no keys"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
 
     let key = keygen(f.dir.path(), "agent_key");
     agent.add(&key);
@@ -484,4 +494,45 @@ async fn a_silent_connection_is_dropped_after_the_read_write_timeout() {
     assert!(started.elapsed() < Duration::from_secs(20), "{err}");
     assert!(matches!(err, Error::Stalled { .. }), "{err:?}");
     assert!(err.to_string().contains("read/write timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn a_certificate_signed_by_a_trusted_ca_logs_in() {
+    let Some(f) = fixture() else { return };
+    let dir = f.dir.path().join("ca");
+    std::fs::create_dir(&dir).unwrap();
+    let ca = keygen(&dir, "ca");
+    let key = keygen(&dir, "user");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "mesostack-test", "-n", &f.sshd.user])
+        .arg(key.with_extension("pub"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let cert = dir.join("user-cert.pub");
+    let sshd = Sshd::start_trusting_ca(&dir, &ca.with_extension("pub"));
+    let endpoint = |auth| Endpoint {
+        host: "127.0.0.1".into(),
+        port: sshd.addr.port(),
+        username: sshd.user.clone(),
+        auth: vec![auth],
+    };
+    let certified = Auth::from_key_and_certificate_files(&key, &cert).unwrap();
+    let comm = connect_to(&Target::new(endpoint(certified))).await;
+    let (code, out, _) = exec(&comm, "echo certified").await;
+    assert_eq!((code, out.as_str()), (0, "certified\n"));
+    // The key alone is not in authorized_keys.
+    let plain = Auth::from_key_file(&key).unwrap();
+    let err = Session::connect(&Target::new(endpoint(plain)))
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_refused(), "{err}");
+    // A certificate for another key is refused before connecting.
+    let err = Auth::from_key_and_certificate_files(&ca, &cert)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("certifies another key"), "{err}");
 }

@@ -36,16 +36,26 @@ impl Sshd {
     /// Starts sshd in `dir` (host key, config, pid and authorized-keys files live there) and
     /// waits until it accepts TCP connections.
     pub fn start(dir: &Path) -> Sshd {
-        Self::start_with_log_level(dir, "ERROR")
+        Self::start_with(dir, "ERROR", "")
     }
 
     /// [`Sshd::start`] logging at `DEBUG` to [`Sshd::log`], which shows each channel a
     /// client opens (e.g. a bastion's `direct-tcpip` forwards).
     pub fn start_logging(dir: &Path) -> Sshd {
-        Self::start_with_log_level(dir, "DEBUG")
+        Self::start_with(dir, "DEBUG", "")
     }
 
-    fn start_with_log_level(dir: &Path, log_level: &str) -> Sshd {
+    /// [`Sshd::start`] also accepting user certificates signed by the CA whose public key
+    /// is `ca_public_key` (`TrustedUserCAKeys`).
+    pub fn start_trusting_ca(dir: &Path, ca_public_key: &Path) -> Sshd {
+        Self::start_with(
+            dir,
+            "ERROR",
+            &format!("TrustedUserCAKeys {}\n", ca_public_key.display()),
+        )
+    }
+
+    fn start_with(dir: &Path, log_level: &str, extra_config: &str) -> Sshd {
         let host_key = dir.join("ssh_host_ed25519_key");
         let status = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -66,7 +76,7 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
                  StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\nPidFile {}\nUsePAM no\nLogLevel {log_level}\n\
-                 Subsystem sftp internal-sftp\n",
+                 Subsystem sftp internal-sftp\n{extra_config}",
                 host_key.display(),
                 authorized_keys.display(),
                 dir.join("sshd.pid").display()

@@ -46,8 +46,16 @@ impl Step<BuildState> for Connect {
         };
         let host = c.ssh.host.clone().unwrap_or(host);
         let mut auth = Vec::new();
-        if let Some(pem) = &state.private_key_pem {
-            auth.push(Auth::from_pem(pem).map_err(crate::Error::from)?);
+        match (&c.ssh.certificate_file, &c.ssh.private_key_file) {
+            (Some(cert), Some(key)) => auth.push(
+                Auth::from_key_and_certificate_files(key, cert)
+                    .map_err(|e| format!("ssh_certificate_file: {e}"))?,
+            ),
+            _ => {
+                if let Some(pem) = &state.private_key_pem {
+                    auth.push(Auth::from_pem(pem).map_err(crate::Error::from)?);
+                }
+            }
         }
         if c.ssh.agent_auth {
             auth.push(Auth::Agent);
@@ -134,8 +142,12 @@ fn bastion_endpoint(b: &BastionConfig) -> Result<Endpoint, BoxError> {
         auth.push(Auth::Password(p.clone()));
     }
     if let Some(path) = &b.private_key_file {
-        let key =
-            Auth::from_key_file(path).map_err(|e| format!("ssh_bastion_private_key_file: {e}"))?;
+        let key = match &b.certificate_file {
+            Some(cert) => Auth::from_key_and_certificate_files(path, cert)
+                .map_err(|e| format!("ssh_bastion_certificate_file: {e}"))?,
+            None => Auth::from_key_file(path)
+                .map_err(|e| format!("ssh_bastion_private_key_file: {e}"))?,
+        };
         auth.push(key);
     }
     if b.agent_auth {
