@@ -153,6 +153,8 @@ pub fn list(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
         .filter(|r| net.as_deref().is_none_or(|x| x == r.networkid))
         .filter(|r| super::name_matches(p, &r.name))
         .filter(|r| keyword_matches(p, &[&r.name, &r.description]))
+        // rules on a project's address only with its projectid (or -1), as CloudStack
+        .filter(|r| super::project::visible(p, w.owner(&r.publicipid)))
         .map(|r| render_rule(w, r))
         .collect();
     list_answer(p, "loadbalancerrule", items)

@@ -623,10 +623,8 @@ pub fn list_virtual_machines(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, Api
                 .unwrap_or(true)
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displayname]))
-        // an explicit project lists only its VMs (hiding them without one: the projects work)
-        .filter(|v| {
-            p.opt("projectid").is_none() || super::project::visible(p, v.projectid.as_deref())
-        })
+        // a project's VMs only with its projectid (or -1), as CloudStack
+        .filter(|v| super::project::visible(p, v.projectid.as_deref()))
         .map(|v| render::virtual_machine(w, v, false))
         .collect();
     list_answer(p, "virtualmachine", items)

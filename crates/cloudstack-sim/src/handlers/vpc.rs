@@ -98,6 +98,8 @@ pub fn list_vpcs(ctx: &mut Ctx<'_>, p: &Params) -> Result<Value, ApiError> {
                 .is_none_or(|s| s.eq_ignore_ascii_case(&v.state))
         })
         .filter(|v| keyword_matches(p, &[&v.name, &v.displaytext]))
+        // a project's VPCs only with its projectid (or -1), as CloudStack
+        .filter(|v| super::project::visible(p, w.owner(&v.id)))
         .map(|v| render_vpc(w, v))
         .collect();
     list_answer(p, "vpc", items)

@@ -296,3 +296,55 @@ async fn the_root_domain_is_listed_and_checked() {
     assert_eq!(a.status, 431, "{}", a.body);
     assert_eq!(t.call("listDomains", &[("id", other)]).await.status, 431);
 }
+
+/// A project's VMs and VPCs, like its networks, are listed only with its `projectid` (or
+/// `-1`); a list by `id` still finds them (CloudStack's `SkipProjectResources`).
+#[tokio::test]
+async fn a_projects_vms_and_vpcs_are_listed_only_with_its_id() {
+    let t = TestSim::start(Options::default()).await;
+    let project = t
+        .run_async("createProject", &[("name", "hidden"), ("displaytext", "h")])
+        .await;
+    let project = project["project"]["id"].as_str().unwrap().to_string();
+    let vm = t.deploy("p-vm", &[("projectid", &project)]).await;
+    let vm = vm["id"].as_str().unwrap().to_string();
+    let vpc = t
+        .run_async(
+            "createVPC",
+            &[
+                ("name", "p-vpc"),
+                ("cidr", "10.40.0.0/16"),
+                ("vpcofferingid", crate::vpc::VPC_OFFERING),
+                ("zoneid", crate::support::ZONE),
+                ("projectid", &project),
+            ],
+        )
+        .await;
+    let vpc = vpc["vpc"]["id"].as_str().unwrap().to_string();
+    let ids = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["id"].as_str())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (command, key, id) in [
+        ("listVirtualMachines", "virtualmachine", &vm),
+        ("listVPCs", "vpc", &vpc),
+    ] {
+        let without = t.ok(command, &[("listall", "true")]).await;
+        assert!(!ids(&without, key).contains(id), "{command}: {without}");
+        let with = t.ok(command, &[("projectid", &project)]).await;
+        assert_eq!(ids(&with, key), vec![id.clone()], "{command}: {with}");
+        let every = t
+            .ok(command, &[("projectid", "-1"), ("listall", "true")])
+            .await;
+        assert!(ids(&every, key).contains(id), "{command}: {every}");
+        let by_id = t.ok(command, &[("id", id)]).await;
+        assert_eq!(ids(&by_id, key), vec![id.clone()], "{command}: {by_id}");
+    }
+}

@@ -4,7 +4,7 @@ use cloudstack_sim::Options;
 
 use crate::support::{TestSim, ZONE};
 
-const VPC_OFFERING: &str = "0b8c5e3f-7a10-4c2e-9d11-5e0f0a000001";
+pub(crate) const VPC_OFFERING: &str = "0b8c5e3f-7a10-4c2e-9d11-5e0f0a000001";
 const TIER_OFFERING: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c42";
 const ISOLATED_OFFERING: &str = "2a9c8b7d-6e5f-4a3b-9c1d-0e8f7a6b5c40";
 
