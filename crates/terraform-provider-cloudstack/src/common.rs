@@ -504,6 +504,17 @@ pub fn found<T>(
     }
 }
 
+/// A delete's outcome: an object already gone is done (a retried delete, or one
+/// removed outside Terraform); anything else is reported as `action` (e.g.
+/// "deleting volume <id>").
+pub fn deleted<T>(result: Result<T, OpError>, action: &str, diags: &mut Diagnostics) {
+    match result {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => diags.push(e.diagnostic(action, None, "delete")),
+    }
+}
+
 /// The object `id` of a `list*` command (`key`: the answer's list name), in
 /// the account or any project: CloudStack finds a project's object by id
 /// without `projectid` for an admin, and with `projectid=-1` for a project

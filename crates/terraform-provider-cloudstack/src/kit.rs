@@ -18,8 +18,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        accepted_state, bounded, import_state, op_timeout, planned_unless_failed, project_id,
-        update_tags,
+        accepted_state, bounded, deleted, import_state, op_timeout, planned_unless_failed,
+        project_id, update_tags,
     },
     provider::Client,
 };
@@ -53,11 +53,11 @@ impl<'a> Ctx<'a> {
     ) {
         let limit = self.limit("delete", diags);
         let api = self.c.api_with_timeout(limit);
-        match bounded(self.c, limit, api.request_async(command, params)).await {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting {what}"), None, "delete")),
-        }
+        deleted(
+            bounded(self.c, limit, api.request_async(command, params)).await,
+            &format!("deleting {what}"),
+            diags,
+        );
     }
 
     /// Brings the tags of the `kind` object `id` (CloudStack's resource type,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
-    common::{attr_in_text, bounded, OpError},
+    common::{attr_in_text, bounded, deleted, found, OpError},
     kit::{Ctx, TypedResource},
 };
 
@@ -105,14 +105,14 @@ impl TypedResource for AffinityGroup {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match find(cx, &id, state.project.is_some()).await {
-            Ok(Some(g)) => Some(state.fill(&g)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading affinity group {id}"), None, "read"));
-                None
-            }
-        }
+        let g = found(
+            find(cx, &id, state.project.is_some()).await,
+            "affinity group",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&g))
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
@@ -120,14 +120,12 @@ impl TypedResource for AffinityGroup {
         let Ok(project_id) = cx.project_id(prior.project.as_deref(), diags).await else {
             return;
         };
-        let deleted = cx.c.api.delete_affinity_group(id, project_id.as_deref());
-        match bounded(cx.c, cx.c.timeout, deleted).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("deleting affinity group {id}"), None, "delete"))
-            }
-        }
+        let call = cx.c.api.delete_affinity_group(id, project_id.as_deref());
+        deleted(
+            bounded(cx.c, cx.c.timeout, call).await,
+            &format!("deleting affinity group {id}"),
+            diags,
+        );
     }
 }
 

@@ -21,8 +21,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, keep_spelling, resolve, split_import_id, tags_map, update_tags,
-        OpError,
+        attr_in_text, bounded, found, keep_spelling, resolve, split_import_id, tags_map,
+        update_tags, OpError,
     },
     kit::{imported, Ctx, TypedResource},
     provider::Client,
@@ -334,14 +334,14 @@ impl TypedResource for Disk {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match find(cx.c, &id, !state.project.is_null()).await {
-            Ok(Some(v)) => Some(state.fill(&v)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading disk {id}"), None, "read"));
-                None
-            }
-        }
+        let v = found(
+            find(cx.c, &id, !state.project.is_null()).await,
+            "disk",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&v))
     }
 
     async fn update(

@@ -39,8 +39,8 @@ use tfplugin5::{
 
 use crate::{
     common::{
-        attr_in_text, bounded, changed, found, import_state, known_str, resolve, resolve_object,
-        spelled, tags_map, update_tags, OpError,
+        attr_in_text, bounded, changed, deleted, found, import_state, known_str, resolve,
+        resolve_object, spelled, tags_map, update_tags, OpError,
     },
     kit::{Ctx, TypedResource},
     provider::{Client, Handle},
@@ -1041,13 +1041,11 @@ impl TypedResource for Instance {
         let limit = cx.limit("delete", diags);
         let expunge = prior.expunge.unwrap_or(false);
         let api = c.api_with_timeout(limit);
-        match bounded(c, limit, api.destroy_virtual_machine(id, expunge)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("destroying instance {id}"), None, "delete"))
-            }
-        }
+        deleted(
+            bounded(c, limit, api.destroy_virtual_machine(id, expunge)).await,
+            &format!("destroying instance {id}"),
+            diags,
+        );
     }
 
     /// `terraform import cloudstack_instance.x <id>` or `<project>/<id>`.

@@ -13,7 +13,9 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, found, known_str, resolve, spelled, tags_map, update_tags, OpError},
+    common::{
+        bounded, deleted, found, known_str, resolve, spelled, tags_map, update_tags, OpError,
+    },
     kit::{Ctx, TypedResource},
     provider::{Client, Handle},
 };
@@ -232,13 +234,11 @@ impl TypedResource for IpAddress {
         let c = cx.c;
         let limit = cx.limit("delete", diags);
         let api = c.api_with_timeout(limit);
-        match bounded(c, limit, api.disassociate_ip_address(id)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("releasing IP address {id}"), None, "delete"))
-            }
-        }
+        deleted(
+            bounded(c, limit, api.disassociate_ip_address(id)).await,
+            &format!("releasing IP address {id}"),
+            diags,
+        );
     }
 }
 

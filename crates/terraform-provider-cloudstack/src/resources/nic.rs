@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
-    common::{attr_in_text, bounded, OpError},
+    common::{attr_in_text, bounded, found, OpError},
     kit::{Ctx, TypedResource},
 };
 
@@ -117,14 +117,14 @@ impl TypedResource for NicResource {
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
         let vm = state.virtual_machine_id.non_empty().map(str::to_string);
-        match find(cx, vm.as_deref(), &id).await {
-            Ok(Some((vm, n))) => Some(state.fill(&vm, &n)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading NIC {id}"), None, "read"));
-                None
-            }
-        }
+        let (vm, n) = found(
+            find(cx, vm.as_deref(), &id).await,
+            "NIC",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&vm, &n))
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {

@@ -11,7 +11,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{attr_in_text, bounded, keep_spelling, resolve, OpError},
+    common::{attr_in_text, bounded, deleted, found, keep_spelling, resolve, OpError},
     kit::{Ctx, TypedResource},
     provider::Handle,
 };
@@ -205,14 +205,8 @@ impl TypedResource for Project {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match find(cx, &id).await {
-            Ok(Some(p)) => Some(state.fill(&p)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading project {id}"), None, "read"));
-                None
-            }
-        }
+        let p = found(find(cx, &id).await, "project", &id, "read", diags)?;
+        Some(state.fill(&p))
     }
 
     async fn update(
@@ -251,11 +245,11 @@ impl TypedResource for Project {
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
         let Some(id) = prior.id.known() else { return };
-        match bounded(cx.c, cx.c.timeout, cx.c.api.delete_project(id)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting project {id}"), None, "delete")),
-        }
+        deleted(
+            bounded(cx.c, cx.c.timeout, cx.c.api.delete_project(id)).await,
+            &format!("deleting project {id}"),
+            diags,
+        );
     }
 
     /// `terraform import cloudstack_project.x <id>`.

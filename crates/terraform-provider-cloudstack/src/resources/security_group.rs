@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
-    common::{attr_in_text, bounded, keep_spelling, OpError},
+    common::{attr_in_text, bounded, deleted, found, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
 };
 
@@ -112,14 +112,14 @@ impl TypedResource for SecurityGroup {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match find(cx, &id, !state.project.is_null()).await {
-            Ok(Some(g)) => Some(state.fill(&g)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading security group {id}"), None, "read"));
-                None
-            }
-        }
+        let g = found(
+            find(cx, &id, !state.project.is_null()).await,
+            "security group",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&g))
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
@@ -127,14 +127,12 @@ impl TypedResource for SecurityGroup {
         let Ok(project) = cx.project_id(prior.project.non_empty(), diags).await else {
             return;
         };
-        let deleted = cx.c.api.delete_security_group(id, project.as_deref());
-        match bounded(cx.c, cx.c.timeout, deleted).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("deleting security group {id}"), None, "delete"))
-            }
-        }
+        let call = cx.c.api.delete_security_group(id, project.as_deref());
+        deleted(
+            bounded(cx.c, cx.c.timeout, call).await,
+            &format!("deleting security group {id}"),
+            diags,
+        );
     }
 }
 

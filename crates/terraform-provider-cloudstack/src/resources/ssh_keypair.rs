@@ -14,7 +14,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{bounded, found, import_state, OpError},
+    common::{bounded, deleted, found, import_state, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
 };
@@ -202,14 +202,12 @@ impl TypedResource for SshKeypair {
             return;
         };
         let c = cx.c;
-        let deleted = c.api.delete_ssh_key_pair_in(&name, project.as_deref());
-        match bounded(c, c.timeout, deleted).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("deleting SSH key pair {name}"), None, "delete"))
-            }
-        }
+        let call = c.api.delete_ssh_key_pair_in(&name, project.as_deref());
+        deleted(
+            bounded(c, c.timeout, call).await,
+            &format!("deleting SSH key pair {name}"),
+            diags,
+        );
     }
 
     /// `terraform import cloudstack_ssh_keypair.x <name>` or `<project>/<name>`.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
-    common::{attr_in_text, bounded, find_by_id, keep_spelling, OpError},
+    common::{attr_in_text, bounded, find_by_id, found, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
 };
@@ -116,14 +116,8 @@ impl TypedResource for StaticNat {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.clone()?;
-        match find_ip(cx.c, &id).await {
-            Ok(Some(ip)) => fill(state, &ip),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading IP address {id}"), None, "read"));
-                None
-            }
-        }
+        let ip = found(find_ip(cx.c, &id).await, "IP address", &id, "read", diags)?;
+        fill(state, &ip)
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {

@@ -12,7 +12,7 @@ use tfplugin5::{
 };
 
 use crate::{
-    common::{attr_in_text, bounded, split_import_id, OpError},
+    common::{attr_in_text, bounded, found, split_import_id, OpError},
     kit::{imported, Ctx, TypedResource},
 };
 
@@ -165,14 +165,14 @@ impl TypedResource for UserData {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match find(cx, &id, state.project_id.non_empty()).await {
-            Ok(Some(u)) => Some(state.fill(&u)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading user data {id}"), None, "read"));
-                None
-            }
-        }
+        let u = found(
+            find(cx, &id, state.project_id.non_empty()).await,
+            "user data",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&u))
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {

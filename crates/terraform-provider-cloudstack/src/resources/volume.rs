@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
-    common::{attr_in_text, bounded, import_state, split_import_id},
+    common::{attr_in_text, bounded, deleted, found, import_state, split_import_id},
     kit::{Ctx, TypedResource},
 };
 
@@ -92,23 +92,23 @@ impl TypedResource for Volume {
 
     async fn read(&self, cx: Ctx<'_>, state: Model, diags: &mut Diagnostics) -> Option<Model> {
         let id = state.id.known()?.clone();
-        match bounded(cx.c, cx.c.timeout, cx.c.api.get_volume(&id, true)).await {
-            Ok(Some(v)) => Some(state.fill(&v)),
-            Ok(None) => None,
-            Err(e) => {
-                diags.push(e.diagnostic(&format!("reading volume {id}"), None, "read"));
-                None
-            }
-        }
+        let v = found(
+            bounded(cx.c, cx.c.timeout, cx.c.api.get_volume(&id, true)).await,
+            "volume",
+            &id,
+            "read",
+            diags,
+        )?;
+        Some(state.fill(&v))
     }
 
     async fn delete(&self, cx: Ctx<'_>, prior: Model, diags: &mut Diagnostics) {
         let Some(id) = prior.id.known() else { return };
-        match bounded(cx.c, cx.c.timeout, cx.c.api.delete_volume(id)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => diags.push(e.diagnostic(&format!("deleting volume {id}"), None, "delete")),
-        }
+        deleted(
+            bounded(cx.c, cx.c.timeout, cx.c.api.delete_volume(id)).await,
+            &format!("deleting volume {id}"),
+            diags,
+        );
     }
 
     /// `terraform import cloudstack_volume.x <id>` or `<project>/<id>` (the Go provider has
