@@ -9,14 +9,18 @@
 #   limit:N   today's latencies under --api-rate-limit 20 (BENCH_RATE_LIMIT) requests/s
 # where N is the number of VMs (6 = 3 masters + 3 slaves, 200 = 3 + 197). Columns:
 #   apply s     wall time of `terraform apply`
-#   bound s     what the dependency graph allows: the longest chain of job latencies
-#               (critical path, from the state's dependencies; a rule resource costs
-#               ceil(rules / in-flight limit) job latencies), or total job time / Terraform's
-#               -parallelism (default 10) when that is longer
-#   ratio       apply / bound (target <= 1.10)
+#   tf0 s       the same apply on a simulator whose jobs end at once (limit rows keep the
+#               rate limit): Terraform's own run, the provider's calls, no waiting on jobs
+#   crit s      the longest dependency chain (from the state's dependencies) of the jobs'
+#               real latencies (drawn per job with jitter; /sim/stats job_latency_ms); a rule
+#               resource's jobs run a few at a time (its in-flight limit)
+#   bound s     max(crit, total job time / Terraform's -parallelism (default 10))
+#   ratio       apply / bound
+#   net         (apply - tf0) / bound: the time the apply spent beyond Terraform's own run,
+#               against what the cloud's latencies allow (target <= 1.10)
 #   wait/job    API calls spent waiting (listAsyncJobs + queryAsyncJobResult) per async job
-#   before      the same for today's per-job poll (100 ms doubling to 5 s), replayed on the
-#               jobs' latencies: a model, the old client is not in this build
+#   before      the same for the old per-job poll (100 ms doubling to 5 s), replayed on the
+#               same jobs' latencies: a model, the old client is not in this build
 #   429s        throttled answers; VMs: VMs in the simulator (a duplicate would show);
 #   plan/res    API calls per resource instance in a `terraform plan` refresh after apply
 # Environment: BENCH_ROWS (default "today:6 today:200 slow:6 slow:200 limit:6 limit:200"),
@@ -97,14 +101,37 @@ stats() { python3 -c "import json,urllib.request;print(json.dumps(json.load(urll
 KEY=mesostack-api-key
 SECRET=mesostack-secret-key
 
-# Longest chain of job latencies through the state's dependency graph, the bound Terraform's
-# -parallelism puts on it (total work / parallelism), and the resource count.
+# The apply's async jobs (listAsyncJobs, after the apply) and the latency the simulator drew for
+# each (/sim/stats job_latency_ms; with jitter every job differs), as one JSON document.
+jobs_of_run() {
+  CLOUDSTACK_ENDPOINT=$1 CLOUDSTACK_KEY=$KEY CLOUDSTACK_SECRET=$SECRET \
+    cs listAsyncJobs page=1 pagesize=5000 > "$WORK/jobs.json"
+  stats "$2" > "$WORK/drawn.json"
+}
+
+# From the state's dependency graph and the jobs' real latencies: the longest chain (critical
+# path), the bound Terraform's -parallelism puts on the run (total job time / parallelism), the
+# resource count, the async job count, and the calls today's per-job doubling poll (100 ms
+# doubling to a 5 s cap) would have spent waiting on the same jobs.
 critical_path() {
-  python3 - "$1" "$2" "$3" "$4" "$PAR" <<'PY'
-import json, math, sys
+  python3 - "$1" "$WORK/jobs.json" "$WORK/drawn.json" "$PAR" <<'PY'
+import heapq, json, math, sys
 state = json.load(open(sys.argv[1]))
-deploy, job, rule, par = (int(x) for x in sys.argv[2:6])
-cost, deps = {}, {}
+jobs = json.load(open(sys.argv[2])).get("asyncjobs", [])
+drawn = json.load(open(sys.argv[3])).get("job_latency_ms", {})
+par = int(sys.argv[4])
+by_object = {}
+for j in jobs:
+    ms = drawn.get(j.get("jobid"))
+    if ms is not None and j.get("jobinstanceid"):
+        by_object.setdefault(j["jobinstanceid"], []).append(ms)
+def makespan(latencies, workers):
+    # the jobs of one resource run `workers` at a time; longest first is within 4/3 of best
+    lanes = [0] * max(1, workers)
+    for ms in sorted(latencies, reverse=True):
+        heapq.heapreplace(lanes, lanes[0] + ms)
+    return max(lanes)
+cost, deps, total = {}, {}, 0
 for r in state["resources"]:
     if r["mode"] != "managed":
         continue
@@ -114,18 +141,15 @@ for r in state["resources"]:
         addr = base if key is None else f"{base}[{json.dumps(key)}]"
         a = inst["attributes"]
         t = r["type"]
-        if t == "cloudstack_instance":
-            c = deploy
-        elif t == "cloudstack_ipaddress":
-            c = job
-        elif t == "cloudstack_port_forward":
-            c = math.ceil(len(a.get("forward") or []) / 10) * rule
+        ids, workers = [a.get("id")], 1
+        if t == "cloudstack_port_forward":
+            ids, workers = [f.get("uuid") for f in a.get("forward") or []], 10
         elif t in ("cloudstack_firewall", "cloudstack_egress_firewall"):
-            n = sum(len(x.get("uuids") or {}) for x in a.get("rule") or [])
-            c = math.ceil(n / max(1, min(10, a.get("parallelism") or 2))) * rule
-        else:  # createNetwork, createSSHKeyPair: synchronous
-            c = 0
-        cost[addr] = c
+            ids = [u for x in a.get("rule") or [] for u in (x.get("uuids") or {}).values()]
+            workers = max(1, min(10, a.get("parallelism") or 2))
+        latencies = [ms for i in ids for ms in by_object.get(i, [])]
+        total += sum(latencies)
+        cost[addr] = makespan(latencies, workers) if latencies else 0
         deps[addr] = inst.get("dependencies", [])
 def instances(dep):
     return [k for k in cost if k == dep or k.startswith(dep + "[")]
@@ -134,71 +158,40 @@ def longest(addr):
     if addr not in memo:
         memo[addr] = cost[addr] + max((longest(d) for dep in deps[addr] for d in instances(dep)), default=0)
     return memo[addr]
-cp = max(longest(a) for a in cost)
-print(cp, int(max(cp, sum(cost.values()) / par)), len(cost))
-PY
-}
-
-# Jobs the apply started and what today's per-job poll would have spent waiting on them.
-jobs_and_model() {
-  CLOUDSTACK_ENDPOINT=$1 CLOUDSTACK_KEY=$KEY CLOUDSTACK_SECRET=$SECRET \
-    cs listAsyncJobs page=1 pagesize=5000 > "$WORK/jobs.json"
-  python3 - "$WORK/jobs.json" "$2" "$3" "$4" <<'PY'
-import json, sys
-deploy, job, rule = (int(x) for x in sys.argv[2:5])
-jobs = json.load(open(sys.argv[1])).get("asyncjobs", [])
 def polls(ms):
-    # queryAsyncJobResult calls of the old client: at 100, 300, 700, ... ms (doubling, 5 s cap)
     t, d, n = 0, 100, 0
     while True:
         t, d, n = t + d, min(d * 2, 5000), n + 1
         if t >= ms:
             return n
-def latency(cmd):
-    if "DeployVM" in cmd:
-        return deploy
-    if any(k in cmd for k in ("FirewallRule", "PortForwarding")):
-        return rule
-    return job
-total = sum(polls(latency(j.get("cmd", ""))) for j in jobs)
-print(len(jobs), f"{total / max(1, len(jobs)):.2f}")
+cp = max(longest(a) for a in cost)
+timed = [drawn[j["jobid"]] for j in jobs if j.get("jobid") in drawn]
+before = sum(polls(ms) for ms in timed) / max(1, len(timed))
+print(cp, int(max(cp, total / par)), len(cost), len(jobs), f"{before:.2f}")
 PY
 }
 
-REPORT=$WORK/report.txt
-header() {
-  printf '\n%-9s %-8s %-5s %-8s %-8s %-8s %-6s %-8s %-7s %-6s %-4s %-8s\n' \
-    terraform row VMs "apply s" "crit s" "bound s" ratio wait/job before 429s VMs plan/res | tee -a "$REPORT"
-}
-
-# One row: Terraform version and binary, profile, VM count.
-run_row() {
-  local version=$1 tf=$2 profile=$3 vms=$4
-  local slaves=$((vms - 3)) deploy=${LAT_DEPLOY:-2000} job=${LAT_JOB:-500} rule=${LAT_RULE:-300}
-  local extra=()
-  case $profile in
-    today) ;;
-    slow) deploy=30000 job=3000 rule=3000; extra=(--job-latency-jitter 0.2) ;;
-    limit) extra=(--api-rate-limit "$RATE_LIMIT") ;;
-    *) echo "bench-terraform: unknown row profile $profile (today, slow, limit)" >&2; return 1 ;;
-  esac
-  local port api dir
-  port=$(free_port)
-  dir=$WORK/run-$version-$profile-$vms
-  mkdir -p "$dir"
-  "$TARGET/cloudstack-sim" --listen "127.0.0.1:$port" --public-ip-range 127.240.0.0/16 \
-    --job-latency-ms "$job" \
-    --job-latency-ms "deployVirtualMachine=$deploy" \
-    --job-latency-ms "createPortForwardingRule=$rule" --job-latency-ms "deletePortForwardingRule=$rule" \
-    --job-latency-ms "createFirewallRule=$rule" --job-latency-ms "deleteFirewallRule=$rule" \
-    --job-latency-ms "createEgressFirewallRule=$rule" --job-latency-ms "deleteEgressFirewallRule=$rule" \
-    "${extra[@]}" > "$dir/sim.log" 2>&1 &
+# Starts the simulator on a free port with the given extra flags; sets SIM_PID and SIM_PORT.
+start_sim() {
+  local log=$1; shift
+  SIM_PORT=$(free_port)
+  "$TARGET/cloudstack-sim" --listen "127.0.0.1:$SIM_PORT" --public-ip-range 127.240.0.0/16 "$@" > "$log" 2>&1 &
   SIM_PID=$!
   for _ in $(seq 50); do
-    grep -q "http://" "$dir/sim.log" 2>/dev/null && break
+    grep -q "http://" "$log" 2>/dev/null && break
     sleep 0.1
   done
-  api=http://127.0.0.1:$port/client/api
+}
+
+stop_sim() {
+  kill "$SIM_PID" 2>/dev/null || true
+  wait "$SIM_PID" 2>/dev/null || true
+  SIM_PID=""
+}
+
+# Prepares a copy of the module in $1 for $2 slaves against the simulator at $3 and runs init.
+prepare() {
+  local dir=$1 slaves=$2 api=$3 tf=$4
   CLOUDSTACK_ENDPOINT=$api CLOUDSTACK_KEY=$KEY CLOUDSTACK_SECRET=$SECRET \
     cs createSSHKeyPair name=bench > /dev/null
   cp -r terraform-examples/mesostack/. "$dir/"
@@ -207,6 +200,54 @@ run_row() {
     TF_VAR_cs_key_name=bench TF_VAR_cs_ssh_private_key_file=/dev/null TF_VAR_cs_zone=zone001 \
     TF_VAR_cs_image="Ubuntu 14.04" TF_VAR_provision=false TF_VAR_num_slaves=$slaves
   (cd "$dir" && "$tf" init -input=false -no-color > "$dir/init.log")
+}
+
+# Wall seconds of the same apply with every job ending at once (and the row's rate limit, if
+# any): what Terraform itself, the provider's calls and the simulator cost, no waiting on jobs.
+zero_latency_apply() {
+  local version=$1 tf=$2 profile=$3 vms=$4
+  shift 4
+  local dir=$WORK/run-$version-$profile-$vms-zero t0 t1
+  mkdir -p "$dir"
+  start_sim "$dir/sim.log" "$@"
+  prepare "$dir" $((vms - 3)) "http://127.0.0.1:$SIM_PORT/client/api" "$tf"
+  t0=$(now_ms)
+  (cd "$dir" && "$tf" apply -auto-approve -input=false -no-color -parallelism="$PAR" > "$dir/apply.log" 2>&1) \
+    || { echo "zero-latency apply failed ($version $profile:$vms):" >&2; tail -30 "$dir/apply.log" >&2; stop_sim; return 1; }
+  t1=$(now_ms)
+  stop_sim
+  python3 -c "print(($t1 - $t0) / 1000)"
+}
+
+REPORT=$WORK/report.txt
+header() {
+  printf '\n%-9s %-7s %-5s %-8s %-7s %-7s %-7s %-6s %-6s %-8s %-7s %-6s %-4s %-8s\n' \
+    terraform row VMs "apply s" "tf0 s" "crit s" "bound s" ratio net wait/job before 429s VMs plan/res | tee -a "$REPORT"
+}
+
+# One row: Terraform version and binary, profile, VM count.
+run_row() {
+  local version=$1 tf=$2 profile=$3 vms=$4
+  local deploy=${LAT_DEPLOY:-2000} job=${LAT_JOB:-500} rule=${LAT_RULE:-300}
+  local extra=() limit=()
+  case $profile in
+    today) ;;
+    slow) deploy=30000 job=3000 rule=3000; extra=(--job-latency-jitter 0.2) ;;
+    limit) limit=(--api-rate-limit "$RATE_LIMIT") ;;
+    *) echo "bench-terraform: unknown row profile $profile (today, slow, limit)" >&2; return 1 ;;
+  esac
+  local tf0
+  tf0=$(zero_latency_apply "$version" "$tf" "$profile" "$vms" "${limit[@]}")
+  local dir=$WORK/run-$version-$profile-$vms
+  mkdir -p "$dir"
+  start_sim "$dir/sim.log" --job-latency-ms "$job" \
+    --job-latency-ms "deployVirtualMachine=$deploy" \
+    --job-latency-ms "createPortForwardingRule=$rule" --job-latency-ms "deletePortForwardingRule=$rule" \
+    --job-latency-ms "createFirewallRule=$rule" --job-latency-ms "deleteFirewallRule=$rule" \
+    --job-latency-ms "createEgressFirewallRule=$rule" --job-latency-ms "deleteEgressFirewallRule=$rule" \
+    "${extra[@]}" "${limit[@]}"
+  local port=$SIM_PORT api=http://127.0.0.1:$SIM_PORT/client/api
+  prepare "$dir" $((vms - 3)) "$api" "$tf"
 
   local before t0 t1 after
   before=$(stats "$port")
@@ -215,9 +256,9 @@ run_row() {
     || { echo "apply failed ($version $profile:$vms):" >&2; tail -30 "$dir/apply.log" >&2; return 1; }
   t1=$(now_ms)
   after=$(stats "$port")
+  jobs_of_run "$api" "$port"
   local cp bound nres njobs model
-  read -r cp bound nres < <(critical_path "$dir/terraform.tfstate" "$deploy" "$job" "$rule")
-  read -r njobs model < <(jobs_and_model "$api" "$deploy" "$job" "$rule")
+  read -r cp bound nres njobs model < <(critical_path "$dir/terraform.tfstate")
   local plan_before plan_after
   plan_before=$(stats "$port")
   (cd "$dir" && "$tf" plan -input=false -no-color -detailed-exitcode -parallelism="$PAR" > "$dir/plan.log" 2>&1) \
@@ -226,29 +267,28 @@ run_row() {
   local vms_now
   vms_now=$(CLOUDSTACK_ENDPOINT=$api CLOUDSTACK_KEY=$KEY CLOUDSTACK_SECRET=$SECRET \
     cs listVirtualMachines listall=true | python3 -c 'import json,sys;print(json.load(sys.stdin).get("count",0))')
-  python3 - "$version" "$profile" "$vms" "$t0" "$t1" "$cp" "$bound" "$njobs" "$model" "$nres" "$vms_now" \
+  python3 - "$version" "$profile" "$vms" "$t0" "$t1" "$tf0" "$cp" "$bound" "$njobs" "$model" "$nres" "$vms_now" \
     "$before" "$after" "$plan_before" "$plan_after" <<'PY' | tee -a "$REPORT"
 import json, sys
-version, profile, vms, t0, t1, cp, bound, njobs, model, nres, vms_now = sys.argv[1:12]
-before, after, pb, pa = (json.loads(x) for x in sys.argv[12:16])
+version, profile, vms, t0, t1, tf0, cp, bound, njobs, model, nres, vms_now = sys.argv[1:13]
+before, after, pb, pa = (json.loads(x) for x in sys.argv[13:17])
 def delta(a, b, keys=None):
     d = {k: v - a["requests"].get(k, 0) for k, v in b["requests"].items()}
     return sum(v for k, v in d.items() if keys is None or k in keys)
 waiting = delta(before, after, {"listAsyncJobs", "queryAsyncJobResult"})
 throttled = after["statuses"].get("429", 0) - before["statuses"].get("429", 0)
-apply_s = (int(t1) - int(t0)) / 1000
-cp, bound = int(cp) / 1000, int(bound) / 1000
+apply_s, tf0 = (int(t1) - int(t0)) / 1000, float(tf0)
+cp, bound = int(cp) / 1000, max(int(bound), 1) / 1000
 plan = delta(pb, pa) / max(1, int(nres))
 per_job = waiting / max(1, int(njobs))
-print(f"{version:<9} {profile:<8} {vms:<5} {apply_s:<8.1f} {cp:<8.1f} {bound:<8.1f} "
-      f"{apply_s / bound:<6.2f} {per_job:<8.2f} {model:<7} {throttled:<6} {vms_now:<4} {plan:<8.2f}")
+print(f"{version:<9} {profile:<7} {vms:<5} {apply_s:<8.1f} {tf0:<7.1f} {cp:<7.1f} {bound:<7.1f} "
+      f"{apply_s / bound:<6.2f} {(apply_s - tf0) / bound:<6.2f} {per_job:<8.2f} {model:<7} "
+      f"{throttled:<6} {vms_now:<4} {plan:<8.2f}")
 PY
   if [ "$vms_now" != "$vms" ]; then
     echo "  !! $vms_now VMs in the simulator for $vms in the module (duplicates or losses)" | tee -a "$REPORT"
   fi
-  kill "$SIM_PID" 2>/dev/null || true
-  wait "$SIM_PID" 2>/dev/null || true
-  SIM_PID=""
+  stop_sim
 }
 
 header
@@ -261,6 +301,10 @@ done
 echo
 echo "rows: today = deploy ${LAT_DEPLOY:-2000} ms, rule jobs ${LAT_RULE:-300} ms, other jobs ${LAT_JOB:-500} ms;"
 echo "      slow = deploy 30 s, other jobs 3 s, 20% jitter; limit = today under --api-rate-limit $RATE_LIMIT."
-echo "crit = longest dependency chain of job latencies; bound = max(crit, total job time / -parallelism=$PAR);"
-echo "ratio = apply / bound (target <= 1.10); wait/job = (listAsyncJobs + queryAsyncJobResult) / async jobs;"
-echo "before = today's per-job doubling poll replayed on the same jobs (a model)."
+echo "tf0 = the same apply with every job ending at once (the limit rows keep the rate limit): what"
+echo "      Terraform, the provider's calls and the simulator cost without any waiting;"
+echo "crit = longest dependency chain of the jobs' real (drawn) latencies; bound = max(crit, total"
+echo "      job time / -parallelism=$PAR); ratio = apply / bound; net = (apply - tf0) / bound, the"
+echo "      waiting the apply added to what the cloud and Terraform's own run cost (target <= 1.10);"
+echo "wait/job = (listAsyncJobs + queryAsyncJobResult) / async jobs; before = today's per-job"
+echo "      doubling poll replayed on the same jobs' latencies (a model)."

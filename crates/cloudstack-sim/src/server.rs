@@ -258,6 +258,7 @@ impl Simulator {
                 (Ok(_), _) if changed || !new_jobs.is_empty() => {
                     for j in new_jobs {
                         if latency.is_zero() {
+                            self.inner.stats.record_job_latency(&j, latency);
                             jobs::complete(&mut w, &j);
                         } else {
                             later.push(j);
@@ -275,7 +276,9 @@ impl Simulator {
             (result, later, snap)
         };
         for j in later {
-            self.schedule(j, job_latency.sample(&cmd));
+            let latency = job_latency.sample(&cmd);
+            self.inner.stats.record_job_latency(&j, latency);
+            self.schedule(j, latency);
         }
         self.after_change(snap).await;
         result

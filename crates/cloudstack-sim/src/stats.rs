@@ -10,6 +10,8 @@ struct Counters {
     statuses: BTreeMap<u16, u64>,
     faults: BTreeMap<&'static str, u64>,
     total: u64,
+    /// Each async job's drawn latency in milliseconds, by job id.
+    job_latency_ms: BTreeMap<String, u64>,
 }
 
 /// Thread-safe request statistics.
@@ -27,13 +29,22 @@ impl Stats {
             c.total += 1;
         }
     }
+    /// Records the latency drawn for job `jobid` (with `--job-latency-jitter` each job's
+    /// differs), so a benchmark can compute the critical path the run really had.
+    pub fn record_job_latency(&self, jobid: &str, latency: std::time::Duration) {
+        if let Ok(mut c) = self.inner.lock() {
+            let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+            c.job_latency_ms.insert(jobid.to_string(), ms);
+        }
+    }
     /// Counts one injected fault.
     pub fn record_fault(&self, name: &'static str) {
         if let Ok(mut c) = self.inner.lock() {
             *c.faults.entry(name).or_default() += 1;
         }
     }
-    /// `{"requests": {...}, "total": N, "statuses": {...}, "faults": N, "fault_kinds": {...}}`.
+    /// `{"requests": {...}, "total": N, "statuses": {...}, "faults": N, "fault_kinds": {...},
+    /// "job_latency_ms": {jobid: N}}`.
     pub fn to_json(&self) -> Value {
         match self.inner.lock() {
             Ok(c) => json!({
@@ -42,6 +53,7 @@ impl Stats {
                 "statuses": c.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
                 "faults": c.faults.values().sum::<u64>(),
                 "fault_kinds": c.faults,
+                "job_latency_ms": c.job_latency_ms,
             }),
             Err(_) => json!({}),
         }

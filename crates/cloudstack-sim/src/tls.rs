@@ -53,7 +53,7 @@ pub fn self_signed(dir: &Path, ip: IpAddr) -> Result<tokio_rustls::TlsAcceptor, 
         std::fs::write(&path, text).map_err(|e| tls_error(&path.display().to_string(), e))?;
     }
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("protocol versions", e))?

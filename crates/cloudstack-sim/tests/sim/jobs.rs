@@ -155,3 +155,38 @@ async fn api_rate_limit_answers_cloudstacks_429_and_stats_count_it() {
     assert_eq!(t.call("listZones", &[]).await.status, 200);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn stats_give_each_jobs_drawn_latency_within_the_jitter() {
+    let mut latency = JobLatency::default();
+    latency.apply("deployVirtualMachine=60000").unwrap();
+    latency.set_jitter("0.2").unwrap();
+    let t = TestSim::start(Options {
+        job_latency: latency,
+        ..Options::default()
+    })
+    .await;
+    let mut jobs = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        let r = t
+            .ok(
+                "deployVirtualMachine",
+                &[
+                    ("zoneid", ZONE),
+                    ("serviceofferingid", SMALL),
+                    ("templateid", TEMPLATE),
+                    ("networkids", NETWORK),
+                    ("name", name),
+                ],
+            )
+            .await;
+        jobs.push(r["jobid"].as_str().unwrap().to_string());
+    }
+    let stats = t.stats().await;
+    let drawn = stats["job_latency_ms"].as_object().unwrap();
+    assert_eq!(drawn.len(), jobs.len());
+    for id in &jobs {
+        let ms = drawn[id].as_u64().unwrap();
+        assert!((48_000..=72_000).contains(&ms), "{id}: {ms} ms");
+    }
+}
