@@ -24,7 +24,7 @@
 #   429s        throttled answers; VMs: VMs in the simulator (a duplicate would show);
 #   plan/res    API calls per resource instance in a `terraform plan` refresh after apply
 # Environment: BENCH_ROWS (default "today:6 today:200 slow:6 slow:200 limit:6 limit:200"),
-# TF_PARALLELISM (10), BENCH_KEEP (a directory to keep the Terraform logs and states in).
+# BENCH_VERSIONS (e.g. "1.11.4": only these Terraform versions), TF_PARALLELISM (10), BENCH_KEEP (a directory to keep the Terraform logs and states in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -55,7 +55,7 @@ terraform_bins() {
     echo "$v $p"
   done | sort -t. -k1,1n -k2,2n -k3,3n
 }
-mapfile -t TFS < <(terraform_bins)
+mapfile -t TFS < <(terraform_bins | { if [ -n "${BENCH_VERSIONS:-}" ]; then grep -E "^(${BENCH_VERSIONS// /|}) "; else cat; fi; })
 [ "${#TFS[@]}" -gt 0 ] || { echo "bench-terraform: terraform is not installed (./dev setup)" >&2; exit 1; }
 
 echo "building release binaries (cloudstack-sim, terraform-provider-cloudstack)..."
