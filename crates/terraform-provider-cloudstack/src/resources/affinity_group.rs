@@ -66,6 +66,7 @@ async fn find(cx: Ctx<'_>, id: &str, in_project: bool) -> Result<Option<CsGroup>
 #[async_trait]
 impl TypedResource for AffinityGroup {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_affinity_group"

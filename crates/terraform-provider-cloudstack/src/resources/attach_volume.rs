@@ -64,6 +64,7 @@ impl Model {
 #[async_trait]
 impl TypedResource for AttachVolume {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_attach_volume"

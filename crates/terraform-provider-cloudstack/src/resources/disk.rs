@@ -15,11 +15,10 @@ use std::collections::BTreeMap;
 
 use cloudstack::{model::Volume, volume::CreateVolume, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
-use tfplugin5::{
-    async_trait, model, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value,
-};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{
         attr_in_text, bounded, found, keep_spelling, resolve, split_import_id, tags_map,
         update_tags, OpError,
@@ -37,7 +36,7 @@ const GIB: i64 = 1 << 30;
 pub struct Disk;
 
 /// The resource's attributes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     id: Field<String>,
     /// Null after an import until the first read.
@@ -243,6 +242,7 @@ async fn read_back(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) -
 #[async_trait]
 impl TypedResource for Disk {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_disk"
@@ -256,19 +256,16 @@ impl TypedResource for Disk {
         Some("createVolume")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let Ok(m) = model::from_value::<Model>(config) else {
-            return;
-        };
+    async fn validate(&self, m: Model, diags: &mut Diagnostics) {
         if m.attach.known() == Some(&true) && m.virtual_machine_id.is_null() {
             diags.attribute_error(
-                "virtual_machine_id",
+                attr!(Model, virtual_machine_id),
                 "attach = true needs virtual_machine_id",
                 "Set virtual_machine_id to the VM the disk belongs to, or attach = false.",
             );
         }
         if m.size.known().is_some_and(|s| *s < 0) {
-            diags.attribute_error("size", "size must be positive", "In GiB.");
+            diags.attribute_error(attr!(Model, size), "size must be positive", "In GiB.");
         }
     }
 

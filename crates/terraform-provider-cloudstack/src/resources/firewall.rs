@@ -30,15 +30,15 @@ use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
     AcceptedLog, Params,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Schema, Type, Value,
+    NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
     common::{bounded, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Client,
     rule_set::{
         check_cidrs, check_protocol, in_parallel, parse_port_range, project_value, sorted,
@@ -150,7 +150,7 @@ impl From<Rule> for IngressRule {
 }
 
 /// `cloudstack_firewall`'s value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FirewallModel {
     id: Field<String>,
@@ -162,7 +162,7 @@ pub struct FirewallModel {
 }
 
 /// `cloudstack_egress_firewall`'s value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EgressModel {
     id: Field<String>,
@@ -194,7 +194,7 @@ impl RuleSet {
 }
 
 /// The model of one of the two resources.
-pub(crate) trait Side: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub(crate) trait Side: crate::kit::View {
     /// Which resource.
     const KIND: Kind;
     /// Into the shared shape.
@@ -1027,13 +1027,10 @@ pub(crate) fn egress() -> Firewall<EgressModel> {
     Firewall(PhantomData)
 }
 
-fn decode<M: Side>(v: &Value) -> Option<RuleSet> {
-    model::from_value::<M>(v).ok().map(Side::into_set)
-}
-
 #[async_trait]
 impl<M: Side> TypedResource for Firewall<M> {
     type Model = M;
+    type View = M;
 
     fn type_name(&self) -> &'static str {
         M::KIND.type_name()
@@ -1043,33 +1040,21 @@ impl<M: Side> TypedResource for Firewall<M> {
         rule_set_schema(M::KIND)
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        // a configuration with unknowns inside a rule does not decode; it is
-        // checked again once known
-        if let Some(set) = decode::<M>(config) {
-            validate_rule_set(M::KIND, &set, diags);
-        }
+    async fn validate(&self, config: M, diags: &mut Diagnostics) {
+        validate_rule_set(M::KIND, &config.into_set(), diags);
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
-        let Some(mut planned) = decode::<M>(req.planned) else {
-            return;
-        };
-        let prior = decode::<M>(req.prior).unwrap_or_default();
+    async fn modify_plan(&self, plan: &mut Planning<'_, M>, _diags: &mut Diagnostics) {
+        let mut planned = plan.planned.clone().into_set();
+        let prior = plan.prior.clone().map(Side::into_set).unwrap_or_default();
         let mut changed = plan_rule_ids(&prior, &mut planned);
-        if req.prior.is_null() {
+        if plan.prior.is_none() {
             // the ID is the scope ID, known as soon as that is
             planned.id = planned.scope.clone();
             changed = true;
         }
         if changed {
-            match model::to_value(&M::from_set(planned), &self.schema().value_type()) {
-                Ok(v) => *req.planned = v,
-                Err(e) => diags.error(
-                    "Cannot write the plan",
-                    format!("{e}. This is a provider bug; please report it."),
-                ),
-            }
+            plan.planned = M::from_set(planned);
         }
     }
 
@@ -1156,12 +1141,17 @@ mod tests {
         common::testenv::{calls, with_vm_and_ip, NETWORK_ID as NETWORK},
         kit::Typed,
     };
+    use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
     #[test]
     fn models_match_schemas() {
         model::check::<FirewallModel>(&rule_set_schema(Kind::Ingress)).unwrap();
         model::check::<EgressModel>(&rule_set_schema(Kind::Egress)).unwrap();
+    }
+
+    fn decode<M: Side>(v: &Value) -> Option<RuleSet> {
+        model::from_value::<M>(v).ok().map(Side::into_set)
     }
 
     fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnostics) {

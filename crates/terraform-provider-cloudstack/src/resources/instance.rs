@@ -33,16 +33,19 @@ use cloudstack::{
 };
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, stored_hash::sha1_hex, Attribute, Block, Diagnostics,
-    PlanRequest, Schema, Type, Value,
+    async_trait,
+    model::{Field, Timeouts},
+    stored_hash::sha1_hex,
+    Attribute, Block, Diagnostics, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{
-        attr_in_text, bounded, changed, deleted, found, import_state, known_str, resolve,
-        resolve_object, spelled, tags_map, update_tags, OpError,
+        attr_in_text, bounded, deleted, found, import_state, resolve, resolve_object, spelled,
+        tags_map, update_tags, OpError,
     },
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -102,6 +105,24 @@ pub struct Model {
     delete_protection: Option<bool>,
     tags: Option<Strings>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    zone: Field<String>,
+    template: Field<String>,
+    service_offering: Field<String>,
+    uefi: Field<bool>,
+    boot_mode: Field<String>,
+    keypair: Field<String>,
+    keypairs: Field<Vec<String>>,
+    affinity_group_ids: Field<Vec<String>>,
+    affinity_group_names: Field<Vec<String>>,
+    security_group_ids: Field<Vec<String>>,
+    security_group_names: Field<Vec<String>>,
+    root_disk_size: Field<i64>,
 }
 
 fn strings() -> Type {
@@ -799,6 +820,7 @@ impl Instance {
 #[async_trait]
 impl TypedResource for Instance {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_instance"
@@ -812,32 +834,54 @@ impl TypedResource for Instance {
         Some("deployVirtualMachine")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if !config.get("boot_mode").is_null() && config.get_bool("uefi") != Some(true) {
-            if config.get("uefi").is_unknown() {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        const BOOT_MODE: &str = attr!(Model, boot_mode);
+        if !config.boot_mode.is_null() && config.uefi.known() != Some(&true) {
+            if config.uefi.is_unknown() {
                 return;
             }
             diags.attribute_error(
-                "boot_mode",
+                BOOT_MODE,
                 "boot_mode needs uefi = true",
                 "Set uefi = true, or remove boot_mode.",
             );
         }
-        if let Some(m) = config.get_str("boot_mode") {
+        if let Some(m) = config.boot_mode.known() {
             if !m.eq_ignore_ascii_case("secure") && !m.eq_ignore_ascii_case("legacy") {
                 diags.attribute_error(
-                    "boot_mode",
+                    BOOT_MODE,
                     "Invalid boot_mode",
                     "Use \"Secure\" or \"Legacy\".",
                 );
             }
         }
-        for (a, b) in [
-            ("keypair", "keypairs"),
-            ("affinity_group_ids", "affinity_group_names"),
-            ("security_group_ids", "security_group_names"),
+        for ((a, a_set), (b, b_set)) in [
+            (
+                (attr!(Model, keypair), !config.keypair.is_null()),
+                (attr!(Model, keypairs), !config.keypairs.is_null()),
+            ),
+            (
+                (
+                    attr!(Model, affinity_group_ids),
+                    !config.affinity_group_ids.is_null(),
+                ),
+                (
+                    attr!(Model, affinity_group_names),
+                    !config.affinity_group_names.is_null(),
+                ),
+            ),
+            (
+                (
+                    attr!(Model, security_group_ids),
+                    !config.security_group_ids.is_null(),
+                ),
+                (
+                    attr!(Model, security_group_names),
+                    !config.security_group_names.is_null(),
+                ),
+            ),
         ] {
-            if !config.get(a).is_null() && !config.get(b).is_null() {
+            if a_set && b_set {
                 diags.attribute_error(
                     b,
                     format!("\"{b}\" conflicts with \"{a}\""),
@@ -845,10 +889,10 @@ impl TypedResource for Instance {
                 );
             }
         }
-        if let Some(n) = config.get_i64("root_disk_size") {
-            if n <= 0 {
+        if let Some(n) = config.root_disk_size.known() {
+            if *n <= 0 {
                 diags.attribute_error(
-                    "root_disk_size",
+                    attr!(Model, root_disk_size),
                     "root_disk_size must be positive",
                     "In GiB.",
                 );
@@ -858,37 +902,42 @@ impl TypedResource for Instance {
 
     /// Checks zone, template and service offering names before anything is
     /// changed, listing what exists when a name is unknown.
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
-        let check = |n: &str| creating || changed(req.prior, req.planned, n);
-        let Some(zone) = known_str(req.config, "zone") else {
+        let creating = plan.creating();
+        let (prior, planned, config) = (plan.prior.as_ref(), &plan.planned, &plan.config);
+        let zone_changed = creating || prior.is_none_or(|p| p.zone != planned.zone);
+        let template_changed = creating || prior.is_none_or(|p| p.template != planned.template);
+        let offering_changed =
+            creating || prior.is_none_or(|p| p.service_offering != planned.service_offering);
+        let Some(zone) = config.zone.non_empty() else {
             return;
         };
-        if !(check("zone") || check("template") || check("service_offering")) {
+        if !(zone_changed || template_changed || offering_changed) {
             return;
         }
-        let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+        let Some(zone_id) = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await
         else {
             return;
         };
         let scope = Params::new().with("zoneid", zone_id);
-        if check("template") {
-            if let Some(t) = known_str(req.config, "template") {
-                resolve(c, Kind::Template, "template", t, &scope, diags).await;
+        if template_changed {
+            if let Some(t) = config.template.non_empty() {
+                resolve(c, Kind::Template, attr!(Model, template), t, &scope, diags).await;
             }
         }
-        if check("service_offering") {
-            if let Some(s) = known_str(req.config, "service_offering") {
-                resolve(
-                    c,
-                    Kind::ServiceOffering,
-                    "service_offering",
-                    s,
-                    &scope,
-                    diags,
-                )
-                .await;
+        if offering_changed {
+            if let Some(s) = config.service_offering.non_empty() {
+                let attr = attr!(Model, service_offering);
+                resolve(c, Kind::ServiceOffering, attr, s, &scope, diags).await;
             }
         }
     }
@@ -1065,6 +1114,7 @@ impl TypedResource for Instance {
 mod tests {
     use super::*;
     use crate::kit::Typed;
+    use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
     #[test]

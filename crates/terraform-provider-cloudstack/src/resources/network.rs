@@ -16,13 +16,14 @@ use cloudstack::{api::CreateNetwork, model::Network as CsNetwork, Params, Resour
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait,
-    model::{self, Field, Timeouts},
-    Attribute, AttributePath, Block, Diagnostic, Diagnostics, PlanRequest, Schema, Type, Value,
+    model::{Field, Timeouts},
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, Schema, Type,
 };
 
 use crate::{
+    attr,
     common::{bounded, find_by_id, resolve, resolve_project, spelling, tags_map, update_tags},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Handle,
 };
 
@@ -43,7 +44,7 @@ impl Network {
 }
 
 /// The resource's value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Model {
     id: Field<String>,
@@ -147,9 +148,9 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
 /// The attributes whose addresses must lie inside `cidr`.
 fn inside_cidr(m: &Model) -> [(&'static str, &Field<String>); 3] {
     [
-        ("gateway", &m.gateway),
-        ("startip", &m.startip),
-        ("endip", &m.endip),
+        (attr!(Model, gateway), &m.gateway),
+        (attr!(Model, startip), &m.startip),
+        (attr!(Model, endip), &m.endip),
     ]
 }
 
@@ -227,6 +228,7 @@ async fn find(
 #[async_trait]
 impl TypedResource for Network {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_network"
@@ -240,10 +242,7 @@ impl TypedResource for Network {
         Some("createNetwork")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let Ok(config) = model::from_value::<Model>(config) else {
-            return;
-        };
+    async fn validate(&self, config: Model, diags: &mut Diagnostics) {
         check_cidr(&config, diags);
         for (attr, v) in inside_cidr(&config) {
             if !v.is_null() && config.cidr.is_null() {
@@ -255,38 +254,26 @@ impl TypedResource for Network {
         }
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, Model>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        let (Ok(config), Ok(mut planned)) = (
-            model::from_value::<Model>(req.config),
-            model::from_value::<Model>(req.planned),
-        ) else {
-            return;
-        };
-        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
-        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
+        let creating = plan.creating();
+        let prior = plan.prior.clone().unwrap_or_default();
+        let (config, planned) = (&plan.config, &mut plan.planned);
         if creating {
             if let Some(z) = config.zone.non_empty() {
-                resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+                resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await;
             }
         }
         if creating || prior.network_offering != planned.network_offering {
             if let Some(o) = config.network_offering.non_empty() {
-                let kind = Kind::NetworkOffering;
-                resolve(c, kind, "network_offering", o, &Params::new(), diags).await;
+                let (kind, attr) = (Kind::NetworkOffering, attr!(Model, network_offering));
+                resolve(c, kind, attr, o, &Params::new(), diags).await;
             }
         }
         // display_text follows a renamed network only when the user set it
         if !creating && config.display_text.is_null() && planned.display_text != prior.display_text
         {
             planned.display_text = prior.display_text;
-            match model::to_value(&planned, &schema().value_type()) {
-                Ok(v) => *req.planned = v,
-                Err(e) => diags.error(
-                    "Cannot write the plan",
-                    format!("{e}. This is a provider bug; please report it."),
-                ),
-            }
         }
     }
 
@@ -520,6 +507,7 @@ impl Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tfplugin5::{model, Value};
 
     #[test]
     fn cidr_math() {

@@ -62,6 +62,8 @@ impl TypedResource for NetworkAcl {
 
     type Model = Model;
 
+    type View = crate::kit::NoView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_network_acl"
     }

@@ -74,6 +74,7 @@ async fn find(
 #[async_trait]
 impl TypedResource for NicResource {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_nic"

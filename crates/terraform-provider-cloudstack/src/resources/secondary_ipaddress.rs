@@ -61,6 +61,7 @@ async fn find_vm(
 #[async_trait]
 impl TypedResource for SecondaryIpAddress {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_secondary_ipaddress"

@@ -80,6 +80,8 @@ impl TypedResource for SecurityGroup {
 
     type Model = Model;
 
+    type View = crate::kit::NoView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_security_group"
     }

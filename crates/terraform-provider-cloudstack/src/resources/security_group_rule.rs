@@ -20,12 +20,13 @@ use cloudstack::security_group::{
 };
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, NestedBlock, PlanRequest, Schema, Type, Value,
+    async_trait, model::Field, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, import_state, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{known_strings, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
         in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
@@ -60,6 +61,31 @@ pub struct Model {
     rule: Option<Vec<Rule>>,
     project: Option<String>,
     parallelism: Option<i64>,
+}
+
+/// A `rule` block as the plan-time checks read it (see [`crate::kit`]):
+/// every attribute, since a rule carries its `uuids` only when it is the
+/// prior one exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleView {
+    cidr_list: PlanStrings,
+    protocol: Field<String>,
+    icmp_type: Field<i64>,
+    icmp_code: Field<i64>,
+    ports: PlanStrings,
+    traffic_type: Field<String>,
+    user_security_group_list: PlanStrings,
+    uuids: Field<BTreeMap<String, String>>,
+}
+
+/// What the plan-time checks read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    id: Field<String>,
+    security_group_id: Field<String>,
+    rule: Field<Vec<RuleView>>,
 }
 
 fn schema() -> Schema {
@@ -521,6 +547,7 @@ fn listed_units(g: &CsGroup) -> Vec<(Unit, String)> {
 #[async_trait]
 impl TypedResource for SecurityGroupRule {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_security_group_rule"
@@ -530,15 +557,27 @@ impl TypedResource for SecurityGroupRule {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        for r in config.get_slice("rule") {
-            if !r.is_fully_known() {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        const RULE: &str = attr!(Model, rule);
+        for r in config.rule.known().into_iter().flatten() {
+            let (Some(cidrs), Some(groups), Some(ports)) = (
+                known_strings(&r.cidr_list),
+                known_strings(&r.user_security_group_list),
+                known_strings(&r.ports),
+            ) else {
+                continue;
+            };
+            if [&r.protocol, &r.traffic_type]
+                .iter()
+                .any(|f| f.is_unknown())
+                || [&r.icmp_type, &r.icmp_code].iter().any(|f| f.is_unknown())
+                || r.uuids.is_unknown()
+            {
                 continue;
             }
-            let cidrs = r.get_strings("cidr_list");
-            if cidrs.is_empty() && r.get_strings("user_security_group_list").is_empty() {
+            if cidrs.is_empty() && groups.is_empty() {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "A rule needs a source",
                     "Give at least one cidr_list or user_security_group_list entry.",
                 );
@@ -546,22 +585,22 @@ impl TypedResource for SecurityGroupRule {
             for cidr in &cidrs {
                 if !is_cidr(cidr) {
                     diags.attribute_error(
-                        "rule",
+                        RULE,
                         format!("{cidr:?} is not a CIDR"),
                         "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
                     );
                 }
             }
             let protocol = r
-                .get_str("protocol")
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let ports = r.get_strings("ports");
+                .protocol
+                .known()
+                .map(|p| p.to_ascii_lowercase())
+                .unwrap_or_default();
             match protocol.as_str() {
                 "tcp" | "udp" => {
                     if ports.is_empty() {
                         diags.attribute_error(
-                            "rule",
+                            RULE,
                             format!(
                                 "Parameter ports is a required parameter for protocol {protocol}"
                             ),
@@ -571,7 +610,7 @@ impl TypedResource for SecurityGroupRule {
                     for p in &ports {
                         if parse_port_range(p).is_none() {
                             diags.attribute_error(
-                                "rule",
+                                RULE,
                                 format!("{p:?} is not a valid port value"),
                                 "Valid options are '80' or '80-90'.",
                             );
@@ -579,10 +618,13 @@ impl TypedResource for SecurityGroupRule {
                     }
                 }
                 "icmp" => {
-                    for attr in ["icmp_type", "icmp_code"] {
-                        if r.get(attr).is_null() {
+                    for (attr, v) in [
+                        (attr!(RuleView, icmp_type), &r.icmp_type),
+                        (attr!(RuleView, icmp_code), &r.icmp_code),
+                    ] {
+                        if v.is_null() {
                             diags.attribute_error(
-                                "rule",
+                                RULE,
                                 format!("Parameter {attr} is a required parameter when using protocol 'icmp'"),
                                 "Use -1 for every type or code.",
                             );
@@ -592,22 +634,22 @@ impl TypedResource for SecurityGroupRule {
                 "all" => {}
                 other if other.parse::<u8>().is_ok() => {}
                 other => diags.attribute_error(
-                    "rule",
+                    RULE,
                     format!("{other:?} is not a valid protocol"),
                     "Valid options are 'tcp', 'udp', 'icmp', 'all' or a protocol number.",
                 ),
             }
             if !ports.is_empty() && !matches!(protocol.as_str(), "tcp" | "udp") {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "Ports only apply to tcp and udp",
                     "Remove ports or use protocol tcp or udp.",
                 );
             }
-            if let Some(t) = r.get_str("traffic_type") {
-                if !TRAFFIC.contains(&t) {
+            if let Some(t) = r.traffic_type.known() {
+                if !TRAFFIC.contains(&t.as_str()) {
                     diags.attribute_error(
-                        "rule",
+                        RULE,
                         "Parameter traffic_type only accepts 'ingress' or 'egress' as values",
                         format!("Got {t:?}."),
                     );
@@ -618,21 +660,21 @@ impl TypedResource for SecurityGroupRule {
 
     /// New or changed rule blocks get new CloudStack rules: their `uuids`
     /// are known only after apply. The ID is the group's.
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
-        let prior_rules = req.prior.get_slice("rule").to_vec();
-        let group = req.planned.get("security_group_id").clone();
-        let Value::Object(plan) = req.planned else {
-            return;
-        };
-        plan.insert("id".into(), group);
-        let Some(Value::Set(rules)) = plan.get_mut("rule") else {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, _diags: &mut Diagnostics) {
+        let prior_rules = plan
+            .prior
+            .as_ref()
+            .and_then(|p| p.rule.known().cloned())
+            .unwrap_or_default();
+        let planned = &mut plan.planned;
+        planned.id = planned.security_group_id.clone();
+        let Field::Known(rules) = &mut planned.rule else {
             return;
         };
         for rule in rules.iter_mut() {
-            let carried =
-                rule.get("uuids").as_map().is_some() && prior_rules.iter().any(|p| p == rule);
+            let carried = rule.uuids.known().is_some() && prior_rules.contains(rule);
             if !carried {
-                rule.set_attr("uuids", Value::Unknown);
+                rule.uuids = Field::Unknown;
             }
         }
     }

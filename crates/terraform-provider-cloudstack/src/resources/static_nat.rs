@@ -61,6 +61,7 @@ fn fill(mut m: Model, ip: &PublicIpAddress) -> Option<Model> {
 #[async_trait]
 impl TypedResource for StaticNat {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_static_nat"

@@ -15,10 +15,13 @@ use std::{
 use cloudstack::{api::RegisterTemplate, model::Template as CsTemplate, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
+    async_trait,
+    model::{Field, Timeouts},
+    Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, found, import_state, resolve, spelled, tags_map, update_tags, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -67,6 +70,14 @@ pub struct Model {
     #[serde(default)]
     userdata_link: Vec<UserdataLink>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    format: Field<String>,
+    is_ready_timeout: Field<i64>,
 }
 
 fn schema() -> Schema {
@@ -216,6 +227,7 @@ async fn wait_ready(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) 
 #[async_trait]
 impl TypedResource for Template {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_template"
@@ -229,20 +241,20 @@ impl TypedResource for Template {
         Some("registerTemplate")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(f) = config.get_str("format") {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        if let Some(f) = config.format.known() {
             if !FORMATS.iter().any(|x| x.eq_ignore_ascii_case(f)) {
                 diags.attribute_error(
-                    "format",
+                    attr!(Model, format),
                     format!("Unsupported template format {f:?}"),
                     format!("Use one of {}.", FORMATS.join(", ")),
                 );
             }
         }
-        if let Some(t) = config.get_i64("is_ready_timeout") {
-            if t <= 0 {
+        if let Some(t) = config.is_ready_timeout.known() {
+            if *t <= 0 {
                 diags.attribute_error(
-                    "is_ready_timeout",
+                    attr!(Model, is_ready_timeout),
                     "is_ready_timeout must be positive",
                     "Seconds.",
                 );

@@ -51,6 +51,7 @@ impl Model {
 #[async_trait]
 impl TypedResource for Volume {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_volume"

@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use cloudstack::{model::Vpc, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, Attribute, Block, Diagnostics, PlanRequest, Schema, Type,
+    async_trait,
+    model::{Field, Timeouts},
+    Attribute, Block, Diagnostics, Schema, Type,
 };
 
 use crate::{
-    common::{bounded, keep_spelling, known_str, resolve, tags_map, update_tags, OpError},
-    kit::{Ctx, TypedResource},
+    attr,
+    common::{bounded, keep_spelling, resolve, tags_map, update_tags, OpError},
+    kit::{Ctx, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -45,6 +48,14 @@ pub struct Model {
     zone: Option<String>,
     tags: Option<BTreeMap<String, String>>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    zone: Field<String>,
+    vpc_offering: Field<String>,
 }
 
 fn schema() -> Schema {
@@ -130,6 +141,8 @@ impl TypedResource for VpcResource {
 
     type Model = Model;
 
+    type View = View;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_vpc"
     }
@@ -139,24 +152,18 @@ impl TypedResource for VpcResource {
     }
 
     /// Unknown zone or VPC offering names fail at plan time, before any change.
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        if !req.prior.is_null() {
+        if plan.prior.is_some() {
             return;
         }
-        if let Some(z) = known_str(req.config, "zone") {
-            resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+        let none = Params::new();
+        if let Some(z) = plan.config.zone.non_empty() {
+            resolve(c, Kind::Zone, attr!(Model, zone), z, &none, diags).await;
         }
-        if let Some(o) = known_str(req.config, "vpc_offering") {
-            resolve(
-                c,
-                Kind::VpcOffering,
-                "vpc_offering",
-                o,
-                &Params::new(),
-                diags,
-            )
-            .await;
+        if let Some(o) = plan.config.vpc_offering.non_empty() {
+            let attr = attr!(Model, vpc_offering);
+            resolve(c, Kind::VpcOffering, attr, o, &none, diags).await;
         }
     }
 
