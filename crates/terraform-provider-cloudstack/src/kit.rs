@@ -35,7 +35,7 @@
 //! update then keep their plain types (`String`, `Option<i64>`), where
 //! nothing can be unknown.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use cloudstack::{AcceptedLog, Params};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -144,8 +144,20 @@ macro_rules! attr {
         fn field_exists(m: &$model) {
             let _ = &m.$field;
         }
-        stringify!($field)
+        $crate::kit::field_name(stringify!($field))
     }};
+}
+
+/// `stringify!` of a raw identifier (`r#type`) without its `r#`: the
+/// attribute's name.
+pub const fn field_name(field: &'static str) -> &'static str {
+    match field.as_bytes() {
+        [b'r', b'#', rest @ ..] => match std::str::from_utf8(rest) {
+            Ok(name) => name,
+            Err(_) => field,
+        },
+        _ => field,
+    }
 }
 
 /// The view of a resource whose plan-time hooks read nothing.
@@ -544,8 +556,11 @@ where
 }
 
 /// A registered resource with the checks every one must pass (see
-/// [`tests::every_registered_view_names_schema_attributes`]).
+/// `tests::every_registered_view_names_schema_attributes`).
 pub trait CheckedResource: Resource<Client> {
+    /// As the provider registers it.
+    fn into_resource(self: Arc<Self>) -> Arc<dyn Resource<Client>>;
+
     /// Its model matches its schema and its view names only attributes of
     /// it; the error names the type.
     #[cfg_attr(not(test), allow(dead_code))]
@@ -553,6 +568,10 @@ pub trait CheckedResource: Resource<Client> {
 }
 
 impl<R: TypedResource> CheckedResource for Typed<R> {
+    fn into_resource(self: Arc<Self>) -> Arc<dyn Resource<Client>> {
+        self
+    }
+
     fn check_models(&self) -> Result<(), String> {
         checked::<R::Model, R::View>(self.0.type_name(), &self.0.schema())
     }
@@ -560,12 +579,19 @@ impl<R: TypedResource> CheckedResource for Typed<R> {
 
 /// A registered data source with the same checks.
 pub trait CheckedDataSource: DataSource<Client> {
+    /// As the provider registers it.
+    fn into_data_source(self: Arc<Self>) -> Arc<dyn DataSource<Client>>;
+
     /// As [`CheckedResource::check_models`].
     #[cfg_attr(not(test), allow(dead_code))]
     fn check_models(&self) -> Result<(), String>;
 }
 
 impl<D: TypedDataSource> CheckedDataSource for Typed<D> {
+    fn into_data_source(self: Arc<Self>) -> Arc<dyn DataSource<Client>> {
+        self
+    }
+
     fn check_models(&self) -> Result<(), String> {
         checked::<D::Model, D::View>(self.0.type_name(), &self.0.schema())
     }
@@ -614,6 +640,11 @@ mod tests {
         }
         const BOOT: &str = attr!(M, boot_mode);
         assert_eq!(BOOT, "boot_mode");
+        #[allow(dead_code)]
+        struct K {
+            r#type: String,
+        }
+        assert_eq!(attr!(K, r#type), "type");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{
     filtered_schema, list_all, pick_newest, project_scope, FilterModel, FilteredView, Filters,
 };
 use crate::{
+    attr,
     common::tags_map,
     kit::{Ctx, TypedDataSource},
 };
@@ -96,7 +97,7 @@ impl TypedDataSource for InstanceData {
                 });
                 let Some(hit) = hit else {
                     diags.attribute_error(
-                        "nic",
+                        attr!(Model, nic),
                         format!("No instance has the address {ip}"),
                         "Check nic.ip_address (the first NIC's address is compared).",
                     );

@@ -42,7 +42,7 @@ pub fn data_sources(handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
     all.extend(
         checked(handle)
             .into_iter()
-            .map(|d| d as Arc<dyn DataSource<Client>>),
+            .map(CheckedDataSource::into_data_source),
     );
     all
 }

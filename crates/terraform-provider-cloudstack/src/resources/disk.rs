@@ -139,13 +139,13 @@ async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<Volume>, 
 
 /// Words of CloudStack's volume errors → the attribute to fix.
 const ERROR_ATTRS: [(&str, &str); 7] = [
-    ("delete protection", "delete_protection"),
-    ("custom size", "size"),
-    ("size", "size"),
-    ("disk offering", "disk_offering"),
-    ("deviceid", "device_id"),
-    ("vm", "virtual_machine_id"),
-    ("zone", "zone"),
+    ("delete protection", attr!(Model, delete_protection)),
+    ("custom size", attr!(Model, size)),
+    ("size", attr!(Model, size)),
+    ("disk offering", attr!(Model, disk_offering)),
+    ("deviceid", attr!(Model, device_id)),
+    ("vm", attr!(Model, virtual_machine_id)),
+    ("zone", attr!(Model, zone)),
 ];
 
 /// Attaches volume `id` to the planned VM, at `device` if given (else CloudStack picks the
@@ -159,7 +159,7 @@ async fn attach(
 ) -> Option<Volume> {
     let Some(vm) = plan.virtual_machine_id.non_empty() else {
         diags.attribute_error(
-            "virtual_machine_id",
+            attr!(Model, virtual_machine_id),
             "attach = true needs virtual_machine_id",
             "Set virtual_machine_id to the VM the disk belongs to, or attach = false.",
         );
@@ -201,7 +201,7 @@ async fn protect(c: &Client, id: &str, on: bool, op: &str, diags: &mut Diagnosti
         Ok(_) => true,
         Err(e) => {
             let action = format!("updating the delete protection of disk {id}");
-            diags.push(e.diagnostic(&action, Some("delete_protection"), op));
+            diags.push(e.diagnostic(&action, Some(attr!(Model, delete_protection)), op));
             false
         }
     }
@@ -213,7 +213,7 @@ async fn offering_id(c: &Client, plan: &Model, diags: &mut Diagnostics) -> Optio
     resolve(
         c,
         Kind::DiskOffering,
-        "disk_offering",
+        attr!(Model, disk_offering),
         name,
         &Params::new(),
         diags,
@@ -273,11 +273,19 @@ impl TypedResource for Disk {
         let c = cx.c;
         let name = plan.name.non_empty()?.to_string();
         let zone = plan.zone.non_empty().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await?;
+        let zone_id = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let Some(offering) = offering_id(c, &plan, diags).await else {
             if !diags.has_errors() {
                 diags.attribute_error(
-                    "disk_offering",
+                    attr!(Model, disk_offering),
                     "disk_offering is required to create a disk",
                     "Name a disk offering (data source cloudstack_disk_offering or listDiskOfferings).",
                 );
@@ -295,7 +303,7 @@ impl TypedResource for Disk {
         let vol = match bounded(c, c.timeout, c.api.create_volume(&req)).await {
             Ok(v) => v,
             Err(e) => {
-                let attr = attr_in_text(&e, &ERROR_ATTRS).or(Some("name"));
+                let attr = attr_in_text(&e, &ERROR_ATTRS).or(Some(attr!(Model, name)));
                 diags.push(e.diagnostic(&format!("creating disk {name}"), attr, "create"));
                 return None;
             }
@@ -312,7 +320,7 @@ impl TypedResource for Disk {
             if let Err(e) =
                 update_tags(c, c.timeout, TAG_TYPE, &vol.id, &BTreeMap::new(), &tags).await
             {
-                diags.push(e.diagnostic("tagging the disk", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the disk", Some(attr!(Model, tags)), "create"));
                 return Some(state);
             }
         }
@@ -370,7 +378,7 @@ impl TypedResource for Disk {
                 .api
                 .resize_volume(&id, offering.as_deref(), size, shrink_ok);
             if let Err(e) = bounded(c, c.timeout, resizing).await {
-                let attr = attr_in_text(&e, &[("shrinkok", "shrink_ok")])
+                let attr = attr_in_text(&e, &[("shrinkok", attr!(Model, shrink_ok))])
                     .or_else(|| attr_in_text(&e, &ERROR_ATTRS));
                 diags.push(e.diagnostic(&format!("resizing disk {id}"), attr, "update"));
                 return None;
@@ -397,7 +405,7 @@ impl TypedResource for Disk {
         if prior.tags != plan.tags {
             let (old, new) = (prior.tags(), plan.tags());
             if let Err(e) = update_tags(c, c.timeout, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }

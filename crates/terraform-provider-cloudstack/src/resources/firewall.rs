@@ -37,6 +37,7 @@ use tfplugin5::{
 };
 
 use crate::{
+    attr,
     common::{bounded, split_import_id, OpError},
     kit::{Ctx, Planning, TypedResource},
     provider::Client,
@@ -47,7 +48,7 @@ use crate::{
 };
 
 /// The block every diagnostic about a rule points at.
-const RULE: &str = "rule";
+const RULE: &str = attr!(FirewallModel, rule);
 
 /// Which of the two firewall resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,7 +348,7 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
                     format!("Invalid parallelism: {p}"),
                     "parallelism is the number of rule jobs run at the same time; use 1 or more.",
                 )
-                .at(AttributePath::attr("parallelism")),
+                .at(AttributePath::attr(attr!(FirewallModel, parallelism))),
             );
         }
     }
@@ -355,10 +356,10 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
         let protocol = rule.protocol.known().map(String::as_str);
         check_protocol(protocol, kind.protocols(), RULE, diags);
         if let Some(c) = rule.cidr_list.known() {
-            check_cidrs(c, "cidr_list", RULE, diags);
+            check_cidrs(c, attr!(Rule, cidr_list), RULE, diags);
         }
         if let Some(c) = rule.dest_cidr_list.known() {
-            check_cidrs(c, "dest_cidr_list", RULE, diags);
+            check_cidrs(c, attr!(Rule, dest_cidr_list), RULE, diags);
         }
         for p in rule.ports.known().map_or(&[][..], Vec::as_slice) {
             if parse_port_range(p).is_none() {
@@ -375,8 +376,8 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
         match protocol {
             Some("icmp") => {
                 for (what, v) in [
-                    ("icmp_type", &rule.icmp_type),
-                    ("icmp_code", &rule.icmp_code),
+                    (attr!(Rule, icmp_type), &rule.icmp_type),
+                    (attr!(Rule, icmp_code), &rule.icmp_code),
                 ] {
                     match v {
                         Field::Null => diags.push(

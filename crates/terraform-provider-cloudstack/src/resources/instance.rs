@@ -445,20 +445,20 @@ fn deploy_error_attr(e: &OpError) -> Option<&'static str> {
     attr_in_text(
         e,
         &[
-            ("ipaddress", "ip_address"),
-            ("ip address", "ip_address"),
-            ("keypair", "keypair"),
-            ("key pair", "keypair"),
-            ("serviceoffering", "service_offering"),
-            ("service offering", "service_offering"),
-            ("template", "template"),
-            ("security group", "security_group_ids"),
-            ("securitygroup", "security_group_ids"),
-            ("network", "network_id"),
-            ("zone", "zone"),
-            ("affinity", "affinity_group_ids"),
-            ("boot", "boot_mode"),
-            ("name", "name"),
+            ("ipaddress", attr!(Model, ip_address)),
+            ("ip address", attr!(Model, ip_address)),
+            ("keypair", attr!(Model, keypair)),
+            ("key pair", attr!(Model, keypair)),
+            ("serviceoffering", attr!(Model, service_offering)),
+            ("service offering", attr!(Model, service_offering)),
+            ("template", attr!(Model, template)),
+            ("security group", attr!(Model, security_group_ids)),
+            ("securitygroup", attr!(Model, security_group_ids)),
+            ("network", attr!(Model, network_id)),
+            ("zone", attr!(Model, zone)),
+            ("affinity", attr!(Model, affinity_group_ids)),
+            ("boot", attr!(Model, boot_mode)),
+            ("name", attr!(Model, name)),
         ],
     )
 }
@@ -474,10 +474,18 @@ impl Instance {
     ) -> Option<DeployVirtualMachine> {
         let c = cx.c;
         let Some(zone_name) = plan.zone.as_deref() else {
-            diags.attribute_error("zone", "zone is required", "");
+            diags.attribute_error(attr!(Model, zone), "zone is required", "");
             return None;
         };
-        let zone = resolve_object(c, Kind::Zone, "zone", zone_name, &Params::new(), diags).await?;
+        let zone = resolve_object(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone_name,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let zone_id = zone
             .get("id")
             .and_then(|v| v.as_str())
@@ -492,14 +500,22 @@ impl Instance {
         let so = resolve(
             c,
             Kind::ServiceOffering,
-            "service_offering",
+            attr!(Model, service_offering),
             so,
             &in_zone,
             diags,
         )
         .await;
         let tpl = plan.template.as_deref().unwrap_or_default();
-        let tpl = resolve(c, Kind::Template, "template", tpl, &in_zone, diags).await;
+        let tpl = resolve(
+            c,
+            Kind::Template,
+            attr!(Model, template),
+            tpl,
+            &in_zone,
+            diags,
+        )
+        .await;
         let mut req = DeployVirtualMachine {
             zone_id,
             service_offering_id: so.unwrap_or_default(),
@@ -518,9 +534,13 @@ impl Instance {
             req.network_ids = plan.network_id.iter().cloned().collect();
         }
         for (attr, value, param) in [
-            ("disk_offering", &plan.disk_offering, "diskofferingid"),
             (
-                "override_disk_offering",
+                attr!(Model, disk_offering),
+                &plan.disk_offering,
+                "diskofferingid",
+            ),
+            (
+                attr!(Model, override_disk_offering),
                 &plan.override_disk_offering,
                 "overridediskofferingid",
             ),
@@ -692,7 +712,11 @@ impl Instance {
             if let Err(e) =
                 update_tags(c, limit, TAG_TYPE, &vm.id, &Default::default(), &tags).await
             {
-                problems.push(e.diagnostic("tagging the instance", Some("tags"), "create"));
+                problems.push(e.diagnostic(
+                    "tagging the instance",
+                    Some(attr!(Model, tags)),
+                    "create",
+                ));
             }
             vm = find_vm(c, &vm.id).await.ok().flatten().unwrap_or(vm);
         }
@@ -750,7 +774,7 @@ impl Instance {
             if let Err(e) = r {
                 diags.push(e.diagnostic(
                     &format!("updating instance {id}"),
-                    Some("name"),
+                    Some(attr!(Model, name)),
                     "update",
                 ));
                 return false;
@@ -769,14 +793,22 @@ impl Instance {
         };
         if plan.service_offering != prior.service_offering {
             let zone = plan.zone.as_deref().unwrap_or_default();
-            let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+            let Some(zone_id) = resolve(
+                c,
+                Kind::Zone,
+                attr!(Model, zone),
+                zone,
+                &Params::new(),
+                diags,
+            )
+            .await
             else {
                 return false;
             };
             let Some(so) = resolve(
                 c,
                 Kind::ServiceOffering,
-                "service_offering",
+                attr!(Model, service_offering),
                 plan.service_offering.as_deref().unwrap_or_default(),
                 &Params::new().with("zoneid", zone_id),
                 diags,
@@ -787,7 +819,15 @@ impl Instance {
             };
             let p = Params::new().with("id", id).with("serviceofferingid", so);
             let cmd = "changeServiceForVirtualMachine";
-            if !job(cmd, p, "service offering", "service_offering", diags).await {
+            if !job(
+                cmd,
+                p,
+                "service offering",
+                attr!(Model, service_offering),
+                diags,
+            )
+            .await
+            {
                 return false;
             }
         }
@@ -796,7 +836,8 @@ impl Instance {
             p.set_opt("keypair", plan.keypair.as_deref());
             p.set_list("keypairs", plan.keypairs.as_deref().unwrap_or_default());
             let cmd = "resetSSHKeyForVirtualMachine";
-            if p.iter().count() > 1 && !job(cmd, p, "key pair", "keypair", diags).await {
+            if p.iter().count() > 1 && !job(cmd, p, "key pair", attr!(Model, keypair), diags).await
+            {
                 return false;
             }
         }
@@ -808,7 +849,7 @@ impl Instance {
             p.set_list("affinitygroupids", ids);
             let names = plan.affinity_group_names.as_deref().unwrap_or_default();
             p.set_list("affinitygroupnames", names);
-            let (what, attr) = ("affinity groups", "affinity_group_ids");
+            let (what, attr) = ("affinity groups", attr!(Model, affinity_group_ids));
             if !job("updateVMAffinityGroup", p, what, attr, diags).await {
                 return false;
             }
@@ -1102,9 +1143,9 @@ impl TypedResource for Instance {
         import_state(
             id,
             &[
-                ("start_vm", true.into()),
-                ("expunge", false.into()),
-                ("uefi", false.into()),
+                (attr!(Model, start_vm), true.into()),
+                (attr!(Model, expunge), false.into()),
+                (attr!(Model, uefi), false.into()),
             ],
         )
     }

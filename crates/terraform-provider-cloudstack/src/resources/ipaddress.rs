@@ -180,7 +180,8 @@ impl TypedResource for IpAddress {
         p.set_opt("vpcid", plan.vpc_id.as_deref());
         p.set_opt("ipaddress", plan.ip_address.as_deref());
         if let Some(z) = plan.zone.as_deref() {
-            let zone_id = resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?;
+            let zone_id =
+                resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await?;
             p.set("zoneid", zone_id);
         }
         if plan.is_portable == Some(true) {
@@ -193,7 +194,7 @@ impl TypedResource for IpAddress {
             Ok(ip) => ip,
             Err(e) => {
                 let action = "associating a public IP address";
-                diags.push(e.diagnostic(action, Some("network_id"), "create"));
+                diags.push(e.diagnostic(action, Some(attr!(Model, network_id)), "create"));
                 // the kit keeps an address CloudStack accepted (tainted)
                 return None;
             }
@@ -203,9 +204,11 @@ impl TypedResource for IpAddress {
         if !tags.is_empty() {
             match update_tags(c, limit, TAG_TYPE, &ip.id, &BTreeMap::new(), &tags).await {
                 Ok(()) => state.tags = Some(tags),
-                Err(e) => {
-                    diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create"))
-                }
+                Err(e) => diags.push(e.diagnostic(
+                    "tagging the IP address",
+                    Some(attr!(Model, tags)),
+                    "create",
+                )),
             }
         }
         Some(state)

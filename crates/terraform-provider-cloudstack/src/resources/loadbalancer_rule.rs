@@ -246,13 +246,13 @@ impl TypedResource for LoadBalancerRuleResource {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("algorithm", "algorithm"),
-                        ("conflicts", "public_port"),
-                        ("networkid", "network_id"),
-                        ("network", "network_id"),
+                        ("algorithm", attr!(Model, algorithm)),
+                        ("conflicts", attr!(Model, public_port)),
+                        ("networkid", attr!(Model, network_id)),
+                        ("network", attr!(Model, network_id)),
                     ],
                 )
-                .or(Some("ip_address_id"));
+                .or(Some(attr!(Model, ip_address_id)));
                 diags.push(e.diagnostic(
                     &format!("creating load balancer rule {name}"),
                     attr,
@@ -277,14 +277,18 @@ impl TypedResource for LoadBalancerRuleResource {
                 state.certificate_id = None;
                 diags.push(e.diagnostic(
                     "assigning the certificate",
-                    Some("certificate_id"),
+                    Some(attr!(Model, certificate_id)),
                     "create",
                 ));
                 return Some(state);
             }
         }
         if let Err(e) = change_members(c, &rule.id, &wanted, true).await {
-            diags.push(e.diagnostic("assigning the members", Some("member_ids"), "create"));
+            diags.push(e.diagnostic(
+                "assigning the members",
+                Some(attr!(Model, member_ids)),
+                "create",
+            ));
             return Some(state);
         }
         state.member_ids = wanted;
@@ -336,7 +340,7 @@ impl TypedResource for LoadBalancerRuleResource {
             {
                 diags.push(e.diagnostic(
                     &format!("updating load balancer rule {id}"),
-                    Some("algorithm"),
+                    Some(attr!(Model, algorithm)),
                     "update",
                 ));
                 return None;
@@ -356,7 +360,7 @@ impl TypedResource for LoadBalancerRuleResource {
             if let Err(e) = result {
                 diags.push(OpError::Api(e).diagnostic(
                     "changing the certificate",
-                    Some("certificate_id"),
+                    Some(attr!(Model, certificate_id)),
                     "update",
                 ));
                 return None;
@@ -368,7 +372,11 @@ impl TypedResource for LoadBalancerRuleResource {
         let added: Vec<String> = new.difference(&old).map(|s| s.to_string()).collect();
         for (vms, add) in [(gone, false), (added, true)] {
             if let Err(e) = change_members(c, &id, &vms, add).await {
-                diags.push(e.diagnostic("changing the members", Some("member_ids"), "update"));
+                diags.push(e.diagnostic(
+                    "changing the members",
+                    Some(attr!(Model, member_ids)),
+                    "update",
+                ));
                 return None;
             }
         }

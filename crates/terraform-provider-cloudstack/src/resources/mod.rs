@@ -39,7 +39,7 @@ mod port_forward;
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
     checked(handle)
         .into_iter()
-        .map(|r| r as Arc<dyn Resource<Client>>)
+        .map(CheckedResource::into_resource)
         .collect()
 }
 

@@ -113,7 +113,7 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
     };
     let Some(cidr) = Cidr::parse(text) else {
         diags.attribute_error(
-            "cidr",
+            attr!(Model, cidr),
             format!("Invalid CIDR {text:?}"),
             "Write an IPv4 network as address/prefix, e.g. \"10.0.0.0/24\" (prefix 0-32).",
         );
@@ -121,7 +121,7 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
     };
     if cidr.prefix > 30 {
         diags.attribute_error(
-            "cidr",
+            attr!(Model, cidr),
             format!("CIDR {text:?} is too small"),
             "A guest network needs room for a gateway and VMs: use a prefix of 30 or less, e.g. /24.",
         );
@@ -282,13 +282,29 @@ impl TypedResource for Network {
         let limit = cx.limit("create", diags);
         let name = plan.name.known().cloned().unwrap_or_default();
         let zone = plan.zone.non_empty().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await;
+        let zone_id = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await;
         let offering = plan.network_offering.non_empty().unwrap_or_default();
         let kind = Kind::NetworkOffering;
-        let offering = resolve(c, kind, "network_offering", offering, &Params::new(), diags).await;
+        let offering = resolve(
+            c,
+            kind,
+            attr!(Model, network_offering),
+            offering,
+            &Params::new(),
+            diags,
+        )
+        .await;
         let mut extra = Params::new();
         if let Some(p) = plan.project.non_empty() {
-            if let Some(id) = resolve_project(c, "project", p, diags).await {
+            if let Some(id) = resolve_project(c, attr!(Model, project), p, diags).await {
                 extra.set("projectid", id);
             }
         }
@@ -341,7 +357,7 @@ impl TypedResource for Network {
             Ok(n) => n,
             Err(e) => {
                 let action = format!("creating network {name}");
-                diags.push(e.diagnostic(&action, Some("cidr"), "create"));
+                diags.push(e.diagnostic(&action, Some(attr!(Model, cidr)), "create"));
                 // the kit keeps a network CloudStack accepted, tainted
                 return None;
             }
@@ -351,7 +367,7 @@ impl TypedResource for Network {
         if !tags.is_empty() {
             let none = BTreeMap::new();
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &net.id, &none, &tags).await {
-                diags.push(e.diagnostic("tagging the network", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the network", Some(attr!(Model, tags)), "create"));
                 state.tags = Field::Known(none);
                 return Some(state);
             }
@@ -370,7 +386,7 @@ impl TypedResource for Network {
                 Err(e) => {
                     diags.push(e.diagnostic(
                         "associating the source NAT IP",
-                        Some("source_nat_ip"),
+                        Some(attr!(Model, source_nat_ip)),
                         "create",
                     ));
                     // accepted before the failure: kept so destroy releases it
@@ -412,7 +428,15 @@ impl TypedResource for Network {
         if prior.network_offering != plan.network_offering {
             let o = plan.network_offering.non_empty().unwrap_or_default();
             let kind = Kind::NetworkOffering;
-            let o = resolve(c, kind, "network_offering", o, &Params::new(), diags).await?;
+            let o = resolve(
+                c,
+                kind,
+                attr!(Model, network_offering),
+                o,
+                &Params::new(),
+                diags,
+            )
+            .await?;
             p.set("networkofferingid", o);
         }
         if p.iter().count() > 1 {
@@ -428,7 +452,11 @@ impl TypedResource for Network {
                 if let Err(e) =
                     bounded(c, limit, api.request_async("replaceNetworkACLList", &p)).await
                 {
-                    diags.push(e.diagnostic("replacing the network ACL", Some("acl_id"), "update"));
+                    diags.push(e.diagnostic(
+                        "replacing the network ACL",
+                        Some(attr!(Model, acl_id)),
+                        "update",
+                    ));
                     return None;
                 }
             }
@@ -437,7 +465,7 @@ impl TypedResource for Network {
             let old = prior.tags.known().cloned().unwrap_or_default();
             let new = plan.tags.known().cloned().unwrap_or_default();
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }

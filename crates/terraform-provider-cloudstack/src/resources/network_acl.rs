@@ -8,6 +8,7 @@ use tfplugin5::{async_trait, model::Timeouts, Attribute, Block, Diagnostics, Sch
 
 use super::vpc::find_vpc;
 use crate::{
+    attr,
     common::{bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -117,7 +118,7 @@ impl TypedResource for NetworkAcl {
             Err(e) => {
                 diags.push(e.diagnostic(
                     &format!("creating network ACL list {name}"),
-                    Some("vpc_id"),
+                    Some(attr!(Model, vpc_id)),
                     "create",
                 ));
                 return None;

@@ -357,7 +357,7 @@ async fn converge(
         if let Err(e) = r {
             diags.push(e.diagnostic(
                 &format!("deleting ACL item {id} ({})", u.key),
-                Some("rule"),
+                Some(attr!(Model, rule)),
                 "update",
             ));
             leftovers.push(Rule {
@@ -395,7 +395,7 @@ async fn converge(
                          in the state; apply again to create the missing ones)",
                         u.protocol, u.key
                     ),
-                    Some("rule"),
+                    Some(attr!(Model, rule)),
                     "create",
                 ));
             }
@@ -694,9 +694,9 @@ impl TypedResource for NetworkAclRule {
         import_state(
             import_id,
             &[
-                ("acl_id", Value::from(acl_id)),
-                ("managed", Value::from(true)),
-                ("parallelism", Value::from(DEFAULT_PARALLELISM)),
+                (attr!(Model, acl_id), Value::from(acl_id)),
+                (attr!(Model, managed), Value::from(true)),
+                (attr!(Model, parallelism), Value::from(DEFAULT_PARALLELISM)),
             ],
         )
     }

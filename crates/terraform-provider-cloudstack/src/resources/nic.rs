@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, found, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -99,10 +100,10 @@ impl TypedResource for NicResource {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("ip address", "ip_address"),
-                        ("ipaddress", "ip_address"),
-                        ("network", "network_id"),
-                        ("virtualmachineid", "virtual_machine_id"),
+                        ("ip address", attr!(Model, ip_address)),
+                        ("ipaddress", attr!(Model, ip_address)),
+                        ("network", attr!(Model, network_id)),
+                        ("virtualmachineid", attr!(Model, virtual_machine_id)),
                     ],
                 );
                 diags.push(e.diagnostic(

@@ -22,6 +22,7 @@ use tfplugin5::{
 };
 
 use crate::{
+    attr,
     common::{bounded, split_import_id},
     kit::{Ctx, Planning, TypedResource},
     provider::Client,
@@ -138,12 +139,12 @@ fn validate(config: &Model, diags: &mut Diagnostics) {
             }
         };
         range(
-            ("private_port", &f.private_port),
-            ("private_end_port", &f.private_end_port),
+            (attr!(Forward, private_port), &f.private_port),
+            (attr!(Forward, private_end_port), &f.private_end_port),
         );
         range(
-            ("public_port", &f.public_port),
-            ("public_end_port", &f.public_end_port),
+            (attr!(Forward, public_port), &f.public_port),
+            (attr!(Forward, public_end_port), &f.public_end_port),
         );
     }
 }
@@ -317,7 +318,7 @@ async fn converge(c: &Client, prior: &[Forward], planned: Model, diags: &mut Dia
                 "ip_address_id is unknown at apply time",
                 "This is a provider or Terraform bug.",
             )
-            .at(AttributePath::attr("ip_address_id")),
+            .at(AttributePath::attr(attr!(Model, ip_address_id))),
         );
         return Model::default();
     };

@@ -195,7 +195,7 @@ impl TypedResource for Project {
             .set_opt("userid", plan.userid.as_deref());
         if let Some(d) = plan.domain.non_empty() {
             let kind = cloudstack::Resource::Domain;
-            let id = resolve(cx.c, kind, "domain", d, &Params::new(), diags).await?;
+            let id = resolve(cx.c, kind, attr!(Model, domain), d, &Params::new(), diags).await?;
             extra.set("domainid", id);
         }
         let display = plan.displaytext.clone().unwrap_or_else(|| name.clone());
@@ -206,9 +206,9 @@ impl TypedResource for Project {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("name", "name"),
-                        ("domain", "domain"),
-                        ("account", "account"),
+                        ("name", attr!(Model, name)),
+                        ("domain", attr!(Model, domain)),
+                        ("account", attr!(Model, account)),
                     ],
                 );
                 diags.push(e.diagnostic(&format!("creating project {name}"), attr, "create"));
@@ -249,7 +249,13 @@ impl TypedResource for Project {
         if p.iter().next().is_some() {
             let updated = cx.c.api.update_project(&id, &p);
             if let Err(e) = bounded(cx.c, cx.c.timeout, updated).await {
-                let attr = attr_in_text(&e, &[("name", "name"), ("account", "account")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("name", attr!(Model, name)),
+                        ("account", attr!(Model, account)),
+                    ],
+                );
                 diags.push(e.diagnostic(&format!("updating project {id}"), attr, "update"));
                 return None;
             }

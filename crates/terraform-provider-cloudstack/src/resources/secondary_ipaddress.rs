@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -90,7 +91,7 @@ impl TypedResource for SecondaryIpAddress {
                         Some(n) => n.id.clone(),
                         None => {
                             diags.attribute_error(
-                                "virtual_machine_id",
+                                attr!(Model, virtual_machine_id),
                                 format!("VM {vm_id} has no NIC"),
                                 "Give nic_id, or a VM with a network.",
                             );
@@ -100,7 +101,7 @@ impl TypedResource for SecondaryIpAddress {
                 }
                 Ok(None) => {
                     diags.attribute_error(
-                        "virtual_machine_id",
+                        attr!(Model, virtual_machine_id),
                         format!("VM {vm_id} does not exist"),
                         "Give the id of an existing VM.",
                     );
@@ -125,7 +126,13 @@ impl TypedResource for SecondaryIpAddress {
                 Some(plan)
             }
             Err(e) => {
-                let attr = attr_in_text(&e, &[("ip", "ip_address"), ("nicid", "nic_id")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("ip", attr!(Model, ip_address)),
+                        ("nicid", attr!(Model, nic_id)),
+                    ],
+                );
                 diags.push(e.diagnostic(
                     &format!("adding a secondary IP to NIC {nic}"),
                     attr,

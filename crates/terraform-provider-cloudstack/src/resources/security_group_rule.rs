@@ -315,7 +315,11 @@ async fn group_accounts(
     let groups = match bounded(c, c.timeout, c.api.list_security_groups(&p)).await {
         Ok(g) => g,
         Err(e) => {
-            diags.push(e.diagnostic("listing security groups", Some("rule"), "create"));
+            diags.push(e.diagnostic(
+                "listing security groups",
+                Some(attr!(Model, rule)),
+                "create",
+            ));
             return None;
         }
     };
@@ -327,7 +331,7 @@ async fn group_accounts(
             }
             None => {
                 diags.attribute_error(
-                    "rule",
+                    attr!(Model, rule),
                     format!("Unknown security group {name:?} in user_security_group_list"),
                     "Name an existing security group (of the same project, if any).",
                 );
@@ -386,7 +390,7 @@ async fn converge(
             Err(e) => {
                 diags.push(e.diagnostic(
                     &format!("revoking security group rule {id} ({})", u.key),
-                    Some("rule"),
+                    Some(attr!(Model, rule)),
                     "update",
                 ));
                 leftovers.push((u, id));
@@ -436,7 +440,7 @@ async fn converge(
                             u.protocol,
                             u.key
                         ),
-                        Some("rule"),
+                        Some(attr!(Model, rule)),
                         "create",
                     ));
                 }
@@ -791,7 +795,10 @@ impl TypedResource for SecurityGroupRule {
     fn import(&self, import_id: &str) -> Vec<Value> {
         let (_, group_id) = split_import_id(import_id);
         // no `parallelism`: the mark of a state the first read fills from the group
-        import_state(import_id, &[("security_group_id", Value::from(group_id))])
+        import_state(
+            import_id,
+            &[(attr!(Model, security_group_id), Value::from(group_id))],
+        )
     }
 }
 

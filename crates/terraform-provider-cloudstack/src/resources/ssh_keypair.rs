@@ -139,7 +139,7 @@ impl TypedResource for SshKeypair {
     async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
         let c = cx.c;
         let Some(name) = plan.name.clone() else {
-            diags.attribute_error("name", "name is required", "");
+            diags.attribute_error(attr!(Model, name), "name is required", "");
             return None;
         };
         // a project's key pair (what its VMs need) takes the project id on every call
@@ -165,7 +165,7 @@ impl TypedResource for SshKeypair {
             Err(e) => {
                 let mut d = e.diagnostic(
                     &format!("creating SSH key pair {name}"),
-                    Some("name"),
+                    Some(attr!(Model, name)),
                     "create",
                 );
                 if !e.may_exist() {
@@ -230,8 +230,8 @@ impl TypedResource for SshKeypair {
     fn import(&self, import_id: &str) -> Vec<Value> {
         let mut states = import_state(import_id, &[]);
         for s in &mut states {
-            let name = s.get("id").clone();
-            s.set_attr("name", name);
+            let name = s.get(attr!(Model, id)).clone();
+            s.set_attr(attr!(Model, name), name);
         }
         states
     }

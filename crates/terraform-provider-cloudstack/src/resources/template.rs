@@ -193,7 +193,10 @@ async fn wait_ready(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) 
                             t.status.as_deref().unwrap_or("unknown")
                         ),
                     )
-                    .at(tfplugin5::AttributePath::attr("is_ready_timeout")),
+                    .at(tfplugin5::AttributePath::attr(attr!(
+                        Model,
+                        is_ready_timeout
+                    ))),
                 );
                 return Some(fill(plan, &t));
             }
@@ -267,10 +270,18 @@ impl TypedResource for Template {
         let limit = cx.limit("create", diags);
         let name = plan.name.clone().unwrap_or_default();
         let os = plan.os_type.as_deref().unwrap_or_default();
-        let os_type_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+        let os_type_id = resolve(
+            c,
+            Kind::OsType,
+            attr!(Model, os_type),
+            os,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let zone_id = match plan.zone.as_deref() {
             None | Some("all") => "-1".to_string(),
-            Some(z) => resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?,
+            Some(z) => resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await?,
         };
         let project_id = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
         let mut req = RegisterTemplate {
@@ -303,7 +314,7 @@ impl TypedResource for Template {
             Ok(t) => t,
             Err(e) => {
                 let action = format!("registering template {name}");
-                diags.push(e.diagnostic(&action, Some("url"), "create"));
+                diags.push(e.diagnostic(&action, Some(attr!(Model, url)), "create"));
                 // the kit keeps a template CloudStack accepted (tainted)
                 return None;
             }
@@ -316,13 +327,21 @@ impl TypedResource for Template {
             if let Err(e) =
                 bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await
             {
-                diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
+                diags.push(e.diagnostic(
+                    "linking user data",
+                    Some(attr!(Model, userdata_link)),
+                    "create",
+                ));
             }
         }
         let tags = plan.tags.clone().unwrap_or_default();
         if !tags.is_empty() {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &BTreeMap::new(), &tags).await {
-                diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
+                diags.push(e.diagnostic(
+                    "tagging the template",
+                    Some(attr!(Model, tags)),
+                    "create",
+                ));
             }
         }
         wait_ready(c, plan, &id, diags).await
@@ -357,7 +376,15 @@ impl TypedResource for Template {
         }
         if plan.os_type != prior.os_type {
             let os = plan.os_type.as_deref().unwrap_or_default();
-            let os_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+            let os_id = resolve(
+                c,
+                Kind::OsType,
+                attr!(Model, os_type),
+                os,
+                &Params::new(),
+                diags,
+            )
+            .await?;
             p.set("ostypeid", os_id);
         }
         for (new, old, param) in [
@@ -392,7 +419,7 @@ impl TypedResource for Template {
                 let sent = c.api.request("updateTemplatePermissions", &perms);
                 if let Err(e) = bounded(c, c.timeout, sent).await {
                     let action = format!("updating template {id}");
-                    diags.push(e.diagnostic(&action, Some("is_public"), "update"));
+                    diags.push(e.diagnostic(&action, Some(attr!(Model, is_public)), "update"));
                     return None;
                 }
             }
@@ -436,7 +463,10 @@ impl TypedResource for Template {
 
     /// `terraform import cloudstack_template.x <id>` or `<project>/<id>`.
     fn import(&self, id: &str) -> Vec<Value> {
-        import_state(id, &[("is_ready_timeout", READY_TIMEOUT.into())])
+        import_state(
+            id,
+            &[(attr!(Model, is_ready_timeout), READY_TIMEOUT.into())],
+        )
     }
 }
 

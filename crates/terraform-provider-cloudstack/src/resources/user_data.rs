@@ -145,12 +145,12 @@ impl TypedResource for UserData {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("base64", "userdata"),
-                        ("same content", "userdata"),
-                        ("too long", "userdata"),
-                        ("name", "name"),
-                        ("account", "account"),
-                        ("project", "project_id"),
+                        ("base64", attr!(Model, userdata)),
+                        ("same content", attr!(Model, userdata)),
+                        ("too long", attr!(Model, userdata)),
+                        ("name", attr!(Model, name)),
+                        ("account", attr!(Model, account)),
+                        ("project", attr!(Model, project_id)),
                     ],
                 );
                 let action = format!("registering user data {name}");

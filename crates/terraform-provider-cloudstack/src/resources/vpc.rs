@@ -173,12 +173,12 @@ impl TypedResource for VpcResource {
         let name = plan.name.clone().unwrap_or_default();
         let scope = Params::new();
         let zone = plan.zone.as_deref().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &scope, diags).await;
+        let zone_id = resolve(c, Kind::Zone, attr!(Model, zone), zone, &scope, diags).await;
         let offering = plan.vpc_offering.as_deref().unwrap_or_default();
         let offering_id = resolve(
             c,
             Kind::VpcOffering,
-            "vpc_offering",
+            attr!(Model, vpc_offering),
             offering,
             &scope,
             diags,
@@ -241,14 +241,14 @@ impl TypedResource for VpcResource {
                 let attr = crate::common::attr_in_text(
                     &e,
                     &[
-                        ("cidr", "cidr"),
-                        ("domain", "network_domain"),
-                        ("offering", "vpc_offering"),
+                        ("cidr", attr!(Model, cidr)),
+                        ("domain", attr!(Model, network_domain)),
+                        ("offering", attr!(Model, vpc_offering)),
                     ],
                 );
                 diags.push(e.diagnostic(
                     &format!("creating VPC {name}"),
-                    attr.or(Some("cidr")),
+                    attr.or(Some(attr!(Model, cidr))),
                     "create",
                 ));
                 return None;
@@ -266,7 +266,7 @@ impl TypedResource for VpcResource {
         if !tags.is_empty() {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &vpc.id, &BTreeMap::new(), &tags).await
             {
-                diags.push(e.diagnostic("tagging the VPC", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the VPC", Some(attr!(Model, tags)), "create"));
                 return Some(state);
             }
             state.tags = Some(tags);
@@ -320,7 +320,11 @@ impl TypedResource for VpcResource {
         }
         if p.iter().count() > 1 {
             if let Err(e) = bounded(c, limit, api.request_async("updateVPC", &p)).await {
-                diags.push(e.diagnostic(&format!("updating VPC {id}"), Some("name"), "update"));
+                diags.push(e.diagnostic(
+                    &format!("updating VPC {id}"),
+                    Some(attr!(Model, name)),
+                    "update",
+                ));
                 return None;
             }
         }
@@ -328,7 +332,7 @@ impl TypedResource for VpcResource {
         let new = plan.tags.clone().unwrap_or_default();
         if plan.tags.is_some() && old != new {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }
