@@ -32,25 +32,20 @@ mod zone;
 
 /// Every data source type this provider serves.
 pub fn data_sources(handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
-    let mut all: Vec<Arc<dyn DataSource<Client>>> = vec![
-        Arc::new(zone::Zone),
-        Arc::new(template::Template),
-        Arc::new(service_offering::ServiceOffering),
-        Arc::new(user_data::UserData),
-        Arc::new(volume::Volume),
-    ];
-    all.extend(
-        checked(handle)
-            .into_iter()
-            .map(CheckedDataSource::into_data_source),
-    );
-    all
+    checked(handle)
+        .into_iter()
+        .map(CheckedDataSource::into_data_source)
+        .collect()
 }
 
-/// The typed data sources (crate::kit), with the checks of their models
-/// and views.
+/// The same, with the checks of their models and views.
 pub fn checked(_handle: &Handle) -> Vec<Arc<dyn CheckedDataSource>> {
     vec![
+        Arc::new(Typed(zone::Zone)),
+        Arc::new(Typed(template::Template)),
+        Arc::new(Typed(service_offering::ServiceOffering)),
+        Arc::new(Typed(user_data::UserData)),
+        Arc::new(Typed(volume::Volume)),
         Arc::new(Typed(project::Project)),
         Arc::new(Typed(ssh_keypair::SshKeypair)),
         Arc::new(Typed(instance::InstanceData)),
@@ -126,7 +121,7 @@ pub fn pick<'a>(
             .filter_map(|o| o.get("name").and_then(|v| v.as_str()))
             .collect();
         diags.attribute_error(
-            "filter",
+            attr!(FilteredView, filter),
             format!("No {what} is matching with the specified regex"),
             format!(
                 "filters: {}; there are: {}",
@@ -352,21 +347,23 @@ mod tests {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
         let mut d = Diagnostics::default();
-        let z = zone::Zone
+        let z = Typed(zone::Zone)
             .read(c, &filter("name", "^zone001$"), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(z.get_str("network_type"), Some("Advanced"));
         assert_eq!(z.get_str("id"), Some(testenv::ZONE_ID));
 
-        let none = zone::Zone.read(c, &filter("name", "^nope$"), &mut d).await;
+        let none = Typed(zone::Zone)
+            .read(c, &filter("name", "^nope$"), &mut d)
+            .await;
         assert!(none.is_null());
         assert!(d.0.last().unwrap().detail.contains("zone001"));
 
         let mut d = Diagnostics::default();
         let mut cfg = filter("name", "^Ubuntu 14\\.04$");
         cfg.set_attr("template_filter", "executable");
-        let t = template::Template.read(c, &cfg, &mut d).await;
+        let t = Typed(template::Template).read(c, &cfg, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(
             t.get_str("template_id"),
@@ -374,7 +371,7 @@ mod tests {
         );
         assert_eq!(t.get_str("format"), Some("QCOW2"));
 
-        let s = service_offering::ServiceOffering
+        let s = Typed(service_offering::ServiceOffering)
             .read(c, &filter("name", "medium"), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");
