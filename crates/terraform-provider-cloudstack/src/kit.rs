@@ -109,6 +109,8 @@ impl<'a> Ctx<'a> {
         match update_tags(self.c, limit, kind, id, &old, new).await {
             Ok(()) => true,
             Err(e) => {
+                // generic over resources: `tags` is the attribute of every
+                // resource that calls this (the Go SDK's convention)
                 diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
                 false
             }
@@ -438,6 +440,7 @@ impl<R: TypedResource> Resource<Client> for Typed<R> {
     }
 
     async fn read(&self, c: &Client, state: &Value, diags: &mut Diagnostics) -> Value {
+        // `id` is in every schema (Terraform's own convention)
         if state.get_str("id").is_none() {
             return Value::Null;
         }

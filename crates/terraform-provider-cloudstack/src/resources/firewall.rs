@@ -69,8 +69,8 @@ impl Kind {
     /// The attribute the resource ID equals (schema and diagnostics).
     fn scope_attr(self) -> &'static str {
         match self {
-            Kind::Ingress => "ip_address_id",
-            Kind::Egress => "network_id",
+            Kind::Ingress => attr!(FirewallModel, ip_address_id),
+            Kind::Egress => attr!(EgressModel, network_id),
         }
     }
     /// The command creating one rule.

@@ -145,7 +145,7 @@ impl TypedResource for NicResource {
 
     /// `terraform import cloudstack_nic.x <nic id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 

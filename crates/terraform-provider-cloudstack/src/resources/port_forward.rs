@@ -34,7 +34,7 @@ use crate::{
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
 /// The block every diagnostic about a forward points at.
-const FORWARD: &str = "forward";
+const FORWARD: &str = attr!(Model, forward);
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]

@@ -274,7 +274,7 @@ impl TypedResource for Project {
 
     /// `terraform import cloudstack_project.x <id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 

@@ -171,7 +171,7 @@ impl TypedResource for SecondaryIpAddress {
 
     /// `terraform import cloudstack_secondary_ipaddress.x <id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 
