@@ -70,13 +70,3 @@ impl TypedDataSource for Volume {
         Some(m)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}

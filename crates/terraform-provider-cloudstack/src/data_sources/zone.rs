@@ -98,13 +98,3 @@ impl TypedDataSource for Zone {
         Some(m)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}
