@@ -5,6 +5,7 @@
 //! whether the IP or network a rule set hangs on still exists.
 
 use std::{
+    collections::HashSet,
     future::Future,
     net::{Ipv4Addr, Ipv6Addr},
 };
@@ -59,6 +60,54 @@ where
         .await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The units ("one CloudStack rule each") a rule set's blocks want: the
+/// index of the block, the unit, and the existing rule serving it if any.
+pub(crate) type Wanted<U, H> = Vec<(usize, U, Option<H>)>;
+
+/// The first step of converging a rule set whose blocks each stand for
+/// several CloudStack rules: every unit the `blocks` want paired with a
+/// prior rule that `serves` it (`serves(want, have)`; each prior rule used
+/// once, kept as `keep(have, id)` makes it), and the prior rules no block
+/// wants any more, which the caller deletes first.
+pub(crate) fn match_prior<B, U, H>(
+    blocks: &[B],
+    units_of: impl Fn(&B) -> Vec<U>,
+    prior: Vec<(U, String)>,
+    serves: impl Fn(&U, &U) -> bool,
+    keep: impl Fn(&U, &str) -> H,
+) -> (Wanted<U, H>, Vec<(U, String)>) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut wanted = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        for u in units_of(b) {
+            let reuse = prior
+                .iter()
+                .find(|(have, id)| !used.contains(id) && serves(&u, have))
+                .map(|(have, id)| {
+                    used.insert(id.clone());
+                    keep(have, id)
+                });
+            wanted.push((i, u, reuse));
+        }
+    }
+    let doomed = prior
+        .into_iter()
+        .filter(|(_, id)| !used.contains(id))
+        .collect();
+    (wanted, doomed)
+}
+
+/// The wanted units no prior rule serves, by their position in `wanted`:
+/// what to create.
+pub(crate) fn missing<U: Clone, H>(wanted: &Wanted<U, H>) -> Vec<(usize, U)> {
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, have))| have.is_none())
+        .map(|(n, (_, u, _))| (n, u.clone()))
+        .collect()
 }
 
 /// Parses a port number 1..=65535.
@@ -309,6 +358,34 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prior_rules_serve_each_wanted_unit_once_and_the_rest_go() {
+        // blocks want units (port numbers); prior rules have ids
+        let blocks = vec![vec![80, 443], vec![80]];
+        let prior = vec![
+            (80, "a".to_string()),
+            (22, "b".to_string()),
+            (80, "c".to_string()),
+        ];
+        let (wanted, doomed) = match_prior(
+            &blocks,
+            |b| b.clone(),
+            prior,
+            |w, h| w == h,
+            |_, id| id.to_string(),
+        );
+        assert_eq!(
+            wanted,
+            vec![
+                (0, 80, Some("a".to_string())),
+                (0, 443, None),
+                (1, 80, Some("c".to_string())),
+            ]
+        );
+        assert_eq!(doomed, vec![(22, "b".to_string())]);
+        assert_eq!(missing(&wanted), vec![(1, 443)]);
+    }
 
     #[test]
     fn ports_and_cidrs() {

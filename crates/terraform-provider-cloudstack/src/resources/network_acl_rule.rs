@@ -26,7 +26,8 @@ use crate::{
     kit::{known_elements, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+        in_parallel, is_cidr, jobs_in_flight, lower, match_prior, missing, parse_port_range,
+        DEFAULT_PARALLELISM,
     },
 };
 
@@ -321,32 +322,21 @@ async fn converge(
 ) -> Model {
     let acl_id = plan.acl_id.clone().unwrap_or_default();
     let limit = jobs_in_flight(plan.parallelism);
-    let mut used: HashSet<String> = HashSet::new();
-    // (rule index, unit, existing item id)
-    let mut wanted: Vec<(usize, Unit, Option<NetworkAclItem>)> = Vec::new();
-    for (i, r) in plan.rule.iter().enumerate() {
-        for u in units_of(r) {
-            let reuse = prior
-                .iter()
-                .find(|(have, id)| !used.contains(id) && u.served_by(have))
-                .map(|(have, id)| {
-                    used.insert(id.clone());
-                    NetworkAclItem {
-                        id: id.clone(),
-                        number: have.number,
-                        icmptype: have.icmp.0,
-                        icmpcode: have.icmp.1,
-                        ..Default::default()
-                    }
-                });
-            wanted.push((i, u, reuse));
-        }
-    }
-    // delete first: a changed rule may need its number free again
-    let doomed: Vec<(Unit, String)> = prior
-        .into_iter()
-        .filter(|(_, id)| !used.contains(id))
-        .collect();
+    // (rule index, unit, existing item); delete first: a changed rule may
+    // need its number free again
+    let (mut wanted, doomed) = match_prior(
+        &plan.rule,
+        units_of,
+        prior,
+        |want, have| want.served_by(have),
+        |have, id| NetworkAclItem {
+            id: id.to_string(),
+            number: have.number,
+            icmptype: have.icmp.0,
+            icmpcode: have.icmp.1,
+            ..Default::default()
+        },
+    );
     let deleted = in_parallel(doomed, limit, |(u, id)| async move {
         let r = delete_item(c, &id).await;
         (u, id, r)
@@ -373,12 +363,7 @@ async fn converge(
             });
         }
     }
-    let todo: Vec<(usize, Unit)> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, _, have))| have.is_none())
-        .map(|(n, (_, u, _))| (n, u.clone()))
-        .collect();
+    let todo = missing(&wanted);
     let acl = acl_id.as_str();
     let created = in_parallel(todo, limit, |(n, u)| async move {
         (n, create_item(c, acl, &u).await)

@@ -29,7 +29,8 @@ use crate::{
     kit::{known_strings, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+        in_parallel, is_cidr, jobs_in_flight, lower, match_prior, missing, parse_port_range,
+        DEFAULT_PARALLELISM,
     },
 };
 
@@ -353,25 +354,14 @@ async fn converge(
     let group_id = plan.security_group_id.clone().unwrap_or_default();
     let limit = jobs_in_flight(plan.parallelism);
     let wanted_rules = plan.rule.clone().unwrap_or_default();
-    let mut used: HashSet<String> = HashSet::new();
     // (rule index, unit, existing rule id)
-    let mut wanted: Vec<(usize, Unit, Option<String>)> = Vec::new();
-    for (i, r) in wanted_rules.iter().enumerate() {
-        for u in units_of(r) {
-            let reuse = prior
-                .iter()
-                .find(|(have, id)| !used.contains(id) && *have == u)
-                .map(|(_, id)| id.clone());
-            if let Some(id) = &reuse {
-                used.insert(id.clone());
-            }
-            wanted.push((i, u, reuse));
-        }
-    }
-    let doomed: Vec<(Unit, String)> = prior
-        .into_iter()
-        .filter(|(_, id)| !used.contains(id))
-        .collect();
+    let (mut wanted, doomed) = match_prior(
+        &wanted_rules,
+        units_of,
+        prior,
+        |want, have| have == want,
+        |_, id| id.to_string(),
+    );
     let revoked = in_parallel(doomed, limit, |(u, id)| async move {
         let r = bounded(
             c,
@@ -397,12 +387,7 @@ async fn converge(
             }
         }
     }
-    let todo: Vec<(usize, Unit)> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, _, have))| have.is_none())
-        .map(|(n, (_, u, _))| (n, u.clone()))
-        .collect();
+    let todo = missing(&wanted);
     let accounts = if todo.iter().any(|(_, u)| u.group.is_some()) {
         group_accounts(c, &plan, diags).await
     } else {
