@@ -208,6 +208,41 @@ pub(crate) fn check_cidrs(cidrs: &[String], what: &str, block: &str, diags: &mut
     }
 }
 
+/// Errors at `block` for each entry of a rule block's CIDR list that is
+/// not a CIDR (the blocks that stand for several rules).
+pub(crate) fn check_cidr_entries<'a>(
+    cidrs: impl IntoIterator<Item = &'a str>,
+    block: &str,
+    diags: &mut Diagnostics,
+) {
+    for cidr in cidrs {
+        if !is_cidr(cidr) {
+            diags.attribute_error(
+                block,
+                format!("{cidr:?} is not a CIDR"),
+                "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
+            );
+        }
+    }
+}
+
+/// Errors at `block` for each port entry that is not `"80"` or `"80-90"`.
+pub(crate) fn check_port_entries<'a>(
+    ports: impl IntoIterator<Item = &'a str>,
+    block: &str,
+    diags: &mut Diagnostics,
+) {
+    for p in ports {
+        if parse_port_range(p).is_none() {
+            diags.attribute_error(
+                block,
+                format!("{p:?} is not a valid port value"),
+                "Valid options are '80' or '80-90'.",
+            );
+        }
+    }
+}
+
 /// Strings as a sorted set without duplicates (order-free comparison).
 pub(crate) fn sorted(items: &[String]) -> Vec<String> {
     let mut out = items.to_vec();

@@ -26,8 +26,8 @@ use crate::{
     kit::{known_elements, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, match_prior, missing, parse_port_range,
-        DEFAULT_PARALLELISM,
+        check_cidr_entries, check_port_entries, in_parallel, jobs_in_flight, lower, match_prior,
+        missing, parse_port_range, DEFAULT_PARALLELISM,
     },
 };
 
@@ -448,26 +448,10 @@ impl TypedResource for NetworkAclRule {
                     );
                 }
             }
-            for cidr in known_elements(&r.cidr_list) {
-                if !is_cidr(cidr) {
-                    diags.attribute_error(
-                        RULE,
-                        format!("{cidr:?} is not a CIDR"),
-                        "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
-                    );
-                }
-            }
+            check_cidr_entries(known_elements(&r.cidr_list), RULE, diags);
             let mut entries = known_elements(&r.ports);
             entries.extend(r.port.known().map(String::as_str));
-            for p in &entries {
-                if parse_port_range(p).is_none() {
-                    diags.attribute_error(
-                        RULE,
-                        format!("{p:?} is not a valid port value"),
-                        "Valid options are '80' or '80-90'.",
-                    );
-                }
-            }
+            check_port_entries(entries.iter().copied(), RULE, diags);
             if !entries.is_empty() && !matches!(proto, Some("tcp" | "udp")) {
                 diags.attribute_error(
                     RULE,

@@ -29,8 +29,8 @@ use crate::{
     kit::{known_strings, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, match_prior, missing, parse_port_range,
-        DEFAULT_PARALLELISM,
+        check_cidr_entries, check_port_entries, in_parallel, jobs_in_flight, lower, match_prior,
+        missing, parse_port_range, DEFAULT_PARALLELISM,
     },
 };
 
@@ -571,15 +571,7 @@ impl TypedResource for SecurityGroupRule {
                     "Give at least one cidr_list or user_security_group_list entry.",
                 );
             }
-            for cidr in &cidrs {
-                if !is_cidr(cidr) {
-                    diags.attribute_error(
-                        RULE,
-                        format!("{cidr:?} is not a CIDR"),
-                        "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
-                    );
-                }
-            }
+            check_cidr_entries(cidrs.iter().copied(), RULE, diags);
             let protocol = r
                 .protocol
                 .known()
@@ -596,15 +588,7 @@ impl TypedResource for SecurityGroupRule {
                             "Give ports, e.g. [\"22\", \"8000-8080\"].",
                         );
                     }
-                    for p in &ports {
-                        if parse_port_range(p).is_none() {
-                            diags.attribute_error(
-                                RULE,
-                                format!("{p:?} is not a valid port value"),
-                                "Valid options are '80' or '80-90'.",
-                            );
-                        }
-                    }
+                    check_port_entries(ports.iter().copied(), RULE, diags);
                 }
                 "icmp" => {
                     for (attr, v) in [
