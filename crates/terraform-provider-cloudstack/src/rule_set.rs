@@ -395,6 +395,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bad_cidr_and_port_entries_are_errors_on_the_block() {
+        let mut d = Diagnostics::default();
+        check_cidr_entries(["10.0.0.0/8", "10.0.0.0"], "rule", &mut d);
+        check_port_entries(["80", "90-80", "22-25"], "rule", &mut d);
+        assert_eq!(d.0.len(), 2, "{d:?}");
+        assert_eq!(d.0[0].summary, "\"10.0.0.0\" is not a CIDR");
+        assert_eq!(d.0[1].summary, "\"90-80\" is not a valid port value");
+        assert!(d
+            .0
+            .iter()
+            .all(|x| x.attribute == Some(tfplugin5::AttributePath::attr("rule"))));
+    }
+
+    #[test]
     fn prior_rules_serve_each_wanted_unit_once_and_the_rest_go() {
         // blocks want units (port numbers); prior rules have ids
         let blocks = vec![vec![80, 443], vec![80]];
