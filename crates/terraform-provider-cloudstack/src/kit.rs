@@ -33,7 +33,10 @@
 //! ([`tfplugin5::model::merge_into`]); the plan is untouched when the view is.
 //! Views rather than one model with `Field` everywhere: create, read and
 //! update then keep their plain types (`String`, `Option<i64>`), where
-//! nothing can be unknown.
+//! nothing can be unknown. A view that does not decode (only a value of the
+//! wrong type does, e.g. `1.5` for a whole number, which Terraform reports
+//! itself) skips the hooks, as the raw reads skipped what they could not
+//! read.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
