@@ -199,7 +199,7 @@ pub struct FilterView {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FilteredView {
-    filter: Field<Vec<FilterView>>,
+    filter: Field<Vec<Field<FilterView>>>,
 }
 
 /// Compiled filters of a data source configuration.
@@ -225,7 +225,13 @@ impl Filters {
     /// `filter`.
     pub fn of(config: &FilteredView, diags: &mut Diagnostics) -> Option<Filters> {
         let mut out = Vec::new();
-        for f in config.filter.known().into_iter().flatten() {
+        for f in config
+            .filter
+            .known()
+            .into_iter()
+            .flatten()
+            .filter_map(Field::known)
+        {
             let (Some(name), Some(value)) = (f.name.known(), f.value.known()) else {
                 continue;
             };

@@ -45,7 +45,7 @@ use crate::{
         attr_in_text, bounded, deleted, found, import_state, resolve, resolve_object, spelled,
         tags_map, update_tags, OpError,
     },
-    kit::{Ctx, Planning, TypedResource},
+    kit::{Ctx, PlanStrings, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -117,11 +117,13 @@ pub struct View {
     uefi: Field<bool>,
     boot_mode: Field<String>,
     keypair: Field<String>,
-    keypairs: Field<Vec<String>>,
-    affinity_group_ids: Field<Vec<String>>,
-    affinity_group_names: Field<Vec<String>>,
-    security_group_ids: Field<Vec<String>>,
-    security_group_names: Field<Vec<String>>,
+    // element-wise unknowns too: `[cloudstack_security_group.sg.id]` before
+    // the group exists must not keep the other checks from running
+    keypairs: PlanStrings,
+    affinity_group_ids: PlanStrings,
+    affinity_group_names: PlanStrings,
+    security_group_ids: PlanStrings,
+    security_group_names: PlanStrings,
     root_disk_size: Field<i64>,
 }
 
@@ -1354,6 +1356,22 @@ mod tests {
         let mut d = Diagnostics::default();
         let read = r.read(&env.client, &state, &mut d).await;
         assert_eq!(read.get_str("id"), Some(id.as_str()));
+    }
+
+    #[tokio::test]
+    async fn unknown_list_elements_do_not_stop_the_checks() {
+        let r = Typed(Instance::new(Handle::default()));
+        let config = Value::object([
+            ("boot_mode", Value::from("Secure")),
+            ("uefi", Value::from(false)),
+            ("security_group_ids", Value::Set(vec![Value::Unknown])),
+            ("keypairs", Value::List(vec![Value::Unknown])),
+        ]);
+        let mut d = Diagnostics::default();
+        r.validate(&config, &mut d).await;
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].summary, "boot_mode needs uefi = true");
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("boot_mode")));
     }
 
     #[tokio::test]
