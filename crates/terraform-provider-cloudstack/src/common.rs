@@ -585,19 +585,6 @@ pub fn import_state(import_id: &str, defaults: &[(&str, Value)]) -> Vec<Value> {
     vec![v]
 }
 
-/// Whether `v` is known and differs between prior state and plan.
-pub fn changed(prior: &Value, planned: &Value, name: &str) -> bool {
-    prior.get(name) != planned.get(name)
-}
-
-/// Whether a value can be checked at plan time (set and known).
-pub fn known_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    match v.get(name) {
-        Value::String(s) if !s.is_empty() => Some(s),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! whether the IP or network a rule set hangs on still exists.
 
 use std::{
+    collections::HashSet,
     future::Future,
     net::{Ipv4Addr, Ipv6Addr},
 };
@@ -59,6 +60,54 @@ where
         .await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The units ("one CloudStack rule each") a rule set's blocks want: the
+/// index of the block, the unit, and the existing rule serving it if any.
+pub(crate) type Wanted<U, H> = Vec<(usize, U, Option<H>)>;
+
+/// The first step of converging a rule set whose blocks each stand for
+/// several CloudStack rules: every unit the `blocks` want paired with a
+/// prior rule that `serves` it (`serves(want, have)`; each prior rule used
+/// once, kept as `keep(have, id)` makes it), and the prior rules no block
+/// wants any more, which the caller deletes first.
+pub(crate) fn match_prior<B, U, H>(
+    blocks: &[B],
+    units_of: impl Fn(&B) -> Vec<U>,
+    prior: Vec<(U, String)>,
+    serves: impl Fn(&U, &U) -> bool,
+    keep: impl Fn(&U, &str) -> H,
+) -> (Wanted<U, H>, Vec<(U, String)>) {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut wanted = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        for u in units_of(b) {
+            let reuse = prior
+                .iter()
+                .find(|(have, id)| !used.contains(id) && serves(&u, have))
+                .map(|(have, id)| {
+                    used.insert(id.clone());
+                    keep(have, id)
+                });
+            wanted.push((i, u, reuse));
+        }
+    }
+    let doomed = prior
+        .into_iter()
+        .filter(|(_, id)| !used.contains(id))
+        .collect();
+    (wanted, doomed)
+}
+
+/// The wanted units no prior rule serves, by their position in `wanted`:
+/// what to create.
+pub(crate) fn missing<U: Clone, H>(wanted: &Wanted<U, H>) -> Vec<(usize, U)> {
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, have))| have.is_none())
+        .map(|(n, (_, u, _))| (n, u.clone()))
+        .collect()
 }
 
 /// Parses a port number 1..=65535.
@@ -154,6 +203,41 @@ pub(crate) fn check_cidrs(cidrs: &[String], what: &str, block: &str, diags: &mut
                      (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6).",
                 )
                 .at(AttributePath::attr(block)),
+            );
+        }
+    }
+}
+
+/// Errors at `block` for each entry of a rule block's CIDR list that is
+/// not a CIDR (the blocks that stand for several rules).
+pub(crate) fn check_cidr_entries<'a>(
+    cidrs: impl IntoIterator<Item = &'a str>,
+    block: &str,
+    diags: &mut Diagnostics,
+) {
+    for cidr in cidrs {
+        if !is_cidr(cidr) {
+            diags.attribute_error(
+                block,
+                format!("{cidr:?} is not a CIDR"),
+                "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
+            );
+        }
+    }
+}
+
+/// Errors at `block` for each port entry that is not `"80"` or `"80-90"`.
+pub(crate) fn check_port_entries<'a>(
+    ports: impl IntoIterator<Item = &'a str>,
+    block: &str,
+    diags: &mut Diagnostics,
+) {
+    for p in ports {
+        if parse_port_range(p).is_none() {
+            diags.attribute_error(
+                block,
+                format!("{p:?} is not a valid port value"),
+                "Valid options are '80' or '80-90'.",
             );
         }
     }
@@ -309,6 +393,48 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_cidr_and_port_entries_are_errors_on_the_block() {
+        let mut d = Diagnostics::default();
+        check_cidr_entries(["10.0.0.0/8", "10.0.0.0"], "rule", &mut d);
+        check_port_entries(["80", "90-80", "22-25"], "rule", &mut d);
+        assert_eq!(d.0.len(), 2, "{d:?}");
+        assert_eq!(d.0[0].summary, "\"10.0.0.0\" is not a CIDR");
+        assert_eq!(d.0[1].summary, "\"90-80\" is not a valid port value");
+        assert!(d
+            .0
+            .iter()
+            .all(|x| x.attribute == Some(tfplugin5::AttributePath::attr("rule"))));
+    }
+
+    #[test]
+    fn prior_rules_serve_each_wanted_unit_once_and_the_rest_go() {
+        // blocks want units (port numbers); prior rules have ids
+        let blocks = vec![vec![80, 443], vec![80]];
+        let prior = vec![
+            (80, "a".to_string()),
+            (22, "b".to_string()),
+            (80, "c".to_string()),
+        ];
+        let (wanted, doomed) = match_prior(
+            &blocks,
+            |b| b.clone(),
+            prior,
+            |w, h| w == h,
+            |_, id| id.to_string(),
+        );
+        assert_eq!(
+            wanted,
+            vec![
+                (0, 80, Some("a".to_string())),
+                (0, 443, None),
+                (1, 80, Some("c".to_string())),
+            ]
+        );
+        assert_eq!(doomed, vec![(22, "b".to_string())]);
+        assert_eq!(missing(&wanted), vec![(1, 443)]);
+    }
 
     #[test]
     fn ports_and_cidrs() {

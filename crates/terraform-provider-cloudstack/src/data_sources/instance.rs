@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 
 use cloudstack::model::VirtualMachine;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value};
+use tfplugin5::{async_trait, Attribute, Block, Diagnostics, NestedBlock, Schema, Type};
 
-use super::{filtered_schema, list_all, pick_newest, project_scope, FilterModel, Filters};
+use super::{
+    filtered_schema, list_all, pick_newest, project_scope, FilterModel, FilteredView, Filters,
+};
 use crate::{
+    attr,
     common::tags_map,
     kit::{Ctx, TypedDataSource},
 };
@@ -67,6 +70,7 @@ fn schema() -> Schema {
 #[async_trait]
 impl TypedDataSource for InstanceData {
     type Model = Model;
+    type View = FilteredView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_instance"
@@ -76,8 +80,8 @@ impl TypedDataSource for InstanceData {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
@@ -93,7 +97,7 @@ impl TypedDataSource for InstanceData {
                 });
                 let Some(hit) = hit else {
                     diags.attribute_error(
-                        "nic",
+                        attr!(Model, nic),
                         format!("No instance has the address {ip}"),
                         "Check nic.ip_address (the first NIC's address is compared).",
                     );

@@ -5,11 +5,16 @@ use std::sync::Arc;
 
 use cloudstack::Params;
 use regex::Regex;
-use tfplugin5::{Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{
+    model::{self, Field},
+    Attribute, Block, DataSource, Diagnostics, NestedBlock, Schema, Type, Value,
+};
 
 use crate::{
+    attr,
     common::bounded,
-    kit::Typed,
+    kit::{CheckedDataSource, Typed},
     provider::{Client, Handle},
 };
 
@@ -26,16 +31,23 @@ mod vpc;
 mod zone;
 
 /// Every data source type this provider serves.
-pub fn data_sources(_handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
+pub fn data_sources(handle: &Handle) -> Vec<Arc<dyn DataSource<Client>>> {
+    checked(handle)
+        .into_iter()
+        .map(CheckedDataSource::into_data_source)
+        .collect()
+}
+
+/// The same, with the checks of their models and views.
+pub fn checked(_handle: &Handle) -> Vec<Arc<dyn CheckedDataSource>> {
     vec![
-        Arc::new(zone::Zone),
-        Arc::new(template::Template),
-        Arc::new(service_offering::ServiceOffering),
-        Arc::new(crate::kit::Typed(project::Project)),
-        Arc::new(crate::kit::Typed(ssh_keypair::SshKeypair)),
-        Arc::new(user_data::UserData),
-        Arc::new(volume::Volume),
-        // typed data sources (crate::kit)
+        Arc::new(Typed(zone::Zone)),
+        Arc::new(Typed(template::Template)),
+        Arc::new(Typed(service_offering::ServiceOffering)),
+        Arc::new(Typed(user_data::UserData)),
+        Arc::new(Typed(volume::Volume)),
+        Arc::new(Typed(project::Project)),
+        Arc::new(Typed(ssh_keypair::SshKeypair)),
         Arc::new(Typed(instance::InstanceData)),
         Arc::new(Typed(ipaddress::IpAddressData)),
         Arc::new(Typed(network_offering::NetworkOfferingData)),
@@ -109,7 +121,7 @@ pub fn pick<'a>(
             .filter_map(|o| o.get("name").and_then(|v| v.as_str()))
             .collect();
         diags.attribute_error(
-            "filter",
+            attr!(FilteredView, filter),
             format!("No {what} is matching with the specified regex"),
             format!(
                 "filters: {}; there are: {}",
@@ -174,23 +186,60 @@ pub async fn pick_newest<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// One `filter { name, value }` block as a plan-time view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FilterView {
+    name: Field<String>,
+    value: Field<String>,
+}
+
+/// What a filtered data source's checks read (see [`crate::kit`]): its
+/// `filter` blocks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FilteredView {
+    filter: Field<Vec<Field<FilterView>>>,
+}
+
 /// Compiled filters of a data source configuration.
 #[derive(Debug)]
 pub struct Filters(Vec<(String, String, Regex)>);
 
 impl Filters {
-    /// Compiles the `filter` blocks; a bad regex is an error on `filter`.
+    /// Compiles the `filter` blocks of a configuration.
     pub fn parse(config: &Value, diags: &mut Diagnostics) -> Option<Filters> {
+        match model::from_value::<FilteredView>(config) {
+            Ok(view) => Filters::of(&view, diags),
+            Err(e) => {
+                diags.error(
+                    "Cannot read the filters",
+                    format!("{e}. This is a provider bug; please report it."),
+                );
+                None
+            }
+        }
+    }
+
+    /// Compiles the known `filter` blocks; a bad regex is an error on
+    /// `filter`.
+    pub fn of(config: &FilteredView, diags: &mut Diagnostics) -> Option<Filters> {
         let mut out = Vec::new();
-        for f in config.get_slice("filter") {
-            let (Some(name), Some(value)) = (f.get_str("name"), f.get_str("value")) else {
+        for f in config
+            .filter
+            .known()
+            .into_iter()
+            .flatten()
+            .filter_map(Field::known)
+        {
+            let (Some(name), Some(value)) = (f.name.known(), f.value.known()) else {
                 continue;
             };
             match Regex::new(value) {
                 Ok(r) => out.push((name.to_string(), name.replace('_', ""), r)),
                 Err(e) => {
                     diags.attribute_error(
-                        "filter",
+                        attr!(FilteredView, filter),
                         format!("Invalid regular expression for filter {name:?}"),
                         format!("{value:?}: {e}"),
                     );
@@ -304,21 +353,23 @@ mod tests {
         let env = testenv::start(Default::default()).await;
         let c = &env.client;
         let mut d = Diagnostics::default();
-        let z = zone::Zone
+        let z = Typed(zone::Zone)
             .read(c, &filter("name", "^zone001$"), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(z.get_str("network_type"), Some("Advanced"));
         assert_eq!(z.get_str("id"), Some(testenv::ZONE_ID));
 
-        let none = zone::Zone.read(c, &filter("name", "^nope$"), &mut d).await;
+        let none = Typed(zone::Zone)
+            .read(c, &filter("name", "^nope$"), &mut d)
+            .await;
         assert!(none.is_null());
         assert!(d.0.last().unwrap().detail.contains("zone001"));
 
         let mut d = Diagnostics::default();
         let mut cfg = filter("name", "^Ubuntu 14\\.04$");
         cfg.set_attr("template_filter", "executable");
-        let t = template::Template.read(c, &cfg, &mut d).await;
+        let t = Typed(template::Template).read(c, &cfg, &mut d).await;
         assert!(!d.has_errors(), "{d:?}");
         assert_eq!(
             t.get_str("template_id"),
@@ -326,7 +377,7 @@ mod tests {
         );
         assert_eq!(t.get_str("format"), Some("QCOW2"));
 
-        let s = service_offering::ServiceOffering
+        let s = Typed(service_offering::ServiceOffering)
             .read(c, &filter("name", "medium"), &mut d)
             .await;
         assert!(!d.has_errors(), "{d:?}");

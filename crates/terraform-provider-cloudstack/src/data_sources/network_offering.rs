@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use cloudstack::Params;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, pick_newest, FilterModel, Filters};
+use super::{filtered_schema, pick_newest, FilterModel, FilteredView, Filters};
 use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_network_offering` data source.
@@ -112,6 +112,7 @@ fn schema() -> Schema {
 #[async_trait]
 impl TypedDataSource for NetworkOfferingData {
     type Model = Model;
+    type View = FilteredView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_network_offering"
@@ -121,8 +122,8 @@ impl TypedDataSource for NetworkOfferingData {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
     async fn read(&self, cx: Ctx<'_>, m: Model, diags: &mut Diagnostics) -> Option<Model> {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use cloudstack::Params;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, list_all, pick, str_field, FilterModel, Filters};
+use super::{filtered_schema, list_all, pick, str_field, FilterModel, FilteredView, Filters};
 use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_project` data source.
@@ -42,6 +42,7 @@ fn schema() -> Schema {
 #[async_trait]
 impl TypedDataSource for Project {
     type Model = Model;
+    type View = FilteredView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_project"
@@ -51,8 +52,8 @@ impl TypedDataSource for Project {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {

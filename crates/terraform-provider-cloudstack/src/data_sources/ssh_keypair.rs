@@ -3,9 +3,9 @@
 
 use cloudstack::Params;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, list_all, pick, str_field, FilterModel, Filters};
+use super::{filtered_schema, list_all, pick, str_field, FilterModel, FilteredView, Filters};
 use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_ssh_keypair` data source.
@@ -33,6 +33,7 @@ fn schema() -> Schema {
 #[async_trait]
 impl TypedDataSource for SshKeypair {
     type Model = Model;
+    type View = FilteredView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_ssh_keypair"
@@ -42,8 +43,8 @@ impl TypedDataSource for SshKeypair {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {

@@ -2,56 +2,71 @@
 //! `name`, `disk_offering_id`, `zone_id`).
 
 use cloudstack::Params;
-use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, list_all, pick, str_field, Filters};
-use crate::provider::Client;
+use super::{filtered_schema, list_all, pick, str_field, FilterModel, FilteredView, Filters};
+use crate::kit::{Ctx, TypedDataSource};
 
 /// The `cloudstack_volume` data source.
 #[derive(Debug)]
 pub struct Volume;
 
+/// The data source's attributes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    name: Option<String>,
+    disk_offering_id: Option<String>,
+    zone_id: Option<String>,
+    filter: Vec<FilterModel>,
+}
+
+fn schema() -> Schema {
+    filtered_schema(
+        Block::new()
+            .attribute(Attribute::computed("id", Type::String))
+            .attribute(Attribute::computed("name", Type::String))
+            .attribute(Attribute::computed("disk_offering_id", Type::String))
+            .attribute(Attribute::computed("zone_id", Type::String)),
+    )
+}
+
 #[async_trait]
-impl DataSource<Client> for Volume {
+impl TypedDataSource for Volume {
+    type Model = Model;
+    type View = FilteredView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_volume"
     }
 
     fn schema(&self) -> Schema {
-        filtered_schema(
-            Block::new()
-                .attribute(Attribute::computed("id", Type::String))
-                .attribute(Attribute::computed("name", Type::String))
-                .attribute(Attribute::computed("disk_offering_id", Type::String))
-                .attribute(Attribute::computed("zone_id", Type::String)),
-        )
+        schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
-    async fn read(&self, c: &Client, config: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(filters) = Filters::parse(config, diags) else {
-            return Value::Null;
-        };
+    async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let filters = Filters::parse(cx.raw, diags)?;
         let params = Params::new().with("listall", "true");
-        let Some(all) = list_all(c, "listVolumes", "volume", &params, "volumes", None, diags).await
-        else {
-            return Value::Null;
-        };
-        let str_of = str_field;
-        let Some(best) = pick(&all, &filters, "volume", diags) else {
-            return Value::Null;
-        };
-        let mut out = config.clone();
-        out.set_attr("id", Value::from(str_of(best, "id")));
-        out.set_attr("name", Value::from(str_of(best, "name")));
-        out.set_attr(
-            "disk_offering_id",
-            Value::from(str_of(best, "diskofferingid")),
-        );
-        out.set_attr("zone_id", Value::from(str_of(best, "zoneid")));
-        out
+        let all = list_all(
+            cx.c,
+            "listVolumes",
+            "volume",
+            &params,
+            "volumes",
+            None,
+            diags,
+        )
+        .await?;
+        let best = pick(&all, &filters, "volume", diags)?;
+        m.id = str_field(best, "id");
+        m.name = str_field(best, "name");
+        m.disk_offering_id = str_field(best, "diskofferingid");
+        m.zone_id = str_field(best, "zoneid");
+        Some(m)
     }
 }

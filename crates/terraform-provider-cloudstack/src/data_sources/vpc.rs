@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use cloudstack::model::Vpc;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, pick_newest, project_scope, FilterModel, Filters};
+use super::{filtered_schema, pick_newest, project_scope, FilterModel, FilteredView, Filters};
 use crate::{
     common::tags_map,
     kit::{Ctx, TypedDataSource},
@@ -53,6 +53,7 @@ fn schema() -> Schema {
 #[async_trait]
 impl TypedDataSource for VpcData {
     type Model = Model;
+    type View = FilteredView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_vpc"
@@ -62,8 +63,8 @@ impl TypedDataSource for VpcData {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
     async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {

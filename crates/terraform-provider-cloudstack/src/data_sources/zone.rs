@@ -3,57 +3,70 @@
 //! took the last one).
 
 use cloudstack::Params;
-use tfplugin5::{async_trait, Attribute, Block, DataSource, Diagnostics, Schema, Type, Value};
+use serde::{Deserialize, Serialize};
+use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::{filtered_schema, list_all, Filters};
-use crate::provider::Client;
+use super::{filtered_schema, list_all, str_field, FilterModel, FilteredView, Filters};
+use crate::{
+    attr,
+    kit::{Ctx, TypedDataSource},
+};
 
 /// The `cloudstack_zone` data source.
 #[derive(Debug)]
 pub struct Zone;
 
+/// The data source's attributes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Model {
+    id: Option<String>,
+    name: Option<String>,
+    dns1: Option<String>,
+    internal_dns1: Option<String>,
+    network_type: Option<String>,
+    filter: Vec<FilterModel>,
+}
+
+fn schema() -> Schema {
+    filtered_schema(
+        Block::new()
+            .attribute(Attribute::computed("id", Type::String))
+            .attribute(Attribute::computed("name", Type::String))
+            .attribute(Attribute::computed("dns1", Type::String))
+            .attribute(Attribute::computed("internal_dns1", Type::String))
+            .attribute(Attribute::computed("network_type", Type::String)),
+    )
+}
+
 #[async_trait]
-impl DataSource<Client> for Zone {
+impl TypedDataSource for Zone {
+    type Model = Model;
+    type View = FilteredView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_zone"
     }
 
     fn schema(&self) -> Schema {
-        filtered_schema(
-            Block::new()
-                .attribute(Attribute::computed("id", Type::String))
-                .attribute(Attribute::computed("name", Type::String))
-                .attribute(Attribute::computed("dns1", Type::String))
-                .attribute(Attribute::computed("internal_dns1", Type::String))
-                .attribute(Attribute::computed("network_type", Type::String)),
-        )
+        schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        Filters::parse(config, diags);
+    async fn validate(&self, config: FilteredView, diags: &mut Diagnostics) {
+        Filters::of(&config, diags);
     }
 
-    async fn read(&self, c: &Client, config: &Value, diags: &mut Diagnostics) -> Value {
-        let Some(filters) = Filters::parse(config, diags) else {
-            return Value::Null;
-        };
+    async fn read(&self, cx: Ctx<'_>, mut m: Model, diags: &mut Diagnostics) -> Option<Model> {
+        let filters = Filters::parse(cx.raw, diags)?;
         let p = Params::new();
-        let Some(all) = list_all(c, "listZones", "zone", &p, "zones", None, diags).await else {
-            return Value::Null;
-        };
-        let name = |z: &serde_json::Value| {
-            z.get("name")
-                .and_then(|n| n.as_str())
-                .unwrap_or("")
-                .to_string()
-        };
+        let all = list_all(cx.c, "listZones", "zone", &p, "zones", None, diags).await?;
+        let name = |z: &serde_json::Value| str_field(z, "name").unwrap_or_default();
         let hits: Vec<&serde_json::Value> = all.iter().filter(|z| filters.matches(z)).collect();
         let zone = match hits.as_slice() {
             [one] => *one,
             [] => {
                 let names: Vec<String> = all.iter().map(name).collect();
                 diags.attribute_error(
-                    "filter",
+                    attr!(Model, filter),
                     "No zone is matching with the specified regex",
                     format!(
                         "filters: {}; zones: {}",
@@ -61,12 +74,12 @@ impl DataSource<Client> for Zone {
                         names.join(", ")
                     ),
                 );
-                return Value::Null;
+                return None;
             }
             many => {
                 let names: Vec<String> = many.iter().map(|z| name(z)).collect();
                 diags.attribute_error(
-                    "filter",
+                    attr!(Model, filter),
                     format!("{} zones match the filter", many.len()),
                     format!(
                         "matching: {}; narrow the filter (e.g. value = \"^{}$\").",
@@ -74,16 +87,14 @@ impl DataSource<Client> for Zone {
                         names[0]
                     ),
                 );
-                return Value::Null;
+                return None;
             }
         };
-        let f = |k: &str| Value::from(zone.get(k).and_then(|v| v.as_str()).map(str::to_string));
-        let mut out = config.clone();
-        out.set_attr("id", f("id"));
-        out.set_attr("name", f("name"));
-        out.set_attr("dns1", f("dns1"));
-        out.set_attr("internal_dns1", f("internaldns1"));
-        out.set_attr("network_type", f("networktype"));
-        out
+        m.id = str_field(zone, "id");
+        m.name = str_field(zone, "name");
+        m.dns1 = str_field(zone, "dns1");
+        m.internal_dns1 = str_field(zone, "internaldns1");
+        m.network_type = str_field(zone, "networktype");
+        Some(m)
     }
 }

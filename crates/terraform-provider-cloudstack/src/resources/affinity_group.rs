@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, deleted, found, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -66,6 +67,7 @@ async fn find(cx: Ctx<'_>, id: &str, in_project: bool) -> Result<Option<CsGroup>
 #[async_trait]
 impl TypedResource for AffinityGroup {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_affinity_group"
@@ -92,7 +94,13 @@ impl TypedResource for AffinityGroup {
         match bounded(cx.c, cx.c.timeout, cx.c.api.create_affinity_group(&req)).await {
             Ok(g) => Some(plan.fill(&g)),
             Err(e) => {
-                let attr = attr_in_text(&e, &[("group type", "type"), ("name", "name")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("group type", attr!(Model, r#type)),
+                        ("name", attr!(Model, name)),
+                    ],
+                );
                 diags.push(e.diagnostic(
                     &format!("creating affinity group {name}"),
                     attr,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, import_state, split_import_id, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -64,6 +65,7 @@ impl Model {
 #[async_trait]
 impl TypedResource for AttachVolume {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_attach_volume"
@@ -89,10 +91,10 @@ impl TypedResource for AttachVolume {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("deviceid", "device_id"),
-                        ("virtualmachineid", "virtual_machine_id"),
-                        ("vm", "virtual_machine_id"),
-                        ("volume", "volume_id"),
+                        ("deviceid", attr!(Model, device_id)),
+                        ("virtualmachineid", attr!(Model, virtual_machine_id)),
+                        ("vm", attr!(Model, virtual_machine_id)),
+                        ("volume", attr!(Model, volume_id)),
                     ],
                 );
                 let action = format!("attaching volume {volume} to VM {vm}");

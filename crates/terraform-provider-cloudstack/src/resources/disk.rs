@@ -15,11 +15,10 @@ use std::collections::BTreeMap;
 
 use cloudstack::{model::Volume, volume::CreateVolume, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
-use tfplugin5::{
-    async_trait, model, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value,
-};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{
         attr_in_text, bounded, found, keep_spelling, resolve, split_import_id, tags_map,
         update_tags, OpError,
@@ -37,7 +36,7 @@ const GIB: i64 = 1 << 30;
 pub struct Disk;
 
 /// The resource's attributes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     id: Field<String>,
     /// Null after an import until the first read.
@@ -140,13 +139,13 @@ async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<Volume>, 
 
 /// Words of CloudStack's volume errors → the attribute to fix.
 const ERROR_ATTRS: [(&str, &str); 7] = [
-    ("delete protection", "delete_protection"),
-    ("custom size", "size"),
-    ("size", "size"),
-    ("disk offering", "disk_offering"),
-    ("deviceid", "device_id"),
-    ("vm", "virtual_machine_id"),
-    ("zone", "zone"),
+    ("delete protection", attr!(Model, delete_protection)),
+    ("custom size", attr!(Model, size)),
+    ("size", attr!(Model, size)),
+    ("disk offering", attr!(Model, disk_offering)),
+    ("deviceid", attr!(Model, device_id)),
+    ("vm", attr!(Model, virtual_machine_id)),
+    ("zone", attr!(Model, zone)),
 ];
 
 /// Attaches volume `id` to the planned VM, at `device` if given (else CloudStack picks the
@@ -160,7 +159,7 @@ async fn attach(
 ) -> Option<Volume> {
     let Some(vm) = plan.virtual_machine_id.non_empty() else {
         diags.attribute_error(
-            "virtual_machine_id",
+            attr!(Model, virtual_machine_id),
             "attach = true needs virtual_machine_id",
             "Set virtual_machine_id to the VM the disk belongs to, or attach = false.",
         );
@@ -202,7 +201,7 @@ async fn protect(c: &Client, id: &str, on: bool, op: &str, diags: &mut Diagnosti
         Ok(_) => true,
         Err(e) => {
             let action = format!("updating the delete protection of disk {id}");
-            diags.push(e.diagnostic(&action, Some("delete_protection"), op));
+            diags.push(e.diagnostic(&action, Some(attr!(Model, delete_protection)), op));
             false
         }
     }
@@ -214,7 +213,7 @@ async fn offering_id(c: &Client, plan: &Model, diags: &mut Diagnostics) -> Optio
     resolve(
         c,
         Kind::DiskOffering,
-        "disk_offering",
+        attr!(Model, disk_offering),
         name,
         &Params::new(),
         diags,
@@ -243,6 +242,7 @@ async fn read_back(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) -
 #[async_trait]
 impl TypedResource for Disk {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_disk"
@@ -256,19 +256,16 @@ impl TypedResource for Disk {
         Some("createVolume")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let Ok(m) = model::from_value::<Model>(config) else {
-            return;
-        };
+    async fn validate(&self, m: Model, diags: &mut Diagnostics) {
         if m.attach.known() == Some(&true) && m.virtual_machine_id.is_null() {
             diags.attribute_error(
-                "virtual_machine_id",
+                attr!(Model, virtual_machine_id),
                 "attach = true needs virtual_machine_id",
                 "Set virtual_machine_id to the VM the disk belongs to, or attach = false.",
             );
         }
         if m.size.known().is_some_and(|s| *s < 0) {
-            diags.attribute_error("size", "size must be positive", "In GiB.");
+            diags.attribute_error(attr!(Model, size), "size must be positive", "In GiB.");
         }
     }
 
@@ -276,11 +273,19 @@ impl TypedResource for Disk {
         let c = cx.c;
         let name = plan.name.non_empty()?.to_string();
         let zone = plan.zone.non_empty().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await?;
+        let zone_id = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let Some(offering) = offering_id(c, &plan, diags).await else {
             if !diags.has_errors() {
                 diags.attribute_error(
-                    "disk_offering",
+                    attr!(Model, disk_offering),
                     "disk_offering is required to create a disk",
                     "Name a disk offering (data source cloudstack_disk_offering or listDiskOfferings).",
                 );
@@ -298,7 +303,7 @@ impl TypedResource for Disk {
         let vol = match bounded(c, c.timeout, c.api.create_volume(&req)).await {
             Ok(v) => v,
             Err(e) => {
-                let attr = attr_in_text(&e, &ERROR_ATTRS).or(Some("name"));
+                let attr = attr_in_text(&e, &ERROR_ATTRS).or(Some(attr!(Model, name)));
                 diags.push(e.diagnostic(&format!("creating disk {name}"), attr, "create"));
                 return None;
             }
@@ -315,7 +320,7 @@ impl TypedResource for Disk {
             if let Err(e) =
                 update_tags(c, c.timeout, TAG_TYPE, &vol.id, &BTreeMap::new(), &tags).await
             {
-                diags.push(e.diagnostic("tagging the disk", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the disk", Some(attr!(Model, tags)), "create"));
                 return Some(state);
             }
         }
@@ -373,7 +378,7 @@ impl TypedResource for Disk {
                 .api
                 .resize_volume(&id, offering.as_deref(), size, shrink_ok);
             if let Err(e) = bounded(c, c.timeout, resizing).await {
-                let attr = attr_in_text(&e, &[("shrinkok", "shrink_ok")])
+                let attr = attr_in_text(&e, &[("shrinkok", attr!(Model, shrink_ok))])
                     .or_else(|| attr_in_text(&e, &ERROR_ATTRS));
                 diags.push(e.diagnostic(&format!("resizing disk {id}"), attr, "update"));
                 return None;
@@ -400,7 +405,7 @@ impl TypedResource for Disk {
         if prior.tags != plan.tags {
             let (old, new) = (prior.tags(), plan.tags());
             if let Err(e) = update_tags(c, c.timeout, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }

@@ -30,15 +30,16 @@ use cloudstack::{
     api::{CreateEgressFirewallRule, CreateFirewallRule},
     AcceptedLog, Params,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Schema, Type, Value,
+    NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Client,
     rule_set::{
         check_cidrs, check_protocol, in_parallel, parse_port_range, project_value, sorted,
@@ -47,7 +48,7 @@ use crate::{
 };
 
 /// The block every diagnostic about a rule points at.
-const RULE: &str = "rule";
+const RULE: &str = attr!(FirewallModel, rule);
 
 /// Which of the two firewall resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +69,8 @@ impl Kind {
     /// The attribute the resource ID equals (schema and diagnostics).
     fn scope_attr(self) -> &'static str {
         match self {
-            Kind::Ingress => "ip_address_id",
-            Kind::Egress => "network_id",
+            Kind::Ingress => attr!(FirewallModel, ip_address_id),
+            Kind::Egress => attr!(EgressModel, network_id),
         }
     }
     /// The command creating one rule.
@@ -150,7 +151,7 @@ impl From<Rule> for IngressRule {
 }
 
 /// `cloudstack_firewall`'s value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FirewallModel {
     id: Field<String>,
@@ -162,7 +163,7 @@ pub struct FirewallModel {
 }
 
 /// `cloudstack_egress_firewall`'s value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EgressModel {
     id: Field<String>,
@@ -194,7 +195,7 @@ impl RuleSet {
 }
 
 /// The model of one of the two resources.
-pub(crate) trait Side: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub(crate) trait Side: crate::kit::View {
     /// Which resource.
     const KIND: Kind;
     /// Into the shared shape.
@@ -347,7 +348,7 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
                     format!("Invalid parallelism: {p}"),
                     "parallelism is the number of rule jobs run at the same time; use 1 or more.",
                 )
-                .at(AttributePath::attr("parallelism")),
+                .at(AttributePath::attr(attr!(FirewallModel, parallelism))),
             );
         }
     }
@@ -355,10 +356,10 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
         let protocol = rule.protocol.known().map(String::as_str);
         check_protocol(protocol, kind.protocols(), RULE, diags);
         if let Some(c) = rule.cidr_list.known() {
-            check_cidrs(c, "cidr_list", RULE, diags);
+            check_cidrs(c, attr!(Rule, cidr_list), RULE, diags);
         }
         if let Some(c) = rule.dest_cidr_list.known() {
-            check_cidrs(c, "dest_cidr_list", RULE, diags);
+            check_cidrs(c, attr!(Rule, dest_cidr_list), RULE, diags);
         }
         for p in rule.ports.known().map_or(&[][..], Vec::as_slice) {
             if parse_port_range(p).is_none() {
@@ -375,8 +376,8 @@ fn validate_rule_set(kind: Kind, config: &RuleSet, diags: &mut Diagnostics) {
         match protocol {
             Some("icmp") => {
                 for (what, v) in [
-                    ("icmp_type", &rule.icmp_type),
-                    ("icmp_code", &rule.icmp_code),
+                    (attr!(Rule, icmp_type), &rule.icmp_type),
+                    (attr!(Rule, icmp_code), &rule.icmp_code),
                 ] {
                     match v {
                         Field::Null => diags.push(
@@ -1027,13 +1028,10 @@ pub(crate) fn egress() -> Firewall<EgressModel> {
     Firewall(PhantomData)
 }
 
-fn decode<M: Side>(v: &Value) -> Option<RuleSet> {
-    model::from_value::<M>(v).ok().map(Side::into_set)
-}
-
 #[async_trait]
 impl<M: Side> TypedResource for Firewall<M> {
     type Model = M;
+    type View = M;
 
     fn type_name(&self) -> &'static str {
         M::KIND.type_name()
@@ -1043,33 +1041,21 @@ impl<M: Side> TypedResource for Firewall<M> {
         rule_set_schema(M::KIND)
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        // a configuration with unknowns inside a rule does not decode; it is
-        // checked again once known
-        if let Some(set) = decode::<M>(config) {
-            validate_rule_set(M::KIND, &set, diags);
-        }
+    async fn validate(&self, config: M, diags: &mut Diagnostics) {
+        validate_rule_set(M::KIND, &config.into_set(), diags);
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
-        let Some(mut planned) = decode::<M>(req.planned) else {
-            return;
-        };
-        let prior = decode::<M>(req.prior).unwrap_or_default();
+    async fn modify_plan(&self, plan: &mut Planning<'_, M>, _diags: &mut Diagnostics) {
+        let mut planned = plan.planned.clone().into_set();
+        let prior = plan.prior.clone().map(Side::into_set).unwrap_or_default();
         let mut changed = plan_rule_ids(&prior, &mut planned);
-        if req.prior.is_null() {
+        if plan.prior.is_none() {
             // the ID is the scope ID, known as soon as that is
             planned.id = planned.scope.clone();
             changed = true;
         }
         if changed {
-            match model::to_value(&M::from_set(planned), &self.schema().value_type()) {
-                Ok(v) => *req.planned = v,
-                Err(e) => diags.error(
-                    "Cannot write the plan",
-                    format!("{e}. This is a provider bug; please report it."),
-                ),
-            }
+            plan.planned = M::from_set(planned);
         }
     }
 
@@ -1156,12 +1142,17 @@ mod tests {
         common::testenv::{calls, with_vm_and_ip, NETWORK_ID as NETWORK},
         kit::Typed,
     };
+    use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
     #[test]
     fn models_match_schemas() {
         model::check::<FirewallModel>(&rule_set_schema(Kind::Ingress)).unwrap();
         model::check::<EgressModel>(&rule_set_schema(Kind::Egress)).unwrap();
+    }
+
+    fn decode<M: Side>(v: &Value) -> Option<RuleSet> {
+        model::from_value::<M>(v).ok().map(Side::into_set)
     }
 
     fn validate_rule_set(kind: Kind, config: &Value, diags: &mut Diagnostics) {

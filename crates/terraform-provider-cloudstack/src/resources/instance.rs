@@ -33,16 +33,19 @@ use cloudstack::{
 };
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, stored_hash::sha1_hex, Attribute, Block, Diagnostics,
-    PlanRequest, Schema, Type, Value,
+    async_trait,
+    model::{Field, Timeouts},
+    stored_hash::sha1_hex,
+    Attribute, Block, Diagnostics, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{
-        attr_in_text, bounded, changed, deleted, found, import_state, known_str, resolve,
-        resolve_object, spelled, tags_map, update_tags, OpError,
+        attr_in_text, bounded, deleted, found, import_state, resolve, resolve_object, spelled,
+        tags_map, update_tags, OpError,
     },
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, PlanStrings, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -102,6 +105,26 @@ pub struct Model {
     delete_protection: Option<bool>,
     tags: Option<Strings>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    zone: Field<String>,
+    template: Field<String>,
+    service_offering: Field<String>,
+    uefi: Field<bool>,
+    boot_mode: Field<String>,
+    keypair: Field<String>,
+    // element-wise unknowns too: `[cloudstack_security_group.sg.id]` before
+    // the group exists must not keep the other checks from running
+    keypairs: PlanStrings,
+    affinity_group_ids: PlanStrings,
+    affinity_group_names: PlanStrings,
+    security_group_ids: PlanStrings,
+    security_group_names: PlanStrings,
+    root_disk_size: Field<i64>,
 }
 
 fn strings() -> Type {
@@ -424,20 +447,20 @@ fn deploy_error_attr(e: &OpError) -> Option<&'static str> {
     attr_in_text(
         e,
         &[
-            ("ipaddress", "ip_address"),
-            ("ip address", "ip_address"),
-            ("keypair", "keypair"),
-            ("key pair", "keypair"),
-            ("serviceoffering", "service_offering"),
-            ("service offering", "service_offering"),
-            ("template", "template"),
-            ("security group", "security_group_ids"),
-            ("securitygroup", "security_group_ids"),
-            ("network", "network_id"),
-            ("zone", "zone"),
-            ("affinity", "affinity_group_ids"),
-            ("boot", "boot_mode"),
-            ("name", "name"),
+            ("ipaddress", attr!(Model, ip_address)),
+            ("ip address", attr!(Model, ip_address)),
+            ("keypair", attr!(Model, keypair)),
+            ("key pair", attr!(Model, keypair)),
+            ("serviceoffering", attr!(Model, service_offering)),
+            ("service offering", attr!(Model, service_offering)),
+            ("template", attr!(Model, template)),
+            ("security group", attr!(Model, security_group_ids)),
+            ("securitygroup", attr!(Model, security_group_ids)),
+            ("network", attr!(Model, network_id)),
+            ("zone", attr!(Model, zone)),
+            ("affinity", attr!(Model, affinity_group_ids)),
+            ("boot", attr!(Model, boot_mode)),
+            ("name", attr!(Model, name)),
         ],
     )
 }
@@ -453,10 +476,18 @@ impl Instance {
     ) -> Option<DeployVirtualMachine> {
         let c = cx.c;
         let Some(zone_name) = plan.zone.as_deref() else {
-            diags.attribute_error("zone", "zone is required", "");
+            diags.attribute_error(attr!(Model, zone), "zone is required", "");
             return None;
         };
-        let zone = resolve_object(c, Kind::Zone, "zone", zone_name, &Params::new(), diags).await?;
+        let zone = resolve_object(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone_name,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let zone_id = zone
             .get("id")
             .and_then(|v| v.as_str())
@@ -471,14 +502,22 @@ impl Instance {
         let so = resolve(
             c,
             Kind::ServiceOffering,
-            "service_offering",
+            attr!(Model, service_offering),
             so,
             &in_zone,
             diags,
         )
         .await;
         let tpl = plan.template.as_deref().unwrap_or_default();
-        let tpl = resolve(c, Kind::Template, "template", tpl, &in_zone, diags).await;
+        let tpl = resolve(
+            c,
+            Kind::Template,
+            attr!(Model, template),
+            tpl,
+            &in_zone,
+            diags,
+        )
+        .await;
         let mut req = DeployVirtualMachine {
             zone_id,
             service_offering_id: so.unwrap_or_default(),
@@ -497,9 +536,13 @@ impl Instance {
             req.network_ids = plan.network_id.iter().cloned().collect();
         }
         for (attr, value, param) in [
-            ("disk_offering", &plan.disk_offering, "diskofferingid"),
             (
-                "override_disk_offering",
+                attr!(Model, disk_offering),
+                &plan.disk_offering,
+                "diskofferingid",
+            ),
+            (
+                attr!(Model, override_disk_offering),
                 &plan.override_disk_offering,
                 "overridediskofferingid",
             ),
@@ -671,7 +714,11 @@ impl Instance {
             if let Err(e) =
                 update_tags(c, limit, TAG_TYPE, &vm.id, &Default::default(), &tags).await
             {
-                problems.push(e.diagnostic("tagging the instance", Some("tags"), "create"));
+                problems.push(e.diagnostic(
+                    "tagging the instance",
+                    Some(attr!(Model, tags)),
+                    "create",
+                ));
             }
             vm = find_vm(c, &vm.id).await.ok().flatten().unwrap_or(vm);
         }
@@ -729,7 +776,7 @@ impl Instance {
             if let Err(e) = r {
                 diags.push(e.diagnostic(
                     &format!("updating instance {id}"),
-                    Some("name"),
+                    Some(attr!(Model, name)),
                     "update",
                 ));
                 return false;
@@ -748,14 +795,22 @@ impl Instance {
         };
         if plan.service_offering != prior.service_offering {
             let zone = plan.zone.as_deref().unwrap_or_default();
-            let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+            let Some(zone_id) = resolve(
+                c,
+                Kind::Zone,
+                attr!(Model, zone),
+                zone,
+                &Params::new(),
+                diags,
+            )
+            .await
             else {
                 return false;
             };
             let Some(so) = resolve(
                 c,
                 Kind::ServiceOffering,
-                "service_offering",
+                attr!(Model, service_offering),
                 plan.service_offering.as_deref().unwrap_or_default(),
                 &Params::new().with("zoneid", zone_id),
                 diags,
@@ -766,7 +821,15 @@ impl Instance {
             };
             let p = Params::new().with("id", id).with("serviceofferingid", so);
             let cmd = "changeServiceForVirtualMachine";
-            if !job(cmd, p, "service offering", "service_offering", diags).await {
+            if !job(
+                cmd,
+                p,
+                "service offering",
+                attr!(Model, service_offering),
+                diags,
+            )
+            .await
+            {
                 return false;
             }
         }
@@ -775,7 +838,8 @@ impl Instance {
             p.set_opt("keypair", plan.keypair.as_deref());
             p.set_list("keypairs", plan.keypairs.as_deref().unwrap_or_default());
             let cmd = "resetSSHKeyForVirtualMachine";
-            if p.iter().count() > 1 && !job(cmd, p, "key pair", "keypair", diags).await {
+            if p.iter().count() > 1 && !job(cmd, p, "key pair", attr!(Model, keypair), diags).await
+            {
                 return false;
             }
         }
@@ -787,7 +851,7 @@ impl Instance {
             p.set_list("affinitygroupids", ids);
             let names = plan.affinity_group_names.as_deref().unwrap_or_default();
             p.set_list("affinitygroupnames", names);
-            let (what, attr) = ("affinity groups", "affinity_group_ids");
+            let (what, attr) = ("affinity groups", attr!(Model, affinity_group_ids));
             if !job("updateVMAffinityGroup", p, what, attr, diags).await {
                 return false;
             }
@@ -799,6 +863,7 @@ impl Instance {
 #[async_trait]
 impl TypedResource for Instance {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_instance"
@@ -812,32 +877,54 @@ impl TypedResource for Instance {
         Some("deployVirtualMachine")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if !config.get("boot_mode").is_null() && config.get_bool("uefi") != Some(true) {
-            if config.get("uefi").is_unknown() {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        const BOOT_MODE: &str = attr!(Model, boot_mode);
+        if !config.boot_mode.is_null() && config.uefi.known() != Some(&true) {
+            if config.uefi.is_unknown() {
                 return;
             }
             diags.attribute_error(
-                "boot_mode",
+                BOOT_MODE,
                 "boot_mode needs uefi = true",
                 "Set uefi = true, or remove boot_mode.",
             );
         }
-        if let Some(m) = config.get_str("boot_mode") {
+        if let Some(m) = config.boot_mode.known() {
             if !m.eq_ignore_ascii_case("secure") && !m.eq_ignore_ascii_case("legacy") {
                 diags.attribute_error(
-                    "boot_mode",
+                    BOOT_MODE,
                     "Invalid boot_mode",
                     "Use \"Secure\" or \"Legacy\".",
                 );
             }
         }
-        for (a, b) in [
-            ("keypair", "keypairs"),
-            ("affinity_group_ids", "affinity_group_names"),
-            ("security_group_ids", "security_group_names"),
+        for ((a, a_set), (b, b_set)) in [
+            (
+                (attr!(Model, keypair), !config.keypair.is_null()),
+                (attr!(Model, keypairs), !config.keypairs.is_null()),
+            ),
+            (
+                (
+                    attr!(Model, affinity_group_ids),
+                    !config.affinity_group_ids.is_null(),
+                ),
+                (
+                    attr!(Model, affinity_group_names),
+                    !config.affinity_group_names.is_null(),
+                ),
+            ),
+            (
+                (
+                    attr!(Model, security_group_ids),
+                    !config.security_group_ids.is_null(),
+                ),
+                (
+                    attr!(Model, security_group_names),
+                    !config.security_group_names.is_null(),
+                ),
+            ),
         ] {
-            if !config.get(a).is_null() && !config.get(b).is_null() {
+            if a_set && b_set {
                 diags.attribute_error(
                     b,
                     format!("\"{b}\" conflicts with \"{a}\""),
@@ -845,10 +932,10 @@ impl TypedResource for Instance {
                 );
             }
         }
-        if let Some(n) = config.get_i64("root_disk_size") {
-            if n <= 0 {
+        if let Some(n) = config.root_disk_size.known() {
+            if *n <= 0 {
                 diags.attribute_error(
-                    "root_disk_size",
+                    attr!(Model, root_disk_size),
                     "root_disk_size must be positive",
                     "In GiB.",
                 );
@@ -858,37 +945,42 @@ impl TypedResource for Instance {
 
     /// Checks zone, template and service offering names before anything is
     /// changed, listing what exists when a name is unknown.
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
-        let check = |n: &str| creating || changed(req.prior, req.planned, n);
-        let Some(zone) = known_str(req.config, "zone") else {
+        let creating = plan.creating();
+        let (prior, planned, config) = (plan.prior.as_ref(), &plan.planned, &plan.config);
+        let zone_changed = creating || prior.is_none_or(|p| p.zone != planned.zone);
+        let template_changed = creating || prior.is_none_or(|p| p.template != planned.template);
+        let offering_changed =
+            creating || prior.is_none_or(|p| p.service_offering != planned.service_offering);
+        let Some(zone) = config.zone.non_empty() else {
             return;
         };
-        if !(check("zone") || check("template") || check("service_offering")) {
+        if !(zone_changed || template_changed || offering_changed) {
             return;
         }
-        let Some(zone_id) = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await
+        let Some(zone_id) = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await
         else {
             return;
         };
         let scope = Params::new().with("zoneid", zone_id);
-        if check("template") {
-            if let Some(t) = known_str(req.config, "template") {
-                resolve(c, Kind::Template, "template", t, &scope, diags).await;
+        if template_changed {
+            if let Some(t) = config.template.non_empty() {
+                resolve(c, Kind::Template, attr!(Model, template), t, &scope, diags).await;
             }
         }
-        if check("service_offering") {
-            if let Some(s) = known_str(req.config, "service_offering") {
-                resolve(
-                    c,
-                    Kind::ServiceOffering,
-                    "service_offering",
-                    s,
-                    &scope,
-                    diags,
-                )
-                .await;
+        if offering_changed {
+            if let Some(s) = config.service_offering.non_empty() {
+                let attr = attr!(Model, service_offering);
+                resolve(c, Kind::ServiceOffering, attr, s, &scope, diags).await;
             }
         }
     }
@@ -1053,9 +1145,9 @@ impl TypedResource for Instance {
         import_state(
             id,
             &[
-                ("start_vm", true.into()),
-                ("expunge", false.into()),
-                ("uefi", false.into()),
+                (attr!(Model, start_vm), true.into()),
+                (attr!(Model, expunge), false.into()),
+                (attr!(Model, uefi), false.into()),
             ],
         )
     }
@@ -1065,6 +1157,7 @@ impl TypedResource for Instance {
 mod tests {
     use super::*;
     use crate::kit::Typed;
+    use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
     #[test]
@@ -1263,6 +1356,22 @@ mod tests {
         let mut d = Diagnostics::default();
         let read = r.read(&env.client, &state, &mut d).await;
         assert_eq!(read.get_str("id"), Some(id.as_str()));
+    }
+
+    #[tokio::test]
+    async fn unknown_list_elements_do_not_stop_the_checks() {
+        let r = Typed(Instance::new(Handle::default()));
+        let config = Value::object([
+            ("boot_mode", Value::from("Secure")),
+            ("uefi", Value::from(false)),
+            ("security_group_ids", Value::Set(vec![Value::Unknown])),
+            ("keypairs", Value::List(vec![Value::Unknown])),
+        ]);
+        let mut d = Diagnostics::default();
+        r.validate(&config, &mut d).await;
+        assert_eq!(d.0.len(), 1, "{d:?}");
+        assert_eq!(d.0[0].summary, "boot_mode needs uefi = true");
+        assert_eq!(d.0[0].attribute, Some(AttributePath::attr("boot_mode")));
     }
 
     #[tokio::test]

@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use cloudstack::{model::PublicIpAddress, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, Attribute, Block, Diagnostics, PlanRequest, Schema, Type, Value,
+    async_trait,
+    model::{Field, Timeouts},
+    Attribute, Block, Diagnostics, Schema, Type,
 };
 
 use crate::{
-    common::{
-        bounded, deleted, found, known_str, resolve, spelled, tags_map, update_tags, OpError,
-    },
-    kit::{Ctx, TypedResource},
+    attr,
+    common::{bounded, deleted, found, resolve, spelled, tags_map, update_tags, OpError},
+    kit::{Ctx, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -73,6 +74,16 @@ fn schema() -> Schema {
     )
 }
 
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    network_id: Field<String>,
+    vpc_id: Field<String>,
+    zone: Field<String>,
+    is_portable: Field<bool>,
+}
+
 /// `m` brought up to date from CloudStack's `ip`, keeping the user's spelling.
 fn fill(mut m: Model, ip: &PublicIpAddress) -> Model {
     m.id = Some(ip.id.clone());
@@ -111,6 +122,7 @@ async fn find(c: &Client, id: &str, in_project: bool) -> Result<Option<PublicIpA
 #[async_trait]
 impl TypedResource for IpAddress {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_ipaddress"
@@ -124,37 +136,38 @@ impl TypedResource for IpAddress {
         Some("associateIpAddress")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let set = |a: &str| !config.get(a).is_null();
-        if set("network_id") && set("vpc_id") {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        let network = !config.network_id.is_null();
+        let vpc = !config.vpc_id.is_null();
+        if network && vpc {
             diags.attribute_error(
-                "vpc_id",
+                attr!(Model, vpc_id),
                 "\"vpc_id\" conflicts with \"network_id\"",
                 "Associate the IP with a network or with a VPC, not both.",
             );
         }
-        let portable = config.get_bool("is_portable") == Some(true);
-        if portable && !set("network_id") && !set("vpc_id") {
+        let portable = config.is_portable.known() == Some(&true);
+        if portable && !network && !vpc {
             diags.attribute_error(
-                "is_portable",
+                attr!(Model, is_portable),
                 "A portable IP needs network_id or vpc_id",
                 "Set exactly one of network_id and vpc_id.",
             );
         }
-        if !portable && !set("network_id") && !set("vpc_id") && !set("zone") {
+        if !portable && !network && !vpc && config.zone.is_null() {
             diags.attribute_error(
-                "network_id",
+                attr!(Model, network_id),
                 "Where should the IP address go?",
                 "Set network_id (or vpc_id, or zone).",
             );
         }
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        if req.prior.is_null() {
-            if let Some(z) = known_str(req.config, "zone") {
-                resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+        if plan.prior.is_none() {
+            if let Some(z) = plan.config.zone.non_empty() {
+                resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await;
             }
         }
     }
@@ -167,7 +180,8 @@ impl TypedResource for IpAddress {
         p.set_opt("vpcid", plan.vpc_id.as_deref());
         p.set_opt("ipaddress", plan.ip_address.as_deref());
         if let Some(z) = plan.zone.as_deref() {
-            let zone_id = resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?;
+            let zone_id =
+                resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await?;
             p.set("zoneid", zone_id);
         }
         if plan.is_portable == Some(true) {
@@ -180,7 +194,7 @@ impl TypedResource for IpAddress {
             Ok(ip) => ip,
             Err(e) => {
                 let action = "associating a public IP address";
-                diags.push(e.diagnostic(action, Some("network_id"), "create"));
+                diags.push(e.diagnostic(action, Some(attr!(Model, network_id)), "create"));
                 // the kit keeps an address CloudStack accepted (tainted)
                 return None;
             }
@@ -190,9 +204,11 @@ impl TypedResource for IpAddress {
         if !tags.is_empty() {
             match update_tags(c, limit, TAG_TYPE, &ip.id, &BTreeMap::new(), &tags).await {
                 Ok(()) => state.tags = Some(tags),
-                Err(e) => {
-                    diags.push(e.diagnostic("tagging the IP address", Some("tags"), "create"))
-                }
+                Err(e) => diags.push(e.diagnostic(
+                    "tagging the IP address",
+                    Some(attr!(Model, tags)),
+                    "create",
+                )),
             }
         }
         Some(state)
@@ -245,6 +261,7 @@ impl TypedResource for IpAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tfplugin5::Value;
 
     use crate::{
         common::testenv::{self, NETWORK_ID},

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 
 use cloudstack::{model::LoadBalancerRule, Params};
 use serde::{Deserialize, Serialize};
-use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type, Value};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -37,6 +38,15 @@ pub struct Model {
     member_ids: Vec<String>,
     cidrlist: Option<Vec<String>>,
     project: Option<String>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    algorithm: Field<String>,
+    private_port: Field<i64>,
+    public_port: Field<i64>,
 }
 
 fn schema() -> Schema {
@@ -139,6 +149,8 @@ impl TypedResource for LoadBalancerRuleResource {
 
     type Model = Model;
 
+    type View = View;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_loadbalancer_rule"
     }
@@ -147,19 +159,22 @@ impl TypedResource for LoadBalancerRuleResource {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(a) = config.get_str("algorithm") {
-            if !ALGORITHMS.contains(&a) {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        if let Some(a) = config.algorithm.known() {
+            if !ALGORITHMS.contains(&a.as_str()) {
                 diags.attribute_error(
-                    "algorithm",
+                    attr!(Model, algorithm),
                     format!("{a:?} is not a load balancing algorithm"),
                     "Use roundrobin, leastconn or source.",
                 );
             }
         }
-        for attr in ["private_port", "public_port"] {
-            if let Some(p) = config.get_i64(attr) {
-                if !(1..=65535).contains(&p) {
+        for (attr, port) in [
+            (attr!(Model, private_port), &config.private_port),
+            (attr!(Model, public_port), &config.public_port),
+        ] {
+            if let Some(p) = port.known() {
+                if !(1..=65535).contains(p) {
                     diags.attribute_error(
                         attr,
                         format!("{attr} {p} is not a port"),
@@ -231,13 +246,13 @@ impl TypedResource for LoadBalancerRuleResource {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("algorithm", "algorithm"),
-                        ("conflicts", "public_port"),
-                        ("networkid", "network_id"),
-                        ("network", "network_id"),
+                        ("algorithm", attr!(Model, algorithm)),
+                        ("conflicts", attr!(Model, public_port)),
+                        ("networkid", attr!(Model, network_id)),
+                        ("network", attr!(Model, network_id)),
                     ],
                 )
-                .or(Some("ip_address_id"));
+                .or(Some(attr!(Model, ip_address_id)));
                 diags.push(e.diagnostic(
                     &format!("creating load balancer rule {name}"),
                     attr,
@@ -262,14 +277,18 @@ impl TypedResource for LoadBalancerRuleResource {
                 state.certificate_id = None;
                 diags.push(e.diagnostic(
                     "assigning the certificate",
-                    Some("certificate_id"),
+                    Some(attr!(Model, certificate_id)),
                     "create",
                 ));
                 return Some(state);
             }
         }
         if let Err(e) = change_members(c, &rule.id, &wanted, true).await {
-            diags.push(e.diagnostic("assigning the members", Some("member_ids"), "create"));
+            diags.push(e.diagnostic(
+                "assigning the members",
+                Some(attr!(Model, member_ids)),
+                "create",
+            ));
             return Some(state);
         }
         state.member_ids = wanted;
@@ -321,7 +340,7 @@ impl TypedResource for LoadBalancerRuleResource {
             {
                 diags.push(e.diagnostic(
                     &format!("updating load balancer rule {id}"),
-                    Some("algorithm"),
+                    Some(attr!(Model, algorithm)),
                     "update",
                 ));
                 return None;
@@ -341,7 +360,7 @@ impl TypedResource for LoadBalancerRuleResource {
             if let Err(e) = result {
                 diags.push(OpError::Api(e).diagnostic(
                     "changing the certificate",
-                    Some("certificate_id"),
+                    Some(attr!(Model, certificate_id)),
                     "update",
                 ));
                 return None;
@@ -353,7 +372,11 @@ impl TypedResource for LoadBalancerRuleResource {
         let added: Vec<String> = new.difference(&old).map(|s| s.to_string()).collect();
         for (vms, add) in [(gone, false), (added, true)] {
             if let Err(e) = change_members(c, &id, &vms, add).await {
-                diags.push(e.diagnostic("changing the members", Some("member_ids"), "update"));
+                diags.push(e.diagnostic(
+                    "changing the members",
+                    Some(attr!(Model, member_ids)),
+                    "update",
+                ));
                 return None;
             }
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tfplugin5::Resource;
 
 use crate::{
-    kit::Typed,
+    kit::{CheckedResource, Typed},
     provider::{Client, Handle},
 };
 
@@ -37,12 +37,20 @@ mod port_forward;
 /// Every resource type this provider serves. `handle` gives plan-time
 /// checks the configured client.
 pub fn resources(handle: &Handle) -> Vec<Arc<dyn Resource<Client>>> {
+    checked(handle)
+        .into_iter()
+        .map(CheckedResource::into_resource)
+        .collect()
+}
+
+/// The same, with the checks of their models and views.
+pub fn checked(handle: &Handle) -> Vec<Arc<dyn CheckedResource>> {
     vec![
         Arc::new(Typed(affinity_group::AffinityGroup)),
         Arc::new(Typed(attach_volume::AttachVolume)),
         Arc::new(Typed(disk::Disk)),
-        Arc::new(crate::kit::Typed(project::Project::new(handle.clone()))),
-        Arc::new(crate::kit::Typed(security_group::SecurityGroup)),
+        Arc::new(Typed(project::Project::new(handle.clone()))),
+        Arc::new(Typed(security_group::SecurityGroup)),
         Arc::new(Typed(user_data::UserData)),
         Arc::new(Typed(volume::Volume)),
         Arc::new(Typed(instance::Instance::new(handle.clone()))),

@@ -16,13 +16,14 @@ use cloudstack::{api::CreateNetwork, model::Network as CsNetwork, Params, Resour
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait,
-    model::{self, Field, Timeouts},
-    Attribute, AttributePath, Block, Diagnostic, Diagnostics, PlanRequest, Schema, Type, Value,
+    model::{Field, Timeouts},
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, Schema, Type,
 };
 
 use crate::{
+    attr,
     common::{bounded, find_by_id, resolve, resolve_project, spelling, tags_map, update_tags},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Handle,
 };
 
@@ -43,7 +44,7 @@ impl Network {
 }
 
 /// The resource's value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Model {
     id: Field<String>,
@@ -112,7 +113,7 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
     };
     let Some(cidr) = Cidr::parse(text) else {
         diags.attribute_error(
-            "cidr",
+            attr!(Model, cidr),
             format!("Invalid CIDR {text:?}"),
             "Write an IPv4 network as address/prefix, e.g. \"10.0.0.0/24\" (prefix 0-32).",
         );
@@ -120,7 +121,7 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
     };
     if cidr.prefix > 30 {
         diags.attribute_error(
-            "cidr",
+            attr!(Model, cidr),
             format!("CIDR {text:?} is too small"),
             "A guest network needs room for a gateway and VMs: use a prefix of 30 or less, e.g. /24.",
         );
@@ -147,9 +148,9 @@ fn check_cidr(config: &Model, diags: &mut Diagnostics) {
 /// The attributes whose addresses must lie inside `cidr`.
 fn inside_cidr(m: &Model) -> [(&'static str, &Field<String>); 3] {
     [
-        ("gateway", &m.gateway),
-        ("startip", &m.startip),
-        ("endip", &m.endip),
+        (attr!(Model, gateway), &m.gateway),
+        (attr!(Model, startip), &m.startip),
+        (attr!(Model, endip), &m.endip),
     ]
 }
 
@@ -227,6 +228,7 @@ async fn find(
 #[async_trait]
 impl TypedResource for Network {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_network"
@@ -240,10 +242,7 @@ impl TypedResource for Network {
         Some("createNetwork")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let Ok(config) = model::from_value::<Model>(config) else {
-            return;
-        };
+    async fn validate(&self, config: Model, diags: &mut Diagnostics) {
         check_cidr(&config, diags);
         for (attr, v) in inside_cidr(&config) {
             if !v.is_null() && config.cidr.is_null() {
@@ -255,38 +254,26 @@ impl TypedResource for Network {
         }
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, Model>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        let (Ok(config), Ok(mut planned)) = (
-            model::from_value::<Model>(req.config),
-            model::from_value::<Model>(req.planned),
-        ) else {
-            return;
-        };
-        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
-        let creating = req.prior.is_null() || !req.requires_replace.is_empty();
+        let creating = plan.creating();
+        let prior = plan.prior.clone().unwrap_or_default();
+        let (config, planned) = (&plan.config, &mut plan.planned);
         if creating {
             if let Some(z) = config.zone.non_empty() {
-                resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+                resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await;
             }
         }
         if creating || prior.network_offering != planned.network_offering {
             if let Some(o) = config.network_offering.non_empty() {
-                let kind = Kind::NetworkOffering;
-                resolve(c, kind, "network_offering", o, &Params::new(), diags).await;
+                let (kind, attr) = (Kind::NetworkOffering, attr!(Model, network_offering));
+                resolve(c, kind, attr, o, &Params::new(), diags).await;
             }
         }
         // display_text follows a renamed network only when the user set it
         if !creating && config.display_text.is_null() && planned.display_text != prior.display_text
         {
             planned.display_text = prior.display_text;
-            match model::to_value(&planned, &schema().value_type()) {
-                Ok(v) => *req.planned = v,
-                Err(e) => diags.error(
-                    "Cannot write the plan",
-                    format!("{e}. This is a provider bug; please report it."),
-                ),
-            }
         }
     }
 
@@ -295,13 +282,29 @@ impl TypedResource for Network {
         let limit = cx.limit("create", diags);
         let name = plan.name.known().cloned().unwrap_or_default();
         let zone = plan.zone.non_empty().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &Params::new(), diags).await;
+        let zone_id = resolve(
+            c,
+            Kind::Zone,
+            attr!(Model, zone),
+            zone,
+            &Params::new(),
+            diags,
+        )
+        .await;
         let offering = plan.network_offering.non_empty().unwrap_or_default();
         let kind = Kind::NetworkOffering;
-        let offering = resolve(c, kind, "network_offering", offering, &Params::new(), diags).await;
+        let offering = resolve(
+            c,
+            kind,
+            attr!(Model, network_offering),
+            offering,
+            &Params::new(),
+            diags,
+        )
+        .await;
         let mut extra = Params::new();
         if let Some(p) = plan.project.non_empty() {
-            if let Some(id) = resolve_project(c, "project", p, diags).await {
+            if let Some(id) = resolve_project(c, attr!(Model, project), p, diags).await {
                 extra.set("projectid", id);
             }
         }
@@ -354,7 +357,7 @@ impl TypedResource for Network {
             Ok(n) => n,
             Err(e) => {
                 let action = format!("creating network {name}");
-                diags.push(e.diagnostic(&action, Some("cidr"), "create"));
+                diags.push(e.diagnostic(&action, Some(attr!(Model, cidr)), "create"));
                 // the kit keeps a network CloudStack accepted, tainted
                 return None;
             }
@@ -364,7 +367,7 @@ impl TypedResource for Network {
         if !tags.is_empty() {
             let none = BTreeMap::new();
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &net.id, &none, &tags).await {
-                diags.push(e.diagnostic("tagging the network", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the network", Some(attr!(Model, tags)), "create"));
                 state.tags = Field::Known(none);
                 return Some(state);
             }
@@ -383,7 +386,7 @@ impl TypedResource for Network {
                 Err(e) => {
                     diags.push(e.diagnostic(
                         "associating the source NAT IP",
-                        Some("source_nat_ip"),
+                        Some(attr!(Model, source_nat_ip)),
                         "create",
                     ));
                     // accepted before the failure: kept so destroy releases it
@@ -425,7 +428,15 @@ impl TypedResource for Network {
         if prior.network_offering != plan.network_offering {
             let o = plan.network_offering.non_empty().unwrap_or_default();
             let kind = Kind::NetworkOffering;
-            let o = resolve(c, kind, "network_offering", o, &Params::new(), diags).await?;
+            let o = resolve(
+                c,
+                kind,
+                attr!(Model, network_offering),
+                o,
+                &Params::new(),
+                diags,
+            )
+            .await?;
             p.set("networkofferingid", o);
         }
         if p.iter().count() > 1 {
@@ -441,7 +452,11 @@ impl TypedResource for Network {
                 if let Err(e) =
                     bounded(c, limit, api.request_async("replaceNetworkACLList", &p)).await
                 {
-                    diags.push(e.diagnostic("replacing the network ACL", Some("acl_id"), "update"));
+                    diags.push(e.diagnostic(
+                        "replacing the network ACL",
+                        Some(attr!(Model, acl_id)),
+                        "update",
+                    ));
                     return None;
                 }
             }
@@ -450,7 +465,7 @@ impl TypedResource for Network {
             let old = prior.tags.known().cloned().unwrap_or_default();
             let new = plan.tags.known().cloned().unwrap_or_default();
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }
@@ -520,6 +535,7 @@ impl Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tfplugin5::{model, Value};
 
     #[test]
     fn cidr_math() {

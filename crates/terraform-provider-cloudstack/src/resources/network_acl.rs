@@ -8,6 +8,7 @@ use tfplugin5::{async_trait, model::Timeouts, Attribute, Block, Diagnostics, Sch
 
 use super::vpc::find_vpc;
 use crate::{
+    attr,
     common::{bounded, find_by_id, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -62,6 +63,8 @@ impl TypedResource for NetworkAcl {
 
     type Model = Model;
 
+    type View = crate::kit::NoView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_network_acl"
     }
@@ -115,7 +118,7 @@ impl TypedResource for NetworkAcl {
             Err(e) => {
                 diags.push(e.diagnostic(
                     &format!("creating network ACL list {name}"),
-                    Some("vpc_id"),
+                    Some(attr!(Model, vpc_id)),
                     "create",
                 ));
                 return None;

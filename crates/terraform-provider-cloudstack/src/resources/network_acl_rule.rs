@@ -17,33 +17,21 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use cloudstack::{model::NetworkAclItem, Params};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, NestedBlock, PlanRequest, Schema, Type, Value,
+    async_trait, model::Field, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, import_state, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{known_elements, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+        check_cidr_entries, check_port_entries, in_parallel, jobs_in_flight, lower, match_prior,
+        missing, parse_port_range, DEFAULT_PARALLELISM,
     },
 };
 
 const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "all"];
-/// The fields of a rule block that decide its items (all but `uuids`).
-const RULE_FIELDS: [&str; 10] = [
-    "rule_number",
-    "action",
-    "cidr_list",
-    "protocol",
-    "icmp_type",
-    "icmp_code",
-    "ports",
-    "port",
-    "traffic_type",
-    "description",
-];
-
 /// The `cloudstack_network_acl_rule` resource.
 #[derive(Debug)]
 pub struct NetworkAclRule;
@@ -62,6 +50,30 @@ pub struct Rule {
     traffic_type: Option<String>,
     description: Option<String>,
     uuids: Option<BTreeMap<String, String>>,
+}
+
+/// A `rule` block as the plan-time checks read it (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleView {
+    rule_number: Field<i64>,
+    action: Field<String>,
+    cidr_list: PlanStrings,
+    protocol: Field<String>,
+    icmp_type: Field<i64>,
+    icmp_code: Field<i64>,
+    ports: PlanStrings,
+    port: Field<String>,
+    traffic_type: Field<String>,
+    description: Field<String>,
+    uuids: Field<BTreeMap<String, String>>,
+}
+
+/// What the plan-time checks read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    rule: Field<Vec<RuleView>>,
 }
 
 /// The resource's value.
@@ -310,32 +322,21 @@ async fn converge(
 ) -> Model {
     let acl_id = plan.acl_id.clone().unwrap_or_default();
     let limit = jobs_in_flight(plan.parallelism);
-    let mut used: HashSet<String> = HashSet::new();
-    // (rule index, unit, existing item id)
-    let mut wanted: Vec<(usize, Unit, Option<NetworkAclItem>)> = Vec::new();
-    for (i, r) in plan.rule.iter().enumerate() {
-        for u in units_of(r) {
-            let reuse = prior
-                .iter()
-                .find(|(have, id)| !used.contains(id) && u.served_by(have))
-                .map(|(have, id)| {
-                    used.insert(id.clone());
-                    NetworkAclItem {
-                        id: id.clone(),
-                        number: have.number,
-                        icmptype: have.icmp.0,
-                        icmpcode: have.icmp.1,
-                        ..Default::default()
-                    }
-                });
-            wanted.push((i, u, reuse));
-        }
-    }
-    // delete first: a changed rule may need its number free again
-    let doomed: Vec<(Unit, String)> = prior
-        .into_iter()
-        .filter(|(_, id)| !used.contains(id))
-        .collect();
+    // (rule index, unit, existing item); delete first: a changed rule may
+    // need its number free again
+    let (mut wanted, doomed) = match_prior(
+        &plan.rule,
+        units_of,
+        prior,
+        |want, have| want.served_by(have),
+        |have, id| NetworkAclItem {
+            id: id.to_string(),
+            number: have.number,
+            icmptype: have.icmp.0,
+            icmpcode: have.icmp.1,
+            ..Default::default()
+        },
+    );
     let deleted = in_parallel(doomed, limit, |(u, id)| async move {
         let r = delete_item(c, &id).await;
         (u, id, r)
@@ -346,7 +347,7 @@ async fn converge(
         if let Err(e) = r {
             diags.push(e.diagnostic(
                 &format!("deleting ACL item {id} ({})", u.key),
-                Some("rule"),
+                Some(attr!(Model, rule)),
                 "update",
             ));
             leftovers.push(Rule {
@@ -362,12 +363,7 @@ async fn converge(
             });
         }
     }
-    let todo: Vec<(usize, Unit)> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, _, have))| have.is_none())
-        .map(|(n, (_, u, _))| (n, u.clone()))
-        .collect();
+    let todo = missing(&wanted);
     let acl = acl_id.as_str();
     let created = in_parallel(todo, limit, |(n, u)| async move {
         (n, create_item(c, acl, &u).await)
@@ -384,7 +380,7 @@ async fn converge(
                          in the state; apply again to create the missing ones)",
                         u.protocol, u.key
                     ),
-                    Some("rule"),
+                    Some(attr!(Model, rule)),
                     "create",
                 ));
             }
@@ -428,6 +424,7 @@ async fn converge(
 #[async_trait]
 impl TypedResource for NetworkAclRule {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_network_acl_rule"
@@ -437,70 +434,59 @@ impl TypedResource for NetworkAclRule {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        for r in config.get_slice("rule") {
-            let proto = r.get_str("protocol");
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        const RULE: &str = attr!(Model, rule);
+        for r in config.rule.known().into_iter().flatten() {
+            let proto = r.protocol.known().map(String::as_str);
             if let Some(p) = proto {
                 if !PROTOCOLS.contains(&p.to_ascii_lowercase().as_str()) && p.parse::<u8>().is_err()
                 {
                     diags.attribute_error(
-                        "rule",
+                        RULE,
                         format!("{p:?} is not a valid protocol"),
                         "Use tcp, udp, icmp, all or a protocol number 0-255.",
                     );
                 }
             }
-            for cidr in r.get_strings("cidr_list") {
-                if !is_cidr(&cidr) {
-                    diags.attribute_error(
-                        "rule",
-                        format!("{cidr:?} is not a CIDR"),
-                        "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
-                    );
-                }
-            }
-            let mut entries = r.get_strings("ports");
-            entries.extend(r.get_str("port").map(str::to_string));
-            for p in &entries {
-                if parse_port_range(p).is_none() {
-                    diags.attribute_error(
-                        "rule",
-                        format!("{p:?} is not a valid port value"),
-                        "Valid options are '80' or '80-90'.",
-                    );
-                }
-            }
+            check_cidr_entries(known_elements(&r.cidr_list), RULE, diags);
+            let mut entries = known_elements(&r.ports);
+            entries.extend(r.port.known().map(String::as_str));
+            check_port_entries(entries.iter().copied(), RULE, diags);
             if !entries.is_empty() && !matches!(proto, Some("tcp" | "udp")) {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "Ports only apply to tcp and udp",
                     "Remove port/ports or use protocol tcp or udp.",
                 );
             }
-            if entries.len() > 1 && r.get_i64("rule_number").is_some() {
+            if entries.len() > 1 && r.rule_number.known().is_some() {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "A rule_number can number one item only",
                     "Give each port its own rule block with its own rule_number.",
                 );
             }
-            if let Some(n) = r.get_i64("rule_number") {
-                if !(1..=65535).contains(&n) {
+            if let Some(n) = r.rule_number.known() {
+                if !(1..=65535).contains(n) {
                     diags.attribute_error(
-                        "rule",
+                        RULE,
                         format!("rule_number must be between 1 and 65535, got {n}"),
                         "ACL items are evaluated by ascending number.",
                     );
                 }
             }
-            for (attr, allowed) in [
-                ("action", ["allow", "deny"]),
-                ("traffic_type", ["ingress", "egress"]),
+            for (attr, value, allowed) in [
+                (attr!(RuleView, action), &r.action, ["allow", "deny"]),
+                (
+                    attr!(RuleView, traffic_type),
+                    &r.traffic_type,
+                    ["ingress", "egress"],
+                ),
             ] {
-                if let Some(v) = r.get_str(attr) {
+                if let Some(v) = value.known() {
                     if !allowed.contains(&v.to_ascii_lowercase().as_str()) {
                         diags.attribute_error(
-                            "rule",
+                            RULE,
                             format!("{attr} {v:?} is not valid"),
                             format!("Use {} or {}.", allowed[0], allowed[1]),
                         );
@@ -513,28 +499,37 @@ impl TypedResource for NetworkAclRule {
     /// A rule block that changes (or is new) gets new items: its `uuids`,
     /// and the computed fields it leaves to CloudStack, are known only
     /// after apply.
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
-        let prior_rules = req.prior.get_slice("rule").to_vec();
-        let config_rules = req.config.get_slice("rule").to_vec();
-        let Value::Object(plan) = req.planned else {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, _diags: &mut Diagnostics) {
+        let rules_of =
+            |v: Option<&View>| v.and_then(|v| v.rule.known().cloned()).unwrap_or_default();
+        let prior_rules = rules_of(plan.prior.as_ref());
+        let config_rules = rules_of(Some(&plan.config));
+        let Field::Known(rules) = &mut plan.planned.rule else {
             return;
         };
-        let Some(Value::List(rules)) = plan.get_mut("rule") else {
-            return;
+        // what decides a block's items: all but `uuids`
+        let items_of = |r: &RuleView| RuleView {
+            uuids: Field::Null,
+            ..r.clone()
         };
         for (i, rule) in rules.iter_mut().enumerate() {
-            let config = config_rules.get(i).unwrap_or(&Value::Null);
+            let config = config_rules.get(i);
             let same = prior_rules
                 .get(i)
-                .is_some_and(|p| RULE_FIELDS.iter().all(|f| p.get(f) == rule.get(f)));
+                .is_some_and(|p| items_of(p) == items_of(rule));
             if same {
                 continue;
             }
-            rule.set_attr("uuids", Value::Unknown);
-            for computed in ["rule_number", "icmp_type", "icmp_code"] {
-                if config.get(computed).is_null() {
-                    rule.set_attr(computed, Value::Unknown);
-                }
+            rule.uuids = Field::Unknown;
+            let unset = |f: fn(&RuleView) -> bool| config.is_none_or(f);
+            if unset(|c| c.rule_number.is_null()) {
+                rule.rule_number = Field::Unknown;
+            }
+            if unset(|c| c.icmp_type.is_null()) {
+                rule.icmp_type = Field::Unknown;
+            }
+            if unset(|c| c.icmp_code.is_null()) {
+                rule.icmp_code = Field::Unknown;
             }
         }
     }
@@ -668,9 +663,9 @@ impl TypedResource for NetworkAclRule {
         import_state(
             import_id,
             &[
-                ("acl_id", Value::from(acl_id)),
-                ("managed", Value::from(true)),
-                ("parallelism", Value::from(DEFAULT_PARALLELISM)),
+                (attr!(Model, acl_id), Value::from(acl_id)),
+                (attr!(Model, managed), Value::from(true)),
+                (attr!(Model, parallelism), Value::from(DEFAULT_PARALLELISM)),
             ],
         )
     }

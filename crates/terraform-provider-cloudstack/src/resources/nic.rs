@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, found, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -74,6 +75,7 @@ async fn find(
 #[async_trait]
 impl TypedResource for NicResource {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_nic"
@@ -98,10 +100,10 @@ impl TypedResource for NicResource {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("ip address", "ip_address"),
-                        ("ipaddress", "ip_address"),
-                        ("network", "network_id"),
-                        ("virtualmachineid", "virtual_machine_id"),
+                        ("ip address", attr!(Model, ip_address)),
+                        ("ipaddress", attr!(Model, ip_address)),
+                        ("network", attr!(Model, network_id)),
+                        ("virtualmachineid", attr!(Model, virtual_machine_id)),
                     ],
                 );
                 diags.push(e.diagnostic(
@@ -143,7 +145,7 @@ impl TypedResource for NicResource {
 
     /// `terraform import cloudstack_nic.x <nic id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 

@@ -18,12 +18,13 @@ use cloudstack::{api::CreatePortForwardingRule, model::PortForwardingRule, Accep
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait, model, model::Field, Attribute, AttributePath, Block, Diagnostic, Diagnostics,
-    NestedBlock, PlanRequest, Schema, Type, Value,
+    NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, split_import_id},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Client,
     rule_set::{
         check_port_number, check_protocol, in_parallel, project_value, Scope, MAX_IN_FLIGHT,
@@ -33,7 +34,7 @@ use crate::{
 const PROTOCOLS: [&str; 2] = ["tcp", "udp"];
 
 /// The block every diagnostic about a forward points at.
-const FORWARD: &str = "forward";
+const FORWARD: &str = attr!(Model, forward);
 
 /// `cloudstack_port_forward`.
 #[derive(Debug, Default)]
@@ -54,7 +55,7 @@ pub struct Forward {
 }
 
 /// The resource's value.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Model {
     id: Field<String>,
@@ -138,12 +139,12 @@ fn validate(config: &Model, diags: &mut Diagnostics) {
             }
         };
         range(
-            ("private_port", &f.private_port),
-            ("private_end_port", &f.private_end_port),
+            (attr!(Forward, private_port), &f.private_port),
+            (attr!(Forward, private_end_port), &f.private_end_port),
         );
         range(
-            ("public_port", &f.public_port),
-            ("public_end_port", &f.public_end_port),
+            (attr!(Forward, public_port), &f.public_port),
+            (attr!(Forward, public_end_port), &f.public_end_port),
         );
     }
 }
@@ -317,7 +318,7 @@ async fn converge(c: &Client, prior: &[Forward], planned: Model, diags: &mut Dia
                 "ip_address_id is unknown at apply time",
                 "This is a provider or Terraform bug.",
             )
-            .at(AttributePath::attr("ip_address_id")),
+            .at(AttributePath::attr(attr!(Model, ip_address_id))),
         );
         return Model::default();
     };
@@ -516,6 +517,7 @@ async fn read(c: &Client, state: Model, diags: &mut Diagnostics) -> Option<Model
 #[async_trait]
 impl TypedResource for PortForward {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_port_forward"
@@ -525,22 +527,16 @@ impl TypedResource for PortForward {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        // unknowns inside a block keep it from decoding: checked once known
-        if let Ok(m) = model::from_value::<Model>(config) {
-            validate(&m, diags);
-        }
+    async fn validate(&self, config: Model, diags: &mut Diagnostics) {
+        validate(&config, diags);
     }
 
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
-        let Ok(mut planned) = model::from_value::<Model>(req.planned) else {
-            return;
-        };
-        let prior = model::from_value::<Model>(req.prior).unwrap_or_default();
-        let mut changed = false;
-        if req.prior.is_null() {
+    async fn modify_plan(&self, plan: &mut Planning<'_, Model>, _diags: &mut Diagnostics) {
+        let creating = plan.prior.is_none();
+        let prior = plan.prior.clone().unwrap_or_default();
+        let planned = &mut plan.planned;
+        if creating {
             planned.id = planned.ip_address_id.clone();
-            changed = true;
         }
         // a planned element keeps a uuid only when a prior element with that
         // uuid serves it exactly; otherwise the rule is (re)created
@@ -556,19 +552,7 @@ impl TypedResource for PortForward {
                         continue;
                     }
                 }
-                if !e.uuid.is_unknown() {
-                    e.uuid = Field::Unknown;
-                    changed = true;
-                }
-            }
-        }
-        if changed {
-            match model::to_value(&planned, &schema().value_type()) {
-                Ok(v) => *req.planned = v,
-                Err(e) => diags.error(
-                    "Cannot write the plan",
-                    format!("{e}. This is a provider bug; please report it."),
-                ),
+                e.uuid = Field::Unknown;
             }
         }
     }
@@ -649,6 +633,7 @@ mod tests {
         common::testenv::{calls, with_vm_and_ip},
         kit::Typed,
     };
+    use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
     #[test]

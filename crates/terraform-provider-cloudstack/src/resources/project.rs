@@ -6,15 +6,22 @@
 use cloudstack::{project::Project as CsProject, Params};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Field, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Schema,
-    Type, Value,
+    async_trait, model::Field, Attribute, AttributePath, Block, Diagnostics, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, deleted, found, keep_spelling, resolve, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Handle,
 };
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    domain: Field<String>,
+}
 
 /// The `cloudstack_project` resource.
 #[derive(Debug)]
@@ -126,6 +133,8 @@ impl TypedResource for Project {
 
     type Model = Model;
 
+    type View = View;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_project"
     }
@@ -137,11 +146,13 @@ impl TypedResource for Project {
     /// `domain` written as the id of the domain the state names (or the
     /// other way round, e.g. after an import) is the same domain: no
     /// replacement, and the state takes the configuration's spelling.
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, _diags: &mut Diagnostics) {
+        const DOMAIN: &str = attr!(Model, domain);
         let Some(c) = self.handle.get() else { return };
-        let (Some(before), Some(after)) =
-            (req.prior.get_str("domain"), req.planned.get_str("domain"))
-        else {
+        let (Some(before), Some(after)) = (
+            plan.prior.as_ref().and_then(|p| p.domain.known()),
+            plan.planned.domain.known(),
+        ) else {
             return;
         };
         if before == after {
@@ -151,17 +162,20 @@ impl TypedResource for Project {
         let mut quiet = Diagnostics::default();
         let kind = cloudstack::Resource::Domain;
         let none = Params::new();
-        let a = resolve(c, kind, "domain", before, &none, &mut quiet).await;
-        let b = resolve(c, kind, "domain", after, &none, &mut quiet).await;
+        let a = resolve(c, kind, DOMAIN, before, &none, &mut quiet).await;
+        let b = resolve(c, kind, DOMAIN, after, &none, &mut quiet).await;
         if a.is_none() || a != b {
             return;
         }
-        let domain = AttributePath::attr("domain");
-        req.requires_replace.retain(|p| *p != domain);
-        if req.requires_replace.is_empty() {
-            // the generic plan made computed values unknown for a new object
-            if let (Value::Object(plan), Some(prior)) = (&mut *req.planned, req.prior.as_map()) {
-                for (k, v) in plan.iter_mut() {
+        let domain = AttributePath::attr(DOMAIN);
+        plan.requires_replace.retain(|p| *p != domain);
+        if plan.requires_replace.is_empty() {
+            // the generic plan made computed values unknown for a new object:
+            // every one (whatever its name) takes the prior value again
+            if let (Value::Object(planned), Some(prior)) =
+                (&mut *plan.raw_planned, plan.raw_prior.as_map())
+            {
+                for (k, v) in planned.iter_mut() {
                     if matches!(v, Value::Unknown) {
                         if let Some(p) = prior.get(k) {
                             *v = p.clone();
@@ -181,7 +195,7 @@ impl TypedResource for Project {
             .set_opt("userid", plan.userid.as_deref());
         if let Some(d) = plan.domain.non_empty() {
             let kind = cloudstack::Resource::Domain;
-            let id = resolve(cx.c, kind, "domain", d, &Params::new(), diags).await?;
+            let id = resolve(cx.c, kind, attr!(Model, domain), d, &Params::new(), diags).await?;
             extra.set("domainid", id);
         }
         let display = plan.displaytext.clone().unwrap_or_else(|| name.clone());
@@ -192,9 +206,9 @@ impl TypedResource for Project {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("name", "name"),
-                        ("domain", "domain"),
-                        ("account", "account"),
+                        ("name", attr!(Model, name)),
+                        ("domain", attr!(Model, domain)),
+                        ("account", attr!(Model, account)),
                     ],
                 );
                 diags.push(e.diagnostic(&format!("creating project {name}"), attr, "create"));
@@ -235,7 +249,13 @@ impl TypedResource for Project {
         if p.iter().next().is_some() {
             let updated = cx.c.api.update_project(&id, &p);
             if let Err(e) = bounded(cx.c, cx.c.timeout, updated).await {
-                let attr = attr_in_text(&e, &[("name", "name"), ("account", "account")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("name", attr!(Model, name)),
+                        ("account", attr!(Model, account)),
+                    ],
+                );
                 diags.push(e.diagnostic(&format!("updating project {id}"), attr, "update"));
                 return None;
             }
@@ -254,7 +274,7 @@ impl TypedResource for Project {
 
     /// `terraform import cloudstack_project.x <id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -61,6 +62,7 @@ async fn find_vm(
 #[async_trait]
 impl TypedResource for SecondaryIpAddress {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_secondary_ipaddress"
@@ -89,7 +91,7 @@ impl TypedResource for SecondaryIpAddress {
                         Some(n) => n.id.clone(),
                         None => {
                             diags.attribute_error(
-                                "virtual_machine_id",
+                                attr!(Model, virtual_machine_id),
                                 format!("VM {vm_id} has no NIC"),
                                 "Give nic_id, or a VM with a network.",
                             );
@@ -99,7 +101,7 @@ impl TypedResource for SecondaryIpAddress {
                 }
                 Ok(None) => {
                     diags.attribute_error(
-                        "virtual_machine_id",
+                        attr!(Model, virtual_machine_id),
                         format!("VM {vm_id} does not exist"),
                         "Give the id of an existing VM.",
                     );
@@ -124,7 +126,13 @@ impl TypedResource for SecondaryIpAddress {
                 Some(plan)
             }
             Err(e) => {
-                let attr = attr_in_text(&e, &[("ip", "ip_address"), ("nicid", "nic_id")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("ip", attr!(Model, ip_address)),
+                        ("nicid", attr!(Model, nic_id)),
+                    ],
+                );
                 diags.push(e.diagnostic(
                     &format!("adding a secondary IP to NIC {nic}"),
                     attr,
@@ -163,7 +171,7 @@ impl TypedResource for SecondaryIpAddress {
 
     /// `terraform import cloudstack_secondary_ipaddress.x <id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
-        vec![Value::object([("id", import_id)])]
+        vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
 

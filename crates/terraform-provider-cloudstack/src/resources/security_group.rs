@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, deleted, found, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
 };
@@ -80,6 +81,8 @@ impl TypedResource for SecurityGroup {
 
     type Model = Model;
 
+    type View = crate::kit::NoView;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_security_group"
     }
@@ -99,7 +102,13 @@ impl TypedResource for SecurityGroup {
         match bounded(cx.c, cx.c.timeout, created).await {
             Ok(g) => Some(plan.fill(&g)),
             Err(e) => {
-                let attr = attr_in_text(&e, &[("name", "name"), ("project", "project")]);
+                let attr = attr_in_text(
+                    &e,
+                    &[
+                        ("name", attr!(Model, name)),
+                        ("project", attr!(Model, project)),
+                    ],
+                );
                 diags.push(e.diagnostic(
                     &format!("creating security group {name}"),
                     attr,

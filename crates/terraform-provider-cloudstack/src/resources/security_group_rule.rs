@@ -20,15 +20,17 @@ use cloudstack::security_group::{
 };
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, Block, Diagnostics, NestedBlock, PlanRequest, Schema, Type, Value,
+    async_trait, model::Field, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, import_state, split_import_id, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{known_strings, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
-        in_parallel, is_cidr, jobs_in_flight, lower, parse_port_range, DEFAULT_PARALLELISM,
+        check_cidr_entries, check_port_entries, in_parallel, jobs_in_flight, lower, match_prior,
+        missing, parse_port_range, DEFAULT_PARALLELISM,
     },
 };
 
@@ -60,6 +62,31 @@ pub struct Model {
     rule: Option<Vec<Rule>>,
     project: Option<String>,
     parallelism: Option<i64>,
+}
+
+/// A `rule` block as the plan-time checks read it (see [`crate::kit`]):
+/// every attribute, since a rule carries its `uuids` only when it is the
+/// prior one exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleView {
+    cidr_list: PlanStrings,
+    protocol: Field<String>,
+    icmp_type: Field<i64>,
+    icmp_code: Field<i64>,
+    ports: PlanStrings,
+    traffic_type: Field<String>,
+    user_security_group_list: PlanStrings,
+    uuids: Field<BTreeMap<String, String>>,
+}
+
+/// What the plan-time checks read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    id: Field<String>,
+    security_group_id: Field<String>,
+    rule: Field<Vec<RuleView>>,
 }
 
 fn schema() -> Schema {
@@ -289,7 +316,11 @@ async fn group_accounts(
     let groups = match bounded(c, c.timeout, c.api.list_security_groups(&p)).await {
         Ok(g) => g,
         Err(e) => {
-            diags.push(e.diagnostic("listing security groups", Some("rule"), "create"));
+            diags.push(e.diagnostic(
+                "listing security groups",
+                Some(attr!(Model, rule)),
+                "create",
+            ));
             return None;
         }
     };
@@ -301,7 +332,7 @@ async fn group_accounts(
             }
             None => {
                 diags.attribute_error(
-                    "rule",
+                    attr!(Model, rule),
                     format!("Unknown security group {name:?} in user_security_group_list"),
                     "Name an existing security group (of the same project, if any).",
                 );
@@ -323,25 +354,14 @@ async fn converge(
     let group_id = plan.security_group_id.clone().unwrap_or_default();
     let limit = jobs_in_flight(plan.parallelism);
     let wanted_rules = plan.rule.clone().unwrap_or_default();
-    let mut used: HashSet<String> = HashSet::new();
     // (rule index, unit, existing rule id)
-    let mut wanted: Vec<(usize, Unit, Option<String>)> = Vec::new();
-    for (i, r) in wanted_rules.iter().enumerate() {
-        for u in units_of(r) {
-            let reuse = prior
-                .iter()
-                .find(|(have, id)| !used.contains(id) && *have == u)
-                .map(|(_, id)| id.clone());
-            if let Some(id) = &reuse {
-                used.insert(id.clone());
-            }
-            wanted.push((i, u, reuse));
-        }
-    }
-    let doomed: Vec<(Unit, String)> = prior
-        .into_iter()
-        .filter(|(_, id)| !used.contains(id))
-        .collect();
+    let (mut wanted, doomed) = match_prior(
+        &wanted_rules,
+        units_of,
+        prior,
+        |want, have| have == want,
+        |_, id| id.to_string(),
+    );
     let revoked = in_parallel(doomed, limit, |(u, id)| async move {
         let r = bounded(
             c,
@@ -360,19 +380,14 @@ async fn converge(
             Err(e) => {
                 diags.push(e.diagnostic(
                     &format!("revoking security group rule {id} ({})", u.key),
-                    Some("rule"),
+                    Some(attr!(Model, rule)),
                     "update",
                 ));
                 leftovers.push((u, id));
             }
         }
     }
-    let todo: Vec<(usize, Unit)> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, _, have))| have.is_none())
-        .map(|(n, (_, u, _))| (n, u.clone()))
-        .collect();
+    let todo = missing(&wanted);
     let accounts = if todo.iter().any(|(_, u)| u.group.is_some()) {
         group_accounts(c, &plan, diags).await
     } else {
@@ -410,7 +425,7 @@ async fn converge(
                             u.protocol,
                             u.key
                         ),
-                        Some("rule"),
+                        Some(attr!(Model, rule)),
                         "create",
                     ));
                 }
@@ -521,6 +536,7 @@ fn listed_units(g: &CsGroup) -> Vec<(Unit, String)> {
 #[async_trait]
 impl TypedResource for SecurityGroupRule {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_security_group_rule"
@@ -530,59 +546,58 @@ impl TypedResource for SecurityGroupRule {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        for r in config.get_slice("rule") {
-            if !r.is_fully_known() {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        const RULE: &str = attr!(Model, rule);
+        for r in config.rule.known().into_iter().flatten() {
+            let (Some(cidrs), Some(groups), Some(ports)) = (
+                known_strings(&r.cidr_list),
+                known_strings(&r.user_security_group_list),
+                known_strings(&r.ports),
+            ) else {
+                continue;
+            };
+            if [&r.protocol, &r.traffic_type]
+                .iter()
+                .any(|f| f.is_unknown())
+                || [&r.icmp_type, &r.icmp_code].iter().any(|f| f.is_unknown())
+                || r.uuids.is_unknown()
+            {
                 continue;
             }
-            let cidrs = r.get_strings("cidr_list");
-            if cidrs.is_empty() && r.get_strings("user_security_group_list").is_empty() {
+            if cidrs.is_empty() && groups.is_empty() {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "A rule needs a source",
                     "Give at least one cidr_list or user_security_group_list entry.",
                 );
             }
-            for cidr in &cidrs {
-                if !is_cidr(cidr) {
-                    diags.attribute_error(
-                        "rule",
-                        format!("{cidr:?} is not a CIDR"),
-                        "Write e.g. \"10.0.0.0/8\" or \"0.0.0.0/0\".",
-                    );
-                }
-            }
+            check_cidr_entries(cidrs.iter().copied(), RULE, diags);
             let protocol = r
-                .get_str("protocol")
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            let ports = r.get_strings("ports");
+                .protocol
+                .known()
+                .map(|p| p.to_ascii_lowercase())
+                .unwrap_or_default();
             match protocol.as_str() {
                 "tcp" | "udp" => {
                     if ports.is_empty() {
                         diags.attribute_error(
-                            "rule",
+                            RULE,
                             format!(
                                 "Parameter ports is a required parameter for protocol {protocol}"
                             ),
                             "Give ports, e.g. [\"22\", \"8000-8080\"].",
                         );
                     }
-                    for p in &ports {
-                        if parse_port_range(p).is_none() {
-                            diags.attribute_error(
-                                "rule",
-                                format!("{p:?} is not a valid port value"),
-                                "Valid options are '80' or '80-90'.",
-                            );
-                        }
-                    }
+                    check_port_entries(ports.iter().copied(), RULE, diags);
                 }
                 "icmp" => {
-                    for attr in ["icmp_type", "icmp_code"] {
-                        if r.get(attr).is_null() {
+                    for (attr, v) in [
+                        (attr!(RuleView, icmp_type), &r.icmp_type),
+                        (attr!(RuleView, icmp_code), &r.icmp_code),
+                    ] {
+                        if v.is_null() {
                             diags.attribute_error(
-                                "rule",
+                                RULE,
                                 format!("Parameter {attr} is a required parameter when using protocol 'icmp'"),
                                 "Use -1 for every type or code.",
                             );
@@ -592,22 +607,22 @@ impl TypedResource for SecurityGroupRule {
                 "all" => {}
                 other if other.parse::<u8>().is_ok() => {}
                 other => diags.attribute_error(
-                    "rule",
+                    RULE,
                     format!("{other:?} is not a valid protocol"),
                     "Valid options are 'tcp', 'udp', 'icmp', 'all' or a protocol number.",
                 ),
             }
             if !ports.is_empty() && !matches!(protocol.as_str(), "tcp" | "udp") {
                 diags.attribute_error(
-                    "rule",
+                    RULE,
                     "Ports only apply to tcp and udp",
                     "Remove ports or use protocol tcp or udp.",
                 );
             }
-            if let Some(t) = r.get_str("traffic_type") {
-                if !TRAFFIC.contains(&t) {
+            if let Some(t) = r.traffic_type.known() {
+                if !TRAFFIC.contains(&t.as_str()) {
                     diags.attribute_error(
-                        "rule",
+                        RULE,
                         "Parameter traffic_type only accepts 'ingress' or 'egress' as values",
                         format!("Got {t:?}."),
                     );
@@ -618,21 +633,21 @@ impl TypedResource for SecurityGroupRule {
 
     /// New or changed rule blocks get new CloudStack rules: their `uuids`
     /// are known only after apply. The ID is the group's.
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
-        let prior_rules = req.prior.get_slice("rule").to_vec();
-        let group = req.planned.get("security_group_id").clone();
-        let Value::Object(plan) = req.planned else {
-            return;
-        };
-        plan.insert("id".into(), group);
-        let Some(Value::Set(rules)) = plan.get_mut("rule") else {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, _diags: &mut Diagnostics) {
+        let prior_rules = plan
+            .prior
+            .as_ref()
+            .and_then(|p| p.rule.known().cloned())
+            .unwrap_or_default();
+        let planned = &mut plan.planned;
+        planned.id = planned.security_group_id.clone();
+        let Field::Known(rules) = &mut planned.rule else {
             return;
         };
         for rule in rules.iter_mut() {
-            let carried =
-                rule.get("uuids").as_map().is_some() && prior_rules.iter().any(|p| p == rule);
+            let carried = rule.uuids.known().is_some() && prior_rules.contains(rule);
             if !carried {
-                rule.set_attr("uuids", Value::Unknown);
+                rule.uuids = Field::Unknown;
             }
         }
     }
@@ -749,7 +764,10 @@ impl TypedResource for SecurityGroupRule {
     fn import(&self, import_id: &str) -> Vec<Value> {
         let (_, group_id) = split_import_id(import_id);
         // no `parallelism`: the mark of a state the first read fills from the group
-        import_state(import_id, &[("security_group_id", Value::from(group_id))])
+        import_state(
+            import_id,
+            &[(attr!(Model, security_group_id), Value::from(group_id))],
+        )
     }
 }
 

@@ -10,12 +10,13 @@ use cloudstack::{model::SshKeyPair as CsKeyPair, Params};
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, Attribute, AttributePath, Block, Diagnostics, PlanRequest, Schema, Type, Value,
+    async_trait, model::Field, Attribute, AttributePath, Block, Diagnostics, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, deleted, found, import_state, OpError},
-    kit::{Ctx, TypedResource},
+    kit::{Ctx, Planning, TypedResource},
     provider::Client,
 };
 
@@ -32,6 +33,16 @@ pub struct Model {
     project: Option<String>,
     private_key: Option<String>,
     fingerprint: Option<String>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    id: Field<String>,
+    public_key: Field<String>,
+    private_key: Field<String>,
+    fingerprint: Field<String>,
 }
 
 fn schema() -> Schema {
@@ -73,6 +84,7 @@ async fn find(c: &Client, name: &str, project: Option<&str>) -> Result<Option<Cs
 #[async_trait]
 impl TypedResource for SshKeypair {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_ssh_keypair"
@@ -82,13 +94,13 @@ impl TypedResource for SshKeypair {
         schema()
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(k) = config.get_str("public_key") {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        if let Some(k) = config.public_key.known() {
             let kind = k.split_whitespace().next().unwrap_or("");
             if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-") || kind.starts_with("sk-"))
             {
                 diags.attribute_error(
-                    "public_key",
+                    attr!(Model, public_key),
                     "public_key is not an OpenSSH public key",
                     "Give the one-line OpenSSH form, e.g. file(\"~/.ssh/id_rsa.pub\") \
                      (\"ssh-rsa AAAA... comment\").",
@@ -99,20 +111,24 @@ impl TypedResource for SshKeypair {
 
     /// After an import `public_key` is unknown to the state: the configured
     /// key is the pair's own when the fingerprints agree, so no replacement.
-    async fn modify_plan(&self, req: PlanRequest<'_>, _diags: &mut Diagnostics) {
-        let same_key = req.prior.get("public_key").is_null()
-            && req
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, _diags: &mut Diagnostics) {
+        let Some(prior) = plan.prior.clone() else {
+            return;
+        };
+        let same_key = prior.public_key.is_null()
+            && plan
                 .config
-                .get_str("public_key")
-                .and_then(fingerprint)
-                .is_some_and(|f| Some(f.as_str()) == req.prior.get_str("fingerprint"));
+                .public_key
+                .known()
+                .and_then(|k| fingerprint(k))
+                .is_some_and(|f| Some(&f) == prior.fingerprint.known());
         if same_key {
-            let path = AttributePath::attr("public_key");
-            req.requires_replace.retain(|p| *p != path);
-            if req.requires_replace.is_empty() {
-                for a in ["id", "private_key", "fingerprint"] {
-                    req.planned.set_attr(a, req.prior.get(a).clone());
-                }
+            let path = AttributePath::attr(attr!(Model, public_key));
+            plan.requires_replace.retain(|p| *p != path);
+            if plan.requires_replace.is_empty() {
+                plan.planned.id = prior.id;
+                plan.planned.private_key = prior.private_key;
+                plan.planned.fingerprint = prior.fingerprint;
             }
         }
     }
@@ -123,7 +139,7 @@ impl TypedResource for SshKeypair {
     async fn create(&self, cx: Ctx<'_>, plan: Model, diags: &mut Diagnostics) -> Option<Model> {
         let c = cx.c;
         let Some(name) = plan.name.clone() else {
-            diags.attribute_error("name", "name is required", "");
+            diags.attribute_error(attr!(Model, name), "name is required", "");
             return None;
         };
         // a project's key pair (what its VMs need) takes the project id on every call
@@ -149,7 +165,7 @@ impl TypedResource for SshKeypair {
             Err(e) => {
                 let mut d = e.diagnostic(
                     &format!("creating SSH key pair {name}"),
-                    Some("name"),
+                    Some(attr!(Model, name)),
                     "create",
                 );
                 if !e.may_exist() {
@@ -214,8 +230,8 @@ impl TypedResource for SshKeypair {
     fn import(&self, import_id: &str) -> Vec<Value> {
         let mut states = import_state(import_id, &[]);
         for s in &mut states {
-            let name = s.get("id").clone();
-            s.set_attr("name", name);
+            let name = s.get(attr!(Model, id)).clone();
+            s.set_attr(attr!(Model, name), name);
         }
         states
     }
@@ -224,6 +240,7 @@ impl TypedResource for SshKeypair {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tfplugin5::PlanRequest;
 
     use crate::{common::testenv, kit::Typed};
     use tfplugin5::Resource;

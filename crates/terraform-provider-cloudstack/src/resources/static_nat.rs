@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, Attribute, Block, Diagnostics, Schema, Type};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, find_by_id, found, keep_spelling, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -61,6 +62,7 @@ fn fill(mut m: Model, ip: &PublicIpAddress) -> Option<Model> {
 #[async_trait]
 impl TypedResource for StaticNat {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_static_nat"
@@ -85,12 +87,12 @@ impl TypedResource for StaticNat {
             let attr = attr_in_text(
                 &e,
                 &[
-                    ("vm ip", "vm_guest_ip"),
-                    ("virtualmachineid", "virtual_machine_id"),
-                    ("vm id", "virtual_machine_id"),
+                    ("vm ip", attr!(Model, vm_guest_ip)),
+                    ("virtualmachineid", attr!(Model, virtual_machine_id)),
+                    ("vm id", attr!(Model, virtual_machine_id)),
                 ],
             )
-            .or(Some("ip_address_id"));
+            .or(Some(attr!(Model, ip_address_id)));
             diags.push(e.diagnostic(
                 &format!("enabling static NAT on IP {ip_id}"),
                 attr,

@@ -15,10 +15,13 @@ use std::{
 use cloudstack::{api::RegisterTemplate, model::Template as CsTemplate, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
+    async_trait,
+    model::{Field, Timeouts},
+    Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
 };
 
 use crate::{
+    attr,
     common::{bounded, found, import_state, resolve, spelled, tags_map, update_tags, OpError},
     kit::{Ctx, TypedResource},
     provider::Client,
@@ -67,6 +70,14 @@ pub struct Model {
     #[serde(default)]
     userdata_link: Vec<UserdataLink>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    format: Field<String>,
+    is_ready_timeout: Field<i64>,
 }
 
 fn schema() -> Schema {
@@ -182,7 +193,10 @@ async fn wait_ready(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) 
                             t.status.as_deref().unwrap_or("unknown")
                         ),
                     )
-                    .at(tfplugin5::AttributePath::attr("is_ready_timeout")),
+                    .at(tfplugin5::AttributePath::attr(attr!(
+                        Model,
+                        is_ready_timeout
+                    ))),
                 );
                 return Some(fill(plan, &t));
             }
@@ -216,6 +230,7 @@ async fn wait_ready(c: &Client, plan: Model, id: &str, diags: &mut Diagnostics) 
 #[async_trait]
 impl TypedResource for Template {
     type Model = Model;
+    type View = View;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_template"
@@ -229,20 +244,20 @@ impl TypedResource for Template {
         Some("registerTemplate")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(f) = config.get_str("format") {
+    async fn validate(&self, config: View, diags: &mut Diagnostics) {
+        if let Some(f) = config.format.known() {
             if !FORMATS.iter().any(|x| x.eq_ignore_ascii_case(f)) {
                 diags.attribute_error(
-                    "format",
+                    attr!(Model, format),
                     format!("Unsupported template format {f:?}"),
                     format!("Use one of {}.", FORMATS.join(", ")),
                 );
             }
         }
-        if let Some(t) = config.get_i64("is_ready_timeout") {
-            if t <= 0 {
+        if let Some(t) = config.is_ready_timeout.known() {
+            if *t <= 0 {
                 diags.attribute_error(
-                    "is_ready_timeout",
+                    attr!(Model, is_ready_timeout),
                     "is_ready_timeout must be positive",
                     "Seconds.",
                 );
@@ -255,10 +270,18 @@ impl TypedResource for Template {
         let limit = cx.limit("create", diags);
         let name = plan.name.clone().unwrap_or_default();
         let os = plan.os_type.as_deref().unwrap_or_default();
-        let os_type_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+        let os_type_id = resolve(
+            c,
+            Kind::OsType,
+            attr!(Model, os_type),
+            os,
+            &Params::new(),
+            diags,
+        )
+        .await?;
         let zone_id = match plan.zone.as_deref() {
             None | Some("all") => "-1".to_string(),
-            Some(z) => resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await?,
+            Some(z) => resolve(c, Kind::Zone, attr!(Model, zone), z, &Params::new(), diags).await?,
         };
         let project_id = cx.project_id(plan.project.as_deref(), diags).await.ok()?;
         let mut req = RegisterTemplate {
@@ -291,7 +314,7 @@ impl TypedResource for Template {
             Ok(t) => t,
             Err(e) => {
                 let action = format!("registering template {name}");
-                diags.push(e.diagnostic(&action, Some("url"), "create"));
+                diags.push(e.diagnostic(&action, Some(attr!(Model, url)), "create"));
                 // the kit keeps a template CloudStack accepted (tainted)
                 return None;
             }
@@ -304,13 +327,21 @@ impl TypedResource for Template {
             if let Err(e) =
                 bounded(c, limit, api.request_async("linkUserDataToTemplate", &lp)).await
             {
-                diags.push(e.diagnostic("linking user data", Some("userdata_link"), "create"));
+                diags.push(e.diagnostic(
+                    "linking user data",
+                    Some(attr!(Model, userdata_link)),
+                    "create",
+                ));
             }
         }
         let tags = plan.tags.clone().unwrap_or_default();
         if !tags.is_empty() {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &BTreeMap::new(), &tags).await {
-                diags.push(e.diagnostic("tagging the template", Some("tags"), "create"));
+                diags.push(e.diagnostic(
+                    "tagging the template",
+                    Some(attr!(Model, tags)),
+                    "create",
+                ));
             }
         }
         wait_ready(c, plan, &id, diags).await
@@ -345,7 +376,15 @@ impl TypedResource for Template {
         }
         if plan.os_type != prior.os_type {
             let os = plan.os_type.as_deref().unwrap_or_default();
-            let os_id = resolve(c, Kind::OsType, "os_type", os, &Params::new(), diags).await?;
+            let os_id = resolve(
+                c,
+                Kind::OsType,
+                attr!(Model, os_type),
+                os,
+                &Params::new(),
+                diags,
+            )
+            .await?;
             p.set("ostypeid", os_id);
         }
         for (new, old, param) in [
@@ -380,7 +419,7 @@ impl TypedResource for Template {
                 let sent = c.api.request("updateTemplatePermissions", &perms);
                 if let Err(e) = bounded(c, c.timeout, sent).await {
                     let action = format!("updating template {id}");
-                    diags.push(e.diagnostic(&action, Some("is_public"), "update"));
+                    diags.push(e.diagnostic(&action, Some(attr!(Model, is_public)), "update"));
                     return None;
                 }
             }
@@ -424,7 +463,10 @@ impl TypedResource for Template {
 
     /// `terraform import cloudstack_template.x <id>` or `<project>/<id>`.
     fn import(&self, id: &str) -> Vec<Value> {
-        import_state(id, &[("is_ready_timeout", READY_TIMEOUT.into())])
+        import_state(
+            id,
+            &[(attr!(Model, is_ready_timeout), READY_TIMEOUT.into())],
+        )
     }
 }
 

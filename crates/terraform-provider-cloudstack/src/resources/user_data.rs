@@ -7,11 +7,10 @@
 use cloudstack::user_data::{RegisterUserData, UserData as CsUserData};
 use cloudstack::Params;
 use serde::{Deserialize, Serialize};
-use tfplugin5::{
-    async_trait, model, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value,
-};
+use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, found, split_import_id, OpError},
     kit::{imported, Ctx, TypedResource},
 };
@@ -21,7 +20,7 @@ use crate::{
 pub struct UserData;
 
 /// The resource's attributes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     id: Field<String>,
     /// Null after an import until the first read.
@@ -106,6 +105,7 @@ async fn find(cx: Ctx<'_>, id: &str, project: Option<&str>) -> Result<Option<CsU
 #[async_trait]
 impl TypedResource for UserData {
     type Model = Model;
+    type View = Model;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_user_data"
@@ -119,13 +119,10 @@ impl TypedResource for UserData {
         Some("registerUserData")
     }
 
-    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let Ok(m) = model::from_value::<Model>(config) else {
-            return;
-        };
+    async fn validate(&self, m: Model, diags: &mut Diagnostics) {
         if !m.account.is_null() && m.domain_id.is_null() {
             diags.attribute_error(
-                "domain_id",
+                attr!(Model, domain_id),
                 "account needs domain_id",
                 "CloudStack finds an account by name within a domain: set domain_id too.",
             );
@@ -148,12 +145,12 @@ impl TypedResource for UserData {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("base64", "userdata"),
-                        ("same content", "userdata"),
-                        ("too long", "userdata"),
-                        ("name", "name"),
-                        ("account", "account"),
-                        ("project", "project_id"),
+                        ("base64", attr!(Model, userdata)),
+                        ("same content", attr!(Model, userdata)),
+                        ("too long", attr!(Model, userdata)),
+                        ("name", attr!(Model, name)),
+                        ("account", attr!(Model, account)),
+                        ("project", attr!(Model, project_id)),
                     ],
                 );
                 let action = format!("registering user data {name}");

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Field, Attribute, Block, Diagnostics, Schema, Type, Value};
 
 use crate::{
+    attr,
     common::{attr_in_text, bounded, deleted, found, import_state, split_import_id},
     kit::{Ctx, TypedResource},
 };
@@ -51,6 +52,7 @@ impl Model {
 #[async_trait]
 impl TypedResource for Volume {
     type Model = Model;
+    type View = crate::kit::NoView;
 
     fn type_name(&self) -> &'static str {
         "cloudstack_volume"
@@ -78,10 +80,10 @@ impl TypedResource for Volume {
                 let attr = attr_in_text(
                     &e,
                     &[
-                        ("diskofferingid", "disk_offering_id"),
-                        ("disk offering", "disk_offering_id"),
-                        ("size", "disk_offering_id"),
-                        ("zone", "zone_id"),
+                        ("diskofferingid", attr!(Model, disk_offering_id)),
+                        ("disk offering", attr!(Model, disk_offering_id)),
+                        ("size", attr!(Model, disk_offering_id)),
+                        ("zone", attr!(Model, zone_id)),
                     ],
                 );
                 diags.push(e.diagnostic(&format!("creating volume {name}"), attr, "create"));

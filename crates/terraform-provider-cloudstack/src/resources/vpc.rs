@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use cloudstack::{model::Vpc, Params, Resource as Kind};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
-    async_trait, model::Timeouts, Attribute, Block, Diagnostics, PlanRequest, Schema, Type,
+    async_trait,
+    model::{Field, Timeouts},
+    Attribute, Block, Diagnostics, Schema, Type,
 };
 
 use crate::{
-    common::{bounded, keep_spelling, known_str, resolve, tags_map, update_tags, OpError},
-    kit::{Ctx, TypedResource},
+    attr,
+    common::{bounded, keep_spelling, resolve, tags_map, update_tags, OpError},
+    kit::{Ctx, Planning, TypedResource},
     provider::{Client, Handle},
 };
 
@@ -45,6 +48,14 @@ pub struct Model {
     zone: Option<String>,
     tags: Option<BTreeMap<String, String>>,
     timeouts: Option<Timeouts>,
+}
+
+/// What the plan-time checks read (see [`crate::kit`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct View {
+    zone: Field<String>,
+    vpc_offering: Field<String>,
 }
 
 fn schema() -> Schema {
@@ -130,6 +141,8 @@ impl TypedResource for VpcResource {
 
     type Model = Model;
 
+    type View = View;
+
     fn type_name(&self) -> &'static str {
         "cloudstack_vpc"
     }
@@ -139,24 +152,18 @@ impl TypedResource for VpcResource {
     }
 
     /// Unknown zone or VPC offering names fail at plan time, before any change.
-    async fn modify_plan(&self, req: PlanRequest<'_>, diags: &mut Diagnostics) {
+    async fn modify_plan(&self, plan: &mut Planning<'_, View>, diags: &mut Diagnostics) {
         let Some(c) = self.handle.get() else { return };
-        if !req.prior.is_null() {
+        if plan.prior.is_some() {
             return;
         }
-        if let Some(z) = known_str(req.config, "zone") {
-            resolve(c, Kind::Zone, "zone", z, &Params::new(), diags).await;
+        let none = Params::new();
+        if let Some(z) = plan.config.zone.non_empty() {
+            resolve(c, Kind::Zone, attr!(Model, zone), z, &none, diags).await;
         }
-        if let Some(o) = known_str(req.config, "vpc_offering") {
-            resolve(
-                c,
-                Kind::VpcOffering,
-                "vpc_offering",
-                o,
-                &Params::new(),
-                diags,
-            )
-            .await;
+        if let Some(o) = plan.config.vpc_offering.non_empty() {
+            let attr = attr!(Model, vpc_offering);
+            resolve(c, Kind::VpcOffering, attr, o, &none, diags).await;
         }
     }
 
@@ -166,12 +173,12 @@ impl TypedResource for VpcResource {
         let name = plan.name.clone().unwrap_or_default();
         let scope = Params::new();
         let zone = plan.zone.as_deref().unwrap_or_default();
-        let zone_id = resolve(c, Kind::Zone, "zone", zone, &scope, diags).await;
+        let zone_id = resolve(c, Kind::Zone, attr!(Model, zone), zone, &scope, diags).await;
         let offering = plan.vpc_offering.as_deref().unwrap_or_default();
         let offering_id = resolve(
             c,
             Kind::VpcOffering,
-            "vpc_offering",
+            attr!(Model, vpc_offering),
             offering,
             &scope,
             diags,
@@ -234,14 +241,14 @@ impl TypedResource for VpcResource {
                 let attr = crate::common::attr_in_text(
                     &e,
                     &[
-                        ("cidr", "cidr"),
-                        ("domain", "network_domain"),
-                        ("offering", "vpc_offering"),
+                        ("cidr", attr!(Model, cidr)),
+                        ("domain", attr!(Model, network_domain)),
+                        ("offering", attr!(Model, vpc_offering)),
                     ],
                 );
                 diags.push(e.diagnostic(
                     &format!("creating VPC {name}"),
-                    attr.or(Some("cidr")),
+                    attr.or(Some(attr!(Model, cidr))),
                     "create",
                 ));
                 return None;
@@ -259,7 +266,7 @@ impl TypedResource for VpcResource {
         if !tags.is_empty() {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &vpc.id, &BTreeMap::new(), &tags).await
             {
-                diags.push(e.diagnostic("tagging the VPC", Some("tags"), "create"));
+                diags.push(e.diagnostic("tagging the VPC", Some(attr!(Model, tags)), "create"));
                 return Some(state);
             }
             state.tags = Some(tags);
@@ -313,7 +320,11 @@ impl TypedResource for VpcResource {
         }
         if p.iter().count() > 1 {
             if let Err(e) = bounded(c, limit, api.request_async("updateVPC", &p)).await {
-                diags.push(e.diagnostic(&format!("updating VPC {id}"), Some("name"), "update"));
+                diags.push(e.diagnostic(
+                    &format!("updating VPC {id}"),
+                    Some(attr!(Model, name)),
+                    "update",
+                ));
                 return None;
             }
         }
@@ -321,7 +332,7 @@ impl TypedResource for VpcResource {
         let new = plan.tags.clone().unwrap_or_default();
         if plan.tags.is_some() && old != new {
             if let Err(e) = update_tags(c, limit, TAG_TYPE, &id, &old, &new).await {
-                diags.push(e.diagnostic("updating tags", Some("tags"), "update"));
+                diags.push(e.diagnostic("updating tags", Some(attr!(Model, tags)), "update"));
                 return None;
             }
         }

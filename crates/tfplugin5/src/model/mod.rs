@@ -100,6 +100,81 @@ pub fn check<T: serde::Serialize + serde::de::DeserializeOwned>(
     Ok(())
 }
 
+/// Checks a plan-time view: a struct naming only some of a schema's
+/// attributes (as [`Field`]s, since configuration and plans hold unknowns).
+/// Every field of the view, nested ones included, must be an attribute or
+/// block of the schema (a misspelt field would otherwise read as null
+/// forever), and both a fully known sample and the planned shape decode.
+/// Call it in unit tests, as [`check`] for full models.
+pub fn check_view<T: serde::Serialize + serde::de::DeserializeOwned>(
+    schema: &Schema,
+) -> Result<(), Error> {
+    let ty = schema.value_type();
+    let view: T = from_value(&sample_value(&ty))?;
+    names_only(&view.serialize(ser::ValueSer)?, &ty)?;
+    from_value::<T>(&planned_shape(&schema.block))?;
+    Ok(())
+}
+
+/// Errors on the first object key of `v` that `ty` does not have.
+fn names_only(v: &Value, ty: &Type) -> Result<(), Error> {
+    match (v, ty) {
+        (Value::Object(m) | Value::Map(m), Type::Object(attrs)) => {
+            for (k, x) in m {
+                let Some(aty) = attrs.get(k) else {
+                    return Err(Error::encode(format!(
+                        "the view has a field {k:?} that is not an attribute of the schema"
+                    )));
+                };
+                names_only(x, aty).map_err(|e| e.at(&format!(".{k}")))?;
+            }
+            Ok(())
+        }
+        (Value::Object(m) | Value::Map(m), Type::Map(e)) => {
+            m.values().try_for_each(|x| names_only(x, e))
+        }
+        (Value::List(items) | Value::Set(items), Type::List(e) | Type::Set(e)) => {
+            items.iter().try_for_each(|x| names_only(x, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes the fields of `view` (a model or a plan-time view naming some
+/// attributes) over the same attributes of `into`, keeping every attribute
+/// the view does not name and the kinds (set, list, map) `into` has.
+/// Collections of objects are merged element by element when the lengths
+/// agree, else replaced.
+pub fn merge_into<T: serde::Serialize + ?Sized>(view: &T, into: &mut Value) -> Result<(), Error> {
+    overlay(view.serialize(ser::ValueSer)?, into);
+    Ok(())
+}
+
+fn overlay(src: Value, dst: &mut Value) {
+    match (src, dst) {
+        (Value::Object(m), Value::Object(d) | Value::Map(d)) => {
+            for (k, v) in m {
+                match d.get_mut(&k) {
+                    Some(slot) => overlay(v, slot),
+                    None => {
+                        d.insert(k, v);
+                    }
+                }
+            }
+        }
+        (
+            Value::List(items) | Value::Set(items),
+            Value::List(d) | Value::Set(d) | Value::Tuple(d),
+        ) if items.len() == d.len() => {
+            for (v, slot) in items.into_iter().zip(d.iter_mut()) {
+                overlay(v, slot);
+            }
+        }
+        (Value::List(items), slot @ Value::Set(_)) => *slot = Value::set(items),
+        (v, slot) => *slot = v,
+    }
+}
+
 /// Whether two values have the same kinds and attributes throughout (the
 /// values themselves may differ: an enum field turns the sample's `"x"`
 /// into its first variant).

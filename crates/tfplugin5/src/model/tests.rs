@@ -210,3 +210,62 @@ fn encoding_rejects_fields_outside_the_schema() {
     .to_string();
     assert!(e.contains("nope"), "{e}");
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RuleView {
+    protocol: Field<String>,
+    uuid: Field<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct AclView {
+    name: Field<String>,
+    tags: Field<BTreeMap<String, String>>,
+    rule: Field<Vec<RuleView>>,
+}
+
+#[test]
+fn a_view_may_name_some_attributes_but_only_real_ones() {
+    check_view::<AclView>(&schema()).unwrap();
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Typo {
+        nmae: Field<String>,
+    }
+    let e = check_view::<Typo>(&schema()).unwrap_err().to_string();
+    assert!(e.contains("nmae"), "{e}");
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct NestedTypo {
+        rule: Field<Vec<TypoRule>>,
+    }
+    #[derive(Debug, Serialize, Deserialize)]
+    struct TypoRule {
+        protocl: Field<String>,
+    }
+    let e = check_view::<NestedTypo>(&schema()).unwrap_err().to_string();
+    assert!(e.contains("protocl") && e.contains("rule"), "{e}");
+}
+
+#[test]
+fn merging_a_view_keeps_what_it_does_not_name() {
+    let ty = schema().value_type();
+    let mut planned = to_value(&acl(), &ty).unwrap();
+    let mut view: AclView = from_value(&planned).unwrap();
+    view.name = Field::Unknown;
+    view.tags = Field::Known([("k".to_string(), "v".to_string())].into());
+    if let Field::Known(rules) = &mut view.rule {
+        rules[0].uuid = Field::Unknown;
+    }
+    merge_into(&view, &mut planned).unwrap();
+    assert!(planned.get("name").is_unknown());
+    assert_eq!(planned.get("managed"), &Value::Bool(true));
+    // a map is replaced, not merged key by key
+    assert_eq!(planned.get("tags").as_map().map(|m| m.len()), Some(1));
+    assert_eq!(planned.get("tags").get_str("k"), Some("v"));
+    let rule = &planned.get_slice("rule")[0];
+    assert!(matches!(planned.get("rule"), Value::Set(_)));
+    assert!(rule.get("uuid").is_unknown());
+    assert_eq!(rule.get_str("protocol"), Some("tcp"));
+    assert!(!rule.get("cidr_list").is_null());
+}
