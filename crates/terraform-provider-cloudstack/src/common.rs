@@ -191,15 +191,19 @@ pub async fn resolve_object(
     scope: &Params,
     diags: &mut Diagnostics,
 ) -> Option<serde_json::Value> {
-    let key = cache_key(kind, value, scope);
-    if let Some(obj) = lock(&c.resolved).get(&key) {
-        return Some(obj.clone());
-    }
-    match bounded(c, c.timeout, c.api.resolve(kind, value, scope)).await {
-        Ok(obj) => {
-            lock(&c.resolved).insert(key, obj.clone());
-            Some(obj)
-        }
+    // A name's id is a fact for the life of the process: the plan-time check
+    // and the apply, and every instance naming the same template, share one
+    // lookup (single flight).
+    let looked_up = c
+        .refresh
+        .fact(&cache_key(kind, value, scope), || async {
+            bounded(c, c.timeout, c.api.resolve(kind, value, scope))
+                .await
+                .map(Some)
+        })
+        .await;
+    match looked_up {
+        Ok(found) => found,
         Err(OpError::Api(e @ cloudstack::Error::NotFound { .. })) => {
             let detail = match &e {
                 cloudstack::Error::NotFound { candidates, .. } if !candidates.is_empty() => {
@@ -316,13 +320,6 @@ pub async fn resolve_project(
             diags.push(e.diagnostic("listing projects", Some(attr), "create"));
             None
         }
-    }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -817,4 +814,42 @@ pub(crate) mod testenv {
             })
             .unwrap_or(0)
     }
+}
+
+/// The key of the fact "the guest network of VM `id`'s default NIC".
+fn default_network_key(vm_id: &str) -> String {
+    format!("default-network|virtualmachineid={vm_id}")
+}
+
+/// Remembers the network of `vm`'s default NIC (from a deploy's answer), so
+/// the rules created on the VM next need not look the VM up again. Only this
+/// provider could change a VM's default NIC, and it never does.
+pub fn learn_default_network(c: &Client, vm: &cloudstack::model::VirtualMachine) {
+    let nic = vm
+        .nic
+        .iter()
+        .find(|n| n.isdefault == Some(true))
+        .or(vm.nic.first());
+    if let Some(net) = nic.and_then(|n| n.networkid.clone()) {
+        c.refresh.know(&default_network_key(&vm.id), net);
+    }
+}
+
+/// The network of VM `vm_id`'s default NIC (looked up once per process), or
+/// `None` when the VM or its NICs cannot be read.
+pub async fn default_network(c: &Client, api: &cloudstack::Client, vm_id: &str) -> Option<String> {
+    c.refresh
+        .fact(&default_network_key(vm_id), || async {
+            let vm = api.get_virtual_machine(vm_id).await?;
+            Ok::<_, cloudstack::Error>(vm.and_then(|vm| {
+                vm.nic
+                    .iter()
+                    .find(|n| n.isdefault == Some(true))
+                    .or(vm.nic.first())
+                    .and_then(|n| n.networkid.clone())
+            }))
+        })
+        .await
+        .ok()
+        .flatten()
 }

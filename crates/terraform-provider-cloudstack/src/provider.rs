@@ -53,9 +53,8 @@ pub struct Client {
     /// Clients with other job timeouts (for `timeouts { ... }` blocks), sharing the
     /// connection pool and async-job watcher of `api`.
     by_timeout: Arc<Mutex<HashMap<u64, cloudstack::Client>>>,
-    /// Name → object resolutions done in this process (plan, then apply).
-    pub(crate) resolved: Arc<Mutex<HashMap<String, serde_json::Value>>>,
-    /// Listings shared by the reads of a refresh (VMs, rules of an IP, ...).
+    /// Listings shared by the reads of a refresh (VMs, rules of an IP, ...),
+    /// and facts kept for the process (name → object resolutions, owners).
     pub(crate) refresh: Arc<crate::refresh::RefreshCache>,
 }
 
@@ -77,7 +76,6 @@ impl Client {
             api,
             stop,
             by_timeout: Arc::default(),
-            resolved: Arc::default(),
             refresh: Arc::default(),
         }
     }

@@ -39,6 +39,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct RefreshCache {
     listings: Mutex<HashMap<String, Entry>>,
+    /// Facts that never change for the life of an object (see [`RefreshCache::fact`]).
+    facts: Mutex<HashMap<String, Arc<OnceCell<Shared>>>>,
     /// When the last read of each key arrived (see [`RefreshCache::busy`]).
     reads: Mutex<HashMap<String, Instant>>,
 }
@@ -101,6 +103,52 @@ impl RefreshCache {
         reads.insert(key_of::<T>(scope), now).is_some()
     }
 
+    /// A fact about one object that cannot change while the object exists
+    /// (e.g. the project that owns a public IP: an address never moves to
+    /// another project), fetched once per process however many callers ask,
+    /// and kept across changes. A fetch that fails or finds nothing (`None`)
+    /// is not kept: the next caller asks again.
+    pub async fn fact<T, E, F, Fut>(&self, key: &str, fetch: F) -> Result<Option<T>, E>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        let cell = lock(&self.facts)
+            .entry(key_of::<T>(key))
+            .or_default()
+            .clone();
+        if let Some(known) = cell.get() {
+            return Ok(known.downcast_ref::<T>().cloned());
+        }
+        // Single flight: concurrent callers wait for the first one's fetch.
+        let fetched = cell
+            .get_or_try_init(|| async {
+                match fetch().await {
+                    Ok(Some(v)) => Ok::<Shared, Result<(), E>>(Arc::new(v)),
+                    Ok(None) => Err(Ok(())),
+                    Err(e) => Err(Err(e)),
+                }
+            })
+            .await;
+        match fetched {
+            Ok(v) => Ok(v.downcast_ref::<T>().cloned()),
+            Err(Ok(())) => Ok(None),
+            Err(Err(e)) => Err(e),
+        }
+    }
+
+    /// Records a [`fact`](RefreshCache::fact) this process learned on the
+    /// way (e.g. from a create's answer), so nobody fetches it again.
+    pub fn know<T: Send + Sync + 'static>(&self, key: &str, value: T) {
+        let cell = lock(&self.facts)
+            .entry(key_of::<T>(key))
+            .or_default()
+            .clone();
+        // Already known (the same fact): nothing to do.
+        let _ = cell.set(Arc::new(value));
+    }
+
     /// Drops every listing (this process changed something).
     pub fn clear(&self) {
         lock(&self.listings).clear();
@@ -146,6 +194,47 @@ mod tests {
         assert_eq!(r.unwrap_err(), "down");
         let r: Result<Arc<Vec<u8>>, &str> = cache.listing("s", || async { Ok(vec![7]) }).await;
         assert_eq!(*r.unwrap(), vec![7]);
+    }
+
+    #[tokio::test]
+    async fn facts_are_fetched_once_and_outlive_changes_but_misses_are_asked_again() {
+        let cache = RefreshCache::default();
+        let calls = AtomicUsize::new(0);
+        let owner = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok::<_, ()>(Some("project-1".to_string()))
+        };
+        let (a, b) = tokio::join!(cache.fact("ip=1", owner), cache.fact("ip=1", owner));
+        assert_eq!(a.unwrap().as_deref(), Some("project-1"));
+        assert_eq!(b.unwrap().as_deref(), Some("project-1"));
+        cache.clear();
+        assert_eq!(
+            cache.fact("ip=1", owner).await.unwrap().as_deref(),
+            Some("project-1")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // nothing found, or a failure: not kept
+        let missing = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<Option<String>, ()>(None)
+        };
+        assert_eq!(cache.fact("ip=2", missing).await, Ok(None));
+        assert_eq!(cache.fact("ip=2", missing).await, Ok(None));
+        let failing = || async { Err::<Option<String>, _>("down") };
+        assert_eq!(cache.fact("ip=3", failing).await, Err("down"));
+        assert_eq!(
+            cache.fact("ip=3", owner).await.unwrap().as_deref(),
+            Some("project-1")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // a fact learned on the way is not fetched
+        cache.know("ip=4", "project-4".to_string());
+        assert_eq!(
+            cache.fact("ip=4", owner).await.unwrap().as_deref(),
+            Some("project-4")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[test]

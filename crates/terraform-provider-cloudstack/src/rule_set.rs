@@ -331,15 +331,28 @@ impl Scope {
                 name: project.clone(),
             })
         };
+        // Who owns an address or network never changes, so on a create one
+        // lookup per object serves every rule set on it (the mesostack module
+        // puts two on one address per node). `Some(None)`: found, no project.
         let found = match (self, exact) {
-            (Scope::IpAddress, true) => {
-                find_by_id::<PublicIpAddress>(c, "listPublicIpAddresses", "publicipaddress", id)
-                    .await
-                    .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project)))
-            }
-            (Scope::Network, true) => find_by_id::<Network>(c, "listNetworks", "network", id)
+            (Scope::IpAddress, true) => c
+                .refresh
+                .fact(&format!("owner|ipaddressid={id}"), || async {
+                    find_by_id::<PublicIpAddress>(c, "listPublicIpAddresses", "publicipaddress", id)
+                        .await
+                        .map(|x| x.map(|x| owner_of(&x.projectid, &x.project)))
+                })
                 .await
-                .map(|x| x.and_then(|x| owner_of(&x.projectid, &x.project))),
+                .map(Option::flatten),
+            (Scope::Network, true) => c
+                .refresh
+                .fact(&format!("owner|networkid={id}"), || async {
+                    find_by_id::<Network>(c, "listNetworks", "network", id)
+                        .await
+                        .map(|x| x.map(|x| owner_of(&x.projectid, &x.project)))
+                })
+                .await
+                .map(Option::flatten),
             (Scope::IpAddress, false) => c
                 .refresh
                 .listing("projectid=-1", || {

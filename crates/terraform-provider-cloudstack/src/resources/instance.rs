@@ -42,8 +42,8 @@ use tfplugin5::{
 use crate::{
     attr,
     common::{
-        attr_in_text, bounded, deleted, found, import_state, resolve, resolve_object, spelled,
-        tags_map, update_tags, OpError,
+        attr_in_text, bounded, deleted, found, import_state, learn_default_network, resolve,
+        resolve_object, spelled, tags_map, update_tags, OpError,
     },
     kit::{Ctx, PlanStrings, Planning, TypedResource},
     provider::{Client, Handle},
@@ -697,6 +697,7 @@ impl Instance {
         diags: &mut Diagnostics,
     ) -> Model {
         let c = cx.c;
+        learn_default_network(c, &vm);
         let mut problems = Vec::new();
         let mut vm = vm;
         if let Some(dp) = plan.delete_protection {

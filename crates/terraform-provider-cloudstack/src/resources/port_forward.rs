@@ -23,7 +23,7 @@ use tfplugin5::{
 
 use crate::{
     attr,
-    common::{bounded, split_import_id},
+    common::{bounded, default_network, split_import_id},
     kit::{Ctx, Planning, TypedResource},
     provider::Client,
     rule_set::{
@@ -255,6 +255,7 @@ fn settled(mut f: Forward) -> Forward {
 }
 
 async fn create_one(
+    c: &Client,
     client: &cloudstack::Client,
     ip_id: &str,
     f: &Fwd,
@@ -271,19 +272,19 @@ async fn create_one(
     }
     // the VM's network, as the Go provider sends it: a VPC address is on no
     // network until its first rule names the tier
-    if let Ok(Some(vm)) = client.get_virtual_machine(&f.vm).await {
-        let nic = match &f.guest_ip {
-            Some(g) => vm
-                .nic
-                .iter()
-                .find(|n| n.ipaddress.as_deref() == Some(g.as_str())),
-            None => vm
-                .nic
-                .iter()
-                .find(|n| n.isdefault == Some(true))
-                .or(vm.nic.first()),
-        };
-        extra.set_opt("networkid", nic.and_then(|n| n.networkid.as_deref()));
+    match &f.guest_ip {
+        Some(g) => {
+            if let Ok(Some(vm)) = client.get_virtual_machine(&f.vm).await {
+                let nic = vm
+                    .nic
+                    .iter()
+                    .find(|n| n.ipaddress.as_deref() == Some(g.as_str()));
+                extra.set_opt("networkid", nic.and_then(|n| n.networkid.as_deref()));
+            }
+        }
+        None => {
+            extra.set_opt("networkid", default_network(c, client, &f.vm).await);
+        }
     }
     client
         .create_port_forwarding_rule(&CreatePortForwardingRule {
@@ -393,7 +394,7 @@ async fn converge(c: &Client, prior: &[Forward], planned: Model, diags: &mut Dia
         // a forward CloudStack accepted is kept in state even if its job's answer is lost
         let accepted = AcceptedLog::new();
         let recording = client.recording_accepted(&accepted);
-        let r = bounded(c, c.timeout, create_one(&recording, ip_ref, &f)).await;
+        let r = bounded(c, c.timeout, create_one(c, &recording, ip_ref, &f)).await;
         (n, f, r, accepted.last_id("createPortForwardingRule"))
     })
     .await;
