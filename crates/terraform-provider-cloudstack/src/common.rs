@@ -557,7 +557,8 @@ has_id!(
     cloudstack::model::Network,
     cloudstack::model::PublicIpAddress,
     cloudstack::model::LoadBalancerRule,
-    cloudstack::model::NetworkAclList
+    cloudstack::model::NetworkAclList,
+    cloudstack::model::Vpc
 );
 
 /// Splits an import id `project/id` (the Go provider's syntax) into its parts.

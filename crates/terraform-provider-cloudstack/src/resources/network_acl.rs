@@ -2,11 +2,13 @@
 //! schema; every argument replaces it). The project is inherited from the
 //! VPC, as in the Go provider.
 
-use cloudstack::{model::NetworkAclList, Params};
+use cloudstack::{
+    model::{NetworkAclList, Vpc},
+    Params,
+};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{async_trait, model::Timeouts, Attribute, Block, Diagnostics, Schema, Type};
 
-use super::vpc::find_vpc;
 use crate::{
     attr,
     common::{bounded, find_by_id, keep_spelling, OpError},
@@ -42,13 +44,16 @@ fn schema() -> Schema {
 }
 
 /// Looks an ACL list up by id (`None` when gone), in the account or any project.
-pub async fn find_list(c: &Client, id: &str) -> Result<Option<NetworkAclList>, OpError> {
+async fn find_list(c: &Client, id: &str) -> Result<Option<NetworkAclList>, OpError> {
     find_by_id(c, "listNetworkACLLists", "networkacllist", id).await
 }
 
 /// The project of VPC `vpc_id` as the user spelt it (name unless they gave the id).
 async fn vpc_project(c: &Client, vpc_id: &str, prior: Option<&str>) -> Option<String> {
-    let vpc = find_vpc(c, vpc_id, true).await.ok().flatten()?;
+    let vpc = find_by_id::<Vpc>(c, "listVPCs", "vpc", vpc_id)
+        .await
+        .ok()
+        .flatten()?;
     let pid = vpc.projectid.as_deref()?;
     keep_spelling(prior, vpc.project.as_deref(), pid)
         .as_str()

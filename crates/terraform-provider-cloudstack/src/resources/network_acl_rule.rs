@@ -14,7 +14,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use cloudstack::{model::NetworkAclItem, Params};
+use cloudstack::{
+    model::{NetworkAclItem, NetworkAclList},
+    Params,
+};
 use serde::{Deserialize, Serialize};
 use tfplugin5::{
     async_trait, model::Field, Attribute, Block, Diagnostics, NestedBlock, Schema, Type, Value,
@@ -22,7 +25,7 @@ use tfplugin5::{
 
 use crate::{
     attr,
-    common::{bounded, import_state, split_import_id, OpError},
+    common::{bounded, find_by_id, import_state, split_import_id, OpError},
     kit::{known_elements, Ctx, PlanStrings, Planning, TypedResource},
     provider::Client,
     rule_set::{
@@ -256,7 +259,8 @@ fn rule_of_item(i: &NetworkAclItem) -> Rule {
 
 /// Every item of ACL list `acl_id`; `None` when the list is gone.
 async fn list_items(c: &Client, acl_id: &str) -> Result<Option<Vec<NetworkAclItem>>, OpError> {
-    if super::network_acl::find_list(c, acl_id).await?.is_none() {
+    let list = find_by_id::<NetworkAclList>(c, "listNetworkACLLists", "networkacllist", acl_id);
+    if list.await?.is_none() {
         return Ok(None);
     }
     let p = Params::new().with("aclid", acl_id).with("listall", "true");

@@ -79,7 +79,7 @@ fn schema() -> Schema {
 }
 
 /// Looks a VPC up by id (`None` when gone); `projectid=-1` finds it in any project.
-pub async fn find_vpc(c: &Client, id: &str, in_project: bool) -> Result<Option<Vpc>, OpError> {
+async fn find_vpc(c: &Client, id: &str, in_project: bool) -> Result<Option<Vpc>, OpError> {
     let mut p = Params::new().with("id", id).with("listall", "true");
     if in_project {
         p.set("projectid", "-1");
