@@ -11,6 +11,8 @@
 #   apply s     wall time of `terraform apply`
 #   tf0 s       the same apply on a simulator whose jobs end at once (limit rows keep the
 #               rate limit): Terraform's own run, the provider's calls, no waiting on jobs
+#   tf cpu, prov cpu  CPU seconds of Terraform and of the provider processes in that run
+#               (the provider is run behind /usr/bin/time; "-" when it is missing)
 #   crit s      the longest dependency chain (from the state's dependencies) of the jobs'
 #               real latencies (drawn per job with jitter; /sim/stats job_latency_ms); a rule
 #               resource's jobs run a few at a time (its in-flight limit)
@@ -93,6 +95,21 @@ provider_installation {
 }
 EOF
 export TF_CLI_CONFIG_FILE=$WORK/cli.tfrc CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+
+# The zero-latency runs install the provider from a second mirror, behind /usr/bin/time (when
+# present) so that its processes' CPU time is logged; the timing is the tool's, not ours.
+ZERO_CPU_LOG=$WORK/provider-cpu.log
+ZERO_PLUGDIR=$WORK/mirror-zero/registry.terraform.io/cloudstack/cloudstack/0.1.0/linux_amd64
+mkdir -p "$ZERO_PLUGDIR"
+if [ -x /usr/bin/time ]; then
+  printf '#!/bin/sh\nexec /usr/bin/time -f "%%U %%S" -a -o "%s" "%s" "$@"\n' \
+    "$ZERO_CPU_LOG" "$TARGET/terraform-provider-cloudstack" > "$ZERO_PLUGDIR/terraform-provider-cloudstack_v0.1.0"
+  chmod +x "$ZERO_PLUGDIR/terraform-provider-cloudstack_v0.1.0"
+else
+  cp "$TARGET/terraform-provider-cloudstack" "$ZERO_PLUGDIR/terraform-provider-cloudstack_v0.1.0"
+fi
+ZERO_CLI=$WORK/cli-zero.tfrc
+sed "s#$WORK/mirror#$WORK/mirror-zero#" "$WORK/cli.tfrc" > "$ZERO_CLI"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
@@ -202,27 +219,53 @@ prepare() {
   (cd "$dir" && "$tf" init -input=false -no-color > "$dir/init.log")
 }
 
-# Wall seconds of the same apply with every job ending at once (and the row's rate limit, if
-# any): what Terraform itself, the provider's calls and the simulator cost, no waiting on jobs.
+# The same apply with every job ending at once (and the row's rate limit, if any): what
+# Terraform itself, the provider's calls and the simulator cost, no waiting on jobs. Prints
+# its wall seconds, then the CPU seconds of Terraform and of the provider processes (the
+# provider is installed behind /usr/bin/time for this run; "-" without it).
 zero_latency_apply() {
   local version=$1 tf=$2 profile=$3 vms=$4
   shift 4
-  local dir=$WORK/run-$version-$profile-$vms-zero t0 t1
+  local dir=$WORK/run-$version-$profile-$vms-zero
   mkdir -p "$dir"
   start_sim "$dir/sim.log" "$@"
-  prepare "$dir" $((vms - 3)) "http://127.0.0.1:$SIM_PORT/client/api" "$tf"
-  t0=$(now_ms)
-  (cd "$dir" && "$tf" apply -auto-approve -input=false -no-color -parallelism="$PAR" > "$dir/apply.log" 2>&1) \
-    || { echo "zero-latency apply failed ($version $profile:$vms):" >&2; tail -30 "$dir/apply.log" >&2; stop_sim; return 1; }
-  t1=$(now_ms)
+  local cpu_log=$dir/provider-cpu.txt
+  TF_CLI_CONFIG_FILE=$ZERO_CLI prepare "$dir" $((vms - 3)) "http://127.0.0.1:$SIM_PORT/client/api" "$tf"
+  rm -f "$ZERO_CPU_LOG"
+  TF_CLI_CONFIG_FILE=$ZERO_CLI python3 - "$tf" "$dir" "$PAR" <<'PY' || { echo "zero-latency apply failed ($version $profile:$vms):" >&2; tail -30 "$dir/apply.log" >&2; stop_sim; return 1; }
+import resource, subprocess, sys, time
+tf, d, par = sys.argv[1:4]
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.monotonic()
+with open(f"{d}/apply.log", "w") as log:
+    rc = subprocess.run([tf, "apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={par}"],
+                        cwd=d, stdout=log, stderr=subprocess.STDOUT).returncode
+wall = time.monotonic() - t0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+open(f"{d}/zero.txt", "w").write(f"{wall} {cpu}\n")
+sys.exit(rc)
+PY
   stop_sim
-  python3 -c "print(($t1 - $t0) / 1000)"
+  mv "$ZERO_CPU_LOG" "$cpu_log" 2>/dev/null || true
+  python3 - "$dir/zero.txt" "$cpu_log" <<'PY'
+import os, sys
+wall, cpu = (float(x) for x in open(sys.argv[1]).read().split())
+provider = None
+if os.path.exists(sys.argv[2]):
+    provider = sum(float(u) + float(s) for u, s in (l.split() for l in open(sys.argv[2]) if l.strip()))
+# the providers ran as Terraform's children, so their CPU is inside Terraform's rusage
+tf_cpu = "-" if provider is None else f"{cpu - provider:.1f}"
+prov = "-" if provider is None else f"{provider:.2f}"
+print(f"{wall:.2f} {tf_cpu} {prov}")
+PY
 }
 
 REPORT=$WORK/report.txt
 header() {
-  printf '\n%-9s %-7s %-5s %-8s %-7s %-7s %-7s %-6s %-6s %-8s %-7s %-6s %-4s %-8s\n' \
-    terraform row VMs "apply s" "tf0 s" "crit s" "bound s" ratio net wait/job before 429s VMs plan/res | tee -a "$REPORT"
+  printf '\n%-9s %-7s %-5s %-8s %-7s %-7s %-8s %-7s %-7s %-6s %-6s %-8s %-7s %-6s %-4s %-8s\n' \
+    terraform row VMs "apply s" "tf0 s" "tf cpu" "prov cpu" "crit s" "bound s" ratio net wait/job before \
+    429s VMs plan/res | tee -a "$REPORT"
 }
 
 # One row: Terraform version and binary, profile, VM count.
@@ -236,8 +279,9 @@ run_row() {
     limit) limit=(--api-rate-limit "$RATE_LIMIT") ;;
     *) echo "bench-terraform: unknown row profile $profile (today, slow, limit)" >&2; return 1 ;;
   esac
-  local tf0
-  tf0=$(zero_latency_apply "$version" "$tf" "$profile" "$vms" "${limit[@]}")
+  local tf0 tf_cpu prov_cpu
+  read -r tf0 tf_cpu prov_cpu < <(zero_latency_apply "$version" "$tf" "$profile" "$vms" "${limit[@]}")
+  [ -n "$tf0" ] || return 1
   local dir=$WORK/run-$version-$profile-$vms
   mkdir -p "$dir"
   start_sim "$dir/sim.log" --job-latency-ms "$job" \
@@ -268,10 +312,11 @@ run_row() {
   vms_now=$(CLOUDSTACK_ENDPOINT=$api CLOUDSTACK_KEY=$KEY CLOUDSTACK_SECRET=$SECRET \
     cs listVirtualMachines listall=true | python3 -c 'import json,sys;print(json.load(sys.stdin).get("count",0))')
   python3 - "$version" "$profile" "$vms" "$t0" "$t1" "$tf0" "$cp" "$bound" "$njobs" "$model" "$nres" "$vms_now" \
-    "$before" "$after" "$plan_before" "$plan_after" <<'PY' | tee -a "$REPORT"
+    "$before" "$after" "$plan_before" "$plan_after" "$tf_cpu" "$prov_cpu" <<'PY' | tee -a "$REPORT"
 import json, sys
 version, profile, vms, t0, t1, tf0, cp, bound, njobs, model, nres, vms_now = sys.argv[1:13]
 before, after, pb, pa = (json.loads(x) for x in sys.argv[13:17])
+tf_cpu, prov_cpu = sys.argv[17:19]
 def delta(a, b, keys=None):
     d = {k: v - a["requests"].get(k, 0) for k, v in b["requests"].items()}
     return sum(v for k, v in d.items() if keys is None or k in keys)
@@ -281,7 +326,7 @@ apply_s, tf0 = (int(t1) - int(t0)) / 1000, float(tf0)
 cp, bound = int(cp) / 1000, max(int(bound), 1) / 1000
 plan = delta(pb, pa) / max(1, int(nres))
 per_job = waiting / max(1, int(njobs))
-print(f"{version:<9} {profile:<7} {vms:<5} {apply_s:<8.1f} {tf0:<7.1f} {cp:<7.1f} {bound:<7.1f} "
+print(f"{version:<9} {profile:<7} {vms:<5} {apply_s:<8.1f} {tf0:<7.1f} {tf_cpu:<7} {prov_cpu:<8} {cp:<7.1f} {bound:<7.1f} "
       f"{apply_s / bound:<6.2f} {(apply_s - tf0) / bound:<6.2f} {per_job:<8.2f} {model:<7} "
       f"{throttled:<6} {vms_now:<4} {plan:<8.2f}")
 PY
@@ -302,7 +347,8 @@ echo
 echo "rows: today = deploy ${LAT_DEPLOY:-2000} ms, rule jobs ${LAT_RULE:-300} ms, other jobs ${LAT_JOB:-500} ms;"
 echo "      slow = deploy 30 s, other jobs 3 s, 20% jitter; limit = today under --api-rate-limit $RATE_LIMIT."
 echo "tf0 = the same apply with every job ending at once (the limit rows keep the rate limit): what"
-echo "      Terraform, the provider's calls and the simulator cost without any waiting;"
+echo "      Terraform, the provider's calls and the simulator cost without any waiting; tf cpu and"
+echo "      prov cpu = CPU seconds of Terraform and of the provider processes in that run;"
 echo "crit = longest dependency chain of the jobs' real (drawn) latencies; bound = max(crit, total"
 echo "      job time / -parallelism=$PAR); ratio = apply / bound; net = (apply - tf0) / bound, the"
 echo "      waiting the apply added to what the cloud and Terraform's own run cost (target <= 1.10);"
