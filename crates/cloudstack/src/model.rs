@@ -227,6 +227,14 @@ impl VirtualMachine {
         )
     }
 
+    /// The default NIC, else the first (an older or odd answer may mark none).
+    pub fn default_nic(&self) -> Option<&Nic> {
+        self.nic
+            .iter()
+            .find(|n| n.isdefault == Some(true))
+            .or(self.nic.first())
+    }
+
     /// The IP address of the default NIC (else the first NIC with one).
     pub fn ip_address(&self) -> Option<&str> {
         self.nic

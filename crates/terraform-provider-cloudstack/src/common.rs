@@ -826,12 +826,7 @@ fn default_network_key(vm_id: &str) -> String {
 /// the rules created on the VM next need not look the VM up again. Only this
 /// provider could change a VM's default NIC, and it never does.
 pub fn learn_default_network(c: &Client, vm: &cloudstack::model::VirtualMachine) {
-    let nic = vm
-        .nic
-        .iter()
-        .find(|n| n.isdefault == Some(true))
-        .or(vm.nic.first());
-    if let Some(net) = nic.and_then(|n| n.networkid.clone()) {
+    if let Some(net) = vm.default_nic().and_then(|n| n.networkid.clone()) {
         c.refresh.know(&default_network_key(&vm.id), net);
     }
 }
@@ -842,13 +837,9 @@ pub async fn default_network(c: &Client, api: &cloudstack::Client, vm_id: &str) 
     c.refresh
         .fact(&default_network_key(vm_id), || async {
             let vm = api.get_virtual_machine(vm_id).await?;
-            Ok::<_, cloudstack::Error>(vm.and_then(|vm| {
-                vm.nic
-                    .iter()
-                    .find(|n| n.isdefault == Some(true))
-                    .or(vm.nic.first())
-                    .and_then(|n| n.networkid.clone())
-            }))
+            Ok::<_, cloudstack::Error>(
+                vm.and_then(|vm| vm.default_nic().and_then(|n| n.networkid.clone())),
+            )
         })
         .await
         .ok()

@@ -114,14 +114,9 @@ impl RefreshCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, E>>,
     {
-        let cell = lock(&self.facts)
-            .entry(key_of::<T>(key))
-            .or_default()
-            .clone();
-        if let Some(known) = cell.get() {
-            return Ok(known.downcast_ref::<T>().cloned());
-        }
-        // Single flight: concurrent callers wait for the first one's fetch.
+        let cell = self.fact_cell::<T>(key);
+        // Single flight: concurrent callers wait for the first one's fetch;
+        // once known, the fact is answered without calling `fetch`.
         let fetched = cell
             .get_or_try_init(|| async {
                 match fetch().await {
@@ -141,12 +136,17 @@ impl RefreshCache {
     /// Records a [`fact`](RefreshCache::fact) this process learned on the
     /// way (e.g. from a create's answer), so nobody fetches it again.
     pub fn know<T: Send + Sync + 'static>(&self, key: &str, value: T) {
-        let cell = lock(&self.facts)
-            .entry(key_of::<T>(key))
-            .or_default()
-            .clone();
+        let cell = self.fact_cell::<T>(key);
         // Already known (the same fact): nothing to do.
         let _ = cell.set(Arc::new(value));
+    }
+
+    /// The cell holding fact `key` of type `T`, made empty on first use.
+    fn fact_cell<T: 'static>(&self, key: &str) -> Arc<OnceCell<Shared>> {
+        lock(&self.facts)
+            .entry(key_of::<T>(key))
+            .or_default()
+            .clone()
     }
 
     /// Drops every listing (this process changed something).

@@ -157,11 +157,6 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     #[tokio::test]
     async fn create_read_delete_and_errors_name_the_field() {
         let env = testenv::start(Default::default()).await;

@@ -191,11 +191,6 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     #[tokio::test]
     async fn attach_read_detach() {
         let env = testenv::start(Default::default()).await;

@@ -482,11 +482,6 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     /// A protected disk: CloudStack refuses to delete it, the error names
     /// `delete_protection` and the way out; turned off in place, it deletes.
     #[tokio::test]

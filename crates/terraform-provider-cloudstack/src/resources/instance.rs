@@ -264,12 +264,7 @@ fn fill(mut m: Model, vm: &VirtualMachine, root_disk_gib: Option<i64>) -> Model 
         Some(pid) => spelled(m.project, vm.project.as_deref(), Some(pid)),
         None => None,
     };
-    let nic = vm
-        .nic
-        .iter()
-        .find(|n| n.isdefault == Some(true))
-        .or(vm.nic.first());
-    if let Some(nic) = nic {
+    if let Some(nic) = vm.default_nic() {
         m.network_id = nic.networkid.clone();
         m.ip_address = nic.ipaddress.clone();
     }
@@ -1160,11 +1155,6 @@ mod tests {
     use crate::kit::Typed;
     use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
 
     #[test]
     fn user_data_is_base64_once() {

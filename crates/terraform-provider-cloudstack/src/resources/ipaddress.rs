@@ -282,11 +282,6 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     /// Ctrl-C while `associateIpAddress`'s job runs: CloudStack accepted it, so the
     /// address is kept in state (tainted) instead of being leaked.
     #[tokio::test]

@@ -390,13 +390,3 @@ impl TypedResource for LoadBalancerRuleResource {
         cx.delete("deleteLoadBalancerRule", &p, &what, diags).await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}

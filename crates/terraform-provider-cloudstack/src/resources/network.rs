@@ -560,11 +560,6 @@ mod tests {
     }
 
     #[test]
-    fn model_matches_schema() {
-        model::check::<Model>(&schema()).unwrap();
-    }
-
-    #[test]
     fn bad_cidr_names_the_attribute() {
         let mut d = Diagnostics::default();
         check_cidr(&Value::object([("cidr", "10.1.1.0/33")]), &mut d);

@@ -176,13 +176,3 @@ impl TypedResource for NetworkAcl {
         cx.delete("deleteNetworkACLList", &p, &what, diags).await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}

@@ -680,11 +680,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
-    #[test]
     fn rules_become_items() {
         let r = Rule {
             protocol: Some("tcp".into()),

@@ -148,13 +148,3 @@ impl TypedResource for NicResource {
         vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}

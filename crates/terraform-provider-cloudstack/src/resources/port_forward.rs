@@ -637,11 +637,6 @@ mod tests {
     use tfplugin5::PlanRequest;
     use tfplugin5::Resource;
 
-    #[test]
-    fn model_matches_schema() {
-        model::check::<Model>(&schema()).unwrap();
-    }
-
     fn validate(config: &Value, diags: &mut Diagnostics) {
         super::validate(&model::from_value(config).unwrap(), diags);
     }

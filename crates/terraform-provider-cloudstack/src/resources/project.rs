@@ -277,13 +277,3 @@ impl TypedResource for Project {
         vec![Value::object([(attr!(Model, id), import_id)])]
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-}

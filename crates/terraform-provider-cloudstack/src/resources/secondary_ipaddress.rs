@@ -81,24 +81,17 @@ impl TypedResource for SecondaryIpAddress {
         let nic = match plan.nic_id.non_empty() {
             Some(n) => n.to_string(),
             None => match find_vm(cx, Some(&vm_id), "").await {
-                Ok(Some(vm)) => {
-                    let default = vm
-                        .nic
-                        .iter()
-                        .find(|n| n.isdefault == Some(true))
-                        .or(vm.nic.first());
-                    match default {
-                        Some(n) => n.id.clone(),
-                        None => {
-                            diags.attribute_error(
-                                attr!(Model, virtual_machine_id),
-                                format!("VM {vm_id} has no NIC"),
-                                "Give nic_id, or a VM with a network.",
-                            );
-                            return None;
-                        }
+                Ok(Some(vm)) => match vm.default_nic() {
+                    Some(n) => n.id.clone(),
+                    None => {
+                        diags.attribute_error(
+                            attr!(Model, virtual_machine_id),
+                            format!("VM {vm_id} has no NIC"),
+                            "Give nic_id, or a VM with a network.",
+                        );
+                        return None;
                     }
-                }
+                },
                 Ok(None) => {
                     diags.attribute_error(
                         attr!(Model, virtual_machine_id),
@@ -172,15 +165,5 @@ impl TypedResource for SecondaryIpAddress {
     /// `terraform import cloudstack_secondary_ipaddress.x <id>`.
     fn import(&self, import_id: &str) -> Vec<Value> {
         vec![Value::object([(attr!(Model, id), import_id)])]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
     }
 }

@@ -775,11 +775,6 @@ impl TypedResource for SecurityGroupRule {
 mod tests {
     use super::*;
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     fn cs_rule(id: &str, protocol: &str, ports: Option<(i64, i64)>, cidr: &str) -> CsRule {
         CsRule {
             ruleid: id.into(),

@@ -245,11 +245,6 @@ mod tests {
     use crate::{common::testenv, kit::Typed};
     use tfplugin5::Resource;
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     /// Ctrl-C during createSSHKeyPair: the pair may exist, so it is kept in state
     /// (tainted) under its name, and the next apply replaces it.
     #[tokio::test]

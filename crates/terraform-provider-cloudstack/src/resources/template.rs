@@ -477,11 +477,6 @@ mod tests {
     use crate::{common::testenv, kit::Typed};
     use tfplugin5::Resource;
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     /// A plan for template `name`, computed attributes unknown.
     fn planned(name: &str) -> Value {
         let mut planned = Value::object([

@@ -209,11 +209,6 @@ mod tests {
     use crate::{common::testenv, kit::Typed};
     use tfplugin5::Resource;
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     #[tokio::test]
     async fn account_without_domain_is_refused_at_plan_time() {
         let mut d = Diagnostics::default();

@@ -141,11 +141,6 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     #[tokio::test]
     async fn create_read_import_delete() {
         let env = testenv::start(Default::default()).await;

@@ -363,11 +363,6 @@ mod tests {
     use crate::kit::Typed;
     use tfplugin5::{Resource, Value};
 
-    #[test]
-    fn model_matches_schema() {
-        tfplugin5::model::check::<Model>(&schema()).unwrap();
-    }
-
     #[tokio::test]
     async fn create_read_update_delete() {
         let env = testenv::start(Default::default()).await;
